@@ -1,0 +1,1 @@
+"""Neo-Margin trial monitor: a blinded and a closed DuckDB warehouse built from CRF exports."""

@@ -1,0 +1,428 @@
+"""The warehouse build: an export package in, a blinded and a closed DuckDB warehouse out.
+
+Layers, each in DuckDB: raw_<form> (DuckDB's CSV reader) -> typed_<form> (spec types, cell
+checks) -> crf_<form> (cut at the cut-off) -> derived tables (queries/derived, eligibility,
+findings). A package with errors is refused before anything is written; a good one is written
+to a new build folder and published by switching the `current` pointer, so the last good
+warehouse serves until the very end.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import resource
+import secrets
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+
+from dashboard import clean, staging, warehouse
+from dashboard.config import TRIAL_CONFIG, CrfSpec, TrialConfig, load_crf_spec, load_trial
+from dashboard.package import open_package
+from dashboard.problems import PackageRefused, Problem
+from dashboard.sql import names, query
+
+DEMO_SOURCE_PREFIX = "NEO-MARGIN SYNTHETIC DEMO"
+KEEP_BUILDS = 3
+
+# Derived tables, built in this order from queries/derived/<name>.sql.
+DERIVED = ["subjects", "last_known_alive", "survival", "eligibility", "windows",
+           "followup_visits", "adverse_events", "followup_status", "surgeries", "entry_lag"]
+META = ["build_info", "form_counts", "problems", "findings", "criteria", "allocation", "load_history"]
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    build_dir: Path
+    seconds: float
+    rows: dict[str, int]
+    warnings: list[Problem]
+    findings: dict[str, int]
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@contextmanager
+def _locked(folder: Path):
+    """One build at a time per warehouse folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".build.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RuntimeError(f"{folder}: another build is running") from exc
+        yield
+
+
+class _Steps:
+    """Times each step and reports progress."""
+
+    def __init__(self, progress: Progress, total: int):
+        self.progress, self.total, self.n = progress, total, 0
+        self.times: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    @contextmanager
+    def step(self, name: str):
+        self.n += 1
+        self.progress(f"[{self.n}/{self.total}] {name} ...")
+        t0 = time.perf_counter()
+        yield
+        self.times[name] = round(time.perf_counter() - t0, 3)
+        self.progress(f"[{self.n}/{self.total}] {name}: {self.times[name]:.2f} s")
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+
+def _hidden_columns(cfg: TrialConfig) -> set[str]:
+    """Columns that never reach a blinded table: the arm, what reveals it, what is withheld."""
+    b = cfg.blinding
+    return {c.upper() for c in [b.arm_field, *b.arm_revealing_fields, *b.withheld_fields]}
+
+
+def build(package: str | Path, warehouse_dir: str | Path, *, encoding: str | None = None,
+          progress: Progress = _quiet, config: TrialConfig | None = None) -> BuildResult:
+    """Validate `package` and, if it is sound, publish it as the warehouse's current build.
+
+    Raises PackageRefused (with every problem found) when the package breaks the export spec;
+    the current build, if any, is left untouched and the attempt is added to the load history.
+    """
+    cfg = config or load_trial()
+    spec = load_crf_spec()
+    wh = Path(warehouse_dir)
+    started = dt.datetime.now(dt.timezone.utc)
+    build_id = started.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    steps = _Steps(progress, 9)
+    with _locked(wh):
+        work = wh / "builds" / f".tmp-{build_id}"
+        try:
+            result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps)
+        except PackageRefused as refused:
+            shutil.rmtree(work, ignore_errors=True)
+            entry = _history_entry(build_id, started, package, steps, status="refused",
+                                   problems=refused.problems)
+            warehouse.append_history(wh, entry)
+            refused.history_entry = entry
+            raise
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    return result
+
+
+def _history_entry(build_id, started, package, steps: _Steps, *, status: str,
+                   problems: list[Problem], info: dict | None = None,
+                   rows: dict | None = None, findings: dict | None = None) -> dict:
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    entry = {
+        "build_id": build_id, "started": started.isoformat(timespec="seconds"),
+        "package": str(package), "status": status,
+        "seconds": round(steps.elapsed, 3), "steps": steps.times,
+        "errors": len(errors), "warnings": len(warnings),
+        "first_errors": [str(p) for p in errors[:20]],
+        "rows": rows or {}, "findings": findings or {},
+    }
+    entry.update(info or {})
+    return entry
+
+
+def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
+           cfg: TrialConfig, spec: CrfSpec, encoding, steps: _Steps) -> BuildResult:
+    problems: list[Problem] = []
+    hidden = _hidden_columns(cfg)
+    work.mkdir(parents=True)
+    con = duckdb.connect()
+    with steps.step("opening the package"):
+        pkg = open_package(package, work / "staging", encoding)
+        problems += pkg.problems
+    if any(p.severity == "error" for p in problems):
+        raise PackageRefused(problems)
+
+    with steps.step("reading the forms"):
+        loaded = staging.load_raw(con, pkg, spec, problems)
+    with steps.step("checking cells, codes and keys"):
+        staging.type_forms(con, loaded, spec)
+        staging.check_cells(con, loaded, spec, problems, hide_values=hidden)
+    with steps.step("checking the forms against each other"):
+        _cross_form_checks(con, loaded, spec, problems, cfg)
+    if any(p.severity == "error" for p in problems):
+        raise PackageRefused(problems)
+
+    with steps.step("cutting at the cut-off"):
+        info = _build_info(con, build_id, started, package, cfg, problems)
+        clean.create_clean(con, loaded, spec)
+        clean.create_subject_dates(con, loaded, spec)
+    with steps.step("deriving subjects, eligibility, survival, windows, safety"):
+        _derive(con, cfg)
+    with steps.step("recording findings"):
+        findings = _findings(con, loaded, spec)
+        rows = _form_counts(con, loaded)
+        _problems_table(con, problems)
+        _allocation(con, cfg)
+    entry = _history_entry(build_id, started, package, steps, status="published",
+                           problems=problems, info=info, rows=rows, findings=findings)
+    history = warehouse.load_history(wh) + [entry]
+    _history_table(con, history)
+
+    with steps.step("writing the closed and the blinded warehouse"):
+        tables = [f"crf_{f.lower()}" for f in loaded] + DERIVED + META
+        _write(con, work / warehouse.CLOSED, tables, exclude=set())
+        _write(con, work / warehouse.BLINDED, tables, exclude=hidden)
+        con.close()
+        check_blinded(work / warehouse.BLINDED, cfg)
+    with steps.step("publishing"):
+        shutil.rmtree(work / "staging", ignore_errors=True)
+        final = wh / "builds" / build_id
+        entry["seconds"] = round(steps.elapsed, 3)
+        entry["steps"] = steps.times
+        entry["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        (work / warehouse.MANIFEST).write_text(
+            json.dumps({**entry, "warnings_list": [p.as_dict() for p in problems if p.severity == "warning"],
+                        "encodings": {f: pkg.files[f].encoding for f in pkg.files},
+                        "wrapper": pkg.wrapper, "ignored_files": pkg.ignored,
+                        "duckdb": duckdb.__version__, "config_sha256": _config_hash()},
+                       ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        os.replace(work, final)
+        warehouse.switch_current(wh, final)
+        warehouse.append_history(wh, entry)
+        _prune(wh, keep=final)
+    return BuildResult(build_id, final, round(steps.elapsed, 3), rows,
+                       [p for p in problems if p.severity == "warning"], findings, steps.times)
+
+
+def _config_hash() -> str:
+    path = Path(os.environ.get("NEO_MARGIN_CONFIG") or TRIAL_CONFIG)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- validation across forms
+def _cross_form_checks(con, loaded, spec: CrfSpec, problems: list[Problem], cfg: TrialConfig) -> None:
+    needed = {"DM", "SITES", "SCREENING"}
+    if not needed <= loaded.keys():
+        return          # the missing file is already an error; cross checks need these forms
+    con.execute("create or replace table spec_forms as select * from (values "
+                + ", ".join(f"('{n}', {str(f.rows_for_every_subject).lower()})"
+                            for n, f in spec.forms.items())
+                + ") as t(form, rows_for_every_subject)")
+    clean.create_subject_rows(con, loaded, spec)
+    for name in names("validate"):
+        for form, row, col, val, message in con.execute(query(name)).fetchall():
+            lf = loaded.get(form)
+            file = lf.file.original if lf else f"{form}.csv"
+            line = lf.line_of(row) if (lf and row is not None) else None
+            problems.append(Problem("error", file, line, col, message))
+    export = con.execute("select cutoffdat, exportdtc from typed_export").fetchall()
+    if len(export) == 1 and export[0][0] and export[0][1]:
+        cutoff, exported = export[0]
+        if exported.date() < cutoff:
+            problems.append(Problem("error", loaded["EXPORT"].file.original, 2, "CUTOFFDAT",
+                                    f"cut-off {cutoff} is after the export time {exported}"))
+        if cutoff > dt.date.today():
+            problems.append(Problem("warning", loaded["EXPORT"].file.original, 2, "CUTOFFDAT",
+                                    f"cut-off {cutoff} is in the future"))
+    spec_version = con.execute("select specver from typed_export").fetchall()[0]
+    if spec_version and spec_version[0] and spec_version[0] != cfg.trial.spec_version:
+        problems.append(Problem("error", loaded["EXPORT"].file.original, 2, "SPECVER",
+                                f"spec version {spec_version[0]}; this build reads {cfg.trial.spec_version}"))
+
+
+# ---------------------------------------------------------------- clean and derived
+def _build_info(con, build_id, started, package, cfg: TrialConfig, problems) -> dict:
+    con.execute(
+        "create or replace table build_info as select $build_id as build_id, "
+        "$built_at::timestamp as built_at, cutoffdat as cutoff_date, exportdtc as exported, "
+        "source, specver as spec_version, $package as package, "
+        "starts_with(source, $demo) as is_demo, $trial as trial, $registry as registry_id "
+        "from typed_export",
+        {"build_id": build_id, "built_at": started.replace(tzinfo=None), "package": Path(package).name,
+         "demo": DEMO_SOURCE_PREFIX, "trial": cfg.trial.name, "registry": cfg.trial.registry_id})
+    cutoff, exported, source, is_demo = con.execute(
+        "select cutoff_date, exported, source, is_demo from build_info").fetchall()[0]
+    return {"cutoff": cutoff.isoformat(), "exported": exported.isoformat(sep=" "),
+            "source": source, "is_demo": bool(is_demo)}
+
+
+def _derive(con, cfg: TrialConfig) -> None:
+    s = cfg.schedule
+    params = {
+        "subjects": {"never_operated_after_days": s.never_operated_after_days},
+        "windows": {"adjuvant_rt_types": s.adjuvant_rt_types,
+                    "response_imaging_max_days": s.response_imaging_max_days_after_last_cycle,
+                    "randomization_to_surgery_max_days": s.randomization_to_surgery_max_days,
+                    "surgery_to_adjuvant_rt_max_days": s.surgery_to_adjuvant_rt_max_days},
+        "followup_visits": {"followup_months": s.followup_months,
+                            "days_per_month": cfg.trial.days_per_month,
+                            "window_switch_month": s.followup_window_switch_month,
+                            "window_days": s.followup_window_days,
+                            "window_days_late": s.followup_window_days_late},
+        "adverse_events": {"clavien_order": cfg.safety.clavien_order,
+                           "clavien_serious": cfg.safety.clavien_serious},
+    }
+    criteria = pd.DataFrame([{"code": c.code, "kind": c.kind, "text": c.text,
+                              "checked_by": "data" if c.check else "investigator"}
+                             for c in cfg.eligibility])
+    con.register("criteria_df", criteria)
+    con.execute("create or replace table criteria as select * from criteria_df")
+    con.unregister("criteria_df")
+    for name in DERIVED:
+        if name == "eligibility":
+            _eligibility_data(con, cfg)
+        con.execute(f"create or replace table {name} as " + query(f"derived/{name}"),
+                    params.get(name) or None)
+
+
+def _eligibility_data(con, cfg: TrialConfig) -> None:
+    con.execute("create or replace table eligibility_data "
+                "(code varchar, subjid varchar, violated boolean, detail varchar)")
+    for c in cfg.eligibility:
+        if not c.check:
+            continue
+        con.execute(f"insert into eligibility_data select $code, subjid, violated, detail from "
+                    f"({query('eligibility/' + c.check)})", {"code": c.code, **c.params})
+
+
+def _findings(con, loaded, spec: CrfSpec) -> dict[str, int]:
+    parts = [clean.generic_findings_sql()]
+    imputed = clean.imputed_findings(con, spec, loaded)
+    if imputed:
+        parts.append(imputed)
+    parts += [query(n) for n in names("findings")]
+    df = con.execute(" union all ".join(f"select * from ({p})" for p in parts)).df()
+    df["file"] = [loaded[f].file.original if f in loaded else f"{f}.csv" for f in df["form"]]
+    df["line"] = [loaded[f].line_of(int(r)) if f in loaded and pd.notna(r) else None
+                  for f, r in zip(df["form"], df["_row"])]
+    df = df.drop(columns=["_row"]).sort_values(["kind", "form", "line"], kind="stable")
+    con.register("findings_df", df)
+    con.execute("create or replace table findings as select kind, form, file, line::bigint as line, "
+                "subjid, col as column_name, val as value, message from findings_df")
+    con.unregister("findings_df")
+    return dict(con.execute("select kind, count(*) from findings group by kind order by kind").fetchall())
+
+
+def _form_counts(con, loaded) -> dict[str, int]:
+    rows = []
+    for form, lf in loaded.items():
+        kept = con.execute(f"select count(*) from crf_{form.lower()}").fetchall()[0][0]
+        rows.append({"form": form, "file": lf.file.original, "encoding": lf.file.encoding,
+                     "rows_read": lf.rows, "rows_rejected": lf.rejected,
+                     "rows_after_cutoff": lf.rows - kept, "rows_kept": kept,
+                     "extra_columns": ", ".join(lf.extra_columns)})
+    df = pd.DataFrame(rows)
+    con.register("form_counts_df", df)
+    con.execute("create or replace table form_counts as select * from form_counts_df")
+    con.unregister("form_counts_df")
+    return {r["form"]: r["rows_read"] for r in rows}
+
+
+def _problems_table(con, problems: list[Problem]) -> None:
+    df = pd.DataFrame([p.as_dict() for p in problems],
+                      columns=["severity", "file", "line", "column", "message"])
+    df["line"] = df["line"].astype("Int64")
+    con.register("problems_df", df)
+    con.execute("create or replace table problems as select severity, file, line, \"column\" as column_name, "
+                "message from problems_df")
+    con.unregister("problems_df")
+
+
+def _allocation(con, cfg: TrialConfig) -> None:
+    """Allocation counts by arm, overall and by site, stratum and month: shown to every role.
+
+    Stored wide, one count column per arm (n_<arm key>), so no table of the blinded warehouse
+    holds an arm as a value; the counts are not outcomes (monitoring plan section 1).
+    """
+    long = con.execute(query("derived/allocation")).df()
+    keys = {a.code: a.key for a in cfg.arms}
+    long["arm_key"] = "n_" + long["arm"].map(keys)
+    wide = (long.pivot_table(index=["grouping", "group_value"], columns="arm_key", values="n",
+                             aggfunc="sum", fill_value=0)
+            .reindex(columns=[f"n_{a.key}" for a in cfg.arms], fill_value=0)
+            .reset_index())
+    wide.columns.name = None
+    wide["n_total"] = wide[[f"n_{a.key}" for a in cfg.arms]].sum(axis=1)
+    con.register("allocation_df", wide)
+    con.execute("create or replace table allocation as select * from allocation_df")
+    con.unregister("allocation_df")
+
+
+def _history_table(con, history: list[dict]) -> None:
+    rows = [{"build_id": h.get("build_id"), "started": h.get("started"), "status": h.get("status"),
+             "package": h.get("package"), "cutoff": h.get("cutoff"), "exported": h.get("exported"),
+             "source": h.get("source"), "seconds": h.get("seconds"), "errors": h.get("errors"),
+             "warnings": h.get("warnings"), "findings": sum((h.get("findings") or {}).values()),
+             "rows": json.dumps(h.get("rows") or {}), "first_errors": "\n".join(h.get("first_errors") or [])}
+            for h in history]
+    df = pd.DataFrame(rows)
+    con.register("history_df", df)
+    con.execute("create or replace table load_history as select * from history_df")
+    con.unregister("history_df")
+
+
+# ---------------------------------------------------------------- writing and the blinding guard
+def _write(con, path: Path, tables: list[str], exclude: set[str]) -> None:
+    con.execute(f"attach '{path}' as out")
+    try:
+        for t in tables:
+            cols = [r[0] for r in con.execute(f"describe {t}").fetchall()]
+            keep = [c for c in cols if c.upper() not in exclude and not c.startswith("_")]
+            select = ", ".join(staging.ident(c) for c in keep)
+            con.execute(f"create table out.{t} as select {select} from {t}")
+    finally:
+        con.execute("detach out")
+
+
+class BlindingBreach(RuntimeError):
+    """The blinded warehouse would hold an arm or an arm-revealing value: never published."""
+
+
+def check_blinded(path: Path, cfg: TrialConfig) -> None:
+    """Scan every text column of every table of a blinded warehouse for an arm value.
+
+    This is the last line of defence: whatever a derivation does, a blinded file that names an
+    arm (or a protocol surgery, which reveals it) is refused before it can be published.
+    """
+    forbidden_values = list(cfg.arm_codes) + list(cfg.blinding.protocol_surgery_values)
+    hidden = _hidden_columns(cfg)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cols = con.execute("select table_name, column_name, data_type from information_schema.columns").fetchall()
+        for table, column, dtype in cols:
+            if column.upper() in hidden:
+                raise BlindingBreach(f"blinded table {table} has column {column}")
+            if dtype == "VARCHAR":
+                hit = con.execute(
+                    f"select {staging.ident(column)} from {staging.ident(table)} "
+                    f"where upper(trim({staging.ident(column)})) in (select unnest($v)) limit 1",
+                    {"v": forbidden_values}).fetchall()
+                hit = hit[0] if hit else None
+                if hit:
+                    raise BlindingBreach(f"blinded table {table}.{column} holds the arm value {hit[0]!r}")
+    finally:
+        con.close()
+
+
+def _prune(wh: Path, keep: Path) -> None:
+    """Keep the newest builds; an open reader of an older file keeps its file until it closes."""
+    builds = sorted((p for p in (wh / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.name)
+    for old in builds[:-KEEP_BUILDS]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,100 @@
+"""Command line: python -m dashboard demo-data | build | summary."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+
+from dashboard.config import ConfigError
+
+
+def _demo_data(args) -> int:
+    from dashboard.demo_data import write_demo_package
+
+    t0 = time.perf_counter()
+    planted = write_demo_package(args.out, subjects=args.subjects, sites=args.sites,
+                                 cutoff=args.cutoff, seed=args.seed, encoding=args.encoding)
+    print(f"wrote {args.out}: {planted.get('randomized')} randomized, {planted.get('screened')} screened, "
+          f"{args.sites} sites, cut-off {args.cutoff} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _build(args) -> int:
+    from dashboard.build import build
+    from dashboard.problems import PackageRefused
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        result = build(args.package, args.warehouse, encoding=args.encoding, progress=progress)
+    except PackageRefused as refused:
+        for p in refused.problems:
+            print(p, file=sys.stderr)
+        errors = sum(p.severity == "error" for p in refused.problems)
+        print(f"REFUSED: {errors} error(s) in {args.package}; the warehouse in {args.warehouse} "
+              "was not changed", file=sys.stderr)
+        return 2
+    for w in result.warnings:
+        print(w, file=sys.stderr)
+    findings = sum(result.findings.values())
+    print(f"published build {result.build_id} in {result.seconds:.2f} s: "
+          f"{sum(result.rows.values())} rows in {len(result.rows)} forms, "
+          f"{len(result.warnings)} warning(s), {findings} finding(s)", file=sys.stderr)
+    for kind, n in result.findings.items():
+        print(f"  finding: {kind}: {n}", file=sys.stderr)
+    return 0
+
+
+def _summary(args) -> int:
+    from dashboard.access import AccessDenied, Viewer
+    from dashboard.summary import summary
+    from dashboard.warehouse import NoWarehouse
+
+    try:
+        out = summary(args.warehouse, Viewer(args.role, args.site))
+    except (AccessDenied, NoWarehouse) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo-data", help="write a synthetic Neo-Margin export package")
+    d.add_argument("out", help="folder to write the package into")
+    d.add_argument("--subjects", type=int, default=300, help="randomized subjects (default 300)")
+    d.add_argument("--sites", type=int, default=12, help="sites (default 12)")
+    d.add_argument("--cutoff", type=dt.date.fromisoformat, default=dt.date(2028, 6, 30),
+                   help="data cut-off date YYYY-MM-DD (default 2028-06-30)")
+    d.add_argument("--seed", type=int, default=20260101)
+    d.add_argument("--encoding", default="utf-8", help="utf-8 (default), utf-8-sig or gb18030")
+    d.set_defaults(func=_demo_data)
+
+    b = sub.add_parser("build", help="validate an export package and publish it as the warehouse")
+    b.add_argument("package", help="a folder, a .zip or an .xlsx export package")
+    b.add_argument("--warehouse", required=True, help="the warehouse folder")
+    b.add_argument("--encoding", default=None, help="the CSV encoding, when detection should not decide")
+    b.set_defaults(func=_build)
+
+    s = sub.add_parser("summary", help="print the figures a role sees, as JSON")
+    s.add_argument("--warehouse", required=True)
+    s.add_argument("--role", required=True)
+    s.add_argument("--site", default=None, help="the site, for the site role")
+    s.set_defaults(func=_summary)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 3

@@ -1,0 +1,244 @@
+"""The trial's configuration (trial.toml) and the CRF export contract (crf_spec.toml), validated.
+
+Every trial fact the code uses comes from here; pydantic checks the files when they are loaded
+and a mistake is reported with the key that holds it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TRIAL_CONFIG = PROJECT_ROOT / "trial.toml"
+CRF_SPEC = Path(__file__).resolve().parent / "crf_spec.toml"
+QUERIES = PROJECT_ROOT / "queries"
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- trial.toml
+class Trial(_Strict):
+    name: str
+    registry_id: str
+    title: str
+    sponsor: str
+    target_enrollment: int = Field(gt=0)
+    start: dt.date
+    primary_completion: dt.date
+    spec_version: str
+    days_per_month: float = Field(gt=0)
+
+
+class Arm(_Strict):
+    code: str
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    experimental: bool
+
+
+class Stratum(_Strict):
+    field: str
+    label: str
+    values: list[str] = Field(min_length=2)
+
+
+class Randomization(_Strict):
+    ratio: list[int]
+    block_size: int = Field(gt=0)
+    assumed: bool = False
+    strata: list[Stratum]
+
+
+class Blinding(_Strict):
+    arm_field: str
+    arm_revealing_fields: list[str]
+    withheld_fields: list[str] = []
+    protocol_surgery_values: list[str]
+    min_cell_size: int = Field(ge=1)
+
+
+class Criterion(_Strict):
+    code: str = Field(pattern=r"^[IE][0-9]{2}$")
+    text: str
+    check: str | None = None
+    params: dict = {}
+
+    @property
+    def kind(self) -> str:
+        return "inclusion" if self.code.startswith("I") else "exclusion"
+
+
+class Schedule(_Strict):
+    assumed: bool = False
+    response_imaging_max_days_after_last_cycle: int
+    randomization_to_surgery_max_days: int
+    surgery_to_adjuvant_rt_max_days: int
+    adjuvant_rt_types: list[str]
+    followup_months: list[int]
+    followup_window_days: int
+    followup_window_days_late: int
+    followup_window_switch_month: int
+    qol_visits: list[str]
+    never_operated_after_days: int
+
+
+class Design(_Strict):
+    assumed: bool = False
+    primary_endpoint: str
+    landmark_months: int
+    expected_survival: float = Field(gt=0, lt=1)
+    noninferiority_margin: float = Field(gt=0, lt=1)
+    hazard_ratio_margin: float = Field(gt=1)
+    alpha_one_sided: float = Field(gt=0, lt=0.5)
+    power: float = Field(gt=0, lt=1)
+    per_arm: int
+    loss_to_follow_up: float = Field(ge=0, lt=1)
+    expected_deaths_final: int = Field(gt=0)
+    interim_fractions: list[float]
+    spending: Literal["lan-demets-obrien-fleming", "lan-demets-pocock"]
+    accrual_months: float = Field(gt=0)
+    landmarks_months: list[int]
+
+
+class SafetySignal(_Strict):
+    name: str
+    label: str
+    population: Literal["randomized", "operated", "with_pathology"]
+    threshold: float | None = None
+    flag_any: bool = False
+    assumed: bool = False
+
+
+class Safety(_Strict):
+    clavien_serious: list[str]
+    clavien_order: list[str]
+    early_death_days: list[int]
+    local_recurrence_months: int
+    funnel_confidence: list[float]
+
+
+class Role(_Strict):
+    label: str
+    closed: bool
+    subject_listings: bool
+    outcome_listings: bool
+    site_restricted: bool
+    trial_data: bool
+
+
+class TrialConfig(_Strict):
+    trial: Trial
+    arms: list[Arm] = Field(min_length=2)
+    randomization: Randomization
+    blinding: Blinding
+    eligibility: list[Criterion]
+    schedule: Schedule
+    design: Design
+    safety_signals: list[SafetySignal]
+    safety: Safety
+    roles: dict[str, Role]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TrialConfig":
+        if len(self.randomization.ratio) != len(self.arms):
+            raise ValueError("randomization.ratio needs one number per arm")
+        codes = [c.code for c in self.eligibility]
+        if len(set(codes)) != len(codes):
+            raise ValueError("eligibility: a criterion code appears twice")
+        for c in self.eligibility:
+            if c.check and not (QUERIES / "eligibility" / f"{c.check}.sql").exists():
+                raise ValueError(f"eligibility {c.code}: no query queries/eligibility/{c.check}.sql")
+        if not any(r.closed for r in self.roles.values()):
+            raise ValueError("roles: no role may open the closed session")
+        if any(not 0 < f < 1 for f in self.design.interim_fractions):
+            raise ValueError("design.interim_fractions must lie between 0 and 1")
+        return self
+
+    # Convenience views used across the code.
+    @property
+    def arm_codes(self) -> list[str]:
+        return [a.code for a in self.arms]
+
+    @property
+    def blinded_roles(self) -> list[str]:
+        return [name for name, r in self.roles.items() if not r.closed]
+
+    def months_to_days(self, months: float) -> int:
+        return round(months * self.trial.days_per_month)
+
+
+# ---------------------------------------------------------------- crf_spec.toml
+ColumnType = Literal["text", "date", "partial_date", "partial_date_y", "datetime",
+                     "integer", "number", "yn"]
+
+
+class Column(_Strict):
+    name: str
+    type: ColumnType
+    required: bool = False
+    codes: list[str] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class Form(_Strict):
+    columns: list[Column]
+    key: list[str] = []
+    subject_level: bool = False
+    must_have_rows: bool = False
+    rows_for_every_subject: bool = False
+    exactly_one_row: bool = False
+    main_date: str | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class CrfSpec(_Strict):
+    version: str
+    optional_everywhere: list[str]
+    forms: dict[str, Form]
+
+
+def _load(path: Path, model: type[BaseModel]):
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(lines)) from exc
+
+
+@lru_cache(maxsize=4)
+def load_trial(path: str | os.PathLike | None = None) -> TrialConfig:
+    """The trial configuration; NEO_MARGIN_CONFIG overrides the default trial.toml."""
+    chosen = Path(path or os.environ.get("NEO_MARGIN_CONFIG") or TRIAL_CONFIG)
+    return _load(chosen, TrialConfig)
+
+
+@lru_cache(maxsize=1)
+def load_crf_spec() -> CrfSpec:
+    return _load(CRF_SPEC, CrfSpec)

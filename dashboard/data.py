@@ -1,0 +1,34 @@
+"""Running a named query of queries/ against a warehouse connection, with its parameters."""
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pandas as pd
+
+from dashboard.sql import query
+
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+def fetch(con: duckdb.DuckDBPyConnection, name: str, **params) -> pd.DataFrame:
+    """queries/<name>.sql as a data frame; only the parameters the query names are bound.
+
+    A cursor per call: one DuckDB connection is shared by the app's sessions and a connection
+    is not thread-safe, a cursor is.
+    """
+    text = query(name)
+    wanted = set(_PARAM.findall(text))
+    missing = wanted - params.keys()
+    if missing:
+        raise TypeError(f"query {name} needs {sorted(missing)}")
+    cur = con.cursor()
+    try:
+        return cur.execute(text, {k: params[k] for k in wanted}).df()
+    finally:
+        cur.close()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, name: str, **params):
+    df = fetch(con, name, **params)
+    return None if df.empty else df.iloc[0, 0]

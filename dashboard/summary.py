@@ -1,0 +1,28 @@
+"""The summary a statistician can check: the figures the pages show for a role, as JSON.
+
+Built from the same functions the pages call, on the warehouse the role may open.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dashboard import deviations, enrollment, warehouse
+from dashboard.access import Viewer
+from dashboard.config import load_trial
+
+
+def summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
+    cfg = load_trial()
+    viewer = viewer.validated(cfg)
+    con = warehouse.connect(warehouse_dir, closed=viewer.closed)
+    try:
+        out = {"role": viewer.role, "data_cut": enrollment.data_cut(con)}
+        if viewer.site_filter:
+            out["site"] = viewer.site_filter
+        out["enrollment"] = enrollment.enrollment(con, viewer, cfg)
+        out["allocation"] = enrollment.allocation(con, viewer, cfg)
+        if viewer.policy(cfg).trial_data:
+            out["deviations"] = deviations.deviations(con, viewer, cfg)
+        return out
+    finally:
+        con.close()

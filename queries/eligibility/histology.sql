@@ -1,0 +1,7 @@
+-- I02: squamous cell carcinoma, primary site not an excluded one (nasopharynx).
+select subjid,
+       case when histology is not null and primary_site is not null
+            then not list_contains($histology::varchar[], histology)
+                 or list_contains($excluded_sites::varchar[], primary_site) end as violated,
+       'histology ' || coalesce(histology, '?') || ', primary site ' || coalesce(primary_site, '?') as detail
+from subjects where randomized

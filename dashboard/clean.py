@@ -61,19 +61,22 @@ def create_subject_dates(con: duckdb.DuckDBPyConnection, loaded: dict[str, Loade
                          spec: CrfSpec) -> None:
     """subject_dates(form, _row, subjid, col, d, status): every date of every subject's rows.
 
-    Also entry_stamps(form, _row, subjid, siteid, entdtc, main_date) for the entry lag.
+    Read from the typed forms, dates after the cut-off included: a contact after the cut-off
+    still proves the subject alive at it (censoring takes the earlier of the two, spec 5).
+    Also entry_stamps(form, _row, subjid, siteid, entdtc, main_date) for the entry lag, from
+    the clean forms.
     """
     date_parts, entry_parts = [], []
     for name in loaded:
         form = spec.forms[name]
         if not form.subject_level:
             continue
-        clean = f"crf_{name.lower()}"
+        clean, typed = f"crf_{name.lower()}", f"typed_{name.lower()}"
         status = ident(STATUS_COLUMN[name]) if name in STATUS_COLUMN else "null"
         for d in date_columns(spec, name) + ["ENTDTC"]:
             value = f"{ident(d)}::date"
             date_parts.append(f"select {lit(name)} as form, _row, subjid, {lit(d)} as col, {value} as d, "
-                              f"{status}::varchar as status from {clean} where {ident(d)} is not null")
+                              f"{status}::varchar as status from {typed} where {ident(d)} is not null")
         if form.main_date:
             entry_parts.append(f"select {lit(name)} as form, _row, subjid, siteid, entdtc, "
                                f"{ident(form.main_date)} as main_date from {clean} where entdtc is not null")

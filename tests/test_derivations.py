@@ -1,0 +1,317 @@
+"""Data unit tests: each derivation of the build on tiny hand-made subjects whose answer is known.
+
+Expected values are worked out by hand from the export spec, section 5 (age, AJCC 8th stage,
+eligibility, survival and censoring, windows, post-operative windows).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from dashboard import warehouse
+from dashboard.build import BlindingBreach, build, check_blinded
+from dashboard.config import load_trial
+from factory import Package, d
+
+RAND = "2026-03-01"
+
+
+def _subject(pkg: Package, subjid: str, **kw) -> None:
+    kw.setdefault("randdat", RAND)
+    kw.setdefault("surgery", "2026-03-15")
+    pkg.add_subject(subjid, kw.pop("siteid", "01"), **kw)
+
+
+# AJCC 8th clinical stage cases: (subject, primary site, p16, T, N, M, expected stage)
+STAGE_CASES = [
+    ("S-01", "ORAL CAVITY", "", "T1", "N0", "M0", "I"),
+    ("S-02", "ORAL CAVITY", "", "T2", "N0", "M0", "II"),
+    ("S-03", "ORAL CAVITY", "", "T3", "N0", "M0", "III"),
+    ("S-04", "ORAL CAVITY", "", "T1", "N1", "M0", "III"),
+    ("S-05", "ORAL CAVITY", "", "T4A", "N0", "M0", "IVA"),
+    ("S-06", "ORAL CAVITY", "", "T4", "N0", "M0", "IVA"),      # a bare T4 counts as T4A
+    ("S-07", "ORAL CAVITY", "", "T1", "N2B", "M0", "IVA"),     # N2B counts as N2
+    ("S-08", "ORAL CAVITY", "", "T4B", "N0", "M0", "IVB"),
+    ("S-09", "ORAL CAVITY", "", "T1", "N3A", "M0", "IVB"),     # N3A counts as N3
+    ("S-10", "ORAL CAVITY", "", "T2", "N0", "M1", "IVC"),
+    ("S-11", "LARYNX", "", "T3", "N2C", "M0", "IVA"),
+    ("S-12", "HYPOPHARYNX", "", "T2", "N1", "M0", "III"),
+    ("S-13", "OROPHARYNX", "NEGATIVE", "T3", "N0", "M0", "III"),
+    ("S-14", "OROPHARYNX", "NOT DONE", "T3", "N0", "M0", "III"),   # staged as p16-negative
+    ("S-15", "OROPHARYNX", "", "T4A", "N1", "M0", "IVA"),          # empty p16: p16-negative
+    ("S-16", "OROPHARYNX", "POSITIVE", "T1", "N1", "M0", "I"),
+    ("S-17", "OROPHARYNX", "POSITIVE", "T3", "N0", "M0", "II"),
+    ("S-18", "OROPHARYNX", "POSITIVE", "T2", "N2", "M0", "II"),
+    ("S-19", "OROPHARYNX", "POSITIVE", "T4", "N0", "M0", "III"),
+    ("S-20", "OROPHARYNX", "POSITIVE", "T1", "N3", "M0", "III"),
+    ("S-21", "OROPHARYNX", "POSITIVE", "T1", "N0", "M1", "IV"),
+    ("S-22", "NASOPHARYNX", "", "T1", "N0", "M0", "I"),
+    ("S-23", "NASOPHARYNX", "", "T1", "N1", "M0", "II"),
+    ("S-24", "NASOPHARYNX", "", "T3", "N0", "M0", "III"),
+    ("S-25", "NASOPHARYNX", "", "T4", "N0", "M0", "IVA"),
+    ("S-26", "NASOPHARYNX", "", "T1", "N0", "M1", "IVB"),
+]
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    """One warehouse holding every hand-made case of this module."""
+    tmp = tmp_path_factory.mktemp("derivations")
+    pkg = Package()
+    # Age at consent (I01): whole years from BRTHDAT to RFICDAT.
+    _subject(pkg, "A-18", brthdat="2008-01-01", consent="2026-01-01")   # 18th birthday that day
+    _subject(pkg, "A-17", brthdat="2008-01-02", consent="2026-01-01")   # one day short of 18
+    _subject(pkg, "A-75", brthdat="1950-01-02", consent="2026-01-01")   # 75, turns 76 the next day
+    _subject(pkg, "A-76", brthdat="1950-01-01", consent="2026-01-01")   # 76 on the day: too old
+    _subject(pkg, "A-PT", brthdat="1950-06", consent="2026-01-01")      # partial: 1950-06-01 -> 75
+    for subjid, site, p16, t, n, m, stage in STAGE_CASES:
+        _subject(pkg, subjid, primsite=site, p16=p16, ct=t, cn=n, cm=m, stage=stage)
+    # The site recorded stage III where the data give IVA: a stage mismatch.
+    _subject(pkg, "S-MM", ct="T4A", cn="N0", stage="III")
+    # Other eligibility findings.
+    _subject(pkg, "E-ECOG", ecog=2)
+    _subject(pkg, "E-CYC", cycles=7)
+    _subject(pkg, "E-SD", response="SD")
+    _subject(pkg, "E-CONS", consent="2026-03-05")                        # consent after randomization
+    # Survival and censoring (randomized 2026-03-01, cut-off 2028-06-30).
+    _subject(pkg, "OS-CENS")
+    pkg.add("FU", SUBJID="OS-CENS", SITEID="01", VISIT="M3", VISDAT="2026-06-14", SSSTAT="ALIVE")
+    pkg.add("FU", SUBJID="OS-CENS", SITEID="01", VISIT="M9", VISDAT="2027-01-10", SSSTAT="ALIVE")
+    _subject(pkg, "OS-DEAD")
+    pkg.add("RECUR", SUBJID="OS-DEAD", SITEID="01", RECDAT="2026-12-01", RECTYPE="LOCAL")
+    pkg.add("DD", SUBJID="OS-DEAD", SITEID="01", DTHDAT="2027-02-01", DTHCAUS="DISEASE")
+    pkg.add("DS", SUBJID="OS-DEAD", SITEID="01", DSDECOD="DEATH", DSSTDAT="2027-02-01")
+    _subject(pkg, "OS-LATE")                                             # a contact after the cut-off
+    pkg.add("FU", SUBJID="OS-LATE", SITEID="01", VISIT="UNSCHEDULED", VISDAT="2028-08-01", SSSTAT="ALIVE")
+    _subject(pkg, "OS-DLATE")                                            # a death after the cut-off
+    pkg.add("FU", SUBJID="OS-DLATE", SITEID="01", VISIT="M24", VISDAT="2028-03-10", SSSTAT="ALIVE")
+    pkg.add("DD", SUBJID="OS-DLATE", SITEID="01", DTHDAT="2028-09-01")
+    _subject(pkg, "OS-LOST")                                             # lost: dated at last contact
+    pkg.add("FU", SUBJID="OS-LOST", SITEID="01", VISIT="M3", VISDAT="2026-06-10", SSSTAT="ALIVE")
+    pkg.add("DS", SUBJID="OS-LOST", SITEID="01", DSDECOD="LOST TO FOLLOW-UP", DSSTDAT="2027-06-01")
+    _subject(pkg, "OS-FUDEAD")                                           # death at follow-up, no DD row
+    pkg.add("FU", SUBJID="OS-FUDEAD", SITEID="01", VISIT="M3", VISDAT="2026-06-15", SSSTAT="ALIVE")
+    pkg.add("FU", SUBJID="OS-FUDEAD", SITEID="01", VISIT="UNSCHEDULED", VISDAT="2026-08-01", SSSTAT="DEAD")
+    # Windows: surgery 30 days after randomization; adjuvant RT 50 days after surgery.
+    _subject(pkg, "W-LATE", surgery="2026-03-31")
+    pkg.add("ADJ", SUBJID="W-LATE", SITEID="01", ADJTYPE="RT", ADJSTDAT="2026-05-20", RTDOSE="60")
+    _subject(pkg, "W-OK", surgery="2026-03-29")
+    pkg.add("ADJ", SUBJID="W-OK", SITEID="01", ADJTYPE="CRT", ADJSTDAT="2026-05-10", RTDOSE="66")
+    pkg.add("FU", SUBJID="W-OK", SITEID="01", VISIT="M3", VISDAT="2026-06-28", SSSTAT="ALIVE")  # due 06-28
+    pkg.add("FU", SUBJID="W-OK", SITEID="01", VISIT="M6", VISDAT="2026-10-15", SSSTAT="ALIVE")  # due 09-27: +18
+    _subject(pkg, "W-NEVER", randdat="2028-01-10", surgery=None)          # never operated
+    _subject(pkg, "W-RECENT", randdat="2028-06-20", surgery=None)         # not yet due for surgery
+    # Adverse events around the first surgery (2026-03-15).
+    _subject(pkg, "AE-1")
+    pkg.add("AE", SUBJID="AE-1", SITEID="01", AESPID="1", AETERM="伤口感染", AESTDAT="2026-04-14",
+            AETOXGR="3", AESER="Y", AECLAV="IIIA", AEREL="SURGERY")   # day 30: within 30 days
+    pkg.add("AE", SUBJID="AE-1", SITEID="01", AESPID="2", AETERM="咽瘘", AESTDAT="2026-04-15",
+            AETOXGR="3", AESER="Y", AECLAV="IIIB", AEREL="SURGERY")   # day 31: not within 30 days
+    pkg.add("AE", SUBJID="AE-1", SITEID="01", AESPID="3", AETERM="甲状腺功能减退", AESTDAT="2026-01",
+            AETOXGR="2", AESER="N", AEIMMUNE="Y", AEREL="IMMUNOTHERAPY")  # partial: imputed 2026-01-01
+    # The site answered I01 "met" for A-76, whom the data make 76: a disagreement.
+    folder = pkg.write(tmp / "pkg")
+    build(folder, tmp / "wh")
+    return tmp / "wh"
+
+
+@pytest.fixture(scope="module")
+def closed(wh):
+    con = warehouse.connect(wh, closed=True)
+    yield con
+    con.close()
+
+
+def _row(con, sql, *params):
+    rows = con.execute(sql, list(params)).fetchall()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+@pytest.mark.parametrize("subjid,age,violated", [
+    ("A-18", 18, False), ("A-17", 17, True), ("A-75", 75, False), ("A-76", 76, True), ("A-PT", 75, False)])
+def test_age_at_consent_and_i01(closed, subjid, age, violated):
+    got_age, = _row(closed, "select age_at_consent from subjects where subjid = ?", subjid)
+    assert got_age == age
+    got, = _row(closed, "select violated from eligibility where subjid = ? and code = 'I01'", subjid)
+    assert got is violated
+
+
+def test_partial_birth_date_is_imputed_and_flagged(closed):
+    birth, flag = _row(closed, "select birth_date, birth_date_imputed from subjects where subjid = 'A-PT'")
+    assert birth == dt.date(1950, 6, 1) and flag == "day"
+    n, = _row(closed, "select count(*) from findings where kind = 'partial date imputed' and subjid = 'A-PT'")
+    assert n == 1
+
+
+@pytest.mark.parametrize("subjid,site,p16,t,n,m,stage", STAGE_CASES)
+def test_ajcc8_stage(closed, subjid, site, p16, t, n, m, stage):
+    got, mismatch = _row(closed, "select stage_computed, stage_mismatch from subjects where subjid = ?", subjid)
+    assert got == stage
+    assert mismatch is False
+
+
+def test_stage_mismatch_is_a_finding_and_i03_uses_the_recomputed_stage(closed):
+    assert _row(closed, "select stage_computed, stage_mismatch from subjects where subjid = 'S-MM'") == ("IVA", True)
+    assert _row(closed, "select violated from eligibility where subjid = 'S-MM' and code = 'I03'") == (False,)
+    assert _row(closed, "select count(*) from findings where kind = 'recorded stage differs from recomputed' "
+                        "and subjid = 'S-MM'") == (1,)
+
+
+@pytest.mark.parametrize("subjid,stage_ok", [("S-03", True), ("S-05", True), ("S-02", False), ("S-08", False),
+                                             ("S-19", True), ("S-17", False), ("S-24", True)])
+def test_i03_stage_iii_to_iva_and_p16_positive_oropharynx_iii_only(closed, subjid, stage_ok):
+    assert _row(closed, "select violated from eligibility where subjid = ? and code = 'I03'", subjid) == (not stage_ok,)
+
+
+def test_i02_excludes_nasopharynx(closed):
+    assert _row(closed, "select violated from eligibility where subjid = 'S-24' and code = 'I02'") == (True,)
+    assert _row(closed, "select violated from eligibility where subjid = 'S-03' and code = 'I02'") == (False,)
+
+
+@pytest.mark.parametrize("subjid,code", [("E-ECOG", "I04"), ("E-CYC", "I06"), ("E-SD", "I07"), ("E-CONS", "I12")])
+def test_eligibility_checked_from_the_data(closed, subjid, code):
+    violated, disagrees = _row(closed, "select violated, site_disagrees from eligibility "
+                                       "where subjid = ? and code = ?", subjid, code)
+    assert violated is True
+    assert disagrees is True          # the site ticked the criterion as met
+
+
+def test_investigator_criteria_come_from_ie_alone(closed):
+    checked_by, violated = _row(closed, "select checked_by, violated from eligibility "
+                                        "where subjid = 'A-18' and code = 'I05'")
+    assert checked_by == "investigator" and violated is False
+
+
+def test_site_answer_disagreeing_with_the_data_is_listed(closed):
+    assert _row(closed, "select site_answer, site_disagrees from eligibility "
+                        "where subjid = 'A-76' and code = 'I01'") == ("Y", True)
+    rows = closed.execute("select subjid from eligibility where site_disagrees and subjid = 'A-18'").fetchall()
+    assert rows == []
+
+
+def test_censored_at_the_last_contact(closed):
+    rand = d(RAND)
+    assert _row(closed, "select os_event, os_days, last_known_alive from survival where subjid = 'OS-CENS'") == \
+        (False, (d("2027-01-10") - rand).days, d("2027-01-10"))
+
+
+def test_death_and_first_recurrence(closed):
+    rand = d(RAND)
+    os_event, os_days, dfs_event, dfs_days = _row(
+        closed, "select os_event, os_days, dfs_event, dfs_days from survival where subjid = 'OS-DEAD'")
+    assert (os_event, os_days) == (True, (d("2027-02-01") - rand).days)
+    assert (dfs_event, dfs_days) == (True, (d("2026-12-01") - rand).days)
+
+
+def test_contact_after_the_cutoff_censors_at_the_cutoff(closed):
+    assert _row(closed, "select os_event, os_days from survival where subjid = 'OS-LATE'") == \
+        (False, (d("2028-06-30") - d(RAND)).days)
+    n, = _row(closed, "select count(*) from findings where subjid = 'OS-LATE' and kind like 'dated after the cut-off%'")
+    assert n == 1
+    # and the visit is left out of the counts: the clean form does not hold it
+    assert _row(closed, "select count(*) from crf_fu where subjid = 'OS-LATE'") == (0,)
+
+
+def test_death_after_the_cutoff_is_not_counted(closed):
+    assert _row(closed, "select os_event, os_days from survival where subjid = 'OS-DLATE'") == \
+        (False, (d("2028-03-10") - d(RAND)).days)
+
+
+def test_loss_to_follow_up_is_dated_at_the_last_contact(closed):
+    assert _row(closed, "select os_event, os_days from survival where subjid = 'OS-LOST'") == \
+        (False, (d("2026-06-10") - d(RAND)).days)
+    assert _row(closed, "select status from followup_status where subjid = 'OS-LOST'") == ("lost to follow-up",)
+
+
+def test_death_at_follow_up_without_death_form_is_a_finding_not_an_event(closed):
+    assert _row(closed, "select os_event from survival where subjid = 'OS-FUDEAD'") == (False,)
+    assert _row(closed, "select count(*) from findings where subjid = 'OS-FUDEAD' "
+                        "and kind = 'death reported without a death form'") == (1,)
+
+
+def test_windows(closed):
+    rows = dict(closed.execute("select window_name, deviation from windows where subjid = 'W-LATE'").fetchall())
+    assert rows["randomization_to_surgery"] is True       # 30 > 28 days
+    assert rows["surgery_to_adjuvant"] is True            # 50 > 42 days
+    rows = dict(closed.execute("select window_name, deviation from windows where subjid = 'W-OK'").fetchall())
+    assert rows["randomization_to_surgery"] is False      # 28 days
+    assert rows["surgery_to_adjuvant"] is False           # 42 days
+    assert _row(closed, "select deviation from windows where subjid = 'E-CONS' "
+                        "and window_name = 'consent_to_randomization'") == (True,)
+
+
+def test_followup_visit_windows(closed):
+    visits = dict(closed.execute("select visit, status from followup_visits where subjid = 'W-OK'").fetchall())
+    # surgery 2026-03-29: M3 due + round(3 x 30.4375) = 91 days = 2026-06-28; M6 due 2026-09-27
+    assert visits["M3"] == "in window"
+    assert visits["M6"] == "out of window"                # 18 days late, window +-14
+    assert visits["M9"] == "missed"                       # due 2026-12-27, nothing by the cut-off
+    due, = _row(closed, "select due_date from followup_visits where subjid = 'W-OK' and visit = 'M36'")
+    assert due == d("2026-03-29") + dt.timedelta(days=round(36 * 30.4375))
+
+
+def test_never_operated(closed):
+    assert _row(closed, "select never_operated from subjects where subjid = 'W-NEVER'") == (True,)
+    assert _row(closed, "select never_operated from subjects where subjid = 'W-RECENT'") == (False,)
+    assert _row(closed, "select deviation, note from windows where subjid = 'W-NEVER' "
+                        "and window_name = 'randomization_to_surgery'") == (True, "no surgery by the cut-off")
+
+
+def test_post_operative_windows_and_clavien(closed):
+    rows = {r[0]: r[1:] for r in closed.execute(
+        "select aespid, days_after_surgery, within_30d_of_surgery, clavien_3a_plus, phase, aeterm "
+        "from adverse_events where subjid = 'AE-1'").fetchall()}
+    assert rows["1"] == (30, True, True, "post-operative", "伤口感染")
+    assert rows["2"] == (31, False, True, "post-operative", "咽瘘")
+    assert rows["3"][3] == "neoadjuvant" and rows["3"][4] == "甲状腺功能减退"
+
+
+def test_blinded_warehouse_holds_no_arm(wh):
+    cfg = load_trial()
+    con = warehouse.connect(wh)
+    try:
+        cols = con.execute("select table_name, column_name, data_type from information_schema.columns").fetchall()
+        hidden = {"ARM", "PRTRT", "PRPRIM", "MANDPRES", "FLAP", "GLOSSEXT", "RANDNO"}
+        assert not [c for c in cols if c[1].upper() in hidden]
+        forbidden = set(cfg.arm_codes) | set(cfg.blinding.protocol_surgery_values)
+        for table, column, dtype in cols:
+            if dtype == "VARCHAR":
+                values = {r[0] for r in con.execute(f'select distinct "{column}" from "{table}"').fetchall()}
+                assert not values & forbidden, (table, column)
+        # allocation counts are there, as counts
+        assert _row(con, "select n_total from allocation where grouping = 'overall'")[0] == \
+            _row(con, "select count(*) from subjects where randomized")[0]
+    finally:
+        con.close()
+
+
+def test_blinding_guard_refuses_a_file_with_an_arm_value(tmp_path):
+    path = tmp_path / "leaky.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create table notes as select 'STANDARD' as remark")
+    con.close()
+    with pytest.raises(BlindingBreach):
+        check_blinded(path, load_trial())
+
+
+def test_new_build_switches_atomically_and_old_readers_keep_reading(tmp_path):
+    pkg = Package()
+    _subject(pkg, "X-1")
+    first = pkg.write(tmp_path / "p1")
+    build(first, tmp_path / "wh")
+    old_dir = warehouse.current_build(tmp_path / "wh")
+    reader = warehouse.connect(tmp_path / "wh")
+    _subject(pkg, "X-2")
+    build(pkg.write(tmp_path / "p2"), tmp_path / "wh")
+    try:
+        assert reader.execute("select count(*) from subjects").fetchall() == [(1,)]
+        assert warehouse.current_build(tmp_path / "wh") != old_dir
+        fresh = warehouse.connect(tmp_path / "wh")
+        assert fresh.execute("select count(*) from subjects").fetchall() == [(2,)]
+        fresh.close()
+    finally:
+        reader.close()
+    assert [h["status"] for h in warehouse.load_history(tmp_path / "wh")] == ["published", "published"]

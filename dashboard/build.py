@@ -216,7 +216,7 @@ def _config_hash() -> str:
 
 # ---------------------------------------------------------------- validation across forms
 def _cross_form_checks(con, loaded, spec: CrfSpec, problems: list[Problem], cfg: TrialConfig) -> None:
-    needed = {"DM", "SITES", "SCREENING"}
+    needed = {"DM", "SITES", "SCREENING", "EXPORT"}
     if not needed <= loaded.keys():
         return          # the missing file is already an error; cross checks need these forms
     con.execute("create or replace table spec_forms as select * from (values "
@@ -230,9 +230,11 @@ def _cross_form_checks(con, loaded, spec: CrfSpec, problems: list[Problem], cfg:
             file = lf.file.original if lf else f"{form}.csv"
             line = lf.line_of(row) if (lf and row is not None) else None
             problems.append(Problem("error", file, line, col, message))
-    export = con.execute("select cutoffdat, exportdtc from typed_export").fetchall()
-    if len(export) == 1 and export[0][0] and export[0][1]:
-        cutoff, exported = export[0]
+    export = con.execute("select cutoffdat, exportdtc, specver from typed_export").fetchall()
+    if len(export) != 1:
+        return          # already an error: EXPORT.csv holds exactly one row
+    if export[0][0] and export[0][1]:
+        cutoff, exported, _ = export[0]
         if exported.date() < cutoff:
             problems.append(Problem("error", loaded["EXPORT"].file.original, 2, "CUTOFFDAT",
                                     f"cut-off {cutoff} is after the export time {exported}"))

@@ -95,8 +95,10 @@ def _add(pkg: OpenedPackage, form: str, original: str, raw: bytes, staging: Path
 def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str, Problem | None]:
     """Decode a file's bytes strictly: the given encoding, or UTF-8 then GB18030.
 
-    Strict decoding is what keeps mojibake out: a file that is not valid in the encoding
-    chosen is refused with the line where it broke, never read with replacement characters.
+    Strict decoding keeps mojibake out: a file that is not valid in the encoding chosen is
+    refused with the line and column where it broke, never read with replacement characters.
+    A file that is UTF-8 but for a few stray bytes is refused as broken UTF-8 rather than read
+    as GB18030, which would accept almost any bytes and store nonsense.
     """
     if raw.startswith(UTF8_BOM) and encoding in (None, "utf-8", "utf-8-sig"):
         candidates = ("utf-8-sig",)
@@ -104,21 +106,48 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
         candidates = (encoding,)
     else:
         candidates = DETECT_ORDER
-    last_error: UnicodeDecodeError | None = None
+    first_error: tuple[str, UnicodeDecodeError] | None = None
     for enc in candidates:
         try:
             return raw.decode(enc), enc, None
         except UnicodeDecodeError as exc:
-            last_error = exc
+            first_error = first_error or (enc, exc)
+            if enc == "utf-8" and not encoding and _mostly_utf8(raw):
+                break
         except LookupError:
             return "", enc, Problem("error", name, None, None, f"unknown encoding {enc!r}")
-    assert last_error is not None
-    line = raw[: last_error.start].count(b"\n") + 1
-    tried = " or ".join(candidates)
-    return "", candidates[-1], Problem(
-        "error", name, line, None,
-        f"cannot be decoded as {tried} (byte {last_error.start}); "
-        "name the encoding with --encoding")
+    assert first_error is not None
+    enc, exc = first_error
+    line, column = _locate(raw, exc.start, enc)
+    tried = enc if len(candidates) == 1 or enc != "utf-8" else "UTF-8 (and it is not GB18030 either)"
+    if enc == "utf-8" and _mostly_utf8(raw):
+        tried = "UTF-8: the file is UTF-8 with an invalid byte"
+    return "", enc, Problem("error", name, line, column,
+                            f"cannot be decoded as {tried} (byte offset {exc.start}); "
+                            "fix the file or name its encoding with --encoding")
+
+
+def _mostly_utf8(raw: bytes) -> bool:
+    """True when the non-ASCII text is valid UTF-8 far more often than not."""
+    text = raw.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    return good > bad
+
+
+def _locate(raw: bytes, offset: int, encoding: str) -> tuple[int, str | None]:
+    """Line (header = 1) and column name of a byte offset in a CSV file."""
+    line = raw[:offset].count(b"\n") + 1
+    start = raw.rfind(b"\n", 0, offset) + 1
+    end = raw.find(b"\n", offset)
+    end = len(raw) if end < 0 else end
+    before = raw[start:offset].decode(encoding, errors="replace")
+    field_index = next(csv.reader([before + "x"]), [""]).__len__() - 1
+    header_end = raw.find(b"\n")
+    header = next(csv.reader([raw[: header_end if header_end >= 0 else len(raw)]
+                              .decode(encoding, errors="replace").lstrip("\ufeff")]), [])
+    column = header[field_index].strip().upper() if 0 <= field_index < len(header) else None
+    return line, column
 
 
 def _collect_folder(pkg: OpenedPackage, folder: Path, staging: Path, encoding: str | None) -> None:
@@ -218,7 +247,8 @@ def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path) -> None:
                 while cells and cells[-1] == "":
                     cells.pop()
                 if not cells:
-                    continue          # an empty row of the sheet is not a record
+                    buf.write("\n")    # an empty sheet row: a blank line keeps line = sheet row
+                    continue
                 if width is None:
                     width = len(cells)  # the header row sets the width
                 cells += [""] * (width - len(cells))

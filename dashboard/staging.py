@@ -284,7 +284,8 @@ def check_cells(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], s
                     problems.append(Problem("error", lf.file.original, lf.line_of(r), "+".join(form.key),
                                             f"key {value} appears more than once (lines {lines})"))
         if form.exactly_one_row and lf.rows != 1:
-            problems.append(Problem("error", lf.file.original, None, None,
+            line = lf.line_of(1) if lf.rows > 1 else None      # the first row too many
+            problems.append(Problem("error", lf.file.original, line, None,
                                     f"must hold exactly one row; it holds {lf.rows}"))
         elif form.must_have_rows and lf.rows == 0:
             problems.append(Problem("error", lf.file.original, None, None,

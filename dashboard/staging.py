@@ -19,9 +19,6 @@ from dashboard.config import Column, CrfSpec, Form
 from dashboard.package import FormFile, OpenedPackage
 from dashboard.problems import Problem
 
-ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-ISO_MONTH = r"[0-9]{4}-[0-9]{2}"
-ISO_YEAR = r"[0-9]{4}"
 ISO_DATETIME = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
                 r"(Z|[+-][0-9]{2}:?[0-9]{2})?)?")
 MAX_LINES_PER_PROBLEM = 20      # lines listed for one kind of problem in one column
@@ -152,38 +149,40 @@ def load_raw(con: duckdb.DuckDBPyConnection, pkg: OpenedPackage, spec: CrfSpec,
 
 
 # ---------------------------------------------------------------- typing
-def _typed_expr(col: Column, present: bool) -> list[str]:
-    """SELECT items that give a spec column its type (and an imputation flag for partial dates)."""
-    name = ident(col.name.lower())   # typed columns are lower case: the trial words of the SQL
-    src = ident(col.name)
+def _typed_expr(col: Column, present: bool) -> list[tuple[str, str]]:
+    """(expression, name) pairs that give a spec column its type, and for partial dates the
+    imputation flag. Typed columns are lower case: the trial's words in the SQL."""
+    name = col.name.lower()
     if not present:
-        items = [f"null::{_sql_type(col)} as {name}"]
+        items = [(f"null::{_sql_type(col)}", name)]
         if col.type.startswith("partial_date"):
-            items.append(f"null::varchar as {ident(col.name.lower() + '_imputed')}")
+            items.append(("null::varchar", name + "_imputed"))
         return items
-    v = f"nullif(trim({src}), '')"
+    v = f"nullif(trim({ident(col.name)}), '')"
     t = col.type
+    # length() before strptime: %Y-%m-%d alone would take 2026-3-1 as well
+    full = f"case when length({v}) = 10 then try_strptime({v}, '%Y-%m-%d')::date end"
     if t in ("text", "yn"):
-        return [f"{v} as {name}"]
+        return [(v, name)]
     if t == "date":
-        return [f"case when regexp_full_match({v}, '{ISO_DATE}') then try_strptime({v}, '%Y-%m-%d')::date end as {name}"]
+        return [(full, name)]
     if t.startswith("partial_date"):
-        year = f" when regexp_full_match({v}, '{ISO_YEAR}') then try_strptime({v} || '-01-01', '%Y-%m-%d')::date" \
+        year = f" when length({v}) = 4 then try_strptime({v} || '-01-01', '%Y-%m-%d')::date" \
             if t == "partial_date_y" else ""
-        flag_year = f" when regexp_full_match({v}, '{ISO_YEAR}') then 'month and day'" if t == "partial_date_y" else ""
+        flag_year = f" when length({v}) = 4 then 'month and day'" if t == "partial_date_y" else ""
         return [
-            f"case when regexp_full_match({v}, '{ISO_DATE}') then try_strptime({v}, '%Y-%m-%d')::date"
-            f" when regexp_full_match({v}, '{ISO_MONTH}') then try_strptime({v} || '-01', '%Y-%m-%d')::date"
-            f"{year} end as {name}",
-            f"case when regexp_full_match({v}, '{ISO_MONTH}') then 'day'{flag_year} end"
-            f" as {ident(col.name.lower() + '_imputed')}",
+            (f"case when length({v}) = 10 then try_strptime({v}, '%Y-%m-%d')::date"
+             f" when length({v}) = 7 then try_strptime({v} || '-01', '%Y-%m-%d')::date{year} end", name),
+            # a value that does not parse refuses the package, so the flag needs no second check
+            (f"case when length({v}) = 7 then 'day'{flag_year} end",
+             name + "_imputed"),
         ]
     if t == "datetime":
-        return [f"case when regexp_full_match({v}, '{ISO_DATETIME}') then try_cast({v} as timestamp) end as {name}"]
+        return [(f"case when regexp_full_match({v}, '{ISO_DATETIME}') then try_cast({v} as timestamp) end", name)]
     if t == "integer":
-        return [f"case when regexp_full_match({v}, '-?[0-9]+') then try_cast({v} as bigint) end as {name}"]
+        return [(f"case when regexp_full_match({v}, '-?[0-9]+') then try_cast({v} as bigint) end", name)]
     if t == "number":
-        return [f"try_cast({v} as double) as {name}"]
+        return [(f"try_cast({v} as double)", name)]
     raise ValueError(t)
 
 
@@ -215,7 +214,7 @@ def type_forms(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], sp
         present = set(lf.header)
         items = ["rowid as _row"]
         for col in _all_columns(form, spec):
-            items += _typed_expr(col, col.name in present)
+            items += [f"{expr} as {ident(alias)}" for expr, alias in _typed_expr(col, col.name in present)]
         items += [f"{ident(n)} as {ident(n.lower())}" for n in lf.extra_columns]
         con.execute(f"create or replace table typed_{form_name.lower()} as select "
                     + ", ".join(items) + f" from raw_{form_name.lower()}")
@@ -237,14 +236,15 @@ def check_cells(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], s
             if col.name not in present:
                 continue
             c, q = ident(col.name), lit(col.name)
-            rv = f"nullif(trim(r.{c}), '')"
+            rv = f"nullif(trim({c}), '')"
             if col.required:
-                branches.append(f"select t._row, {q} as col, null as val, 'required value is empty' as problem "
-                                f"from {typed} t join {raw} r on r.rowid = t._row where {rv} is null")
+                branches.append(f"select rowid as _row, {q} as col, null as val, 'required value is empty' as problem "
+                                f"from {raw} where {rv} is null")
             if col.type in _TYPE_WORDS:
-                branches.append(f"select t._row, {q}, {rv}, {lit(_TYPE_WORDS[col.type])} "
-                                f"from {typed} t join {raw} r on r.rowid = t._row "
-                                f"where {rv} is not null and t.{c} is null")
+                # the typing expression again, on the raw text: a value it cannot type is an error
+                typed_value = _typed_expr(col, True)[0][0]
+                branches.append(f"select rowid, {q}, {rv}, {lit(_TYPE_WORDS[col.type])} "
+                                f"from {raw} where {rv} is not null and ({typed_value}) is null")
             codes = col.codes or (["Y", "N"] if col.type == "yn" else None)
             if codes:
                 listed = ", ".join(lit(x) for x in codes)

@@ -48,7 +48,8 @@ def create_clean(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm],
         replace = ", ".join(f"case when {ident(d)} > {cut} then null else {ident(d)} end as {ident(d)}"
                             for d in others)
         select = f"select * replace ({replace})" if replace else "select *"
-        con.execute(f"create or replace table {clean} as {select} from {typed} {where}")
+        # a view: the derivations read it, the write step materializes it once
+        con.execute(f"create or replace view {clean} as {select} from {typed} {where}")
         for d in dates:
             main = "true" if d == form.main_date else "false"
             finding_parts.append(

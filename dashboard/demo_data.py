@@ -29,7 +29,7 @@ import numpy as np
 
 from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
 
-SOURCE_PREFIX = "NEO-MARGIN SYNTHETIC DEMO"
+from dashboard.build import DEMO_SOURCE_PREFIX as SOURCE_PREFIX  # the build recognises demo data by it
 
 # ------------------------------------------------------------------ sites
 # Real head-and-neck centres (name, city); the lead site first. Two names carry a comma and

@@ -124,6 +124,12 @@ def closed(wh):
     con.close()
 
 
+def _violated(con, subjid, code):
+    """The eligibility table keeps exceptions only: no row means met, and the site agrees."""
+    rows = con.execute("select violated from eligibility where subjid = ? and code = ?", [subjid, code]).fetchall()
+    return rows[0][0] if rows else False
+
+
 def _row(con, sql, *params):
     rows = con.execute(sql, list(params)).fetchall()
     assert len(rows) == 1, rows
@@ -135,8 +141,7 @@ def _row(con, sql, *params):
 def test_age_at_consent_and_i01(closed, subjid, age, violated):
     got_age, = _row(closed, "select age_at_consent from subjects where subjid = ?", subjid)
     assert got_age == age
-    got, = _row(closed, "select violated from eligibility where subjid = ? and code = 'I01'", subjid)
-    assert got is violated
+    assert _violated(closed, subjid, "I01") is violated
 
 
 def test_partial_birth_date_is_imputed_and_flagged(closed):
@@ -155,7 +160,7 @@ def test_ajcc8_stage(closed, subjid, site, p16, t, n, m, stage):
 
 def test_stage_mismatch_is_a_finding_and_i03_uses_the_recomputed_stage(closed):
     assert _row(closed, "select stage_computed, stage_mismatch from subjects where subjid = 'S-MM'") == ("IVA", True)
-    assert _row(closed, "select violated from eligibility where subjid = 'S-MM' and code = 'I03'") == (False,)
+    assert _violated(closed, "S-MM", "I03") is False
     assert _row(closed, "select count(*) from findings where kind = 'recorded stage differs from recomputed' "
                         "and subjid = 'S-MM'") == (1,)
 
@@ -163,12 +168,12 @@ def test_stage_mismatch_is_a_finding_and_i03_uses_the_recomputed_stage(closed):
 @pytest.mark.parametrize("subjid,stage_ok", [("S-03", True), ("S-05", True), ("S-02", False), ("S-08", False),
                                              ("S-19", True), ("S-17", False), ("S-24", True)])
 def test_i03_stage_iii_to_iva_and_p16_positive_oropharynx_iii_only(closed, subjid, stage_ok):
-    assert _row(closed, "select violated from eligibility where subjid = ? and code = 'I03'", subjid) == (not stage_ok,)
+    assert _violated(closed, subjid, "I03") is (not stage_ok)
 
 
 def test_i02_excludes_nasopharynx(closed):
-    assert _row(closed, "select violated from eligibility where subjid = 'S-24' and code = 'I02'") == (True,)
-    assert _row(closed, "select violated from eligibility where subjid = 'S-03' and code = 'I02'") == (False,)
+    assert _violated(closed, "S-24", "I02") is True
+    assert _violated(closed, "S-03", "I02") is False
 
 
 @pytest.mark.parametrize("subjid,code", [("E-ECOG", "I04"), ("E-CYC", "I06"), ("E-SD", "I07"), ("E-CONS", "I12")])
@@ -179,10 +184,20 @@ def test_eligibility_checked_from_the_data(closed, subjid, code):
     assert disagrees is True          # the site ticked the criterion as met
 
 
-def test_investigator_criteria_come_from_ie_alone(closed):
-    checked_by, violated = _row(closed, "select checked_by, violated from eligibility "
-                                        "where subjid = 'A-18' and code = 'I05'")
-    assert checked_by == "investigator" and violated is False
+def test_investigator_criteria_come_from_ie_alone(tmp_path):
+    pkg = Package()
+    _subject(pkg, "INV-1")
+    _subject(pkg, "INV-2")
+    for row in pkg.rows("IE", SUBJID="INV-2", IETESTCD="I05"):
+        row["IEORRES"] = "N"          # the investigator judges life expectancy under 6 months
+    build(pkg.write(tmp_path / "p"), tmp_path / "wh")
+    con = warehouse.connect(tmp_path / "wh")
+    try:
+        assert _violated(con, "INV-1", "I05") is False
+        assert _row(con, "select checked_by, violated, site_disagrees from eligibility "
+                         "where subjid = 'INV-2' and code = 'I05'") == ("investigator", True, False)
+    finally:
+        con.close()
 
 
 def test_site_answer_disagreeing_with_the_data_is_listed(closed):

@@ -1,7 +1,9 @@
--- Eligibility of every randomized subject, criterion by criterion: what the data say
+-- Eligibility exceptions of randomized subjects, criterion by criterion: what the data say
 -- (eligibility_data, from queries/eligibility/) beside what the site answered in IE.csv.
 -- Inclusion: IEORRES Y = met; exclusion: Y = present. `violated` takes the data where the
--- criterion is checkable from the data, else the site's answer.
+-- criterion is checkable from the data, else the site's answer. Only the rows that matter are
+-- kept (a violation, a disagreement, no answer, or data that cannot decide): the rest is
+-- "met, and the site agrees", counted from `subjects` x `criteria`.
 with site_answer as (
     select subjid, ietestcd as code, ieorres as answer from crf_ie
 ),
@@ -10,7 +12,7 @@ grid as (
     from subjects as s cross join criteria as c
     where s.randomized
 )
-select g.subjid, g.siteid, g.code, g.kind, g.text, g.checked_by,
+select g.subjid, g.siteid, g.code, g.kind, g.checked_by,
        d.violated as data_violated,
        d.detail,
        a.answer as site_answer,
@@ -24,3 +26,7 @@ select g.subjid, g.siteid, g.code, g.kind, g.text, g.checked_by,
 from grid as g
 left join eligibility_data as d on d.subjid = g.subjid and d.code = g.code
 left join site_answer as a on a.subjid = g.subjid and a.code = g.code
+where d.violated
+   or (d.violated is null and g.checked_by = 'data')
+   or a.answer is null
+   or (case when g.kind = 'inclusion' then a.answer = 'N' else a.answer = 'Y' end)

@@ -1,0 +1,126 @@
+"""`python -m dashboard summary`: the figures per role, checked against the demo package's
+planted findings and against totals that must agree with each other."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from dashboard.access import Viewer
+from dashboard.build import build
+from dashboard.demo_data import write_demo_package
+from dashboard.summary import summary
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    planted = write_demo_package(tmp / "pkg")
+    build(tmp / "pkg", tmp / "wh")
+    return tmp / "wh", planted
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "dashboard", "summary", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_prints_the_summary_json(demo):
+    wh, planted = demo
+    done = _cli("--warehouse", str(wh), "--role", "pi")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["data_cut"]["cutoff"] == "2028-06-30"
+    assert out["data_cut"]["source"].startswith("NEO-MARGIN SYNTHETIC DEMO")
+    assert out["enrollment"]["randomized"] == planted["randomized"] == 300
+    assert out["enrollment"]["screened"] == planted["screened"]
+    assert out["enrollment"]["target"] == 356
+
+
+def test_totals_agree(demo):
+    wh, _ = demo
+    s = summary(wh, Viewer("pi"))
+    e, a = s["enrollment"], s["allocation"]
+    assert sum(v["randomized"] for v in e["by_site"].values()) == e["randomized"]
+    assert sum(v["screened"] for v in e["by_site"].values()) == e["screened"]
+    assert sum(e["screen_failure_reasons"].values()) == e["screen_failures"]
+    assert sum(a["by_arm"].values()) == e["randomized"]
+    assert sum(sum(v.values()) for v in a["by_site"].values()) == e["randomized"]
+    assert sum(sum(v.values()) for v in a["by_stratum"].values()) == e["randomized"]
+    # 1:1 permuted blocks of 4 within the two-by-two strata: at most 2 apart in each stratum
+    for counts in a["by_stratum"].values():
+        assert abs(counts["DE-ESCALATION"] - counts["STANDARD"]) <= 2
+    # pending sites: no activation date, no patients
+    pending = [k for k, v in e["by_site"].items() if v["activated"] is None]
+    assert pending and all(e["by_site"][k]["randomized"] == 0 for k in pending)
+
+
+@pytest.mark.parametrize("code", ["I01", "I04", "I06", "I07", "I12", "STAGE_MISMATCH"])
+def test_planted_eligibility_findings_are_found_exactly(demo, code):
+    wh, planted = demo
+    found = summary(wh, Viewer("pi"))["deviations"]["eligibility"][code]
+    assert sorted(found) == sorted(planted["planted"][code])
+
+
+def test_planted_window_deviations_are_found(demo):
+    wh, planted = demo
+    windows = summary(wh, Viewer("data_manager"))["deviations"]["windows"]
+    p = planted["planted"]
+    assert set(p["surgery_to_adjuvant_rt"]) == set(windows["surgery_to_adjuvant"])
+    # randomization to surgery: the planted late surgeries plus the never-operated subjects
+    assert set(p["randomization_to_surgery"]) <= set(windows["randomization_to_surgery"])
+    assert set(windows["randomization_to_surgery"]) == set(p["randomization_to_surgery"]) | set(p["never_operated"])
+    assert set(p["followup_out_of_window"]) == set(windows["followup_visit"])
+    assert set(p["response_imaging_late"]) <= set(windows["response_imaging"])
+
+
+def test_site_disagreements_found(demo):
+    wh, planted = demo
+    found = set(summary(wh, Viewer("pi"))["deviations"]["eligibility"]["IE_DISAGREES"])
+    assert {subjid for subjid, _code in planted["planted"]["IE_DISAGREE"]} == found
+
+
+def test_site_role_sees_only_its_site(demo):
+    wh, _ = demo
+    everyone = summary(wh, Viewer("pi"))
+    site = next(k for k, v in everyone["enrollment"]["by_site"].items() if v["randomized"] > 10)
+    mine = summary(wh, Viewer("site", site))
+    assert set(mine["enrollment"]["by_site"]) == {site}
+    assert mine["enrollment"]["randomized"] == everyone["enrollment"]["by_site"][site]["randomized"]
+    assert mine["allocation"]["by_arm"] == everyone["allocation"]["by_site"][site]
+    assert sum(sum(v.values()) for v in mine["allocation"]["by_stratum"].values()) == mine["enrollment"]["randomized"]
+    listed = {s for lst in mine["deviations"]["eligibility"].values() for s in lst} | \
+             {s for lst in mine["deviations"]["windows"].values() for s in lst}
+    assert all(s.startswith(site + "-") for s in listed)
+
+
+def test_site_role_needs_a_site_and_unknown_roles_are_refused(demo):
+    wh, _ = demo
+    done = _cli("--warehouse", str(wh), "--role", "site")
+    assert done.returncode == 2 and "needs a site" in done.stderr
+    done = _cli("--warehouse", str(wh), "--role", "sponsor")
+    assert done.returncode == 2 and "unknown role" in done.stderr
+
+
+def test_admin_sees_counts_only(demo):
+    wh, _ = demo
+    s = summary(wh, Viewer("admin"))
+    assert "deviations" not in s
+    assert not re.search(r'"[0-9]{2,3}-[0-9]{3,5}"', json.dumps(s))      # no subject ID anywhere
+
+
+def test_blinded_summaries_hold_no_arm_level_outcome(demo):
+    """Allocation counts by arm are shown to all; nothing else in a blinded summary names an arm."""
+    wh, _ = demo
+    for role in ("pi", "steering", "data_manager", "admin"):
+        s = summary(wh, Viewer(role))
+        assert "by_arm" not in json.dumps({k: v for k, v in s.items() if k != "allocation"})
+        assert "closed" not in s
+
+
+def test_no_warehouse_is_a_clear_error(tmp_path):
+    done = _cli("--warehouse", str(tmp_path / "none"), "--role", "pi")
+    assert done.returncode == 2 and "no warehouse has been built" in done.stderr

@@ -63,6 +63,28 @@ def _summary(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from pathlib import Path
+
+    from dashboard.bench import bench_build
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    results = [bench_build(args.subjects, args.sites, work, repeats=args.repeats)]
+    if args.json:
+        json.dump(results[0] if len(results) == 1 else results, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    for r in results:
+        b = r["build"]
+        print(f"{r['subjects']} subjects, {r['sites']} sites ({r['package_mb']} MB of CSV, {r['cpus']} cpus)")
+        print(f"  build {b['seconds']:.2f} s  floor {b['floor_seconds']:.2f} s  ratio {b['ratio']:.2f}  "
+              f"peak RSS {b['peak_rss_mb']:.0f} MB")
+        for step, secs in b["steps"].items():
+            print(f"    {step:<60} {secs:6.2f} s")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -88,6 +110,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--role", required=True)
     s.add_argument("--site", default=None, help="the site, for the site role")
     s.set_defaults(func=_summary)
+    m = sub.add_parser("bench", help="measure the build against DuckDB's floor (prints numbers)")
+    m.add_argument("--subjects", type=int, default=300)
+    m.add_argument("--sites", type=int, default=12)
+    m.add_argument("--repeats", type=int, default=3)
+    m.add_argument("--workdir", default="data/bench")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=_bench)
     return p
 
 

@@ -19,8 +19,6 @@ from dashboard.config import Column, CrfSpec, Form
 from dashboard.package import FormFile, OpenedPackage
 from dashboard.problems import Problem
 
-ISO_DATETIME = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
-                r"(Z|[+-][0-9]{2}:?[0-9]{2})?)?")
 MAX_LINES_PER_PROBLEM = 20      # lines listed for one kind of problem in one column
 
 
@@ -178,7 +176,9 @@ def _typed_expr(col: Column, present: bool) -> list[tuple[str, str]]:
              name + "_imputed"),
         ]
     if t == "datetime":
-        return [(f"case when regexp_full_match({v}, '{ISO_DATETIME}') then try_cast({v} as timestamp) end", name)]
+        # ISO 8601 date or date-time; DuckDB's cast accepts 'T' or space and drops an offset
+        return [(f"case when length({v}) >= 10 and substr({v}, 5, 1) = '-' and substr({v}, 8, 1) = '-' "
+                 f"then try_cast({v} as timestamp) end", name)]
     if t == "integer":
         return [(f"case when regexp_full_match({v}, '-?[0-9]+') then try_cast({v} as bigint) end", name)]
     if t == "number":
@@ -241,10 +241,12 @@ def check_cells(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], s
                 branches.append(f"select rowid as _row, {q} as col, null as val, 'required value is empty' as problem "
                                 f"from {raw} where {rv} is null")
             if col.type in _TYPE_WORDS:
-                # the typing expression again, on the raw text: a value it cannot type is an error
-                typed_value = _typed_expr(col, True)[0][0]
-                branches.append(f"select rowid, {q}, {rv}, {lit(_TYPE_WORDS[col.type])} "
-                                f"from {raw} where {rv} is not null and ({typed_value}) is null")
+                # text that did not type is an error; typed_ was made from raw_ in its order, so a
+                # positional join pairs each typed row with its text without a hash join
+                tc = ident(col.name.lower())
+                branches.append(f"select t._row, {q}, nullif(trim(r.{c}), ''), {lit(_TYPE_WORDS[col.type])} "
+                                f"from {typed} t positional join {raw} r "
+                                f"where t.{tc} is null and nullif(trim(r.{c}), '') is not null")
             codes = col.codes or (["Y", "N"] if col.type == "yn" else None)
             if codes:
                 listed = ", ".join(lit(x) for x in codes)

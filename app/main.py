@@ -1,42 +1,52 @@
-"""The dashboard's entrypoint. It stands apart from the page files (pages/) on purpose:
-Streamlit serves a `pages/` folder beside its entrypoint by URL, before any role check.
+"""The dashboard's entrypoint: who is signed in, the page list for that role, and nothing else.
+
+It stands apart from the page files (pages/ at the top of the project) on purpose: Streamlit
+serves a `pages/` folder beside its entrypoint by URL, before any role check runs.
 """
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from dashboard import enrollment, warehouse
-from dashboard.access import Viewer
+from app import ui
+from dashboard import warehouse
+from dashboard.access import Viewer, pages_for
 from dashboard.config import load_trial
 
-WAREHOUSE = os.environ.get("NEO_MARGIN_WAREHOUSE", "data/warehouse")
-
 cfg = load_trial()
-st.set_page_config(page_title=f"{cfg.trial.name} monitor", layout="wide")
-st.title(f"{cfg.trial.name} ({cfg.trial.registry_id}) trial monitor")
+st.set_page_config(page_title=f"{cfg.trial.name} monitor", page_icon=":material/monitoring:", layout="wide")
 
 try:
-    con = warehouse.connect(WAREHOUSE)          # the blinded warehouse only
+    manifest = warehouse.manifest(ui.warehouse_dir())
 except warehouse.NoWarehouse as exc:
     st.error(str(exc))
     st.stop()
-try:
-    viewer = Viewer("steering")
-    cut = enrollment.data_cut(con)
-    st.caption(f"Data cut-off {cut['cutoff']} · exported {cut['exported']} · {cut['source']}")
-    if cut["is_demo"]:
-        st.info("Synthetic demo trial: no real patient data.")
-    e = enrollment.enrollment(con, viewer, cfg)
-    a = enrollment.allocation(con, viewer, cfg)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Randomized", f"{e['randomized']} / {e['target']}")
-    c2.metric("Screened", e["screened"])
-    c3.metric("Screen failures", e["screen_failures"])
-    st.subheader("Allocation by arm")
-    st.table({cfg_arm.label: [a["by_arm"][cfg_arm.code]] for cfg_arm in cfg.arms})
-    st.subheader("Load history")
-    st.dataframe(warehouse.load_history(WAREHOUSE)[::-1], hide_index=True)
-finally:
-    con.close()
+
+viewer = ui.current_viewer()
+if viewer is None:
+    # Sign-in arrives with the accounts issue; until then only the demo trial can be opened,
+    # by choosing a role, and a real export is refused.
+    st.title(f"{cfg.trial.name} ({cfg.trial.registry_id}) trial monitor")
+    if not manifest.get("is_demo"):
+        st.error("Sign-in is not configured: this warehouse holds a real export.")
+        st.stop()
+    st.caption("Synthetic demo trial: choose a role to look around.")
+    role = st.selectbox("Role", [r for r in cfg.roles if not cfg.roles[r].closed and r != "admin"])
+    site = None
+    if cfg.roles[role].site_restricted:
+        site = st.text_input("Site number", value="01")
+    if st.button("Open", type="primary"):
+        st.session_state["viewer"] = Viewer(role, site or None).validated(cfg)
+        st.rerun()
+    st.stop()
+
+pages = [st.Page(str(ui.PAGES_DIR / p.file), title=p.title, icon=p.icon, url_path=p.key)
+         for p in pages_for(viewer, cfg)]
+if not pages:
+    st.info(f"No pages for the role {viewer.role} yet.")
+    st.stop()
+with st.sidebar:
+    st.caption(f"{cfg.roles[viewer.role].label}" + (f" · site {viewer.site}" if viewer.site_filter else ""))
+    if st.button("Sign out"):
+        st.session_state.clear()
+        st.rerun()
+st.navigation(pages).run()

@@ -51,3 +51,35 @@ class Viewer:
     def require_trial_data(self) -> None:
         if not self.policy().trial_data:
             raise AccessDenied(f"role {self.role} sees no trial data")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str            # the URL path
+    title: str
+    file: str           # under pages/
+    icon: str
+    closed: bool = False        # closed-session pages: only roles with `closed`
+    trial_data: bool = True     # pages of trial data: only roles with `trial_data`
+
+
+# The pages, in navigation order. Which role sees which follows from its policy in trial.toml.
+PAGES: list[PageSpec] = [
+    PageSpec("accrual", "Accrual and sites", "accrual.py", ":material/groups:"),
+    PageSpec("balance", "Arm balance", "balance.py", ":material/balance:"),
+    PageSpec("deviations", "Protocol deviations", "deviations.py", ":material/rule:"),
+    PageSpec("survival", "Survival (pooled)", "survival.py", ":material/monitoring:"),
+    PageSpec("safety", "Safety signals (pooled)", "safety.py", ":material/health_and_safety:"),
+    PageSpec("data_quality", "Data quality", "data_quality.py", ":material/fact_check:"),
+]
+
+
+def pages_for(viewer: Viewer, cfg: TrialConfig | None = None) -> list[PageSpec]:
+    """The pages a role may open; every other page is refused, typed URL or not."""
+    policy = viewer.policy(cfg)
+    return [p for p in PAGES
+            if (not p.closed or policy.closed) and (not p.trial_data or policy.trial_data)]
+
+
+def may_open(viewer: Viewer, page_key: str, cfg: TrialConfig | None = None) -> bool:
+    return any(p.key == page_key for p in pages_for(viewer, cfg))

@@ -116,6 +116,8 @@ class SafetySignal(_Strict):
     name: str
     label: str
     population: Literal["randomized", "operated", "with_pathology"]
+    window_from: Literal["surgery", "randomization"] | None = None
+    window_days: int | None = None
     threshold: float | None = None
     flag_any: bool = False
     assumed: bool = False
@@ -125,7 +127,6 @@ class Safety(_Strict):
     clavien_serious: list[str]
     clavien_order: list[str]
     early_death_days: list[int]
-    local_recurrence_months: int
     funnel_confidence: list[float]
 
 

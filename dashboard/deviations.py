@@ -32,3 +32,46 @@ def deviations(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig 
             "by_severity": {k: int(v) for k, v in reported.groupby("severity").n.sum().items()},
         },
     }
+
+
+# ---------------------------------------------------------------- deviations page
+def by_criterion(con: duckdb.DuckDBPyConnection, viewer: Viewer):
+    """Per criterion: subjects breaking it, where the site disagrees, undecided, unanswered."""
+    return fetch(con, "views/eligibility_by_criterion", site=viewer.site_filter)
+
+
+def listings(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict:
+    """Subject-level listings (for roles that see subject listings)."""
+    site = viewer.site_filter
+    return {
+        "eligibility": fetch(con, "views/eligibility_violations", site=site),
+        "disagreements": fetch(con, "views/eligibility_disagreements", site=site),
+        "stage": fetch(con, "views/stage_mismatches", site=site),
+        "windows": fetch(con, "views/window_deviations", site=site),
+        "reported": fetch(con, "views/deviation_listing", site=site),
+    }
+
+
+def by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None):
+    """Per site, per randomized subject: site-reported deviations (all, major) and subjects with a
+    window deviation. Deviations after randomization are outcomes under the blinding rule, so
+    sites that are one arm or smaller than the minimum cell are merged or suppressed."""
+    from dashboard import blinding
+    from dashboard.rates import funnel_flags
+
+    cfg = cfg or load_trial()
+    df = fetch(con, "views/deviations_by_site", site=viewer.site_filter)
+    df = blinding.suppress_by_group(df, "siteid", "site", [], con, cfg, merge=True,
+                                    sum_columns=["randomized", "reported", "major",
+                                                 "eligibility_subjects", "window_subjects"])
+    shown = df.suppressed.isna() & (df.randomized.fillna(0) > 0)
+    df.loc[shown, "reported_per_subject"] = df.loc[shown, "reported"] / df.loc[shown, "randomized"]
+    df.loc[shown, "window_rate"] = df.loc[shown, "window_subjects"] / df.loc[shown, "randomized"]
+    n = df.loc[shown, "randomized"].astype(int).to_numpy()
+    x = df.loc[shown, "window_subjects"].astype(int).to_numpy()
+    p0 = x.sum() / n.sum() if n.sum() else 0.0
+    df["window_flag"] = None
+    if len(n) and 0 < p0 < 1:
+        df.loc[shown, "window_flag"] = funnel_flags(x, n, p0, level=max(cfg.safety.funnel_confidence))
+    df["window_p0"] = p0    # a column, not attrs: it survives the cache's pickling
+    return df

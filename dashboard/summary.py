@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard import deviations, enrollment, warehouse
+from dashboard import deviations, enrollment, outcomes, safety, warehouse
 from dashboard.access import Viewer
 from dashboard.config import load_trial
 
@@ -20,9 +20,15 @@ def summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
         if viewer.site_filter:
             out["site"] = viewer.site_filter
         out["enrollment"] = enrollment.enrollment(con, viewer, cfg)
+        projection = enrollment.accrual(con, viewer, cfg).get("projection")
+        if projection:
+            out["enrollment"]["projection"] = {k: str(projection[k]) for k in ("completion_date", "lower", "upper")}
+            out["enrollment"]["projection"]["level"] = projection["level"]
         out["allocation"] = enrollment.allocation(con, viewer, cfg)
         if viewer.policy(cfg).trial_data:
             out["deviations"] = deviations.deviations(con, viewer, cfg)
+            out["survival"] = outcomes.summary_part(outcomes.pooled(con, viewer, cfg))
+            out["safety"] = safety.summary_part(safety.pooled(con, viewer, cfg))
         return out
     finally:
         con.close()

@@ -1,0 +1,98 @@
+"""The blinding rule for pooled views: a group that is all one arm, or smaller than the minimum
+cell, is an arm-level figure in disguise, so its outcome is suppressed or merged.
+
+The blinded warehouse holds no arm; it does hold allocation counts per site, stratum and month
+(`allocation`), which is all this module needs to know which groups are unsafe.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from dashboard.config import TrialConfig, load_trial
+from dashboard.data import fetch
+
+MERGED = "other sites (merged)"
+
+
+@dataclass(frozen=True)
+class CellCheck:
+    ok: bool
+    reason: str | None = None
+
+
+def check_counts(arm_counts: list[int], min_cell: int) -> CellCheck:
+    """A pooled cell may be shown when it has at least `min_cell` subjects and more than one arm."""
+    total = sum(arm_counts)
+    if total < min_cell:
+        return CellCheck(False, f"fewer than {min_cell} subjects")
+    if sum(1 for n in arm_counts if n > 0) < 2:
+        return CellCheck(False, "all subjects in one arm")
+    return CellCheck(True)
+
+
+def allocation_table(con: duckdb.DuckDBPyConnection, grouping: str, cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """Allocation counts of a grouping with one column per arm key (n_<key>) and n_total."""
+    cfg = cfg or load_trial()
+    return fetch(con, "views/allocation", grouping=grouping)
+
+
+def _arm_columns(cfg: TrialConfig) -> list[str]:
+    return [f"n_{a.key}" for a in cfg.arms]
+
+
+def population_check(con: duckdb.DuckDBPyConnection, site: str | None, cfg: TrialConfig | None = None) -> CellCheck:
+    """May pooled outcomes of this population (the trial, or one site) be shown at all?"""
+    cfg = cfg or load_trial()
+    grouping, key = ("site", site) if site else ("overall", "all")
+    alloc = allocation_table(con, grouping, cfg)
+    row = alloc[alloc.group_value == key]
+    counts = [int(row[c].iloc[0]) for c in _arm_columns(cfg)] if len(row) else [0] * len(cfg.arms)
+    return check_counts(counts, cfg.blinding.min_cell_size)
+
+
+def suppress_by_group(df: pd.DataFrame, key: str, grouping: str, value_columns: list[str],
+                      con: duckdb.DuckDBPyConnection, cfg: TrialConfig | None = None,
+                      merge: bool = True, sum_columns: list[str] | None = None) -> pd.DataFrame:
+    """Blank the outcome columns of groups that break the rule, merging them into one row if asked.
+
+    `df` has one row per group (`key` column, e.g. siteid). `value_columns` are outcome figures;
+    `sum_columns` (counts: numerators and denominators) are summed into the merged row, whose
+    allocation is the sum of its members'. The merged row itself is checked and suppressed when it
+    still breaks the rule. A `suppressed` column says why a row's figures are blank.
+    """
+    cfg = cfg or load_trial()
+    alloc = allocation_table(con, grouping, cfg).set_index("group_value")
+    arms = _arm_columns(cfg)
+    out = df.copy()
+    out["suppressed"] = None
+    bad = []
+    for i, group in out[key].items():
+        counts = [int(alloc.at[group, c]) if group in alloc.index else 0 for c in arms]
+        check = check_counts(counts, cfg.blinding.min_cell_size)
+        if not check.ok:
+            bad.append((i, group, counts, check.reason))
+    if not bad:
+        return out
+    blank = value_columns + list(sum_columns or [])
+    if merge and len(bad) > 1 and sum_columns:
+        members = [b[0] for b in bad]
+        merged_counts = [sum(b[2][j] for b in bad) for j in range(len(arms))]
+        row = {key: MERGED, "suppressed": None}
+        for c in sum_columns:
+            row[c] = out.loc[members, c].sum()
+        check = check_counts(merged_counts, cfg.blinding.min_cell_size)
+        if not check.ok:
+            row.update({c: None for c in blank})
+            row["suppressed"] = check.reason + " (merged)"
+        row["merged_groups"] = ", ".join(str(b[1]) for b in bad)
+        out = out.drop(index=members)
+        out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
+        return out
+    for i, _group, _counts, reason in bad:
+        for c in blank:
+            out.at[i, c] = None
+        out.at[i, "suppressed"] = reason
+    return out

@@ -1,0 +1,104 @@
+"""Pooled survival (overall and disease-free) over both arms: the figures of the survival page.
+
+No arm exists in the blinded warehouse; a population that is one site is checked against the
+blinding rule first (dashboard.blinding) and not analysed when it breaks it.
+"""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dashboard import blinding
+from dashboard.access import Viewer
+from dashboard.config import TrialConfig, load_trial
+from dashboard.data import fetch
+
+ENDPOINTS = {"os": ("os_days", "os_event", "os_excluded_reason", "Overall survival"),
+             "dfs": ("dfs_days", "dfs_event", "dfs_excluded_reason", "Disease-free survival")}
+CONF_TYPE = "log-log"
+CONF_TEXT = ("95% pointwise confidence band by Greenwood's variance on the log(-log) scale "
+             "(R survfit conf.type = \"log-log\"; lifelines' default)")
+
+
+def landmarks_days(cfg: TrialConfig) -> dict[str, float]:
+    """Landmark label (months) -> time in days: M months = M x 30.4375 days."""
+    return {str(m): m * cfg.trial.days_per_month for m in cfg.design.landmarks_months}
+
+
+def survival_times(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
+    return fetch(con, "views/survival_times", site=viewer.site_filter)
+
+
+def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig) -> dict:
+    """Kaplan-Meier of one endpoint on the subjects given: the summary's shape plus the curve."""
+    from dashboard.survival import kaplan_meier
+
+    days, event, excluded, _label = ENDPOINTS[endpoint]
+    usable = times[times[excluded].isna() & times[days].notna()]
+    km = kaplan_meier(usable[days].to_numpy(dtype=float), usable[event].to_numpy(dtype=bool),
+                      landmarks=landmarks_days(cfg), conf_type=CONF_TYPE)
+    return {
+        "n": int(km["n"]), "events": int(km["events"]),
+        "median_days": km["median"], "median_lower": km["median_lower"], "median_upper": km["median_upper"],
+        "landmarks": {k: {"survival": v["survival"], "lower": v["lower"], "upper": v["upper"],
+                          "at_risk": int(v["at_risk"])} for k, v in km["landmarks"].items()},
+        "excluded": int(len(times) - len(usable)),
+        "curve": km["curve"],
+    }
+
+
+def at_risk_table(times: pd.DataFrame, endpoint: str, every_months: int, cfg: TrialConfig) -> pd.DataFrame:
+    """Numbers at risk (observed time >= t) every few months, to the longest follow-up."""
+    days, _event, excluded, _ = ENDPOINTS[endpoint]
+    t = times.loc[times[excluded].isna(), days].dropna().to_numpy(dtype=float)
+    if len(t) == 0:
+        return pd.DataFrame({"months": [0], "at_risk": [0]})
+    last = int(np.floor(t.max() / cfg.trial.days_per_month / every_months)) * every_months
+    months = np.arange(0, last + 1, every_months)
+    return pd.DataFrame({"months": months,
+                         "at_risk": [int((t >= m * cfg.trial.days_per_month).sum()) for m in months]})
+
+
+def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """Pooled OS and DFS, design comparison and median follow-up; or why it is suppressed."""
+    from dashboard.survival import expected_events, exponential_survival, reverse_km_median_follow_up
+
+    cfg = cfg or load_trial()
+    check = blinding.population_check(con, viewer.site_filter, cfg)
+    if not check.ok:
+        return {"suppressed": check.reason}
+    times = survival_times(con, viewer)
+    out: dict = {}
+    for endpoint in ENDPOINTS:
+        out[endpoint] = {"pooled": km_summary(times, endpoint, cfg)}
+    d = cfg.design
+    at_time = d.landmark_months * cfg.trial.days_per_month
+    usable = times[times.os_excluded_reason.isna()]
+    out["design"] = {
+        "expected_survival": d.expected_survival, "landmark_months": d.landmark_months,
+        "observed_deaths": int(usable.os_event.sum()),
+        "expected_deaths_by_now": float(expected_events(usable.potential_follow_up.to_numpy(dtype=float),
+                                                        d.expected_survival, at_time)),
+        "expected_deaths_final": d.expected_deaths_final,
+    }
+    grid = np.linspace(0, max(float(usable.os_days.max() or 0), 1.0), 120)
+    out["design"]["curve"] = pd.DataFrame({"time": grid,
+                                           "survival": exponential_survival(grid, d.expected_survival, at_time)})
+    out["follow_up"] = reverse_km_median_follow_up(usable.os_days.to_numpy(dtype=float),
+                                                   usable.os_event.to_numpy(dtype=bool))
+    return out
+
+
+def summary_part(result: dict) -> dict:
+    """The JSON part of `pooled` for the summary command (no curves)."""
+    if "suppressed" in result:
+        return {"suppressed": result["suppressed"]}
+    out = {}
+    for endpoint in ENDPOINTS:
+        p = dict(result[endpoint]["pooled"])
+        p.pop("curve")
+        out[endpoint] = {"pooled": p}
+    out["median_follow_up_days"] = result["follow_up"]["median"]
+    out["design"] = {k: v for k, v in result["design"].items() if k != "curve"}
+    return out

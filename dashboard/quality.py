@@ -1,0 +1,63 @@
+"""Data quality: forms expected against received, overdue follow-up, entry lag, QoL completion,
+and what the last build found and warned about."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from dashboard import warehouse
+from dashboard.access import Viewer
+from dashboard.config import TrialConfig, load_trial
+from dashboard.data import fetch
+
+
+def visits_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
+    """Follow-up visits per site and visit: expected (due by now), received, missed, out of window."""
+    v = fetch(con, "views/followup_visit_status", site=viewer.site_filter)
+    due = v[v.status.isin(["in window", "out of window", "missed"])]
+    if due.empty:
+        return pd.DataFrame(columns=["siteid", "visit", "expected", "received", "missed", "out_of_window"])
+    table = due.groupby(["siteid", "visit", "month"]).status.value_counts().unstack(fill_value=0)
+    for col in ("in window", "out of window", "missed"):
+        if col not in table:
+            table[col] = 0
+    table = table.reset_index().sort_values(["siteid", "month"])
+    return pd.DataFrame({"siteid": table.siteid, "visit": table.visit,
+                         "expected": table["in window"] + table["out of window"] + table["missed"],
+                         "received": table["in window"] + table["out of window"],
+                         "missed": table["missed"], "out_of_window": table["out of window"]})
+
+
+def overdue(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
+    """Visits whose window closed before the cut-off with nothing received."""
+    v = fetch(con, "views/followup_visit_status", site=viewer.site_filter)
+    return v[v.status == "missed"][["subjid", "siteid", "visit", "due_date", "window_end"]].sort_values("window_end")
+
+
+def entry_lag(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
+    return fetch(con, "views/entry_lag_by_site", site=viewer.site_filter)
+
+
+def qol_completion(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> pd.DataFrame:
+    cfg = cfg or load_trial()
+    df = fetch(con, "views/qol_completion", site=viewer.site_filter, qol_visits=cfg.schedule.qol_visits,
+               days_per_month=cfg.trial.days_per_month)
+    order = {v: i for i, v in enumerate(cfg.schedule.qol_visits)}
+    df = df.sort_values("visit", key=lambda s: s.map(order)).reset_index(drop=True)
+    df["completion"] = (df.received / df.expected).where(df.expected > 0)
+    return df
+
+
+def build_report(con: duckdb.DuckDBPyConnection, viewer: Viewer, warehouse_dir: str | Path) -> dict:
+    """The last build's findings and warnings, its form counts, and every build attempt."""
+    history = pd.DataFrame(warehouse.load_history(warehouse_dir))
+    keep = [c for c in ("started", "status", "package", "cutoff", "exported", "seconds", "errors",
+                        "warnings", "first_errors") if c in history]
+    return {
+        "findings": fetch(con, "views/findings_summary", site=viewer.site_filter),
+        "warnings": fetch(con, "views/build_warnings"),
+        "forms": fetch(con, "views/form_counts"),
+        "history": history[keep].iloc[::-1].reset_index(drop=True) if len(history) else history,
+    }

@@ -1,0 +1,148 @@
+"""Pooled safety: adverse events, complications, early deaths, margins, local recurrence, and the
+configured signals with their confidence intervals and site funnel plots.
+
+Counts are subjects, not events. A windowed signal (within 30 days of surgery, ...) counts a
+subject in its denominator only when the whole window lies before the cut-off or the event has
+happened, so an early look is not biased low by subjects who have not had the time.
+"""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dashboard import blinding
+from dashboard.access import Viewer
+from dashboard.config import SafetySignal, TrialConfig, load_trial
+from dashboard.data import fetch
+
+# How each configured signal reads from views/safety_subjects: a day column (windowed) or a flag.
+SIGNAL_SOURCE = {
+    "clavien_3a_plus_30d": "first_clavien_3a_plus_day",
+    "death_90d": "death_day_after_surgery",
+    "local_recurrence_12m": "local_recurrence_day",
+    "positive_margin": "positive_margin",
+    "immune_grade3plus_neoadjuvant": "immune_grade3plus_neoadjuvant",
+}
+WINDOW_SINCE = {"surgery": "days_since_surgery", "randomization": "days_since_randomization"}
+
+
+def subjects(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
+    return fetch(con, "views/safety_subjects", site=viewer.site_filter)
+
+
+def signal_columns(df: pd.DataFrame, signal: SafetySignal) -> tuple[pd.Series, pd.Series]:
+    """(in the denominator, had the event) per subject, for one configured signal."""
+    source = df[SIGNAL_SOURCE[signal.name]]
+    population = {"randomized": pd.Series(True, index=df.index), "operated": df.operated.astype(bool),
+                  "with_pathology": df.with_pathology.astype(bool)}[signal.population]
+    if signal.window_days is None:
+        event = source.fillna(False).astype(bool)
+        return population, event & population
+    day = pd.to_numeric(source, errors="coerce")
+    event = day.between(0, signal.window_days).fillna(False) & population
+    complete = pd.to_numeric(df[WINDOW_SINCE[signal.window_from]], errors="coerce") >= signal.window_days
+    return population & (complete.fillna(False) | event), event
+
+
+def signals(df: pd.DataFrame, cfg: TrialConfig) -> list[dict]:
+    """Each configured signal: observed rate, exact 95% CI, threshold, flagged."""
+    from dashboard.rates import proportion_ci
+
+    out = []
+    for s in cfg.safety_signals:
+        denominator, event = signal_columns(df, s)
+        n, x = int(denominator.sum()), int(event.sum())
+        observed, lower, upper = proportion_ci(x, n)
+        above = s.threshold is not None and observed is not None and observed > s.threshold
+        any_event = s.flag_any and x > 0
+        out.append({"name": s.name, "label": s.label, "events": x, "n": n,
+                    "observed": observed, "lower": lower, "upper": upper,
+                    "threshold": s.threshold, "flagged": bool(above or any_event),
+                    "flag_reason": ("above the threshold" if above else "") +
+                                   (" and " if above and any_event else "") +
+                                   ("any event is a signal" if any_event else "") or None,
+                    "window_days": s.window_days, "population": s.population, "assumed": s.assumed})
+    return out
+
+
+def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """The pooled counts (subjects) and the signals, or why they are suppressed."""
+    cfg = cfg or load_trial()
+    check = blinding.population_check(con, viewer.site_filter, cfg)
+    if not check.ok:
+        return {"suppressed": check.reason}
+    df = subjects(con, viewer)
+    short, long = sorted(cfg.safety.early_death_days)[:2] if len(cfg.safety.early_death_days) > 1 \
+        else (cfg.safety.early_death_days[0],) * 2
+    death_day = pd.to_numeric(df.death_day_after_surgery, errors="coerce")
+    clav_day = pd.to_numeric(df.first_clavien_3a_plus_day, errors="coerce")
+    soc = fetch(con, "views/ae_by_soc_grade", site=viewer.site_filter)
+    counts = {
+        "subjects": len(df),
+        "any_ae": int(df.any_ae.sum()),
+        "grade3plus": int(df.grade3plus.sum()),
+        "serious": int(df.serious.sum()),
+        "immune_grade3plus": int(df.immune_grade3plus.sum()),
+        "operated": int(df.operated.sum()),
+        "clavien_3a_plus_30d": int(clav_day.between(0, 30).sum()),
+        f"death_{short}d": int(death_day.between(0, short).sum()),
+        f"death_{long}d": int(death_day.between(0, long).sum()),
+        "with_pathology": int(df.with_pathology.sum()),
+        "positive_margin": int(df.positive_margin.sum()),
+        "by_soc": {k: int(v) for k, v in soc.groupby("soc").subjid.nunique().sort_values(ascending=False).items()},
+    }
+    return {"pooled": counts, "signals": signals(df, cfg), "subjects_frame": df, "soc_frame": soc}
+
+
+def soc_by_grade(soc: pd.DataFrame) -> pd.DataFrame:
+    """Subjects per system organ class by their worst grade in it (rows: SOC, columns: grade 1-5)."""
+    if soc.empty:
+        return pd.DataFrame(columns=["soc", 1, 2, 3, 4, 5, "total"])
+    table = soc.pivot_table(index="soc", columns="worst_grade", values="subjid", aggfunc="nunique", fill_value=0)
+    table = table.reindex(columns=[1, 2, 3, 4, 5], fill_value=0)
+    table["total"] = table.sum(axis=1)
+    return table.sort_values("total", ascending=False).reset_index()
+
+
+def site_funnel(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, signal: SafetySignal,
+                cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """Per site: events, denominator and rate of one signal, blinding-suppressed (sites that are
+    one arm or too small are merged), with exact binomial funnel limits around the pooled rate."""
+    from dashboard.rates import funnel_flags
+
+    cfg = cfg or load_trial()
+    denominator, event = signal_columns(df, signal)
+    per_site = (pd.DataFrame({"siteid": df.siteid, "n": denominator.astype(int), "events": event.astype(int)})
+                .groupby("siteid", as_index=False).sum())
+    per_site = blinding.suppress_by_group(per_site, "siteid", "site", [], con, cfg,
+                                          merge=True, sum_columns=["n", "events"])
+    shown = per_site[per_site.suppressed.isna() & (per_site.n > 0)].copy()
+    total_n, total_x = int(denominator.sum()), int(event.sum())
+    p0 = total_x / total_n if total_n else np.nan
+    shown["rate"] = shown.events / shown.n
+    if len(shown) and total_n and 0 < p0 < 1:
+        shown["flag"] = funnel_flags(shown.events.to_numpy(int), shown.n.to_numpy(int), p0,
+                                     level=max(cfg.safety.funnel_confidence))
+    else:
+        shown["flag"] = "within"
+    hidden = per_site[per_site.suppressed.notna()]
+    out = pd.concat([shown, hidden], ignore_index=True)
+    out["p0"] = p0          # a column, not attrs: it survives the cache's pickling
+    return out
+
+
+def signal_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, signal_name: str,
+                   cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """site_funnel for a configured signal by name (the page's entry point)."""
+    cfg = cfg or load_trial()
+    signal = next(s for s in cfg.safety_signals if s.name == signal_name)
+    return site_funnel(con, subjects(con, viewer), signal, cfg)
+
+
+def summary_part(result: dict) -> dict:
+    if "suppressed" in result:
+        return {"suppressed": result["suppressed"]}
+    return {"pooled": result["pooled"], "signals": [
+        {k: s[k] for k in ("name", "observed", "lower", "upper", "threshold", "flagged", "events", "n")}
+        for s in result["signals"]]}

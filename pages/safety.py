@@ -1,0 +1,80 @@
+"""Safety signals, pooled over both arms: adverse events, complications, early deaths, margins,
+local recurrence, each against its configured threshold, and sites on funnel plots."""
+import pandas as pd
+import streamlit as st
+
+from app import ui
+from dashboard import figures, safety
+from dashboard.config import load_trial
+
+cfg = load_trial()
+viewer = ui.page("safety")
+ui.header("Safety signals (pooled over both arms)", viewer, cfg)
+
+result = ui.cached(safety.pooled, viewer)
+if "suppressed" in result:
+    ui.suppressed_notice(result["suppressed"])
+    st.stop()
+
+p = result["pooled"]
+c = st.columns(5)
+c[0].metric("Randomized (safety population)", p["subjects"])
+c[1].metric("Any adverse event", p["any_ae"])
+c[2].metric("Grade 3 or worse", p["grade3plus"])
+c[3].metric("Serious", p["serious"])
+c[4].metric("Immune-related grade 3+", p["immune_grade3plus"])
+st.caption("Counts are subjects, not events; every adverse event at any date, neoadjuvant included.")
+
+st.subheader("Signals against their thresholds")
+sig = result["signals"]
+ui.chart(figures.signals(sig))
+rows = []
+for s in sig:
+    rows.append({"signal": s["label"], "subjects with event": s["events"], "denominator": s["n"],
+                 "observed (95% exact CI)": f"{ui.pct(s['observed'])} ({ui.pct(s['lower'])} to {ui.pct(s['upper'])})",
+                 "threshold (assumed)": ui.pct(s["threshold"]) if s["threshold"] is not None else "any event",
+                 "flag": ("FLAGGED: " + s["flag_reason"]) if s["flagged"] else "—"})
+ui.table(pd.DataFrame(rows))
+st.caption("A windowed signal counts a subject in its denominator once the whole window lies before "
+           "the cut-off, or when the event has happened.")
+for s in sig:
+    if s["flagged"]:
+        st.error(f"{s['label']}: {ui.pct(s['observed'])} ({s['events']}/{s['n']}) — {s['flag_reason']}.")
+
+st.subheader("Adverse events by system organ class and worst grade")
+soc = safety.soc_by_grade(result["soc_frame"])
+if len(soc):
+    top = soc.head(15)
+    fig = figures.go.Figure([figures.go.Bar(y=top.soc, x=top[g], name=f"grade {g}", orientation="h")
+                             for g in (1, 2, 3, 4, 5)])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(autorange="reversed")
+    ui.chart(figures._layout(fig, None, 90 + 28 * len(top)))
+    ui.table(soc.rename(columns={g: f"grade {g}" for g in (1, 2, 3, 4, 5)}))
+
+early = {k: v for k, v in p.items() if k.startswith("death_")}
+st.subheader("Surgery")
+s1, s2, s3, s4 = st.columns(4)
+s1.metric("Operated", p["operated"])
+s2.metric("Clavien-Dindo IIIA+ within 30 days", p["clavien_3a_plus_30d"])
+s3.metric("Deaths within " + " / ".join(k[6:-1] for k in early) + " days", " / ".join(str(v) for v in early.values()))
+s4.metric("Positive margins", f"{p['positive_margin']} of {p['with_pathology']}")
+
+if not viewer.site_filter:
+    st.subheader("Sites: funnel plots")
+    from dashboard.rates import funnel_limits
+    choice = st.selectbox("Signal", [s.name for s in cfg.safety_signals],
+                          format_func=lambda n: next(s.label for s in cfg.safety_signals if s.name == n))
+    signal = next(s for s in cfg.safety_signals if s.name == choice)
+    fun = ui.cached(safety.signal_by_site, viewer, choice)
+    p0 = float(fun.p0.iloc[0]) if len(fun) else None
+    n_max = int(fun.n.max()) if len(fun) and fun.n.notna().any() else 1
+    limits = funnel_limits(p0, range(1, n_max + 1)) if p0 and 0 < p0 < 1 else None
+    ui.chart(figures.funnel(fun, p0 if p0 is not None else float("nan"), limits))
+    hidden = fun[fun.suppressed.notna()]
+    if len(hidden):
+        st.caption("Suppressed under the blinding rule: " + "; ".join(
+            f"{r.siteid} ({r.suppressed})" for r in hidden.itertuples()))
+    flagged = fun[fun.get("flag").isin(["above", "below"])] if "flag" in fun else fun.iloc[0:0]
+    for r in flagged.itertuples():
+        st.warning(f"Site {r.siteid}: {r.events}/{r.n} ({r.rate:.1%}) lies {r.flag} the 99.8% limits.")

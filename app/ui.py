@@ -83,11 +83,11 @@ def _data_cut(con, viewer):
 
 
 def chart(fig) -> None:
-    st.plotly_chart(fig, use_container_width=True, config={"displaylogo": False, "responsive": True})
+    st.plotly_chart(fig, width="stretch", config={"displaylogo": False, "responsive": True})
 
 
 def table(df: pd.DataFrame, **kw) -> None:
-    st.dataframe(df, hide_index=True, use_container_width=True, **kw)
+    st.dataframe(df, hide_index=True, width="stretch", **kw)
 
 
 def pct(x, digits: int = 1) -> str:

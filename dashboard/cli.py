@@ -66,11 +66,17 @@ def _summary(args) -> int:
 def _bench(args) -> int:
     from pathlib import Path
 
-    from dashboard.bench import bench_build
+    from dashboard.bench import bench_build, bench_pages
+    from dashboard.build import build
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     results = [bench_build(args.subjects, args.sites, work, repeats=args.repeats)]
+    if not args.no_pages:
+        wh = work / f"wh-pages-{args.subjects}"
+        if not (wh / "current").exists():
+            build(work / f"pkg-{args.subjects}-{args.sites}", wh)
+        results[0]["pages"] = bench_pages(wh)
     if args.json:
         json.dump(results[0] if len(results) == 1 else results, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -82,6 +88,10 @@ def _bench(args) -> int:
               f"peak RSS {b['peak_rss_mb']:.0f} MB")
         for step, secs in b["steps"].items():
             print(f"    {step:<60} {secs:6.2f} s")
+        if "pages" in r:
+            print(f"  {'page (AppTest, server side)':<32} {'cold s':>8} {'warm s':>8}")
+            for page, t in r["pages"].items():
+                print(f"  {page:<32} {t['cold_seconds']:8.3f} {t['warm_seconds']:8.3f}")
     return 0
 
 
@@ -116,6 +126,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--repeats", type=int, default=3)
     m.add_argument("--workdir", default="data/bench")
     m.add_argument("--json", action="store_true")
+    m.add_argument("--no-pages", action="store_true", help="only the build")
     m.set_defaults(func=_bench)
     return p
 

@@ -30,14 +30,14 @@ def survival_times(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFra
     return fetch(con, "views/survival_times", site=viewer.site_filter)
 
 
-def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig) -> dict:
+def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig, conf_type: str = CONF_TYPE) -> dict:
     """Kaplan-Meier of one endpoint on the subjects given: the summary's shape plus the curve."""
     from dashboard.survival import kaplan_meier
 
     days, event, excluded, _label = ENDPOINTS[endpoint]
     usable = times[times[excluded].isna() & times[days].notna()]
     km = kaplan_meier(usable[days].to_numpy(dtype=float), usable[event].to_numpy(dtype=bool),
-                      landmarks=landmarks_days(cfg), conf_type=CONF_TYPE)
+                      landmarks=landmarks_days(cfg), conf_type=conf_type)
     return {
         "n": int(km["n"]), "events": int(km["events"]),
         "median_days": km["median"], "median_lower": km["median_lower"], "median_upper": km["median_upper"],

@@ -55,4 +55,4 @@ with left:
         st.write("No screen failures.")
 with right:
     st.subheader("From screening to follow-up")
-    st.graphviz_chart(figures.consort_dot(ui.cached(enrollment.flow, viewer)), use_container_width=True)
+    st.graphviz_chart(figures.consort_dot(ui.cached(enrollment.flow, viewer)), width="stretch")

@@ -68,7 +68,7 @@ if not viewer.site_filter:
     signal = next(s for s in cfg.safety_signals if s.name == choice)
     fun = ui.cached(safety.signal_by_site, viewer, choice)
     p0 = float(fun.p0.iloc[0]) if len(fun) else None
-    n_max = int(fun.n.max()) if len(fun) and fun.n.notna().any() else 1
+    n_max = int(fun.n.dropna().max()) if fun.n.notna().any() else 1
     limits = funnel_limits(p0, range(1, n_max + 1)) if p0 and 0 < p0 < 1 else None
     ui.chart(figures.funnel(fun, p0 if p0 is not None else float("nan"), limits))
     hidden = fun[fun.suppressed.notna()]

@@ -113,3 +113,33 @@ def small_trial() -> Package:
                     primsite="LARYNX", ct="T4A", cn="N0", stage="IVA")
     pkg.add("SCREENING", SCRNID="S9001", SITEID="01", SCRNDAT="2026-02-01", SCRNOUT="SCREEN FAILURE", SFREAS="I07")
     return pkg
+
+
+def lung_package() -> Package:
+    """R's `lung` data (NCCTG advanced lung cancer; lifelines' copy) as an export package.
+
+    Every subject is randomized on 2026-01-10; a death is a DD row at randomization + time, a
+    censored subject's last contact an FU row at randomization + time, and nothing else carries a
+    later date, so the warehouse's survival times equal the data set's `time`. Institutions are
+    the sites. Used to check the pooled Kaplan-Meier end to end against R's published output.
+    """
+    from lifelines.datasets import load_lung
+
+    lung = load_lung()
+    rand = d("2026-01-10")
+    pkg = Package(cutoff=d("2029-01-01"))
+    sites = sorted({int(i) for i in lung.inst.dropna()})
+    pkg.forms["SITES"] = [{"SITEID": f"{s:02d}", "SITENAME": f"NCCTG institution {s}", "COUNTRY": "USA",
+                           "ACTDAT": "2025-12-01", "STATUS": "ACTIVE"} for s in sites + [99]]
+    for i, row in enumerate(lung.itertuples()):
+        site = f"{int(row.inst):02d}" if row.inst == row.inst else "99"
+        subjid = f"L{i + 1:03d}"
+        pkg.add_subject(subjid, site, arm="STANDARD" if i % 2 else "DE-ESCALATION", randdat=rand.isoformat(),
+                        brthdat=f"{2025 - int(row.age)}-06-01", surgery=None,
+                        sex="M" if row.sex == 1 else "F")
+        when = (rand + dt.timedelta(days=int(row.time))).isoformat()
+        if row.status == 1:
+            pkg.add("DD", SUBJID=subjid, SITEID=site, DTHDAT=when, DTHCAUS="DISEASE")
+        else:
+            pkg.add("FU", SUBJID=subjid, SITEID=site, VISIT="UNSCHEDULED", VISDAT=when, SSSTAT="ALIVE")
+    return pkg

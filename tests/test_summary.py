@@ -124,3 +124,68 @@ def test_blinded_summaries_hold_no_arm_level_outcome(demo):
 def test_no_warehouse_is_a_clear_error(tmp_path):
     done = _cli("--warehouse", str(tmp_path / "none"), "--role", "pi")
     assert done.returncode == 2 and "no warehouse has been built" in done.stderr
+
+
+def test_summary_has_pooled_survival_safety_and_projection(demo):
+    wh, _ = demo
+    s = summary(wh, Viewer("steering"))
+    for endpoint in ("os", "dfs"):
+        pooled = s["survival"][endpoint]["pooled"]
+        assert pooled["n"] == 300 and 0 < pooled["events"] < 300
+        assert set(pooled["landmarks"]) == {"12", "24", "36"}
+        lm = pooled["landmarks"]["12"]
+        assert lm["lower"] <= lm["survival"] <= lm["upper"] and lm["at_risk"] > 0
+        assert pooled["landmarks"]["36"]["survival"] is None        # beyond the longest follow-up
+    safety = s["safety"]["pooled"]
+    assert safety["subjects"] == 300
+    assert safety["grade3plus"] <= safety["any_ae"] <= safety["subjects"]
+    assert safety["positive_margin"] <= safety["with_pathology"] <= safety["operated"]
+    assert safety["death_30d"] <= safety["death_90d"]
+    assert sum(safety["by_soc"].values()) >= safety["any_ae"]
+    names = [sig["name"] for sig in s["safety"]["signals"]]
+    assert names == ["clavien_3a_plus_30d", "death_90d", "positive_margin", "local_recurrence_12m",
+                     "immune_grade3plus_neoadjuvant"]
+    for sig in s["safety"]["signals"]:
+        assert sig["lower"] <= sig["observed"] <= sig["upper"]
+        if sig["threshold"] is not None and sig["observed"] > sig["threshold"]:
+            assert sig["flagged"]
+    proj = s["enrollment"]["projection"]
+    assert proj["lower"] <= proj["completion_date"] <= proj["upper"]
+    assert proj["completion_date"] > "2028-06-30"
+
+
+def test_safety_counts_by_hand_on_a_small_package(tmp_path):
+    """Two operated subjects: one with a Clavien IIIA complication on day 30 and a death on day
+    80 after surgery, one with an immune-related grade 3 AE before surgery and a positive margin."""
+    from factory import Package
+
+    pkg = Package()
+    pkg.add_subject("01-001", "01", arm="STANDARD", randdat="2026-03-01", surgery="2026-03-10")
+    pkg.add_subject("01-002", "01", arm="DE-ESCALATION", randdat="2026-03-02", surgery="2026-03-12")
+    pkg.add("AE", SUBJID="01-001", SITEID="01", AESPID="1", AETERM="伤口感染", AESOC="Infections and infestations",
+            AESTDAT="2026-04-09", AETOXGR="3", AESER="Y", AECLAV="IIIA")
+    pkg.add("DD", SUBJID="01-001", SITEID="01", DTHDAT="2026-05-29")
+    pkg.add("AE", SUBJID="01-002", SITEID="01", AESPID="1", AETERM="免疫性肺炎", AESOC="Respiratory disorders",
+            AESTDAT="2026-02-20", AETOXGR="3", AESER="N", AEIMMUNE="Y")
+    pkg.add("PATH", SUBJID="01-002", SITEID="01", PATHDAT="2026-03-25", MARGIN="POSITIVE")
+    build(pkg.write(tmp_path / "p"), tmp_path / "wh")
+    from dashboard import safety, warehouse
+    con = warehouse.connect(tmp_path / "wh")
+    try:
+        p = safety.pooled(con, Viewer("dsmb"))
+    finally:
+        con.close()
+    assert "suppressed" in p         # two subjects: fewer than the minimum cell, even for pooled
+    con = warehouse.connect(tmp_path / "wh")
+    try:
+        df = safety.subjects(con, Viewer("pi"))
+    finally:
+        con.close()
+    from dashboard.config import load_trial
+    sig = {s["name"]: s for s in safety.signals(df, load_trial())}
+    assert (sig["clavien_3a_plus_30d"]["events"], sig["clavien_3a_plus_30d"]["n"]) == (1, 2)
+    assert (sig["death_90d"]["events"], sig["death_90d"]["n"]) == (1, 2) and sig["death_90d"]["flagged"]
+    assert (sig["positive_margin"]["events"], sig["positive_margin"]["n"]) == (1, 1)
+    assert (sig["immune_grade3plus_neoadjuvant"]["events"], sig["immune_grade3plus_neoadjuvant"]["n"]) == (1, 2)
+    assert sig["immune_grade3plus_neoadjuvant"]["flagged"]
+    assert sig["positive_margin"]["observed"] == 1.0 and sig["positive_margin"]["flagged"]

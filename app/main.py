@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
+from app import auth, ui
 from dashboard import warehouse
-from dashboard.access import Viewer, pages_for
+from dashboard.access import pages_for
 from dashboard.config import load_trial
 
 cfg = load_trial()
@@ -21,22 +21,9 @@ except warehouse.NoWarehouse as exc:
     st.error(str(exc))
     st.stop()
 
-viewer = ui.current_viewer()
+viewer = auth.signed_in(cfg, manifest)
 if viewer is None:
-    # Sign-in arrives with the accounts issue; until then only the demo trial can be opened,
-    # by choosing a role, and a real export is refused.
-    st.title(f"{cfg.trial.name} ({cfg.trial.registry_id}) trial monitor")
-    if not manifest.get("is_demo"):
-        st.error("Sign-in is not configured: this warehouse holds a real export.")
-        st.stop()
-    st.caption("Synthetic demo trial: choose a role to look around.")
-    role = st.selectbox("Role", [r for r in cfg.roles if not cfg.roles[r].closed and r != "admin"])
-    site = None
-    if cfg.roles[role].site_restricted:
-        site = st.text_input("Site number", value="01")
-    if st.button("Open", type="primary"):
-        st.session_state["viewer"] = Viewer(role, site or None).validated(cfg)
-        st.rerun()
+    auth.login_page(cfg, manifest)
     st.stop()
 
 pages = [st.Page(str(ui.PAGES_DIR / p.file), title=p.title, icon=p.icon, url_path=p.key)
@@ -46,7 +33,7 @@ if not pages:
     st.stop()
 with st.sidebar:
     st.caption(f"{cfg.roles[viewer.role].label}" + (f" · site {viewer.site}" if viewer.site_filter else ""))
+    st.caption(f"signed in as {viewer.user or viewer.role}")
     if st.button("Sign out"):
-        st.session_state.clear()
-        st.rerun()
+        auth.sign_out(cfg, manifest)
 st.navigation(pages).run()

@@ -61,6 +61,7 @@ class PageSpec:
     icon: str
     closed: bool = False        # closed-session pages: only roles with `closed`
     trial_data: bool = True     # pages of trial data: only roles with `trial_data`
+    only_roles: tuple[str, ...] = ()   # pages for named roles only (administration)
 
 
 # The pages, in navigation order. Which role sees which follows from its policy in trial.toml.
@@ -71,6 +72,10 @@ PAGES: list[PageSpec] = [
     PageSpec("survival", "Survival (pooled)", "survival.py", ":material/monitoring:"),
     PageSpec("safety", "Safety signals (pooled)", "safety.py", ":material/health_and_safety:"),
     PageSpec("data_quality", "Data quality", "data_quality.py", ":material/fact_check:"),
+    PageSpec("users", "Users", "admin_users.py", ":material/manage_accounts:", trial_data=False,
+             only_roles=("admin",)),
+    PageSpec("audit", "Audit log", "admin_audit.py", ":material/receipt_long:", trial_data=False,
+             only_roles=("admin",)),
 ]
 
 
@@ -78,7 +83,8 @@ def pages_for(viewer: Viewer, cfg: TrialConfig | None = None) -> list[PageSpec]:
     """The pages a role may open; every other page is refused, typed URL or not."""
     policy = viewer.policy(cfg)
     return [p for p in PAGES
-            if (not p.closed or policy.closed) and (not p.trial_data or policy.trial_data)]
+            if (not p.closed or policy.closed) and (not p.trial_data or policy.trial_data)
+            and (not p.only_roles or viewer.role in p.only_roles)]
 
 
 def may_open(viewer: Viewer, page_key: str, cfg: TrialConfig | None = None) -> bool:

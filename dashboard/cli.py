@@ -95,6 +95,61 @@ def _bench(args) -> int:
     return 0
 
 
+def _password(args) -> str:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise SystemExit("the passwords differ")
+    return first
+
+
+def _users(args) -> int:
+    import getpass
+
+    from dashboard import accounts, audit
+
+    operator = getpass.getuser()
+    try:
+        if args.action == "list":
+            for u in accounts.list_users():
+                print(f"{u['username']:<24} {u['role']:<13} {u['site'] or '':<5} "
+                      f"{'LOCKED until ' + u['locked_until'] if u['locked_until'] else ''}")
+            return 0
+        if not args.name:
+            raise accounts.AccountError("name the user")
+        if args.action == "add":
+            accounts.add_user(args.name, args.role or "", _password(args), site=args.site)
+            detail = {"user": args.name, "role": args.role, "site": args.site}
+        elif args.action == "remove":
+            accounts.remove_user(args.name)
+            detail = {"user": args.name}
+        else:
+            accounts.set_password(args.name, _password(args))
+            detail = {"user": args.name}
+    except accounts.AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    audit.append(f"user {args.action}", user=operator, role="cli", detail=detail)
+    print(f"{args.action}: {args.name}", file=sys.stderr)
+    return 0
+
+
+def _audit(args) -> int:
+    from dashboard import audit
+
+    if args.action == "verify":
+        ok, message = audit.verify()
+        print(("OK: " if ok else "TAMPERED: ") + message)
+        return 0 if ok else 1
+    for e in audit.read()[-args.last:]:
+        print(f"{e['seq']:>6} {e['time']} {e['user'] or '-':<20} {e['role'] or '-':<12} {e['action']:<24} "
+              f"{json.dumps(e['detail'], ensure_ascii=False) if e['detail'] else ''}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -120,6 +175,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--role", required=True)
     s.add_argument("--site", default=None, help="the site, for the site role")
     s.set_defaults(func=_summary)
+    u = sub.add_parser("users", help="manage local accounts (users file: NEO_MARGIN_USERS)")
+    u.add_argument("action", choices=["add", "remove", "list", "passwd"])
+    u.add_argument("name", nargs="?")
+    u.add_argument("--role")
+    u.add_argument("--site")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.set_defaults(func=_users)
+
+    a = sub.add_parser("audit", help="verify or show the audit log (NEO_MARGIN_AUDIT)")
+    a.add_argument("action", choices=["verify", "show"])
+    a.add_argument("--last", type=int, default=50)
+    a.set_defaults(func=_audit)
+
     m = sub.add_parser("bench", help="measure the build against DuckDB's floor (prints numbers)")
     m.add_argument("--subjects", type=int, default=300)
     m.add_argument("--sites", type=int, default=12)

@@ -139,6 +139,16 @@ class Role(_Strict):
     trial_data: bool
 
 
+class Access(_Strict):
+    max_failed_logins: int = Field(ge=1)
+    lockout_minutes: float = Field(gt=0)
+    idle_timeout_minutes: float = Field(gt=0)
+    oidc_provider: str = ""
+    oidc_roles_claim: str = "groups"
+    oidc_site_claim: str = "site"
+    oidc_role_map: dict[str, str] = {}
+
+
 class TrialConfig(_Strict):
     trial: Trial
     arms: list[Arm] = Field(min_length=2)
@@ -150,6 +160,7 @@ class TrialConfig(_Strict):
     safety_signals: list[SafetySignal]
     safety: Safety
     roles: dict[str, Role]
+    access: Access
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrialConfig":
@@ -163,6 +174,9 @@ class TrialConfig(_Strict):
                 raise ValueError(f"eligibility {c.code}: no query queries/eligibility/{c.check}.sql")
         if not any(r.closed for r in self.roles.values()):
             raise ValueError("roles: no role may open the closed session")
+        unknown = set(self.access.oidc_role_map.values()) - set(self.roles)
+        if unknown:
+            raise ValueError(f"access.oidc_role_map names unknown roles: {sorted(unknown)}")
         if any(not 0 < f < 1 for f in self.design.interim_fractions):
             raise ValueError("design.interim_fractions must lie between 0 and 1")
         return self

@@ -99,6 +99,7 @@ def _text(viewer: Viewer, page: str) -> str:
 
 
 CASES = [(v, p) for v in BLINDED for p in OUTCOME_PAGES if any(s.key == p for s in pages_for(v))]
+ALL_CASES = [(v, p.key) for v in BLINDED + [Viewer("admin")] for p in pages_for(v)]
 
 
 @pytest.mark.parametrize("viewer,page", CASES, ids=[f"{v.role}{v.site or ''}-{p}" for v, p in CASES])
@@ -138,3 +139,62 @@ def test_the_arm_balance_page_shows_allocation_only(wh):
     assert "De-escalation surgery" in text                  # allocation counts are for everyone
     for figure in ARM_LEVEL:
         assert figure not in text
+
+
+@pytest.mark.parametrize("viewer,page", ALL_CASES, ids=[f"{v.role}{v.site or ''}-{p}" for v, p in ALL_CASES])
+def test_no_arm_level_figure_on_any_page(wh, viewer, page):
+    """Every page a blinded role has (allocation pages included): no arm-level estimate."""
+    text = _text(viewer, page)
+    for figure in ARM_LEVEL:
+        assert figure not in text, f"arm-level figure {figure} on {page} for {viewer}"
+
+
+def _arm_level_values(wh):
+    """What the closed warehouse gives by arm: 12-month OS and the signals' rates."""
+    from dashboard import outcomes, safety, warehouse
+    from dashboard.config import load_trial
+
+    cfg = load_trial()
+    con = warehouse.connect(wh, closed=True)
+    try:
+        arms = dict(con.execute("select subjid, arm from subjects where randomized").fetchall())
+        times = outcomes.survival_times(con, Viewer("dsmb"))
+        subjects = safety.subjects(con, Viewer("dsmb"))
+    finally:
+        con.close()
+    values = set()
+    for arm in set(arms.values()):
+        km = outcomes.km_summary(times[times.subjid.map(arms) == arm], "os", cfg)
+        values.add(round(km["landmarks"]["12"]["survival"], 6))
+        for sig in safety.signals(subjects[subjects.subjid.map(arms) == arm].reset_index(drop=True), cfg):
+            if sig["observed"] is not None:
+                values.add(round(sig["observed"], 6))
+    return values
+
+
+@pytest.mark.parametrize("viewer", BLINDED + [Viewer("admin")], ids=lambda v: f"{v.role}{v.site or ''}")
+def test_no_arm_level_figure_in_the_summary(wh, viewer):
+    import json
+
+    arm_level = _arm_level_values(wh)
+    s = summary(wh, viewer)
+    pooled = set()
+    if "survival" in s and "os" in s["survival"]:
+        pooled.add(round(s["survival"]["os"]["pooled"]["landmarks"]["12"]["survival"], 6))
+        pooled |= {round(x["observed"], 6) for x in s["safety"]["signals"] if x["observed"] is not None}
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k not in ("threshold", "level", "expected_survival"):   # configured constants
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, float):
+            found.add(round(node, 6))
+    walk(s)
+    leaked = (found & arm_level) - pooled
+    assert not leaked, f"arm-level values {leaked} in the {viewer.role} summary"
+    assert "by_arm" not in json.dumps({k: v for k, v in s.items() if k != "allocation"})

@@ -99,7 +99,7 @@ def _text(viewer: Viewer, page: str) -> str:
 
 
 CASES = [(v, p) for v in BLINDED for p in OUTCOME_PAGES if any(s.key == p for s in pages_for(v))]
-ALL_CASES = [(v, p.key) for v in BLINDED + [Viewer("admin")] for p in pages_for(v)]
+ALL_CASES = [(v, p.file[:-3]) for v in BLINDED + [Viewer("admin")] for p in pages_for(v)]
 
 
 @pytest.mark.parametrize("viewer,page", CASES, ids=[f"{v.role}{v.site or ''}-{p}" for v, p in CASES])

@@ -62,10 +62,27 @@ def page(key: str) -> Viewer:
     return viewer
 
 
+def closed_page(key: str) -> Viewer:
+    """Top of a closed-session page: the role is checked again here, the closed role is required
+    (not only the page list), and the view goes to the audit log once per visit of the page."""
+    from dashboard import audit
+
+    viewer = page(key)
+    if not viewer.closed:
+        st.error("This page is for the DSMB closed session only.")
+        st.stop()
+    manifest = warehouse.manifest(warehouse_dir())
+    visit = (key, manifest.get("build_id"))
+    if st.session_state.get("_closed_visit") != visit:
+        audit.append(f"closed view: {key}", user=viewer.user, role=viewer.role, site=viewer.site,
+                     data_cut={"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")})
+        st.session_state["_closed_visit"] = visit
+    st.markdown(":red-background[**CONFIDENTIAL - DSMB CLOSED SESSION**] outcomes by arm")
+    return viewer
+
+
 def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     """Title and the data-cut stamp every page carries."""
-    from dashboard.enrollment import data_cut
-
     cfg = cfg or load_trial()
     cut = cached(_data_cut, viewer)
     st.title(title)

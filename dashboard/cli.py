@@ -150,6 +150,38 @@ def _audit(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    import getpass
+    from pathlib import Path
+
+    from dashboard import audit, report, warehouse
+    from dashboard.access import AccessDenied, Viewer
+
+    try:
+        viewer = Viewer(args.role, args.site, getpass.getuser()).validated()
+        viewer.require_trial_data()
+        con = warehouse.connect(args.warehouse, closed=viewer.closed)
+    except (AccessDenied, warehouse.NoWarehouse) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        html = report.build_html(con, viewer, closed_report=viewer.closed and not args.open)
+    finally:
+        con.close()
+    out = Path(args.out)
+    kind = "closed" if viewer.closed and not args.open else "open"
+    html_path = out if out.suffix.lower() != ".pdf" else out.with_suffix(".html")
+    html_path.write_text(html, encoding="utf-8")
+    if out.suffix.lower() == ".pdf":
+        report.html_to_pdf(html_path, out)
+    m = warehouse.manifest(args.warehouse)
+    audit.append(f"export: {kind} report ({out.suffix.lstrip('.')})", user=viewer.user, role=viewer.role,
+                 site=viewer.site, detail={"file": str(out), "via": "command line"},
+                 data_cut={"build_id": m.get("build_id"), "cutoff": m.get("cutoff")})
+    print(f"wrote the {kind} report: {out}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -175,6 +207,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--role", required=True)
     s.add_argument("--site", default=None, help="the site, for the site role")
     s.set_defaults(func=_summary)
+    r = sub.add_parser("report", help="write the open (pooled) or, for dsmb, the closed report")
+    r.add_argument("--warehouse", required=True)
+    r.add_argument("--role", required=True)
+    r.add_argument("--site", default=None)
+    r.add_argument("--out", required=True, help="FILE.html, or FILE.pdf (printed by headless Chromium)")
+    r.add_argument("--open", action="store_true", help="the open report even for the dsmb role")
+    r.set_defaults(func=_report)
+
     u = sub.add_parser("users", help="manage local accounts (users file: NEO_MARGIN_USERS)")
     u.add_argument("action", choices=["add", "remove", "list", "passwd"])
     u.add_argument("name", nargs="?")

@@ -110,6 +110,7 @@ class Design(_Strict):
     spending: Literal["lan-demets-obrien-fleming", "lan-demets-pocock"]
     accrual_months: float = Field(gt=0)
     landmarks_months: list[int]
+    per_protocol_excludes: list[Literal["eligibility", "major_deviation", "not_operated"]]
 
 
 class SafetySignal(_Strict):

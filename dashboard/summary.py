@@ -29,6 +29,14 @@ def summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
             out["deviations"] = deviations.deviations(con, viewer, cfg)
             out["survival"] = outcomes.summary_part(outcomes.pooled(con, viewer, cfg))
             out["safety"] = safety.summary_part(safety.pooled(con, viewer, cfg))
+        if viewer.closed:
+            from dashboard import closed
+
+            extra = closed.summary_part(con, viewer, cfg)
+            for endpoint in ("os", "dfs"):
+                out["survival"].setdefault(endpoint, {})["by_arm"] = extra["survival_by_arm"][endpoint]
+            out["safety"]["by_arm"] = extra["safety_by_arm"]
+            out["closed"] = extra["closed"]
         return out
     finally:
         con.close()

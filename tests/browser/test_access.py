@@ -44,13 +44,31 @@ def test_lockout_after_three_failures(server, page):
     assert "locked" in body and "Accrual and sites" not in body
 
 
+CLOSED_PAGES = ("closed_survival", "closed_interim", "closed_safety", "closed_surgery")
+
+
 def test_a_blinded_user_typing_an_admin_or_closed_url_gets_none_of_it(server, page):
-    for path in ("audit", "users"):
-        sign_in(page, server["url"], "pi.user", path=path)
+    for user in ("pi.user", "steering.user"):
+        for path in ("audit", "users") + CLOSED_PAGES:
+            sign_in(page, server["url"], user, path=path)
+            wait_idle(page)
+            body = page.inner_text("body")
+            assert "Chain intact" not in body and "Users file" not in body, path
+            for closed_text in ("CONFIDENTIAL", "Non-inferiority", "Interim monitoring", "Conditional power",
+                                "Hazard ratio", "by arm"):
+                assert closed_text not in body, (user, path, closed_text)
+            assert_healthy(page)
+
+
+def test_the_dsmb_chair_opens_the_closed_pages(server, page):
+    sign_in(page, server["url"], "dsmb.chair")
+    for title in ("Survival by arm", "Interim monitoring", "Safety by arm", "Surgical quality by arm"):
+        page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).click()
         wait_idle(page)
         body = page.inner_text("body")
-        assert "Chain intact" not in body and "Users file" not in body, path
+        assert "CONFIDENTIAL - DSMB CLOSED SESSION" in body, title
         assert_healthy(page)
+        screenshot(page, "dsmb-" + title.lower().replace(" ", "-"))
 
 
 def test_idle_sessions_expire(server, page):

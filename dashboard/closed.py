@@ -1,0 +1,252 @@
+"""The DSMB closed session's figures: survival and safety by arm, the non-inferiority analysis,
+interim boundaries, surgical quality by arm and site.
+
+Every function refuses a viewer without a closed role, and reads tables that exist only in the
+closed warehouse: called on a blinded connection it fails, it does not fall back to anything.
+"""
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dashboard import outcomes, safety
+from dashboard.access import Viewer
+from dashboard.config import TrialConfig, load_trial
+from dashboard.data import fetch
+
+SETS = {"itt": "Intention to treat", "pp": "Per protocol"}
+# The randomization strata (RAND.csv fields in trial.toml) as columns of queries/closed/arms.sql.
+STRATUM_COLUMNS = {"STRATRESP": "stratum_response", "STRATSITE": "stratum_site"}
+
+
+def arms(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
+    viewer.require_closed()
+    return fetch(con, "closed/arms")
+
+
+def analysis_sets(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """ITT: every randomized subject in the arm allocated. Per protocol: without the subjects the
+    build found with an excluding deviation (trial.toml design.per_protocol_excludes)."""
+    viewer.require_closed()
+    cfg = cfg or load_trial()
+    a = arms(con, viewer)
+    excluded = fetch(con, "closed/per_protocol_exclusions", exclude=cfg.design.per_protocol_excludes)
+    excluded = excluded.merge(a[["subjid", "arm"]], on="subjid", how="left")
+    return {"itt": a, "pp": a[~a.subjid.isin(excluded.subjid)].reset_index(drop=True), "excluded": excluded}
+
+
+def _times_with_arm(con, viewer, cfg) -> tuple[pd.DataFrame, dict]:
+    sets = analysis_sets(con, viewer, cfg)
+    times = outcomes.survival_times(con, viewer).merge(sets["itt"][["subjid", "arm", "stratum_response",
+                                                                    "stratum_site"]], on="subjid")
+    return times, sets
+
+
+def survival_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """Kaplan-Meier of OS and DFS by arm, for the ITT and the per-protocol set."""
+    cfg = cfg or load_trial()
+    times, sets = _times_with_arm(con, viewer, cfg)
+    out: dict = {}
+    for set_key in SETS:
+        members = set(sets[set_key].subjid)
+        subset = times[times.subjid.isin(members)]
+        out[set_key] = {}
+        for endpoint in outcomes.ENDPOINTS:
+            out[set_key][endpoint] = {
+                arm.code: {**outcomes.km_summary(subset[subset.arm == arm.code], endpoint, cfg),
+                           "at_risk_table": outcomes.at_risk_table(subset[subset.arm == arm.code], endpoint, 6, cfg)}
+                for arm in cfg.arms}
+    out["excluded"] = sets["excluded"]
+    return out
+
+
+def _experimental(cfg: TrialConfig):
+    exp = next(a for a in cfg.arms if a.experimental)
+    ref = next(a for a in cfg.arms if not a.experimental)
+    return exp, ref
+
+
+def noninferiority(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """3-year OS difference (experimental minus control) with its 95% CI against the margin, and
+    the hazard ratio from a Cox model stratified by the randomization strata against the HR
+    margin; for the ITT and the per-protocol sets."""
+    from dashboard.comparison import cox_hazard_ratio, survival_difference
+
+    cfg = cfg or load_trial()
+    times, sets = _times_with_arm(con, viewer, cfg)
+    exp, ref = _experimental(cfg)
+    d = cfg.design
+    at = d.landmark_months * cfg.trial.days_per_month
+    out = {}
+    for set_key in SETS:
+        subset = times[times.subjid.isin(set(sets[set_key].subjid)) & times.os_excluded_reason.isna()]
+        a, b = subset[subset.arm == exp.code], subset[subset.arm == ref.code]
+        diff = survival_difference(a.os_days.to_numpy(float), a.os_event.to_numpy(bool),
+                                   b.os_days.to_numpy(float), b.os_event.to_numpy(bool), at)
+        hr = cox_hazard_ratio(subset, "os_days", "os_event", "arm", exp.code,
+                              strata=[STRATUM_COLUMNS[s.field] for s in cfg.randomization.strata])
+        out[set_key] = {"n": int(len(subset)), "difference": diff, "hazard_ratio": hr,
+                        "margin": d.noninferiority_margin, "hr_margin": d.hazard_ratio_margin,
+                        "noninferior_by_difference": diff.get("lower") is not None and diff["lower"] > -d.noninferiority_margin,
+                        "noninferior_by_hr": hr.get("upper") is not None and hr["upper"] < d.hazard_ratio_margin}
+    return out
+
+
+def interim(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """Information fraction, Lan-DeMets boundaries at the planned and the actual fractions, the
+    current Z for non-inferiority (from the stratified Cox HR against the HR margin), and
+    conditional power under the current trend and under the design assumption."""
+    from dashboard import groupseq
+
+    cfg = cfg or load_trial()
+    d = cfg.design
+    kind = "obrien-fleming" if d.spending.endswith("obrien-fleming") else "pocock"
+    ni = noninferiority(con, viewer, cfg)["itt"]
+    hr = ni["hazard_ratio"]
+    observed = int(hr.get("events") or 0)
+    t = observed / d.expected_deaths_final
+    planned = groupseq.boundaries(list(d.interim_fractions) + [1.0], alpha=d.alpha_one_sided, kind=kind)
+    z = None
+    if hr.get("log_hr") is not None and hr.get("se"):
+        z = (math.log(d.hazard_ratio_margin) - hr["log_hr"]) / hr["se"]
+    out = {"expected_deaths_final": d.expected_deaths_final, "observed_deaths": observed,
+           "information_fraction": t, "planned": planned, "z_statistic": z, "spending": d.spending,
+           "alpha": d.alpha_one_sided}
+    if 0 < t < 1:
+        earlier = [f for f in d.interim_fractions if f < t]
+        actual = groupseq.boundaries(earlier + [t, 1.0], alpha=d.alpha_one_sided, kind=kind)
+        out["actual"] = actual
+        current = next(b for b in actual if abs(b["fraction"] - t) < 1e-12)
+        out["current_boundary"] = current["z_boundary"]
+        final_z = actual[-1]["z_boundary"]
+        design_drift = groupseq.drift_from_design(math.log(d.hazard_ratio_margin), 0.0, d.expected_deaths_final)
+        out["design_drift"] = design_drift
+        if z is not None:
+            out["conditional_power_trend"] = groupseq.conditional_power(z, t, groupseq.drift_current_trend(z, t), final_z)
+            out["conditional_power_design"] = groupseq.conditional_power(z, t, design_drift, final_z)
+            out["crossed"] = z >= current["z_boundary"]
+    else:
+        out.update(actual=None, current_boundary=None, conditional_power_trend=None,
+                   conditional_power_design=None, crossed=None)
+    return out
+
+
+def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """The pooled safety counts and signals split by arm, AEs by system organ class by arm, and
+    risk differences (experimental minus control, Newcombe 95% CI) for the dot chart."""
+    from dashboard.rates import risk_difference_ci
+
+    viewer.require_closed()
+    cfg = cfg or load_trial()
+    a = arms(con, viewer)[["subjid", "arm"]]
+    subjects = safety.subjects(con, viewer).merge(a, on="subjid")
+    soc = fetch(con, "views/ae_by_soc_grade", site=None).merge(a, on="subjid")
+    exp, ref = _experimental(cfg)
+    out: dict = {"by_arm": {}, "signals": {}}
+    n_arm = {}
+    for arm in cfg.arms:
+        sub = subjects[subjects.arm == arm.code].reset_index(drop=True)
+        n_arm[arm.code] = len(sub)
+        sig = safety.signals(sub, cfg)
+        out["signals"][arm.code] = sig
+        out["by_arm"][arm.code] = {
+            "subjects": len(sub), "any_ae": int(sub.any_ae.sum()), "grade3plus": int(sub.grade3plus.sum()),
+            "serious": int(sub.serious.sum()), "immune_grade3plus": int(sub.immune_grade3plus.sum()),
+            "operated": int(sub.operated.sum()),
+            "clavien_3a_plus_30d": int(pd.to_numeric(sub.first_clavien_3a_plus_day, errors="coerce").between(0, 30).sum()),
+            "death_30d": int(pd.to_numeric(sub.death_day_after_surgery, errors="coerce").between(0, 30).sum()),
+            "death_90d": int(pd.to_numeric(sub.death_day_after_surgery, errors="coerce").between(0, 90).sum()),
+            "with_pathology": int(sub.with_pathology.sum()), "positive_margin": int(sub.positive_margin.sum()),
+            "by_soc": {k: int(v) for k, v in soc[soc.arm == arm.code].groupby("soc").subjid.nunique().items()},
+        }
+    rows = []
+    for label, frame in [("any grade", soc), ("grade 3+", soc[soc.worst_grade >= 3])]:
+        for soc_name, g in frame.groupby("soc"):
+            x1 = g[g.arm == exp.code].subjid.nunique()
+            x2 = g[g.arm == ref.code].subjid.nunique()
+            diff, lo, hi = risk_difference_ci(int(x1), n_arm[exp.code], int(x2), n_arm[ref.code])
+            rows.append({"soc": soc_name, "grade": label, "events_exp": int(x1), "events_ref": int(x2),
+                         "p_exp": x1 / n_arm[exp.code] if n_arm[exp.code] else None,
+                         "p_ref": x2 / n_arm[ref.code] if n_arm[ref.code] else None,
+                         "difference": diff, "lower": lo, "upper": hi})
+    sig_rows = []
+    for i, s in enumerate(cfg.safety_signals):
+        e, r = out["signals"][exp.code][i], out["signals"][ref.code][i]
+        diff, lo, hi = risk_difference_ci(e["events"], e["n"], r["events"], r["n"])
+        sig_rows.append({"signal": s.label, "name": s.name, "events_exp": e["events"], "n_exp": e["n"],
+                         "events_ref": r["events"], "n_ref": r["n"], "p_exp": e["observed"], "p_ref": r["observed"],
+                         "difference": diff, "lower": lo, "upper": hi, "threshold": s.threshold,
+                         "flagged_exp": e["flagged"], "flagged_ref": r["flagged"]})
+    out["soc_differences"] = pd.DataFrame(rows)
+    out["signal_differences"] = pd.DataFrame(sig_rows)
+    out["labels"] = {"experimental": exp.code, "reference": ref.code}
+    return out
+
+
+def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """Positive margins, Clavien-Dindo IIIA+ within 30 days and deaths within 90 days by site within
+    arm (with exact funnel limits around each arm's rate), and the de-escalation markers by arm."""
+    from dashboard.rates import funnel_flags
+
+    viewer.require_closed()
+    cfg = cfg or load_trial()
+    a = arms(con, viewer)[["subjid", "arm"]]
+    subjects = safety.subjects(con, viewer).merge(a, on="subjid")
+    by_site = []
+    for s in cfg.safety_signals:
+        if s.name not in ("positive_margin", "clavien_3a_plus_30d", "death_90d"):
+            continue
+        den, ev = safety.signal_columns(subjects, s)
+        frame = pd.DataFrame({"siteid": subjects.siteid, "arm": subjects.arm, "n": den.astype(int), "events": ev.astype(int)})
+        grouped = frame.groupby(["arm", "siteid"], as_index=False).sum()
+        for arm_code, g in grouped.groupby("arm"):
+            g = g[g.n > 0].copy()
+            p0 = g.events.sum() / g.n.sum() if g.n.sum() else np.nan
+            g["rate"] = g.events / g.n
+            g["flag"] = funnel_flags(g.events.to_numpy(int), g.n.to_numpy(int), p0) if 0 < p0 < 1 else "within"
+            g["p0"] = p0
+            g["signal"] = s.name
+            by_site.append(g)
+    surgery = fetch(con, "closed/surgery_by_arm")
+    markers = {}
+    for col, label in [("prprim", "Primary lesion resected"), ("mandpres", "Mandible preserved"),
+                       ("flap", "Flap reconstruction"), ("glossext", "Tongue resection")]:
+        table = pd.crosstab(surgery[col].fillna("not recorded"), surgery.arm)
+        markers[label] = table.reindex(columns=[arm.code for arm in cfg.arms], fill_value=0)
+    return {"by_site": pd.concat(by_site, ignore_index=True) if by_site else pd.DataFrame(),
+            "markers": markers}
+
+
+def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """The summary's closed additions: survival and safety by arm (ITT), non-inferiority, interim."""
+    cfg = cfg or load_trial()
+    surv = survival_by_arm(con, viewer, cfg)["itt"]
+    by_arm = {}
+    for endpoint in outcomes.ENDPOINTS:
+        by_arm[endpoint] = {arm: {k: v for k, v in km.items() if k not in ("curve", "at_risk_table")}
+                            for arm, km in surv[endpoint].items()}
+    saf = safety_by_arm(con, viewer, cfg)
+    ni = noninferiority(con, viewer, cfg)["itt"]
+    it = interim(con, viewer, cfg)
+    diff, hr = ni["difference"], ni["hazard_ratio"]
+    return {
+        "survival_by_arm": by_arm,
+        "safety_by_arm": {arm: {"pooled": counts, "signals": [
+            {k: s[k] for k in ("name", "observed", "lower", "upper", "threshold", "flagged", "events", "n")}
+            for s in saf["signals"][arm]]} for arm, counts in saf["by_arm"].items()},
+        "closed": {
+            "noninferiority": {"os36_difference": diff.get("difference"), "lower": diff.get("lower"),
+                               "upper": diff.get("upper"), "margin": ni["margin"],
+                               "hazard_ratio": hr.get("hazard_ratio"), "hr_lower": hr.get("lower"),
+                               "hr_upper": hr.get("upper"), "hr_margin": ni["hr_margin"]},
+            "interim": {"expected_deaths_final": it["expected_deaths_final"], "observed_deaths": it["observed_deaths"],
+                        "information_fraction": it["information_fraction"],
+                        "planned": [{k: b[k] for k in ("fraction", "z_boundary", "cumulative_alpha")} for b in it["planned"]],
+                        "z_statistic": it["z_statistic"],
+                        "conditional_power_trend": it["conditional_power_trend"],
+                        "conditional_power_design": it["conditional_power_design"]},
+        },
+    }

@@ -1,0 +1,42 @@
+"""CLOSED: surgical quality by arm and site: margins, complications and early deaths, and the
+de-escalation markers within arm."""
+import pandas as pd
+import streamlit as st
+
+from app import ui
+from dashboard import closed, figures
+from dashboard.config import load_trial
+from dashboard.rates import funnel_limits
+
+cfg = load_trial()
+viewer = ui.closed_page("closed_surgery")
+ui.header("Surgical quality by arm and site", viewer, cfg)
+labels = {a.code: a.label for a in cfg.arms}
+q = ui.cached(closed.surgical_quality, viewer)
+
+names = {s.name: s.label for s in cfg.safety_signals}
+by_site = q["by_site"]
+if len(by_site):
+    signal = st.selectbox("Outcome", sorted(by_site.signal.unique()), format_func=lambda n: names.get(n, n))
+    cols = st.columns(len(cfg.arms))
+    for col, arm in zip(cols, cfg.arms):
+        with col:
+            g = by_site[(by_site.signal == signal) & (by_site.arm == arm.code)]
+            st.markdown(f"**{arm.label}**")
+            if g.empty:
+                st.write("No subjects yet.")
+                continue
+            p0 = float(g.p0.iloc[0])
+            limits = funnel_limits(p0, range(1, int(g.n.max()) + 1)) if 0 < p0 < 1 else None
+            ui.chart(figures.funnel(g, p0, limits))
+            flagged = g[g.flag.isin(["above", "below"])]
+            for r in flagged.itertuples():
+                st.warning(f"Site {r.siteid}: {r.events}/{r.n} ({r.rate:.1%}) {r.flag} the 99.8% limits")
+    st.caption("Exact binomial funnel limits (Spiegelhalter 2005) around each arm's own rate.")
+
+st.subheader("De-escalation markers of the protocol surgery, by arm")
+cols = st.columns(2)
+for i, (label, table) in enumerate(q["markers"].items()):
+    with cols[i % 2]:
+        st.markdown(f"**{label}**")
+        ui.table(table.rename(columns=labels).reset_index(names="recorded"))

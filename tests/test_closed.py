@@ -1,0 +1,179 @@
+"""The DSMB closed session: by-arm figures checked by hand, the closed summary, refusals for
+blinded roles, the audit of closed views, and the reports (HTML, PDF) per role."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import audit, closed, warehouse
+from dashboard.access import AccessDenied, Viewer
+from dashboard.build import build
+from dashboard.summary import summary
+from test_blinding_pages import _trial
+
+MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    """Sites 01 and 02: 10 subjects per arm, 7 of 10 de-escalation and 1 of 10 standard subjects die
+    within 70 days; site 03: 3 de-escalation subjects, all die. Survivors are seen 2 years on."""
+    tmp = tmp_path_factory.mktemp("closed")
+    build(_trial().write(tmp / "pkg"), tmp / "wh")
+    old = os.environ.get("NEO_MARGIN_WAREHOUSE")
+    os.environ["NEO_MARGIN_WAREHOUSE"] = str(tmp / "wh")
+    yield tmp / "wh"
+    if old is None:
+        os.environ.pop("NEO_MARGIN_WAREHOUSE", None)
+    else:
+        os.environ["NEO_MARGIN_WAREHOUSE"] = old
+
+
+@pytest.fixture
+def con(wh):
+    c = warehouse.connect(wh, closed=True)
+    yield c
+    c.close()
+
+
+def test_survival_by_arm_by_hand(con):
+    surv = closed.survival_by_arm(con, Viewer("dsmb"))["itt"]["os"]
+    de, std = surv["DE-ESCALATION"], surv["STANDARD"]
+    assert (de["n"], de["events"]) == (23, 17) and (std["n"], std["events"]) == (20, 2)
+    # no censoring before 12 months: the 12-month survival is the surviving share
+    assert de["landmarks"]["12"]["survival"] == pytest.approx(6 / 23)
+    assert std["landmarks"]["12"]["survival"] == pytest.approx(18 / 20)
+    assert de["landmarks"]["12"]["at_risk"] == 6 and std["landmarks"]["12"]["at_risk"] == 18
+
+
+def test_safety_by_arm_by_hand(con):
+    saf = closed.safety_by_arm(con, Viewer("dsmb"))
+    assert saf["by_arm"]["DE-ESCALATION"]["serious"] == 7 + 7 + 3
+    assert saf["by_arm"]["STANDARD"]["serious"] == 3 + 3
+    assert saf["by_arm"]["DE-ESCALATION"]["positive_margin"] == 17
+    sig = saf["signal_differences"].set_index("name")
+    assert sig.loc["positive_margin", "difference"] == pytest.approx(17 / 23 - 6 / 20)
+
+
+def test_markers_are_tabulated_within_arm(con):
+    q = closed.surgical_quality(con, Viewer("dsmb"))
+    mand = q["markers"]["Mandible preserved"]
+    assert mand.loc["Y", "DE-ESCALATION"] == 23 and mand.loc["N", "STANDARD"] == 20
+
+
+def test_the_dsmb_summary_has_by_arm_and_closed(wh):
+    s = summary(wh, Viewer("dsmb"))
+    assert set(s["survival"]["os"]["by_arm"]) == {"DE-ESCALATION", "STANDARD"}
+    assert s["survival"]["os"]["by_arm"]["STANDARD"]["landmarks"]["12"]["survival"] == pytest.approx(0.9)
+    assert set(s["safety"]["by_arm"]) == {"DE-ESCALATION", "STANDARD"}
+    ni, it = s["closed"]["noninferiority"], s["closed"]["interim"]
+    assert ni["margin"] == 0.12 and ni["hr_margin"] == 1.8
+    assert ni["lower"] < ni["os36_difference"] < ni["upper"] or ni["os36_difference"] is None
+    assert ni["hr_lower"] < ni["hazard_ratio"] < ni["hr_upper"] and ni["hazard_ratio"] > 1
+    assert it["observed_deaths"] == 19 and it["information_fraction"] == pytest.approx(19 / 90)
+    assert [round(p["fraction"], 2) for p in it["planned"]] == [0.5, 0.75, 1.0]
+
+
+@pytest.mark.parametrize("role", ["pi", "steering", "data_manager", "admin"])
+def test_other_summaries_have_neither(wh, role):
+    s = summary(wh, Viewer(role))
+    assert "closed" not in s
+    assert "by_arm" not in json.dumps(s.get("survival", {})) + json.dumps(s.get("safety", {}))
+
+
+def test_closed_functions_refuse_blinded_viewers_and_blinded_files(wh):
+    blinded = warehouse.connect(wh)
+    try:
+        with pytest.raises(AccessDenied):
+            closed.survival_by_arm(blinded, Viewer("steering"))
+        with pytest.raises(Exception):            # the arm is not in the blinded file at all
+            closed.arms(blinded, Viewer("dsmb"))
+    finally:
+        blinded.close()
+
+
+def test_closed_pages_render_and_are_on_the_record(wh):
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    before = len(audit.read())
+    for page in ("closed_survival", "closed_interim", "closed_safety", "closed_surgery"):
+        at = AppTest.from_file(MAIN, default_timeout=90)
+        at.session_state["viewer"] = Viewer("dsmb", None, "dsmb.chair")
+        at.run()
+        at.switch_page(f"../pages/{page}.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("CONFIDENTIAL - DSMB CLOSED SESSION" in m.value for m in at.markdown)
+    entries = audit.read()[before:]
+    views = [e["action"] for e in entries if e["action"].startswith("closed view")]
+    assert views == ["closed view: closed_survival", "closed view: closed_interim", "closed view: closed_safety",
+                     "closed view: closed_surgery"]
+    assert all(e["user"] == "dsmb.chair" and e["data_cut"]["cutoff"] == "2028-06-30" for e in entries)
+
+
+def test_a_closed_page_run_by_a_blinded_role_shows_nothing(wh):
+    at = AppTest.from_file(str(Path(MAIN).parent.parent / "pages" / "closed_survival.py"), default_timeout=60)
+    at.session_state["viewer"] = Viewer("steering")
+    at.run()
+    assert any("not available to your role" in e.value for e in at.error)
+    assert not at.get("plotly_chart") and not at.dataframe
+
+
+def test_the_reports_page_offers_the_closed_report_to_the_dsmb_only(wh):
+    for viewer, closed_offered in ((Viewer("dsmb"), True), (Viewer("steering"), False)):
+        at = AppTest.from_file(MAIN, default_timeout=90)
+        at.session_state["viewer"] = viewer
+        at.run()
+        at.switch_page("../pages/reports.py")
+        at.run()
+        labels = [b.label for b in at.button]
+        assert "Make the open report" in labels
+        assert ("Make the closed report" in labels) is closed_offered
+
+
+def _report(wh, tmp_path, role, out, *extra):
+    env = {**os.environ}
+    return subprocess.run([sys.executable, "-m", "dashboard", "report", "--warehouse", str(wh), "--role", role,
+                           "--out", str(tmp_path / out), *extra], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_the_open_report_is_pooled_and_the_closed_one_is_marked(wh, tmp_path):
+    assert _report(wh, tmp_path, "steering", "open.html").returncode == 0
+    text = (tmp_path / "open.html").read_text(encoding="utf-8")
+    assert "CONFIDENTIAL" not in text and "De-escalation surgery" not in text and "CLOSED:" not in text
+    assert "四川大学华西口腔医院" in text and "plotly" in text.lower()
+    assert _report(wh, tmp_path, "dsmb", "closed.html").returncode == 0
+    text = (tmp_path / "closed.html").read_text(encoding="utf-8")
+    assert text.count("CONFIDENTIAL - DSMB CLOSED SESSION") >= 2
+    assert "CLOSED: non-inferiority" in text and "De-escalation surgery" in text
+    assert "made by" in text and "Data cut-off 2028-06-30" in text
+    actions = [e["action"] for e in audit.read()]
+    assert "export: open report (html)" in actions and "export: closed report (html)" in actions
+
+
+@pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("pdftoppm"),
+                    reason="needs Debian's chromium and poppler-utils (.ci/run installs both)")
+def test_the_closed_report_prints_to_pdf_and_its_first_page_is_not_blank(wh, tmp_path):
+    from PIL import Image, ImageStat
+
+    done = _report(wh, tmp_path, "dsmb", "closed.pdf")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "closed.pdf").read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "closed.pdf"),
+                    str(tmp_path / "page")], check=True)
+    png = next(tmp_path.glob("page*.png"))
+    shots = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    shutil.copy(png, shots / "closed-report-page1.png")
+    image = Image.open(png).convert("L")
+    assert ImageStat.Stat(image).stddev[0] > 10          # text and a red banner, not a blank page
+    red = Image.open(png).convert("RGB").getdata()
+    assert sum(1 for r, g, b in red if r > 150 and g < 90 and b < 90) > 200   # the CONFIDENTIAL banner

@@ -99,8 +99,8 @@ def _data_cut(con, viewer):
     return data_cut(con)
 
 
-def chart(fig) -> None:
-    st.plotly_chart(fig, width="stretch", config={"displaylogo": False, "responsive": True})
+def chart(fig, key: str | None = None) -> None:
+    st.plotly_chart(fig, width="stretch", config={"displaylogo": False, "responsive": True}, key=key)
 
 
 def table(df: pd.DataFrame, **kw) -> None:

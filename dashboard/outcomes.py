@@ -18,7 +18,8 @@ ENDPOINTS = {"os": ("os_days", "os_event", "os_excluded_reason", "Overall surviv
              "dfs": ("dfs_days", "dfs_event", "dfs_excluded_reason", "Disease-free survival")}
 CONF_TYPE = "log-log"
 CONF_TEXT = ("95% pointwise confidence band by Greenwood's variance on the log(-log) scale "
-             "(R survfit conf.type = \"log-log\"; lifelines' default)")
+             "(R survfit conf.type = \"log-log\"; lifelines' default); curves stop where fewer than "
+             f"{load_trial().blinding.min_cell_size} subjects remain at risk")
 
 
 def landmarks_days(cfg: TrialConfig) -> dict[str, float]:
@@ -38,13 +39,21 @@ def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig, conf_type: 
     usable = times[times[excluded].isna() & times[days].notna()]
     km = kaplan_meier(usable[days].to_numpy(dtype=float), usable[event].to_numpy(dtype=bool),
                       landmarks=landmarks_days(cfg), conf_type=conf_type)
+    # Curves stop where fewer than the minimum cell remain at risk (Pocock, Clayton & Altman 2002,
+    # Lancet 359:1686): a tail carried by one or two subjects misleads, and small cells are
+    # exactly what the blinding rule keeps off the screen.
+    t = usable[days].to_numpy(dtype=float)
+    curve = km["curve"]
+    enough = [x for x in curve["time"] if (t >= x).sum() >= cfg.blinding.min_cell_size]
+    if enough:
+        curve = curve[curve["time"] <= max(enough)].reset_index(drop=True)
     return {
         "n": int(km["n"]), "events": int(km["events"]),
         "median_days": km["median"], "median_lower": km["median_lower"], "median_upper": km["median_upper"],
         "landmarks": {k: {"survival": v["survival"], "lower": v["lower"], "upper": v["upper"],
                           "at_risk": int(v["at_risk"])} for k, v in km["landmarks"].items()},
         "excluded": int(len(times) - len(usable)),
-        "curve": km["curve"],
+        "curve": curve,
     }
 
 

@@ -31,7 +31,7 @@ padding: 3px 7px; text-align: right; } th { background: #eef4f8; } td:first-chil
 .banner { background: #c0392b; color: white; font-weight: bold; padding: .6em 1em; text-align: center;
 letter-spacing: .05em; } .meta { color: #555; font-size: .9em; } .note { color: #555; font-size: .85em; }
 .figure { page-break-inside: avoid; }
-@media print { .banner { position: running(banner); } h2 { page-break-before: always; } }
+@media print { h2, h3 { page-break-after: avoid; } table { page-break-inside: avoid; } }
 """
 
 

@@ -64,7 +64,7 @@ for col, (key, name) in zip(cols, closed.SETS.items()):
         st.subheader(name)
         by_arm = surv[key][endpoint]
         ui.chart(figures.kaplan_meier({labels[a]: km["curve"] for a, km in by_arm.items()},
-                                      cfg.trial.days_per_month, colors=colors))
+                                      cfg.trial.days_per_month, colors=colors), key=f"km-{key}-{endpoint}")
         rows = []
         for arm, km in by_arm.items():
             for label, lm in km["landmarks"].items():

@@ -76,7 +76,7 @@ def test_the_dsmb_summary_has_by_arm_and_closed(wh):
     assert set(s["safety"]["by_arm"]) == {"DE-ESCALATION", "STANDARD"}
     ni, it = s["closed"]["noninferiority"], s["closed"]["interim"]
     assert ni["margin"] == 0.12 and ni["hr_margin"] == 1.8
-    assert ni["lower"] < ni["os36_difference"] < ni["upper"] or ni["os36_difference"] is None
+    assert ni["os36_difference"] is None          # 36 months lie beyond the longest follow-up here
     assert ni["hr_lower"] < ni["hazard_ratio"] < ni["hr_upper"] and ni["hazard_ratio"] > 1
     assert it["observed_deaths"] == 19 and it["information_fraction"] == pytest.approx(19 / 90)
     assert [round(p["fraction"], 2) for p in it["planned"]] == [0.5, 0.75, 1.0]

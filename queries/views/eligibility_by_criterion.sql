@@ -8,4 +8,4 @@ select c.code, c.kind, c.text, c.checked_by,
 from criteria as c
 left join eligibility as e on e.code = c.code and ($site is null or e.siteid = $site)
 group by all
-order by c.code
+order by case when any_value(c.kind) = 'inclusion' then 0 else 1 end, c.code

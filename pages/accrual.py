@@ -44,6 +44,18 @@ ui.table(sites[["siteid", "sitename", "city", "status", "activated", "screened",
              "days_since_last": st.column_config.NumberColumn("Days since last randomization", format="%d"),
          })
 
+if len(sites) > 1:
+    pick = st.selectbox("Site detail", ["all sites"] + sites.siteid.tolist(), key="site_detail",
+                        format_func=lambda s: s if s == "all sites" else f"{s} {sites.set_index('siteid').sitename[s]}")
+    if pick != "all sites":
+        row = sites.set_index("siteid").loc[pick]
+        d1, d2, d3, d4 = st.columns(4)
+        d1.metric(f"Site {pick} randomized", int(row.randomized))
+        d2.metric("Screened", int(row.screened))
+        d3.metric("Per month since activation", "—" if row.per_month != row.per_month else f"{row.per_month:.2f}")
+        d4.metric("Days since last randomization", "—" if row.days_since_last != row.days_since_last
+                  else int(row.days_since_last))
+
 left, right = st.columns(2)
 with left:
     st.subheader("Screen-failure reasons")

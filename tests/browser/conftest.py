@@ -62,7 +62,7 @@ def server(tmp_path_factory):
                    capture_output=True)
     subprocess.run([py, "-m", "dashboard", "build", str(tmp / "pkg"), "--warehouse", str(tmp / "wh")],
                    env=env, check=True, cwd=ROOT, capture_output=True)
-    for name, role, site in [("pi.user", "pi", None), ("site01.user", "site", "01"),
+    for name, role, site in [("pi.user", "pi", None), ("site01.user", "site", "01"), ("dm.user", "data_manager", None),
                              ("steering.user", "steering", None), ("dsmb.chair", "dsmb", None),
                              ("admin.user", "admin", None), ("locked.user", "pi", None), ("idle.user", "pi", None)]:
         args = ["users", "add", name, "--role", role, "--password-stdin"] + (["--site", site] if site else [])

@@ -96,3 +96,152 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
         warm = statistics.median(run(page.file) for _ in range(repeats))
         out[page.key] = {"cold_seconds": round(cold, 3), "warm_seconds": round(warm, 3)}
     return out
+
+
+# ---------------------------------------------------------------- browser and concurrency
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+        '[data-test-script-state="notRunning"]')
+
+
+def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
+    """`streamlit run` on a free port over the warehouse; returns (process, url)."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "NEO_MARGIN_WAREHOUSE": str(warehouse_dir), "PYTHONPATH": str(root),
+           "NEO_MARGIN_AUDIT": str(workdir / "bench-audit.jsonl"), "NEO_MARGIN_USERS": str(workdir / "bench-users.json")}
+    log = open(workdir / "bench-streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"),
+                             "--server.port", str(port), "--server.headless", "true"],
+                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not start")
+
+
+def rss_mb(pid: int) -> dict:
+    """Resident and peak memory of a process (Linux /proc)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            out[line.split(":")[0]] = round(int(line.split()[1]) / 1024, 1)
+    return {"rss_mb": out.get("VmRSS"), "peak_rss_mb": out.get("VmHWM")}
+
+
+def _sign_in_sync(page, url: str, user: str, password: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+    page.get_by_role("textbox", name="User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_test_id("stBaseButton-secondaryFormSubmit").or_(
+        page.get_by_test_id("stBaseButton-primaryFormSubmit")).click()
+    page.wait_for_selector('[data-testid="stSidebarNav"]', state="attached", timeout=60_000)
+    page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+
+
+def bench_browser(url: str, user: str = "demo-pi") -> dict:
+    """Seconds from a click in the navigation to an idle app, per page: in a fresh browser context
+    (first visit: plotly.js and the page load) and again in the same context (a returning user)."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.accounts import DEMO_PASSWORD
+
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        t0 = time.perf_counter()
+        context = browser.new_context()
+        page = context.new_page()
+        _sign_in_sync(page, url, user, DEMO_PASSWORD)
+        out["sign_in"] = {"seconds_to_idle": round(time.perf_counter() - t0, 3)}
+        links = page.locator('[data-testid="stSidebarNavLink"]')
+        names = [links.nth(i).inner_text().split("\n")[-1].strip() for i in range(links.count())]
+        for rnd in ("first", "returning"):
+            for i, name in enumerate(names):
+                t0 = time.perf_counter()
+                links.nth(i).click()
+                page.wait_for_timeout(50)
+                page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+                page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0")
+                out.setdefault(name, {})[f"{rnd}_seconds_to_idle"] = round(time.perf_counter() - t0, 3)
+        context.close()
+        # the floor: a fresh context loading the app's sign-in page (the one-line page of this app)
+        t0 = time.perf_counter()
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+        out["floor_sign_in_page"] = {"seconds_to_idle": round(time.perf_counter() - t0, 3)}
+        context.close()
+        browser.close()
+    for v in out.values():
+        v["seconds_to_idle"] = v.get("seconds_to_idle", v.get("first_seconds_to_idle"))
+    return out
+
+
+def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi") -> dict:
+    """`sessions` browser sessions at once, each signing in and opening pages in turn for
+    `seconds`; the time from each click to an idle app, and the errors (timeouts, exceptions)."""
+    import asyncio
+    import statistics
+
+    from playwright.async_api import async_playwright
+
+    from dashboard.accounts import DEMO_PASSWORD
+
+    times: list[float] = []
+    errors: list[str] = []
+
+    async def one(browser, k: int):
+        context = await browser.new_context()
+        page = await context.new_page()
+        try:
+            await page.goto(url)
+            await page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+            await page.get_by_role("textbox", name="User name").fill(user)
+            await page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
+            await page.get_by_test_id("stBaseButton-secondaryFormSubmit").or_(
+                page.get_by_test_id("stBaseButton-primaryFormSubmit")).click()
+            await page.wait_for_selector('[data-testid="stSidebarNav"]', state="attached", timeout=60_000)
+            links = page.locator('[data-testid="stSidebarNavLink"]')
+            n = await links.count()
+            end, i = time.monotonic() + seconds, k
+            while time.monotonic() < end:
+                t0 = time.perf_counter()
+                await links.nth(i % n).click()
+                await page.wait_for_timeout(50)
+                await page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+                if await page.locator('[data-testid="stException"]').count():
+                    errors.append(f"session {k}: exception on page {i % n}")
+                times.append(time.perf_counter() - t0)
+                i += 1
+        except Exception as exc:           # a timeout or a crash is an error of the run, counted
+            errors.append(f"session {k}: {type(exc).__name__}: {str(exc)[:120]}")
+        finally:
+            await context.close()
+
+    async def main():
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            await asyncio.gather(*(one(browser, k) for k in range(sessions)))
+            await browser.close()
+
+    asyncio.run(main())
+    q = statistics.quantiles(times, n=20) if len(times) >= 20 else [float("nan")] * 19
+    return {"sessions": sessions, "seconds": seconds, "page_opens": len(times),
+            "p50_seconds": round(statistics.median(times), 3) if times else None,
+            "p95_seconds": round(q[18], 3), "errors": len(errors), "error_samples": errors[:5]}

@@ -77,6 +77,19 @@ def _bench(args) -> int:
         if not (wh / "current").exists():
             build(work / f"pkg-{args.subjects}-{args.sites}", wh)
         results[0]["pages"] = bench_pages(wh)
+    if args.browser:
+        from dashboard.bench import bench_browser, bench_concurrency, rss_mb, start_server
+
+        wh = work / f"wh-pages-{args.subjects}"
+        if not (wh / "current").exists():
+            build(work / f"pkg-{args.subjects}-{args.sites}", wh)
+        proc, url = start_server(wh, work)
+        try:
+            results[0]["browser"] = bench_browser(url)
+            results[0]["concurrency"] = bench_concurrency(url, sessions=args.sessions, seconds=args.seconds)
+            results[0]["server_memory"] = rss_mb(proc.pid)
+        finally:
+            proc.terminate()
     if args.json:
         json.dump(results[0] if len(results) == 1 else results, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -88,6 +101,15 @@ def _bench(args) -> int:
               f"peak RSS {b['peak_rss_mb']:.0f} MB")
         for step, secs in b["steps"].items():
             print(f"    {step:<60} {secs:6.2f} s")
+        if "browser" in r:
+            print(f"  {'browser, click to idle':<32} {'first s':>8} {'again s':>8}")
+            for page, t in r["browser"].items():
+                print(f"  {page:<32} {t.get('first_seconds_to_idle', t['seconds_to_idle']):8.3f} "
+                      f"{t.get('returning_seconds_to_idle', float('nan')):8.3f}")
+            c = r["concurrency"]
+            print(f"  concurrency: {c['sessions']} sessions for {c['seconds']:.0f} s: {c['page_opens']} page opens, "
+                  f"p50 {c['p50_seconds']} s, p95 {c['p95_seconds']} s, errors {c['errors']}")
+            print(f"  server memory: {r['server_memory']}")
         if "pages" in r:
             print(f"  {'page (AppTest, server side)':<32} {'cold s':>8} {'warm s':>8}")
             for page, t in r["pages"].items():
@@ -235,6 +257,10 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--workdir", default="data/bench")
     m.add_argument("--json", action="store_true")
     m.add_argument("--no-pages", action="store_true", help="only the build")
+    m.add_argument("--browser", action="store_true",
+                   help="also time pages in Chromium and run concurrent sessions against a real server")
+    m.add_argument("--sessions", type=int, default=20)
+    m.add_argument("--seconds", type=float, default=60.0)
     m.set_defaults(func=_bench)
     return p
 

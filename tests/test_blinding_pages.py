@@ -19,9 +19,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard.access import Viewer, pages_for
 from dashboard.build import build
 from dashboard.summary import summary
+from apptest import clear_caches, open_page, page_text, serving
 from factory import Package, d
 
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 ARM_WORDS = ["DE-ESCALATION", "De-escalation surgery", "STANDARD SURGERY", "Standard surgery"]   # I08 names "de-escalation surgery" as a criterion: not an arm
 ARM_LEVEL = ["30.0%", "90.0%", "70.0%"]            # 12-month OS and serious-AE rates by arm
 BLINDED = [Viewer("pi"), Viewer("steering"), Viewer("data_manager"), Viewer("site", "01"), Viewer("site", "03")]
@@ -67,35 +67,19 @@ def _trial() -> Package:
 def wh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("blind")
     build(_trial().write(tmp / "pkg"), tmp / "wh")
-    old = os.environ.get("NEO_MARGIN_WAREHOUSE")
-    os.environ["NEO_MARGIN_WAREHOUSE"] = str(tmp / "wh")
-    yield tmp / "wh"
-    if old is None:
-        os.environ.pop("NEO_MARGIN_WAREHOUSE", None)
-    else:
-        os.environ["NEO_MARGIN_WAREHOUSE"] = old
+    with serving(tmp / "wh") as path:
+        yield path
 
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_caches()
 
 
 def _text(viewer: Viewer, page: str) -> str:
-    at = AppTest.from_file(MAIN, default_timeout=60)
-    at.session_state["viewer"] = viewer
-    at.run()
-    at.switch_page(f"../pages/{page}.py")
-    at.run()
+    at = open_page(viewer, f"{page}.py", timeout=60)
     assert not at.exception, [e.value for e in at.exception]
-    parts = []
-    for kind in ("title", "subheader", "markdown", "caption", "error", "warning", "info"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    parts += [f"{m.label} {m.value}" for m in at.metric]
-    parts += [e.value.to_csv() for e in at.dataframe]
-    parts += [str(e.proto) for e in at.get("plotly_chart")]
-    return "\n".join(parts)
+    return page_text(at)
 
 
 CASES = [(v, p) for v in BLINDED for p in OUTCOME_PAGES if any(s.key == p for s in pages_for(v))]

@@ -17,9 +17,9 @@ from dashboard import audit, closed, warehouse
 from dashboard.access import AccessDenied, Viewer
 from dashboard.build import build
 from dashboard.summary import summary
+from apptest import MAIN, clear_caches, open_page, serving
 from test_blinding_pages import _trial
 
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +28,8 @@ def wh(tmp_path_factory):
     within 70 days; site 03: 3 de-escalation subjects, all die. Survivors are seen 2 years on."""
     tmp = tmp_path_factory.mktemp("closed")
     build(_trial().write(tmp / "pkg"), tmp / "wh")
-    old = os.environ.get("NEO_MARGIN_WAREHOUSE")
-    os.environ["NEO_MARGIN_WAREHOUSE"] = str(tmp / "wh")
-    yield tmp / "wh"
-    if old is None:
-        os.environ.pop("NEO_MARGIN_WAREHOUSE", None)
-    else:
-        os.environ["NEO_MARGIN_WAREHOUSE"] = old
+    with serving(tmp / "wh") as path:
+        yield path
 
 
 @pytest.fixture
@@ -101,15 +96,10 @@ def test_closed_functions_refuse_blinded_viewers_and_blinded_files(wh):
 
 
 def test_closed_pages_render_and_are_on_the_record(wh):
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_caches()
     before = len(audit.read())
     for page in ("closed_survival", "closed_interim", "closed_safety", "closed_surgery"):
-        at = AppTest.from_file(MAIN, default_timeout=90)
-        at.session_state["viewer"] = Viewer("dsmb", None, "dsmb.chair")
-        at.run()
-        at.switch_page(f"../pages/{page}.py")
-        at.run()
+        at = open_page(Viewer("dsmb", None, "dsmb.chair"), f"{page}.py")
         assert not at.exception, [e.value for e in at.exception]
         assert any("CONFIDENTIAL - DSMB CLOSED SESSION" in m.value for m in at.markdown)
     entries = audit.read()[before:]
@@ -129,11 +119,7 @@ def test_a_closed_page_run_by_a_blinded_role_shows_nothing(wh):
 
 def test_the_reports_page_offers_the_closed_report_to_the_dsmb_only(wh):
     for viewer, closed_offered in ((Viewer("dsmb"), True), (Viewer("steering"), False)):
-        at = AppTest.from_file(MAIN, default_timeout=90)
-        at.session_state["viewer"] = viewer
-        at.run()
-        at.switch_page("../pages/reports.py")
-        at.run()
+        at = open_page(viewer, "reports.py")
         labels = [b.label for b in at.button]
         assert "Make the open report" in labels
         assert ("Make the closed report" in labels) is closed_offered

@@ -14,8 +14,8 @@ from dashboard.access import PAGES, Viewer, pages_for
 from dashboard.build import build
 from dashboard.demo_data import write_demo_package
 from dashboard.summary import summary
+from apptest import MAIN, clear_caches, open_page, page_text, serving
 
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 ROLES = [Viewer("pi"), Viewer("steering"), Viewer("site", "01"), Viewer("data_manager"), Viewer("dsmb")]
 
 
@@ -24,41 +24,13 @@ def demo_warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pages")
     write_demo_package(tmp / "pkg")
     build(tmp / "pkg", tmp / "wh")
-    old = os.environ.get("NEO_MARGIN_WAREHOUSE")
-    os.environ["NEO_MARGIN_WAREHOUSE"] = str(tmp / "wh")
-    yield tmp / "wh"
-    if old is None:
-        os.environ.pop("NEO_MARGIN_WAREHOUSE", None)
-    else:
-        os.environ["NEO_MARGIN_WAREHOUSE"] = old
+    with serving(tmp / "wh") as wh:
+        yield wh
 
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-
-
-def open_page(viewer: Viewer, page_file: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=60)
-    at.session_state["viewer"] = viewer
-    at.run()
-    at.switch_page(f"../pages/{page_file}")
-    at.run()
-    return at
-
-
-def page_text(at: AppTest) -> str:
-    """Everything a person can read on the page: text elements, metrics, tables, chart data."""
-    parts = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "error", "warning", "info"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    parts += [f"{m.label} {m.value}" for m in at.metric]
-    parts += [e.value.to_csv() for e in at.dataframe]
-    parts += [t.value.to_csv() if hasattr(t.value, "to_csv") else str(t.value) for t in at.table]
-    parts += [str(e.proto) for e in at.get("plotly_chart")]
-    return "\n".join(parts)
+    clear_caches()
 
 
 CASES = [(v, p) for v in ROLES for p in pages_for(v)]

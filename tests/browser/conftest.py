@@ -115,6 +115,13 @@ def sign_in(page, url: str, user: str, password: str = PASSWORD, path: str = "")
     wait_idle(page)
 
 
+def wait_for_text(page, text: str, timeout: float = 60_000) -> None:
+    """After a click the script state may still read notRunning for a moment: wait for what the
+    click should show, then for the app to be idle."""
+    page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout)
+    wait_idle(page)
+
+
 def screenshot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

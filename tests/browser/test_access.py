@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import IDLE_SECONDS, PASSWORD, assert_healthy, screenshot, sign_in, wait_idle
+from conftest import IDLE_SECONDS, PASSWORD, assert_healthy, screenshot, sign_in, wait_for_text, wait_idle
 
 
 def test_a_page_url_on_a_fresh_server_shows_the_sign_in_not_the_page(server, page):
@@ -64,7 +64,8 @@ def test_the_dsmb_chair_opens_the_closed_pages(server, page):
     sign_in(page, server["url"], "dsmb.chair")
     for title in ("Survival by arm", "Interim monitoring", "Safety by arm", "Surgical quality by arm"):
         page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).click()
-        wait_idle(page)
+        wait_for_text(page, "CONFIDENTIAL - DSMB CLOSED SESSION")
+        page.locator("h1").filter(has_text=title).first.wait_for(timeout=60_000)
         body = page.inner_text("body")
         assert "CONFIDENTIAL - DSMB CLOSED SESSION" in body, title
         assert_healthy(page)
@@ -76,9 +77,8 @@ def test_idle_sessions_expire(server, page):
     assert "Accrual and sites" in page.inner_text("body")
     time.sleep(IDLE_SECONDS + 2)
     page.locator('[data-testid="stSidebarNavLink"]').nth(1).click()
-    wait_idle(page)
-    body = page.inner_text("body")
-    assert "Signed out after" in body and "User name" in body
+    wait_for_text(page, "Signed out after")
+    assert "User name" in page.inner_text("body")
     log = [json.loads(l) for l in (server["tmp"] / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
     assert any(e["action"] == "session expired" and e["user"] == "idle.user" for e in log)
 
@@ -98,8 +98,7 @@ def test_a_site_user_sees_only_their_site(server, page):
 def test_sign_in_and_out_are_on_the_record(server, page):
     sign_in(page, server["url"], "steering.user")
     page.get_by_role("button", name="Sign out").click()
-    wait_idle(page)
-    assert "User name" in page.inner_text("body")
+    wait_for_text(page, "User name")
     log = [json.loads(l) for l in (server["tmp"] / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
     mine = [e["action"] for e in log if e["user"] == "steering.user"]
     assert mine[-2:] == ["sign-in", "sign-out"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_healthy, screenshot, sign_in, wait_idle
+from conftest import assert_healthy, screenshot, sign_in, wait_for_text, wait_idle
 from dashboard.access import Viewer, pages_for
 
 USERS = {"pi": "pi.user", "steering": "steering.user", "site": "site01.user", "data_manager": "dm.user",
@@ -21,6 +21,8 @@ def test_every_page_of_the_role(server, page, role):
     assert [links.nth(i).inner_text().strip().split("\n")[-1] for i in range(links.count())] == expected
     for i, spec in enumerate(pages_for(viewer)):
         links.nth(i).click()
+        title = spec.title.split(" (")[0]
+        page.locator("h1").filter(has_text=title).first.wait_for(timeout=60_000)
         wait_idle(page)
         heading = page.locator("h1").first.inner_text()
         assert heading.startswith(spec.title.split(" (")[0]), (role, spec.key, heading)
@@ -31,9 +33,11 @@ def test_every_page_of_the_role(server, page, role):
 def test_survival_endpoint_switch(server, page):
     sign_in(page, server["url"], "steering.user")
     page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Survival (pooled)").click()
-    wait_idle(page)
+    wait_for_text(page, "Median follow-up")
     events_os = page.get_by_test_id("stMetric").filter(has_text="Events").inner_text()
     page.get_by_test_id("stButtonGroup").get_by_text("Disease-free survival").click()
+    page.wait_for_function("t => ![...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
+                           ".some(m => m.innerText === t)", arg=events_os, timeout=60_000)
     wait_idle(page)
     events_dfs = page.get_by_test_id("stMetric").filter(has_text="Events").inner_text()
     assert events_os != events_dfs              # more recurrences-or-deaths than deaths
@@ -45,7 +49,7 @@ def test_site_detail_filter(server, page):
     page.get_by_test_id("stSelectbox").filter(has_text="Site detail").click()
     page.keyboard.type("02 ")
     page.keyboard.press("Enter")
-    wait_idle(page)
+    wait_for_text(page, "Site 02 randomized")
     assert page.get_by_test_id("stMetric").filter(has_text="Site 02 randomized").count() == 1
     assert_healthy(page)
 
@@ -53,9 +57,9 @@ def test_site_detail_filter(server, page):
 def test_report_download(server, page):
     sign_in(page, server["url"], "dsmb.chair")
     page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Reports").click()
-    wait_idle(page)
+    wait_for_text(page, "Make the closed report")
     page.get_by_role("button", name="Make the closed report").click()
-    wait_idle(page)
+    page.get_by_role("button", name="Download HTML").first.wait_for(timeout=120_000)
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="Download HTML").first.click()
     path = info.value.path()

@@ -117,4 +117,14 @@ def suppressed_notice(reason: str) -> None:
                "reveal arm-level results.")
 
 
+def pooled(fn, viewer: Viewer) -> dict:
+    """A pooled-outcome figure function's result; the page stops with the blinding notice when
+    the viewer's population may not be shown (dashboard.blinding.population_check)."""
+    result = cached(fn, viewer)
+    if "suppressed" in result:
+        suppressed_notice(result["suppressed"])
+        st.stop()
+    return result
+
+
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"

@@ -10,10 +10,7 @@ cfg = load_trial()
 viewer = ui.page("survival")
 ui.header("Survival (pooled over both arms)", viewer, cfg)
 
-result = ui.cached(outcomes.pooled, viewer)
-if "suppressed" in result:
-    ui.suppressed_notice(result["suppressed"])
-    st.stop()
+result = ui.pooled(outcomes.pooled, viewer)
 
 endpoint = st.segmented_control("Endpoint", ["os", "dfs"], default="os",
                                 format_func=lambda e: outcomes.ENDPOINTS[e][3], key="endpoint") or "os"

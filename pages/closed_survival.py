@@ -29,10 +29,11 @@ for key, name in closed.SETS.items():
 left, right = st.columns(2)
 with left:
     ui.chart(figures.forest(rows_diff, -d.noninferiority_margin,
-                            f"{d.landmark_months}-month OS, {exp.label} minus {ref.label}", percent=True))
+                            f"{d.landmark_months}-month OS difference", percent=True))
+    st.caption(f"{exp.label} minus {ref.label}; left of the dashed line is worse than the margin")
 with right:
-    ui.chart(figures.forest(rows_hr, d.hazard_ratio_margin, f"Hazard ratio {exp.label} vs {ref.label} "
-                            "(Cox, stratified by the randomization strata)", log=True))
+    ui.chart(figures.forest(rows_hr, d.hazard_ratio_margin, "Hazard ratio (stratified Cox)", log=True))
+    st.caption(f"{exp.label} against {ref.label}; right of the dashed line is worse than the margin")
 table = []
 for key, name in closed.SETS.items():
     diff, hr = ni[key]["difference"], ni[key]["hazard_ratio"]

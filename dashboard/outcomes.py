@@ -80,7 +80,8 @@ def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | No
     times = survival_times(con, viewer)
     out: dict = {}
     for endpoint in ENDPOINTS:
-        out[endpoint] = {"pooled": km_summary(times, endpoint, cfg)}
+        out[endpoint] = {"pooled": {**km_summary(times, endpoint, cfg),
+                                    "at_risk_table": at_risk_table(times, endpoint, 6, cfg)}}
     d = cfg.design
     at_time = d.landmark_months * cfg.trial.days_per_month
     usable = times[times.os_excluded_reason.isna()]
@@ -107,6 +108,7 @@ def summary_part(result: dict) -> dict:
     for endpoint in ENDPOINTS:
         p = dict(result[endpoint]["pooled"])
         p.pop("curve")
+        p.pop("at_risk_table")
         out[endpoint] = {"pooled": p}
     out["median_follow_up_days"] = result["follow_up"]["median"]
     out["design"] = {k: v for k, v in result["design"].items() if k != "curve"}

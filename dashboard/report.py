@@ -115,7 +115,7 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
                                  "95% CI": f"{_pct(x['lower'])} to {_pct(x['upper'])}",
                                  "threshold": _pct(x["threshold"]) if x["threshold"] is not None else "any",
                                  "flagged": "yes" if x["flagged"] else ""} for x in s["signals"]]))
-        doc.table(safety.soc_by_grade(s["soc_frame"]).head(15))
+        doc.table(s["soc_by_grade"].head(15))
     doc.h(2, "Data quality")
     doc.table(quality.qol_completion(con, viewer, cfg))
 

@@ -45,8 +45,9 @@ ui.table(sites[["siteid", "sitename", "city", "status", "activated", "screened",
          })
 
 if len(sites) > 1:
+    names = dict(zip(sites.siteid, sites.sitename))      # one lookup, not a re-index per option
     pick = st.selectbox("Site detail", ["all sites"] + sites.siteid.tolist(), key="site_detail",
-                        format_func=lambda s: s if s == "all sites" else f"{s} {sites.set_index('siteid').sitename[s]}")
+                        format_func=lambda s: s if s == "all sites" else f"{s} {names[s]}")
     if pick != "all sites":
         row = sites.set_index("siteid").loc[pick]
         d1, d2, d3, d4 = st.columns(4)

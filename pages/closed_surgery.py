@@ -6,7 +6,6 @@ import streamlit as st
 from app import ui
 from dashboard import closed, figures
 from dashboard.config import load_trial
-from dashboard.rates import funnel_limits
 
 cfg = load_trial()
 viewer = ui.closed_page("closed_surgery")
@@ -27,7 +26,7 @@ if len(by_site):
                 st.write("No subjects yet.")
                 continue
             p0 = float(g.p0.iloc[0])
-            limits = funnel_limits(p0, range(1, int(g.n.max()) + 1)) if 0 < p0 < 1 else None
+            limits = ui.funnel_limits(p0, int(g.n.max())) if 0 < p0 < 1 else None
             ui.chart(figures.funnel(g, p0, limits))
             flagged = g[g.flag.isin(["above", "below"])]
             for r in flagged.itertuples():

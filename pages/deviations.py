@@ -54,10 +54,9 @@ with left:
                                   ["reported_per_subject", "window_rate"],
                                   ["site-reported deviations per subject", "subjects with a window deviation"]))
 with right:
-    from dashboard.rates import funnel_limits
     p0 = float(site_rates.window_p0.iloc[0]) if len(site_rates) else 0.0
     n_max = int(site_rates.randomized.dropna().max()) if site_rates.randomized.notna().any() else 1
-    limits = funnel_limits(p0, range(1, n_max + 1)) if 0 < p0 < 1 else None
+    limits = ui.funnel_limits(p0, n_max) if 0 < p0 < 1 else None
     ui.chart(figures.funnel(site_rates.rename(columns={"randomized": "n", "window_rate": "rate",
                                                        "window_flag": "flag"}),
                             p0, limits, title="Window deviations: funnel plot"))

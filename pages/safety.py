@@ -39,7 +39,7 @@ for s in sig:
         st.error(f"{s['label']}: {ui.pct(s['observed'])} ({s['events']}/{s['n']}) — {s['flag_reason']}.")
 
 st.subheader("Adverse events by system organ class and worst grade")
-soc = safety.soc_by_grade(result["soc_frame"])
+soc = result["soc_by_grade"]
 if len(soc):
     top = soc.head(15)
     fig = figures.go.Figure([figures.go.Bar(y=top.soc, x=top[g], name=f"grade {g}", orientation="h")
@@ -59,14 +59,13 @@ s4.metric("Positive margins", f"{p['positive_margin']} of {p['with_pathology']}"
 
 if not viewer.site_filter:
     st.subheader("Sites: funnel plots")
-    from dashboard.rates import funnel_limits
     choice = st.selectbox("Signal", [s.name for s in cfg.safety_signals],
                           format_func=lambda n: next(s.label for s in cfg.safety_signals if s.name == n))
     signal = next(s for s in cfg.safety_signals if s.name == choice)
     fun = ui.cached(safety.signal_by_site, viewer, choice)
     p0 = float(fun.p0.iloc[0]) if len(fun) else None
     n_max = int(fun.n.dropna().max()) if fun.n.notna().any() else 1
-    limits = funnel_limits(p0, range(1, n_max + 1)) if p0 and 0 < p0 < 1 else None
+    limits = ui.funnel_limits(p0, n_max) if p0 and 0 < p0 < 1 else None
     ui.chart(figures.funnel(fun, p0 if p0 is not None else float("nan"), limits))
     hidden = fun[fun.suppressed.notna()]
     if len(hidden):

@@ -32,7 +32,7 @@ ui.chart(figures.kaplan_meier({"pooled": km["curve"]}, cfg.trial.days_per_month,
 st.caption(outcomes.CONF_TEXT + ". " + (f"{km['excluded']} subject(s) left out: death or recurrence "
                                          "dated before randomization (see data quality)." if km["excluded"] else ""))
 
-at_risk = outcomes.at_risk_table(ui.cached(outcomes.survival_times, viewer), endpoint, 6, cfg)
+at_risk = km["at_risk_table"]
 st.markdown("**Number at risk**")
 ui.table(at_risk.set_index("months").T.rename(columns=lambda m: f"{m} mo"))
 

@@ -13,7 +13,9 @@ from dashboard.access import pages_for
 from dashboard.config import load_trial
 
 cfg = load_trial()
-st.set_page_config(page_title=f"{cfg.trial.name} monitor", page_icon=":material/monitoring:", layout="wide")
+# The icon is a file of ours: a Material icon as favicon made every browser fetch it from
+# fonts.gstatic.com, a request to Google from a closed deployment (and a failure offline).
+st.set_page_config(page_title=f"{cfg.trial.name} monitor", page_icon=str(ui.APP_DIR / "favicon.png"), layout="wide")
 
 try:
     manifest = warehouse.manifest(ui.warehouse_dir())

@@ -135,4 +135,5 @@ def pooled(fn, viewer: Viewer) -> dict:
     return result
 
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+APP_DIR = Path(__file__).resolve().parent
+PAGES_DIR = APP_DIR.parent / "pages"

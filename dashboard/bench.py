@@ -133,6 +133,43 @@ def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
     raise RuntimeError("streamlit did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentiles(times: list[float]) -> dict:
+    import statistics
+
+    q = statistics.quantiles(times, n=20) if len(times) >= 20 else [float("nan")] * 19
+    return {"p50_seconds": round(statistics.median(times), 3) if times else None,
+            "p95_seconds": round(q[18], 3), "max_seconds": round(max(times), 3) if times else None}
+
+
+def bench_ws_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi",
+                         server_pid: int | None = None) -> dict:
+    """`sessions` websocket clients (dashboard.wsload: the browser's own messages, no renderer)
+    each signing in and opening the pages in turn with no pause for `seconds`: the server alone,
+    from a page request to the end of its run."""
+    import asyncio
+
+    from dashboard import wsload
+    from dashboard.accounts import DEMO_PASSWORD
+
+    cpu0 = cpu_seconds(server_pid) if server_pid else None
+    t0 = time.perf_counter()
+    r = asyncio.run(wsload.load(url, user, DEMO_PASSWORD, sessions, seconds))
+    wall = time.perf_counter() - t0
+    out = {"client": "websocket", "sessions": sessions, "seconds": seconds, "page_opens": len(r["times"]),
+           **_percentiles(r["times"]), "errors": len(r["errors"]), "error_samples": r["errors"][:5],
+           "sign_in": _percentiles(r["sign_ins"]),
+           "per_page_p95": {k: _percentiles(v)["p95_seconds"] for k, v in r["per_page"].items()}}
+    if server_pid:
+        out["server_cpu_share"] = round((cpu_seconds(server_pid) - cpu0) / wall / (os.cpu_count() or 1), 2)
+    return out
+
+
 def rss_mb(pid: int) -> dict:
     """Resident and peak memory of a process (Linux /proc)."""
     out = {}
@@ -193,11 +230,20 @@ def bench_browser(url: str, user: str = "demo-pi") -> dict:
     return out
 
 
-def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi") -> dict:
+_APP_STATE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return 'no app element';
+  return `connection ${app.dataset.testConnectionState}, script ${app.dataset.testScriptState}, ` +
+         `${document.querySelectorAll('[data-testid="stSkeleton"]').length} skeletons, ` +
+         `title ${document.querySelector('h1') ? document.querySelector('h1').innerText.slice(0, 40) : '-'}`;
+}"""
+
+
+def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi",
+                      server_pid: int | None = None) -> dict:
     """`sessions` browser sessions at once, each signing in and opening pages in turn for
     `seconds`; the time from each click to an idle app, and the errors (timeouts, exceptions)."""
     import asyncio
-    import statistics
 
     from playwright.async_api import async_playwright
 
@@ -205,10 +251,15 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
 
     times: list[float] = []
     errors: list[str] = []
+    console_tail: dict[int, list[str]] = {}
+    start = time.monotonic()
 
     async def one(browser, k: int):
         context = await browser.new_context()
         page = await context.new_page()
+        console: list[str] = []
+        page.on("console", lambda m: console.append(f"{time.monotonic() - start:.1f}s {m.text[:160]}"))
+        page.on("requestfailed", lambda r: console.append(f"{time.monotonic() - start:.1f}s failed {r.url[:100]}"))
         try:
             await page.goto(url)
             await page.wait_for_selector(IDLE, state="attached", timeout=60_000)
@@ -230,7 +281,9 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
                 times.append(time.perf_counter() - t0)
                 i += 1
         except Exception as exc:           # a timeout or a crash is an error of the run, counted
-            errors.append(f"session {k}: {type(exc).__name__}: {str(exc)[:120]}")
+            state = await page.evaluate(_APP_STATE)
+            errors.append(f"session {k}: {type(exc).__name__} ({state}): {str(exc).splitlines()[0][:120]}")
+            console_tail[k] = console[-12:]
         finally:
             await context.close()
 
@@ -240,8 +293,12 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
             await asyncio.gather(*(one(browser, k) for k in range(sessions)))
             await browser.close()
 
+    cpu0 = cpu_seconds(server_pid) if server_pid else None
+    t0 = time.perf_counter()
     asyncio.run(main())
-    q = statistics.quantiles(times, n=20) if len(times) >= 20 else [float("nan")] * 19
-    return {"sessions": sessions, "seconds": seconds, "page_opens": len(times),
-            "p50_seconds": round(statistics.median(times), 3) if times else None,
-            "p95_seconds": round(q[18], 3), "errors": len(errors), "error_samples": errors[:5]}
+    wall = time.perf_counter() - t0
+    share = {"server_cpu_share": round((cpu_seconds(server_pid) - cpu0) / wall / (os.cpu_count() or 1), 2)} \
+        if server_pid else {}
+    return {"client": "chromium", **share, "sessions": sessions, "seconds": seconds, "page_opens": len(times),
+            **_percentiles(times), "errors": len(errors), "error_samples": errors[:5],
+            "console_of_failed_sessions": {str(k): v for k, v in list(console_tail.items())[:3]}}

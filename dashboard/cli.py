@@ -78,7 +78,8 @@ def _bench(args) -> int:
             build(work / f"pkg-{args.subjects}-{args.sites}", wh)
         results[0]["pages"] = bench_pages(wh)
     if args.browser:
-        from dashboard.bench import bench_browser, bench_concurrency, rss_mb, start_server
+        from dashboard.bench import (bench_browser, bench_concurrency, bench_ws_concurrency, rss_mb,
+                                     start_server)
 
         wh = work / f"wh-pages-{args.subjects}"
         if not (wh / "current").exists():
@@ -86,7 +87,13 @@ def _bench(args) -> int:
         proc, url = start_server(wh, work)
         try:
             results[0]["browser"] = bench_browser(url)
-            results[0]["concurrency"] = bench_concurrency(url, sessions=args.sessions, seconds=args.seconds)
+            if args.load in ("websocket", "both"):
+                results[0]["concurrency"] = bench_ws_concurrency(url, sessions=args.sessions, seconds=args.seconds,
+                                                                 server_pid=proc.pid)
+            if args.load in ("chromium", "both"):
+                key = "concurrency" if args.load == "chromium" else "concurrency_chromium"
+                results[0][key] = bench_concurrency(url, sessions=args.sessions, seconds=args.seconds,
+                                                    server_pid=proc.pid)
             results[0]["server_memory"] = rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -106,9 +113,15 @@ def _bench(args) -> int:
             for page, t in r["browser"].items():
                 print(f"  {page:<32} {t.get('first_seconds_to_idle', t['seconds_to_idle']):8.3f} "
                       f"{t.get('returning_seconds_to_idle', float('nan')):8.3f}")
-            c = r["concurrency"]
-            print(f"  concurrency: {c['sessions']} sessions for {c['seconds']:.0f} s: {c['page_opens']} page opens, "
-                  f"p50 {c['p50_seconds']} s, p95 {c['p95_seconds']} s, errors {c['errors']}")
+            for key in ("concurrency", "concurrency_chromium"):
+                if key in r:
+                    c = r[key]
+                    print(f"  {key} ({c['client']} clients): {c['sessions']} sessions for {c['seconds']:.0f} s: "
+                          f"{c['page_opens']} page opens, p50 {c['p50_seconds']} s, p95 {c['p95_seconds']} s, "
+                          f"max {c['max_seconds']} s, errors {c['errors']}"
+                          + (f", server CPU {c['server_cpu_share']:.0%} of the machine" if "server_cpu_share" in c else ""))
+                    for e in c["error_samples"]:
+                        print(f"    {e}")
             print(f"  server memory: {r['server_memory']}")
         if "pages" in r:
             print(f"  {'page (AppTest, server side)':<32} {'cold s':>8} {'warm s':>8}")
@@ -261,6 +274,9 @@ def parser() -> argparse.ArgumentParser:
                    help="also time pages in Chromium and run concurrent sessions against a real server")
     m.add_argument("--sessions", type=int, default=20)
     m.add_argument("--seconds", type=float, default=60.0)
+    m.add_argument("--load", choices=["websocket", "chromium", "both"], default="both",
+                   help="concurrent sessions as websocket clients (the server alone), as Chromium pages "
+                        "(renderers on the same cores), or both (default)")
     m.set_defaults(func=_bench)
     return p
 

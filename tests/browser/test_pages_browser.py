@@ -15,6 +15,10 @@ USERS = {"pi": "pi.user", "steering": "steering.user", "site": "site01.user", "d
 @pytest.mark.parametrize("role", list(USERS))
 def test_every_page_of_the_role(server, page, role):
     viewer = Viewer(role, "01" if role == "site" else None)
+    # a closed deployment asks nothing of the internet: every request stays on the server
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server["url"], "data:", "blob:"))
+            else None)
     sign_in(page, server["url"], USERS[role])
     links = page.locator('[data-testid="stSidebarNavLink"]')
     expected = [p.title for p in pages_for(viewer)]
@@ -28,6 +32,7 @@ def test_every_page_of_the_role(server, page, role):
         assert heading.startswith(spec.title.split(" (")[0]), (role, spec.key, heading)
         assert_healthy(page)
         screenshot(page, f"{role}-{spec.key}")
+    assert outside == []
 
 
 def test_survival_endpoint_switch(server, page):

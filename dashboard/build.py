@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import resource
 import secrets
 import shutil
@@ -36,8 +37,14 @@ DEMO_SOURCE_PREFIX = "NEO-MARGIN SYNTHETIC DEMO"
 KEEP_BUILDS = 3
 
 # Derived tables, built in this order from queries/derived/<name>.sql.
-DERIVED = ["subjects", "last_known_alive", "survival", "eligibility", "windows",
-           "followup_visits", "adverse_events", "followup_status", "surgeries", "entry_lag"]
+# Derived tables from queries/derived/<name>.sql, with the derived tables each one reads; built
+# two at a time, each once what it reads is built (the list is in an order that respects that).
+DEPENDS = {"subjects": [], "last_known_alive": [], "surgeries": [], "entry_lag": [],
+           "eligibility": ["subjects"], "survival": ["subjects", "last_known_alive"], "windows": ["subjects"],
+           "followup_visits": ["subjects"], "adverse_events": ["subjects"],
+           "followup_status": ["subjects", "survival"]}
+DERIVED = list(DEPENDS)
+WRITERS = 2
 META = ["build_info", "form_counts", "problems", "findings", "criteria", "allocation", "load_history"]
 
 
@@ -294,21 +301,43 @@ def _derive(con, cfg: TrialConfig) -> None:
     con.register("criteria_df", criteria)
     con.execute("create or replace table criteria as select * from criteria_df")
     con.unregister("criteria_df")
-    for name in DERIVED:
-        if name == "eligibility":
-            _eligibility_data(con, cfg)
-        con.execute(f"create or replace table {name} as " + query(f"derived/{name}"),
-                    params.get(name) or None)
+
+    def make(name: str, after: list) -> None:
+        for f in after:
+            f.result()
+        cur = con.cursor()
+        try:
+            if name == "eligibility":
+                _eligibility_data(cur, cfg)
+            cur.execute(f"create or replace table {name} as " + query(f"derived/{name}"),
+                        params.get(name) or None)
+        finally:
+            cur.close()
+    # a job waits only for jobs submitted before it, which have started already: no deadlock
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs: dict = {}
+        for name in DERIVED:
+            jobs[name] = pool.submit(make, name, [jobs[d] for d in DEPENDS[name]])
+        for job in jobs.values():
+            job.result()
 
 
 def _eligibility_data(con, cfg: TrialConfig) -> None:
+    """One row per subject and checked criterion the data say is violated or unknown, all the
+    checks in one statement."""
+    parts, params = [], {}
+    for i, c in enumerate(c for c in cfg.eligibility if c.check):
+        sql = query("eligibility/" + c.check)
+        # each check's own parameters, renamed so the checks can share one statement
+        for key, value in c.params.items():
+            sql = re.sub(rf"\${key}\b", f"$p{i}_{key}", sql)
+            params[f"p{i}_{key}"] = value
+        params[f"code{i}"] = c.code
+        parts.append(f"select $code{i} as code, subjid, violated, detail from ({sql})")
     con.execute("create or replace table eligibility_data "
                 "(code varchar, subjid varchar, violated boolean, detail varchar)")
-    for c in cfg.eligibility:
-        if not c.check:
-            continue
-        con.execute(f"insert into eligibility_data select $code, subjid, violated, detail from "
-                    f"({query('eligibility/' + c.check)})", {"code": c.code, **c.params})
+    if parts:
+        con.execute("insert into eligibility_data " + " union all ".join(parts), params)
 
 
 def _findings(con, loaded, spec: CrfSpec) -> dict[str, int]:
@@ -401,12 +430,23 @@ def _write(con, path: Path, tables: list[str], exclude: set[str], alias: str, re
     """Copy `tables` into a database file (new, or replacing those tables in it), leaving out the
     columns named in `exclude`."""
     con.execute(f"attach '{path}' as {alias}")
+
+    def copy(some: list[str]) -> None:
+        cur = con.cursor()
+        try:
+            for t in some:
+                keep = [c for c in _columns(cur, t) if c.upper() not in exclude and not c.startswith("_")]
+                select = ", ".join(staging.ident(c) for c in keep)
+                verb = "create or replace table" if replace else "create table"
+                cur.execute(f"{verb} {alias}.{t} as select {select} from memory.main.{t}")
+        finally:
+            cur.close()
     try:
-        for t in tables:
-            keep = [c for c in _columns(con, t) if c.upper() not in exclude and not c.startswith("_")]
-            select = ", ".join(staging.ident(c) for c in keep)
-            verb = "create or replace table" if replace else "create table"
-            con.execute(f"{verb} {alias}.{t} as select {select} from memory.main.{t}")
+        # two writers, each taking every other table: most tables are below the row-group size
+        # DuckDB splits one statement's work by, so one writer left a core idle
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            for job in [pool.submit(copy, tables[i::WRITERS]) for i in range(WRITERS)]:
+                job.result()
     finally:
         con.execute(f"detach {alias}")
         con.close()

@@ -112,7 +112,9 @@ def _bench(args) -> int:
             print(f"  {'browser, click to idle':<32} {'first s':>8} {'again s':>8}")
             for page, t in r["browser"].items():
                 print(f"  {page:<32} {t.get('first_seconds_to_idle', t['seconds_to_idle']):8.3f} "
-                      f"{t.get('returning_seconds_to_idle', float('nan')):8.3f}")
+                      f"{t.get('returning_seconds_to_idle', float('nan')):8.3f}"
+                      + (f"   (form shown in {t['form_seconds']:.3f} s; time after the click)"
+                         if "form_seconds" in t else ""))
             for key in ("concurrency", "concurrency_chromium"):
                 if key in r:
                     c = r[key]

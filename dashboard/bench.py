@@ -303,8 +303,12 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
                 times.append(time.perf_counter() - t0)
                 i += 1
         except Exception as exc:           # a timeout or a crash is an error of the run, counted
-            state = await page.evaluate(_APP_STATE)
-            errors.append(f"session {k}: {type(exc).__name__} ({state}): {str(exc).splitlines()[0][:120]}")
+            try:
+                state = await page.evaluate(_APP_STATE)
+            except Exception as gone:      # the page or its browser is gone: still one error
+                state = f"page state unreadable: {type(gone).__name__}"
+            first = (str(exc).splitlines() or [""])[0][:120]
+            errors.append(f"session {k}: {type(exc).__name__} ({state}): {first}")
             console_tail[k] = console[-12:]
         finally:
             await context.close()

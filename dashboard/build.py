@@ -36,7 +36,6 @@ from dashboard.sql import names, query
 DEMO_SOURCE_PREFIX = "NEO-MARGIN SYNTHETIC DEMO"
 KEEP_BUILDS = 3
 
-# Derived tables, built in this order from queries/derived/<name>.sql.
 # Derived tables from queries/derived/<name>.sql, with the derived tables each one reads; built
 # two at a time, each once what it reads is built (the list is in an order that respects that).
 DEPENDS = {"subjects": [], "last_known_alive": [], "surgeries": [], "entry_lag": [],
@@ -195,14 +194,17 @@ def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
         tables = [f"crf_{f.lower()}" for f in loaded] + DERIVED + META
         # The blinded file is written once; the closed file starts as a byte copy of it and only
         # the tables that lost a column to the blinding are written again, whole. Writing two
-        # files of 2.6 M rows each took 2.4 s at 35,600 subjects; this takes about 1.5 s.
+        # files of 2.6 M rows each took 2.4 s at 35,600 subjects; this takes about 1.8 s.
+        # This holds because blinding only removes columns: a rule that filtered rows or masked
+        # values in the blinded file would have to rewrite those tables in the closed file too.
         _write(con.cursor(), work / warehouse.BLINDED, tables, hidden, "blinded_out")
         shutil.copyfile(work / warehouse.BLINDED, work / warehouse.CLOSED)
         with ThreadPoolExecutor(max_workers=2) as pool:     # the guard scans while the closed file is written
             guard = pool.submit(check_blinded, work / warehouse.BLINDED, cfg)
-            pool.submit(_write, con.cursor(), work / warehouse.CLOSED, _with_columns(con, tables, hidden), set(),
-                        "closed_out", replace=True).result()
-            guard.result()
+            closed = pool.submit(_write, con.cursor(), work / warehouse.CLOSED, _with_columns(con, tables, hidden),
+                                 set(), "closed_out", replace=True)
+            guard.result()                                  # a breach is the error to report first
+            closed.result()
         con.close()
     with steps.step("publishing"):
         shutil.rmtree(work / "staging", ignore_errors=True)
@@ -325,19 +327,31 @@ def _derive(con, cfg: TrialConfig) -> None:
 def _eligibility_data(con, cfg: TrialConfig) -> None:
     """One row per subject and checked criterion the data say is violated or unknown, all the
     checks in one statement."""
+    checks = [c for c in cfg.eligibility if c.check]
     parts, params = [], {}
-    for i, c in enumerate(c for c in cfg.eligibility if c.check):
+    for i, c in enumerate(checks):
         sql = query("eligibility/" + c.check)
-        # each check's own parameters, renamed so the checks can share one statement
+        # each check's own parameters, renamed so the checks can share one statement (DuckDB's
+        # parameter names are case-insensitive, so the renaming is too)
         for key, value in c.params.items():
-            sql = re.sub(rf"\${key}\b", f"$p{i}_{key}", sql)
+            sql = re.sub(rf"\${re.escape(key)}\b", f"$p{i}_{key}", sql, flags=re.IGNORECASE)
             params[f"p{i}_{key}"] = value
         params[f"code{i}"] = c.code
-        parts.append(f"select $code{i} as code, subjid, violated, detail from ({sql})")
+        parts.append(f"select $code{i} as code, subjid, violated, detail from ({sql}\n)")
     con.execute("create or replace table eligibility_data "
                 "(code varchar, subjid varchar, violated boolean, detail varchar)")
-    if parts:
+    if not parts:
+        return
+    try:
         con.execute("insert into eligibility_data " + " union all ".join(parts), params)
+    except duckdb.Error:
+        for i, c in enumerate(checks):          # name the check that fails, one at a time
+            try:
+                con.execute(parts[i].replace(f"$code{i}", "$code"),
+                            {"code": c.code, **{k: v for k, v in params.items() if k.startswith(f"p{i}_")}})
+            except duckdb.Error as exc:
+                raise duckdb.Error(f"eligibility check {c.code} (queries/eligibility/{c.check}.sql): {exc}") from exc
+        raise
 
 
 def _findings(con, loaded, spec: CrfSpec) -> dict[str, int]:

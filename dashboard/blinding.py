@@ -15,6 +15,45 @@ from dashboard.config import TrialConfig, load_trial
 from dashboard.data import fetch
 
 MERGED = "other sites (merged)"
+FREE_TEXT_MARK = "[withheld from blinded views: may name the arm]"
+
+
+def free_text_pattern(cfg: TrialConfig) -> str | None:
+    """An RE2 pattern (case-insensitive) matching a cell that holds one of the configured terms
+    that may name the arm; None when there are none."""
+    import re
+
+    terms = [t for t in cfg.blinding.free_text_terms if t.strip()]
+    # escape only what RE2 reads as syntax (it refuses Python's escaped space)
+    escaped = [re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", t) for t in terms]
+    return "(?i)(" + "|".join(escaped) + ")" if terms else None
+
+
+def free_text_conflicts(cfg: TrialConfig, spec, hidden: set[str]) -> list[str]:
+    """Configured terms that are part of a coded value blinded users see, or of the mark itself:
+    withholding by such a term would blank a code (or the mark), so the build refuses them."""
+    out = []
+    for term in cfg.blinding.free_text_terms:
+        if term.upper() in FREE_TEXT_MARK.upper():
+            out.append(f"free_text_terms: {term!r} is part of the mark {FREE_TEXT_MARK!r}")
+        for form_name, form in spec.forms.items():
+            for col in form.columns:
+                if col.name.upper() in hidden:
+                    continue
+                for code in col.codes or []:
+                    if term.upper() in code.upper():
+                        out.append(f"free_text_terms: {term!r} is part of the code {code!r} of "
+                                   f"{form_name}.{col.name}")
+    return out
+
+
+def free_text_columns(spec) -> set[str]:
+    """Spec columns that hold free text: text with neither codes nor a pattern, and not a key or
+    an identifier (lower case, as they are named in the warehouse)."""
+    ids = {"SUBJID", "SITEID", "SCRNID"}
+    keys = {k for form in spec.forms.values() for k in (form.key or [])}
+    return {c.name.lower() for form in spec.forms.values() for c in form.columns
+            if c.type == "text" and not c.codes and not c.pattern and c.name not in ids | keys}
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from dashboard import clean, staging, warehouse
-from dashboard.config import TRIAL_CONFIG, CrfSpec, TrialConfig, load_crf_spec, load_trial
+from dashboard import blinding, clean, staging, warehouse
+from dashboard.config import TRIAL_CONFIG, ConfigError, CrfSpec, TrialConfig, load_crf_spec, load_trial
 from dashboard.package import open_package
 from dashboard.problems import PackageRefused, Problem
 from dashboard.sql import names, query
@@ -156,6 +156,9 @@ def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
            cfg: TrialConfig, spec: CrfSpec, encoding, steps: _Steps) -> BuildResult:
     problems: list[Problem] = []
     hidden = _hidden_columns(cfg)
+    conflicts = blinding.free_text_conflicts(cfg, spec, hidden)
+    if conflicts:
+        raise ConfigError("; ".join(conflicts))
     work.mkdir(parents=True)
     con = duckdb.connect()
     with steps.step("opening the package"):
@@ -181,7 +184,8 @@ def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
     with steps.step("deriving subjects, eligibility, survival, windows, safety"):
         _derive(con, cfg)
     with steps.step("recording findings"):
-        findings = _findings(con, loaded, spec)
+        free_text = _free_text(loaded, spec)
+        findings = _findings(con, loaded, spec, cfg, free_text)
         rows = _form_counts(con, loaded)
         _problems_table(con, problems)
         _allocation(con, cfg)
@@ -195,13 +199,18 @@ def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
         # The blinded file is written once; the closed file starts as a byte copy of it and only
         # the tables that lost a column to the blinding are written again, whole. Writing two
         # files of 2.6 M rows each took 2.4 s at 35,600 subjects; this takes about 1.8 s.
-        # This holds because blinding only removes columns: a rule that filtered rows or masked
-        # values in the blinded file would have to rewrite those tables in the closed file too.
-        _write(con.cursor(), work / warehouse.BLINDED, tables, hidden, "blinded_out")
+        # Every table the blinding changed is rewritten: those that lost a column, and those in
+        # which a free-text cell was withheld. A new kind of blinding change must be added here.
+        pattern = blinding.free_text_pattern(cfg)
+        _write(con.cursor(), work / warehouse.BLINDED, tables, hidden, "blinded_out", redact=(free_text, pattern))
+        # the withheld cells are findings already: their columns name the tables that changed
+        hit = {r[0].upper() for r in con.execute(
+            "select distinct column_name from findings where kind = 'free text that may name the arm'").fetchall()}
+        changed = _with_columns(con, tables, hidden | hit)
         shutil.copyfile(work / warehouse.BLINDED, work / warehouse.CLOSED)
         with ThreadPoolExecutor(max_workers=2) as pool:     # the guard scans while the closed file is written
-            guard = pool.submit(check_blinded, work / warehouse.BLINDED, cfg)
-            closed = pool.submit(_write, con.cursor(), work / warehouse.CLOSED, _with_columns(con, tables, hidden),
+            guard = pool.submit(check_blinded, work / warehouse.BLINDED, cfg, free_text)
+            closed = pool.submit(_write, con.cursor(), work / warehouse.CLOSED, changed,
                                  set(), "closed_out", replace=True)
             guard.result()                                  # a breach is the error to report first
             closed.result()
@@ -354,11 +363,36 @@ def _eligibility_data(con, cfg: TrialConfig) -> None:
         raise
 
 
-def _findings(con, loaded, spec: CrfSpec) -> dict[str, int]:
+def _free_text(loaded, spec: CrfSpec) -> set[str]:
+    """The free-text columns (lower case): the spec's, and every column not in the spec."""
+    return blinding.free_text_columns(spec) | {c.lower() for lf in loaded.values() for c in lf.extra_columns}
+
+
+def _free_text_findings(loaded, spec: CrfSpec, cfg: TrialConfig, free_text: set[str]) -> str:
+    """A finding per free-text cell that may name the arm, without its text (blinded roles read
+    the findings): the cell itself is withheld from the blinded warehouse."""
+    pattern = blinding.free_text_pattern(cfg)
+    if not pattern:
+        return ""
+    parts = []
+    for name, lf in loaded.items():
+        form = spec.forms[name]
+        subjid = "subjid" if "SUBJID" in form.column_names else "null"
+        columns = [c.name for c in form.columns if c.name.lower() in free_text] + lf.extra_columns
+        for col in columns:
+            parts.append(
+                f"select 'free text that may name the arm' as kind, {staging.lit(name)} as form, _row, "
+                f"{subjid} as subjid, {staging.lit(col)} as col, null::varchar as val, "
+                f"'withheld from blinded views; read it in the closed session' as message "
+                f"from crf_{name.lower()} where regexp_matches({staging.ident(col.lower())}, {staging.lit(pattern)})")
+    return " union all ".join(parts)
+
+
+def _findings(con, loaded, spec: CrfSpec, cfg: TrialConfig, free_text: set[str]) -> dict[str, int]:
     parts = [clean.generic_findings_sql()]
-    imputed = clean.imputed_findings(con, spec, loaded)
-    if imputed:
-        parts.append(imputed)
+    for extra in (clean.imputed_findings(con, spec, loaded), _free_text_findings(loaded, spec, cfg, free_text)):
+        if extra:
+            parts.append(extra)
     parts += [query(n) for n in names("findings")]
     df = con.execute(" union all ".join(f"select * from ({p})" for p in parts)).df()
     df["file"] = [loaded[f].file.original if f in loaded else f"{f}.csv" for f in df["form"]]
@@ -431,8 +465,9 @@ def _history_table(con, history: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------- writing and the blinding guard
-def _columns(con, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()]
+def _columns(con, table: str, with_types: bool = False) -> list:
+    rows = con.execute(f"select column_name, column_type from (describe {table})").fetchall()
+    return rows if with_types else [r[0] for r in rows]
 
 
 def _with_columns(con, tables: list[str], names: set[str]) -> list[str]:
@@ -440,17 +475,28 @@ def _with_columns(con, tables: list[str], names: set[str]) -> list[str]:
     return [t for t in tables if any(c.upper() in names for c in _columns(con, t))]
 
 
-def _write(con, path: Path, tables: list[str], exclude: set[str], alias: str, replace: bool = False) -> None:
+def _write(con, path: Path, tables: list[str], exclude: set[str], alias: str, replace: bool = False,
+           redact: tuple[set[str], str | None] | None = None) -> None:
     """Copy `tables` into a database file (new, or replacing those tables in it), leaving out the
-    columns named in `exclude`."""
+    columns named in `exclude`; with `redact` (column names, pattern), a text cell of those
+    columns that matches the pattern is written as blinding.FREE_TEXT_MARK."""
+    names, pattern = redact if redact and redact[1] else (set(), None)
+
+    def expr(column: str, ctype: str) -> str:
+        c = staging.ident(column)
+        if pattern and ctype == "VARCHAR" and column.lower() in names:
+            return (f"case when regexp_matches({c}, {staging.lit(pattern)}) "
+                    f"then {staging.lit(blinding.FREE_TEXT_MARK)} else {c} end as {c}")
+        return c
     con.execute(f"attach '{path}' as {alias}")
 
     def copy(some: list[str]) -> None:
         cur = con.cursor()
         try:
             for t in some:
-                keep = [c for c in _columns(cur, t) if c.upper() not in exclude and not c.startswith("_")]
-                select = ", ".join(staging.ident(c) for c in keep)
+                keep = [(c, ct) for c, ct in _columns(cur, t, with_types=True)
+                        if c.upper() not in exclude and not c.startswith("_")]
+                select = ", ".join(expr(c, ct) for c, ct in keep)
                 verb = "create or replace table" if replace else "create table"
                 cur.execute(f"{verb} {alias}.{t} as select {select} from memory.main.{t}")
         finally:
@@ -470,14 +516,18 @@ class BlindingBreach(RuntimeError):
     """The blinded warehouse would hold an arm or an arm-revealing value: never published."""
 
 
-def check_blinded(path: Path, cfg: TrialConfig) -> None:
-    """Scan every text column of every table of a blinded warehouse for an arm value.
+def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = None) -> None:
+    """Scan every text column of every table of a blinded warehouse for an arm value, and every
+    free-text column (`free_text`, lower-case names; the spec's by default) for a term that may
+    name the arm.
 
     This is the last line of defence: whatever a derivation does, a blinded file that names an
     arm (or a protocol surgery, which reveals it) is refused before it can be published.
     """
     forbidden = [v.upper() for v in list(cfg.arm_codes) + list(cfg.blinding.protocol_surgery_values)]
     hidden = _hidden_columns(cfg)
+    free_text = blinding.free_text_columns(load_crf_spec()) if free_text is None else free_text
+    pattern = blinding.free_text_pattern(cfg)
     con = duckdb.connect(str(path), read_only=True)
     try:
         cols = con.execute("select table_name, column_name, data_type from information_schema.columns "
@@ -495,6 +545,11 @@ def check_blinded(path: Path, cfg: TrialConfig) -> None:
                               {"v": forbidden}).fetchall()
             if hit:
                 raise BlindingBreach(f"blinded table {table} holds an arm value in a text column")
+            words = [c for c in columns if pattern and c.lower() in free_text]
+            if words:
+                cond = " or ".join(f"regexp_matches({staging.ident(c)}, {staging.lit(pattern)})" for c in words)
+                if con.execute(f"select 1 from {staging.ident(table)} where {cond} limit 1").fetchall():
+                    raise BlindingBreach(f"blinded table {table} holds free text that may name the arm")
     finally:
         con.close()
 

@@ -67,6 +67,9 @@ class Blinding(_Strict):
     withheld_fields: list[str] = []
     protocol_surgery_values: list[str]
     min_cell_size: int = Field(ge=1)
+    # words that, inside a free-text cell, may name the arm; such cells are withheld from the
+    # blinded warehouse (case-insensitive, as substrings)
+    free_text_terms: list[str] = []
 
 
 class Criterion(_Strict):

@@ -11,7 +11,7 @@ trial.toml and every form, column and code from crf_spec.toml, through dashboard
 output depends only on the arguments: the same seed gives byte-identical files.
 
 A handful of findings are planted on purpose (an over-age subject, stage mismatches, a late
-operation, ...). Everything else keeps to the protocol, so the returned dict lists every
+operation, a deviation term that names the arm, ...). Everything else keeps to the protocol, so the returned dict lists every
 subject a correct build must flag for each planted kind; see `write_demo_package`.
 """
 from __future__ import annotations
@@ -1152,6 +1152,7 @@ def write_demo_package(out: str | Path, *, subjects: int = 300, sites: int = 12,
     - `response_imaging_late` (> 28 days after the last cycle), `randomization_to_surgery`
       (> 28 days), `surgery_to_adjuvant_rt` (> 42 days), `followup_out_of_window`;
     - `ae_after_cutoff` and `dates_after_cutoff` ([form, SUBJID, column]);
+    - `free_text_arm`: a deviation term in which the site names the arm (降级组);
     - not planted but listed for checks: `never_operated`, `death_90d`.
     """
     if isinstance(cutoff, dt.datetime):
@@ -1174,6 +1175,13 @@ def write_demo_package(out: str | Path, *, subjects: int = 300, sites: int = 12,
     g.randomize()
     g.outcomes()
     tables = g.rows()
+    # planted: a deviation term in which the site names the arm (withheld from blinded views)
+    dv = tables.get("DV", [])
+    k = next((i for i, r in enumerate(dv) if r[4] == "VISIT WINDOW"), None)
+    g.planted["free_text_arm"] = []
+    if k is not None:
+        dv[k] = dv[k][:5] + ("受试者入降级组，术后访视超出访视窗",) + dv[k][6:]
+        g.planted["free_text_arm"].append(dv[k][0])
     tables["SCREENING"] = g.screening()
     tables["SITES"] = g.sites_rows()
     sec = g.s.int(3600, 5 * 3600)

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from dashboard import warehouse
 from dashboard.access import Viewer
 from dashboard.build import build
 from dashboard.demo_data import write_demo_package
@@ -75,6 +76,19 @@ def test_planted_window_deviations_are_found(demo):
     assert set(windows["randomization_to_surgery"]) == set(p["randomization_to_surgery"]) | set(p["never_operated"])
     assert set(p["followup_out_of_window"]) == set(windows["followup_visit"])
     assert set(p["response_imaging_late"]) <= set(windows["response_imaging"])
+
+
+def test_planted_free_text_naming_the_arm_is_withheld(demo):
+    wh, planted = demo
+    con = warehouse.connect(wh)
+    try:
+        found = [r[0] for r in con.execute("select subjid from findings where kind = "
+                                           "'free text that may name the arm'").fetchall()]
+        shown = {r[0] for r in con.execute("select dvterm from crf_dv").fetchall()}
+    finally:
+        con.close()
+    assert found == planted["planted"]["free_text_arm"] and len(found) == 1
+    assert not any("降级" in (t or "") for t in shown)
 
 
 def test_site_disagreements_found(demo):

@@ -539,17 +539,18 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
             if dtype == "VARCHAR":
                 by_table.setdefault(table, []).append(column)
         for table, columns in by_table.items():
-            # one scan per table: any text cell that, trimmed and upper-cased, is an arm value
-            cond = " or ".join(f"upper(trim({staging.ident(c)})) in (select unnest($v))" for c in columns)
-            hit = con.execute(f"select * from {staging.ident(table)} where {cond} limit 1",
-                              {"v": forbidden}).fetchall()
-            if hit:
-                raise BlindingBreach(f"blinded table {table} holds an arm value in a text column")
+            # one scan per table: any text cell that, trimmed and upper-cased, is an arm value;
+            # any free-text cell that holds a term that may name the arm
+            arm = " or ".join(f"upper(trim({staging.ident(c)})) in (select unnest($v))" for c in columns)
             words = [c for c in columns if pattern and c.lower() in free_text]
-            if words:
-                cond = " or ".join(f"regexp_matches({staging.ident(c)}, {staging.lit(pattern)})" for c in words)
-                if con.execute(f"select 1 from {staging.ident(table)} where {cond} limit 1").fetchall():
-                    raise BlindingBreach(f"blinded table {table} holds free text that may name the arm")
+            text = " or ".join(f"regexp_matches({staging.ident(c)}, {staging.lit(pattern)})" for c in words) \
+                or "false"
+            arm_hit, text_hit = con.execute(f"select coalesce(bool_or({arm}), false), coalesce(bool_or({text}), false) "
+                                            f"from {staging.ident(table)}", {"v": forbidden}).fetchall()[0]
+            if arm_hit:
+                raise BlindingBreach(f"blinded table {table} holds an arm value in a text column")
+            if text_hit:
+                raise BlindingBreach(f"blinded table {table} holds free text that may name the arm")
     finally:
         con.close()
 

@@ -1,4 +1,4 @@
-"""Sign-in for the Streamlit app: local accounts (dashboard.accounts), or single sign-on through
+"""Sign-in for the Streamlit app: local accounts (dashboard.access.accounts), or single sign-on through
 Streamlit's st.login when trial.toml names an OIDC provider; idle expiry; sign-out. Every sign-in,
 failed sign-in, sign-out and expiry goes to the audit log."""
 from __future__ import annotations
@@ -7,8 +7,9 @@ import time
 
 import streamlit as st
 
-from dashboard import accounts, audit
-from dashboard.access import Viewer
+from dashboard.access import accounts
+from dashboard.access import audit
+from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig
 
 FAILURES_BEFORE_DELAY = 3

@@ -8,8 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import auth, ui
-from dashboard import warehouse
-from dashboard.access import pages_for
+from dashboard.store import warehouse
+from dashboard.access.roles import pages_for
 from dashboard.config import load_trial
 
 cfg = load_trial()

@@ -11,8 +11,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import warehouse
-from dashboard.access import AccessDenied, Viewer, may_open
+from dashboard.store import warehouse
+from dashboard.access.roles import AccessDenied, Viewer, may_open
 from dashboard.config import TrialConfig, load_trial
 
 WAREHOUSE_ENV = "NEO_MARGIN_WAREHOUSE"
@@ -53,7 +53,7 @@ def cached(fn, viewer: Viewer, *args):
 def funnel_limits(p0: float, n_max: int) -> pd.DataFrame:
     """Funnel-plot limits for denominators 1..n_max: pure arithmetic on a pooled rate, cached
     because the exact binomial quantiles were 6% of the server's CPU under load."""
-    from dashboard.rates import funnel_limits as limits
+    from dashboard.stats.rates import funnel_limits as limits
     return limits(p0, range(1, n_max + 1))
 
 
@@ -73,7 +73,7 @@ def page(key: str) -> Viewer:
 def closed_page(key: str) -> Viewer:
     """Top of a closed-session page: the role is checked again here, the closed role is required
     (not only the page list), and the view goes to the audit log once per visit of the page."""
-    from dashboard import audit
+    from dashboard.access import audit
 
     viewer = page(key)
     if not viewer.closed:
@@ -103,7 +103,7 @@ def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
 
 
 def _data_cut(con, viewer):
-    from dashboard.enrollment import data_cut
+    from dashboard.views.enrollment import data_cut
     return data_cut(con)
 
 
@@ -127,7 +127,7 @@ def suppressed_notice(reason: str) -> None:
 
 def pooled(fn, viewer: Viewer) -> dict:
     """A pooled-outcome figure function's result; the page stops with the blinding notice when
-    the viewer's population may not be shown (dashboard.blinding.population_check)."""
+    the viewer's population may not be shown (dashboard.access.blinding.population_check)."""
     result = cached(fn, viewer)
     if "suppressed" in result:
         suppressed_notice(result["suppressed"])

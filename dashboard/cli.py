@@ -11,7 +11,7 @@ from dashboard.config import ConfigError
 
 
 def _demo_data(args) -> int:
-    from dashboard.demo_data import write_demo_package
+    from dashboard.devtools.demo_data import write_demo_package
 
     t0 = time.perf_counter()
     planted = write_demo_package(args.out, subjects=args.subjects, sites=args.sites,
@@ -22,8 +22,8 @@ def _demo_data(args) -> int:
 
 
 def _build(args) -> int:
-    from dashboard.build import build
-    from dashboard.problems import PackageRefused
+    from dashboard.ingest.build import build
+    from dashboard.ingest.problems import PackageRefused
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -49,9 +49,9 @@ def _build(args) -> int:
 
 
 def _summary(args) -> int:
-    from dashboard.access import AccessDenied, Viewer
-    from dashboard.summary import summary
-    from dashboard.warehouse import NoWarehouse
+    from dashboard.access.roles import AccessDenied, Viewer
+    from dashboard.outputs.summary import summary
+    from dashboard.store.warehouse import NoWarehouse
 
     try:
         out = summary(args.warehouse, Viewer(args.role, args.site))
@@ -66,8 +66,8 @@ def _summary(args) -> int:
 def _bench(args) -> int:
     from pathlib import Path
 
-    from dashboard.bench import bench_build, bench_pages
-    from dashboard.build import build
+    from dashboard.devtools.bench import bench_build, bench_pages
+    from dashboard.ingest.build import build
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def _bench(args) -> int:
             build(work / f"pkg-{args.subjects}-{args.sites}", wh)
         results[0]["pages"] = bench_pages(wh)
     if args.browser:
-        from dashboard.bench import (bench_browser, bench_concurrency, bench_ws_concurrency, rss_mb,
+        from dashboard.devtools.bench import (bench_browser, bench_concurrency, bench_ws_concurrency, rss_mb,
                                      start_server)
 
         wh = work / f"wh-pages-{args.subjects}"
@@ -146,7 +146,8 @@ def _password(args) -> str:
 def _users(args) -> int:
     import getpass
 
-    from dashboard import accounts, audit
+    from dashboard.access import accounts
+    from dashboard.access import audit
 
     operator = getpass.getuser()
     try:
@@ -175,7 +176,7 @@ def _users(args) -> int:
 
 
 def _audit(args) -> int:
-    from dashboard import audit
+    from dashboard.access import audit
 
     if args.action == "verify":
         ok, message = audit.verify()
@@ -191,8 +192,10 @@ def _report(args) -> int:
     import getpass
     from pathlib import Path
 
-    from dashboard import audit, report, warehouse
-    from dashboard.access import AccessDenied, Viewer
+    from dashboard.access import audit
+    from dashboard.outputs import report
+    from dashboard.store import warehouse
+    from dashboard.access.roles import AccessDenied, Viewer
 
     try:
         viewer = Viewer(args.role, args.site, getpass.getuser()).validated()

@@ -2,7 +2,8 @@
 import streamlit as st
 
 from app import ui
-from dashboard import enrollment, figures
+from dashboard.views import enrollment
+from dashboard.outputs import figures
 from dashboard.config import load_trial
 
 cfg = load_trial()

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard import audit
+from dashboard.access import audit
 
 viewer = ui.page("audit")
 st.title("Audit log")

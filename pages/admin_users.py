@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard import accounts
+from dashboard.access import accounts
 
 viewer = ui.page("users")
 st.title("Users")

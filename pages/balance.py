@@ -3,7 +3,8 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard import enrollment, figures
+from dashboard.views import enrollment
+from dashboard.outputs import figures
 from dashboard.config import load_trial
 
 cfg = load_trial()

@@ -3,7 +3,8 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard import closed, figures
+from dashboard.views import closed
+from dashboard.outputs import figures
 from dashboard.config import load_trial
 
 cfg = load_trial()

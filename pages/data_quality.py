@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard import quality
+from dashboard.views import quality
 from dashboard.config import load_trial
 
 cfg = load_trial()

@@ -7,7 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from app import ui
-from dashboard import audit, report, warehouse
+from dashboard.access import audit
+from dashboard.outputs import report
+from dashboard.store import warehouse
 from dashboard.config import load_trial
 
 cfg = load_trial()
@@ -20,7 +22,7 @@ kinds = ["open"] + (["closed"] if viewer.closed else [])
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _report(path: str, role: str, site: str | None, user: str | None, kind: str) -> str:
-    from dashboard.access import Viewer
+    from dashboard.access.roles import Viewer
     con = ui._connection(path)
     return report.build_html(con, Viewer(role, site, user), cfg, closed_report=(kind == "closed"))
 

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard import figures, safety
+from dashboard.outputs import figures
+from dashboard.views import safety
 from dashboard.config import load_trial
 
 cfg = load_trial()

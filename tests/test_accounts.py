@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from dashboard import accounts, audit
-from dashboard.access import Viewer
+from dashboard.access import accounts
+from dashboard.access import audit
+from dashboard.access.roles import Viewer
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""dashboard.accrual: the Poisson-gamma projection against a seeded Monte Carlo of the two-stage
+"""dashboard.stats.accrual: the Poisson-gamma projection against a seeded Monte Carlo of the two-stage
 model and against cases worked by hand; the planned and cumulative curves."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dashboard.accrual import cumulative_accrual, planned_accrual, project_completion
+from dashboard.stats.accrual import cumulative_accrual, planned_accrual, project_completion
 
 START = date(2026, 1, 1)
 DPM = 30.4375

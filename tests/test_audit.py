@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dashboard import audit
+from dashboard.access import audit
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from typing import Callable
 
 import pytest
 
-from dashboard import warehouse
-from dashboard.build import build
+from dashboard.store import warehouse
+from dashboard.ingest.build import build
 from dashboard.config import load_crf_spec
-from dashboard.problems import PackageRefused, Problem
+from dashboard.ingest.problems import PackageRefused, Problem
 from factory import Package, small_trial
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,9 +16,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.access import Viewer, pages_for
-from dashboard.build import build
-from dashboard.summary import summary
+from dashboard.access.roles import Viewer, pages_for
+from dashboard.ingest.build import build
+from dashboard.outputs.summary import summary
 from apptest import clear_caches, open_page, page_text, serving
 from factory import Package, d
 
@@ -135,7 +135,9 @@ def test_no_arm_level_figure_on_any_page(wh, viewer, page):
 
 def _arm_level_values(wh):
     """What the closed warehouse gives by arm: 12-month OS and the signals' rates."""
-    from dashboard import outcomes, safety, warehouse
+    from dashboard.views import outcomes
+    from dashboard.views import safety
+    from dashboard.store import warehouse
     from dashboard.config import load_trial
 
     cfg = load_trial()

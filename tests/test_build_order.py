@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboard import build as build_module
-from dashboard.build import DEPENDS, DERIVED, build
+from dashboard.ingest import build as build_module
+from dashboard.ingest.build import DEPENDS, DERIVED, build
 from dashboard.config import load_trial
 from factory import small_trial
 

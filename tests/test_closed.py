@@ -13,10 +13,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import audit, closed, warehouse
-from dashboard.access import AccessDenied, Viewer
-from dashboard.build import build
-from dashboard.summary import summary
+from dashboard.access import audit
+from dashboard.views import closed
+from dashboard.store import warehouse
+from dashboard.access.roles import AccessDenied, Viewer
+from dashboard.ingest.build import build
+from dashboard.outputs.summary import summary
 from apptest import MAIN, clear_caches, open_page, serving
 from test_blinding_pages import _trial
 

@@ -1,4 +1,4 @@
-"""dashboard.comparison against published R output and hand calculations.
+"""dashboard.stats.comparison against published R output and hand calculations.
 
 Published references (R survival package output printed in public sources):
 
@@ -38,7 +38,7 @@ import pytest
 from lifelines.datasets import load_lung
 from scipy.stats import norm
 
-from dashboard.comparison import cox_hazard_ratio, noninferiority_z, survival_difference
+from dashboard.stats.comparison import cox_hazard_ratio, noninferiority_z, survival_difference
 
 Z975 = float(norm.ppf(0.975))
 

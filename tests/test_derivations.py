@@ -10,8 +10,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from dashboard import warehouse
-from dashboard.build import BlindingBreach, build, check_blinded
+from dashboard.store import warehouse
+from dashboard.ingest.build import BlindingBreach, build, check_blinded
 from dashboard.config import load_trial
 from factory import Package, d
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from dashboard import warehouse
-from dashboard.access import Viewer
-from dashboard.blinding import FREE_TEXT_MARK
-from dashboard.build import BlindingBreach, build, check_blinded
+from dashboard.store import warehouse
+from dashboard.access.roles import Viewer
+from dashboard.access.blinding import FREE_TEXT_MARK
+from dashboard.ingest.build import BlindingBreach, build, check_blinded
 from dashboard.config import ConfigError, load_trial
-from dashboard.deviations import listings
+from dashboard.views.deviations import listings
 from factory import small_trial
 
 LEAKY_DV = "Randomized to De-Escalation arm; surgery moved by a week"

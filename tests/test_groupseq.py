@@ -1,4 +1,4 @@
-"""dashboard.groupseq against published group sequential boundaries (gsDesign, gsDesign2, lrstat,
+"""dashboard.stats.groupseq against published group sequential boundaries (gsDesign, gsDesign2, lrstat,
 rpact, SAS PROC SEQDESIGN, East) and published B-value conditional power, plus properties."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from dashboard.groupseq import (
+from dashboard.stats.groupseq import (
     boundaries,
     conditional_power,
     crossing_probabilities,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import warehouse
-from dashboard.build import build
+from dashboard.store import warehouse
+from dashboard.ingest.build import build
 from dashboard.config import load_crf_spec
 from factory import Package, small_trial
 

@@ -10,10 +10,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.access import PAGES, Viewer, pages_for
-from dashboard.build import build
-from dashboard.demo_data import write_demo_package
-from dashboard.summary import summary
+from dashboard.access.roles import PAGES, Viewer, pages_for
+from dashboard.ingest.build import build
+from dashboard.devtools.demo_data import write_demo_package
+from dashboard.outputs.summary import summary
 from apptest import MAIN, clear_caches, open_page, page_text, serving
 
 ROLES = [Viewer("pi"), Viewer("steering"), Viewer("site", "01"), Viewer("data_manager"), Viewer("dsmb")]

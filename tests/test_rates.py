@@ -1,4 +1,4 @@
-"""dashboard.rates against published values: R binom.test / Hmisc binconf output, Newcombe's
+"""dashboard.stats.rates against published values: R binom.test / Hmisc binconf output, Newcombe's
 1998 tables, and funnel limits recomputed from an exact binomial CDF written out here."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from dashboard.rates import funnel_flags, funnel_limits, proportion_ci, risk_difference_ci
+from dashboard.stats.rates import funnel_flags, funnel_limits, proportion_ci, risk_difference_ci
 
 # --------------------------------------------------------------------------- Clopper-Pearson
 

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from dashboard import warehouse
-from dashboard.access import Viewer
-from dashboard.build import build
-from dashboard.demo_data import write_demo_package
-from dashboard.summary import summary
+from dashboard.store import warehouse
+from dashboard.access.roles import Viewer
+from dashboard.ingest.build import build
+from dashboard.devtools.demo_data import write_demo_package
+from dashboard.outputs.summary import summary
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,8 @@ def test_safety_counts_by_hand_on_a_small_package(tmp_path):
             AESTDAT="2026-02-20", AETOXGR="3", AESER="N", AEIMMUNE="Y")
     pkg.add("PATH", SUBJID="01-002", SITEID="01", PATHDAT="2026-03-25", MARGIN="POSITIVE")
     build(pkg.write(tmp_path / "p"), tmp_path / "wh")
-    from dashboard import safety, warehouse
+    from dashboard.views import safety
+    from dashboard.store import warehouse
     con = warehouse.connect(tmp_path / "wh")
     try:
         p = safety.pooled(con, Viewer("dsmb"))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import outcomes, warehouse
-from dashboard.access import Viewer
-from dashboard.build import build
+from dashboard.views import outcomes
+from dashboard.store import warehouse
+from dashboard.access.roles import Viewer
+from dashboard.ingest.build import build
 from dashboard.config import load_trial
 from factory import lung_package
 

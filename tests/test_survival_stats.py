@@ -1,4 +1,4 @@
-"""dashboard.survival against published R output on the `lung` data and against hand-computed
+"""dashboard.stats.survival against published R output on the `lung` data and against hand-computed
 examples (tie of an event and a censoring, landmarks, R's median rule, reverse KM, design curve)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung
 
-from dashboard.survival import (
+from dashboard.stats.survival import (
     DAYS_PER_MONTH,
     months_to_days,
     expected_events,

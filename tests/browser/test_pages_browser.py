@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import assert_healthy, screenshot, sign_in, wait_for_text, wait_idle
-from dashboard.access import Viewer, pages_for
+from dashboard.access.roles import Viewer, pages_for
 
 USERS = {"pi": "pi.user", "steering": "steering.user", "site": "site01.user", "data_manager": "dm.user",
          "dsmb": "dsmb.chair", "admin": "admin.user"}

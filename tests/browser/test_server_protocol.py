@@ -1,4 +1,4 @@
-"""The server as the browser's websocket sees it (dashboard.wsload speaks Streamlit's protocol).
+"""The server as the browser's websocket sees it (dashboard.devtools.wsload speaks Streamlit's protocol).
 
 Found under 20 concurrent Chromium sessions (docs/performance.md): the server answered a page
 request with a reference to a message the browser said it held; the browser had evicted it by
@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from dashboard import wsload
-from dashboard.access import PAGES
+from dashboard.devtools import wsload
+from dashboard.access.roles import PAGES
 
 from conftest import PASSWORD
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from dashboard.access import AccessDenied, Viewer
+from dashboard.access.roles import AccessDenied, Viewer
 from dashboard.config import TrialConfig, load_trial
 
 USERS_ENV = "NEO_MARGIN_USERS"

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard import deviations, enrollment, outcomes, safety, warehouse
-from dashboard.access import Viewer
+from dashboard.views import deviations
+from dashboard.views import enrollment
+from dashboard.views import outcomes
+from dashboard.views import safety
+from dashboard.store import warehouse
+from dashboard.access.roles import Viewer
 from dashboard.config import load_trial
 
 
@@ -30,7 +34,7 @@ def summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
             out["survival"] = outcomes.summary_part(outcomes.pooled(con, viewer, cfg))
             out["safety"] = safety.summary_part(safety.pooled(con, viewer, cfg))
         if viewer.closed:
-            from dashboard import closed
+            from dashboard.views import closed
 
             extra = closed.summary_part(con, viewer, cfg)
             for endpoint in ("os", "dfs"):

@@ -1,7 +1,7 @@
 """Pooled survival (overall and disease-free) over both arms: the figures of the survival page.
 
 No arm exists in the blinded warehouse; a population that is one site is checked against the
-blinding rule first (dashboard.blinding) and not analysed when it breaks it.
+blinding rule first (dashboard.access.blinding) and not analysed when it breaks it.
 """
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import blinding
-from dashboard.access import Viewer
+from dashboard.access import blinding
+from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
-from dashboard.data import fetch
+from dashboard.store.data import fetch
 
 ENDPOINTS = {"os": ("os_days", "os_event", "os_excluded_reason", "Overall survival"),
              "dfs": ("dfs_days", "dfs_event", "dfs_excluded_reason", "Disease-free survival")}
@@ -33,7 +33,7 @@ def survival_times(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFra
 
 def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig, conf_type: str = CONF_TYPE) -> dict:
     """Kaplan-Meier of one endpoint on the subjects given: the summary's shape plus the curve."""
-    from dashboard.survival import kaplan_meier
+    from dashboard.stats.survival import kaplan_meier
 
     days, event, excluded, _label = ENDPOINTS[endpoint]
     usable = times[times[excluded].isna() & times[days].notna()]
@@ -71,7 +71,7 @@ def at_risk_table(times: pd.DataFrame, endpoint: str, every_months: int, cfg: Tr
 
 def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     """Pooled OS and DFS, design comparison and median follow-up; or why it is suppressed."""
-    from dashboard.survival import expected_events, exponential_survival, reverse_km_median_follow_up
+    from dashboard.stats.survival import expected_events, exponential_survival, reverse_km_median_follow_up
 
     cfg = cfg or load_trial()
     check = blinding.population_check(con, viewer.site_filter, cfg)

@@ -27,11 +27,14 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from dashboard import blinding, clean, staging, warehouse
+from dashboard.access import blinding
+from dashboard.ingest import clean
+from dashboard.ingest import staging
+from dashboard.store import warehouse
 from dashboard.config import TRIAL_CONFIG, ConfigError, CrfSpec, TrialConfig, load_crf_spec, load_trial
-from dashboard.package import open_package
-from dashboard.problems import PackageRefused, Problem
-from dashboard.sql import names, query
+from dashboard.ingest.package import open_package
+from dashboard.ingest.problems import PackageRefused, Problem
+from dashboard.store.sql import names, query
 
 DEMO_SOURCE_PREFIX = "NEO-MARGIN SYNTHETIC DEMO"
 KEEP_BUILDS = 3

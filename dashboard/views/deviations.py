@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import duckdb
 
-from dashboard.access import Viewer
+from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
-from dashboard.data import fetch
+from dashboard.store.data import fetch
 
 WINDOW_NAMES = ["response_imaging", "consent_to_randomization", "randomization_to_surgery",
                 "surgery_to_adjuvant", "followup_visit"]
@@ -56,8 +56,8 @@ def by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
     """Per site, per randomized subject: site-reported deviations (all, major) and subjects with a
     window deviation. Deviations after randomization are outcomes under the blinding rule, so
     sites that are one arm or smaller than the minimum cell are merged or suppressed."""
-    from dashboard import blinding
-    from dashboard.rates import funnel_flags
+    from dashboard.access import blinding
+    from dashboard.stats.rates import funnel_flags
 
     cfg = cfg or load_trial()
     df = fetch(con, "views/deviations_by_site", site=viewer.site_filter)

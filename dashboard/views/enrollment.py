@@ -4,9 +4,9 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from dashboard.access import Viewer
+from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
-from dashboard.data import fetch
+from dashboard.store.data import fetch
 
 
 def _iso(value) -> str | None:
@@ -96,7 +96,7 @@ def flow(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict:
 
 def accrual(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     """Cumulative randomized, the planned line, and the projected completion date."""
-    from dashboard.accrual import cumulative_accrual, planned_accrual, project_completion
+    from dashboard.stats.accrual import cumulative_accrual, planned_accrual, project_completion
 
     cfg = cfg or load_trial()
     cut = pd.Timestamp(fetch(con, "views/data_cut").cutoff_date.iloc[0]).date()

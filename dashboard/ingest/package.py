@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dashboard.problems import Problem
+from dashboard.ingest.problems import Problem
 
 UTF8_BOM = codecs.BOM_UTF8
 # Encodings tried in order when none is given: the spec names UTF-8 (BOM or not) and the

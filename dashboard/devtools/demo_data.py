@@ -29,7 +29,10 @@ import numpy as np
 
 from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
 
-from dashboard.build import DEMO_SOURCE_PREFIX as SOURCE_PREFIX  # the build recognises demo data by it
+from dashboard.ingest.build import DEMO_SOURCE_PREFIX as SOURCE_PREFIX  # the build recognises demo data by it
+# The generator as EXPORT.csv SOURCE names it, unchanged since the first demo package so that a
+# package made before the code moved to devtools/ compares equal to one made after.
+GENERATOR = "dashboard.demo_data"
 
 # ------------------------------------------------------------------ sites
 # Real head-and-neck centres (name, city); the lead site first. Two names carry a comma and
@@ -1187,7 +1190,7 @@ def write_demo_package(out: str | Path, *, subjects: int = 300, sites: int = 12,
     sec = g.s.int(3600, 5 * 3600)
     exported = f"{_d(g.export_day)}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
     tables["EXPORT"] = [(exported, cutoff.isoformat(),
-                         f"{SOURCE_PREFIX} (dashboard.demo_data, seed {seed}, {subjects} randomized, {sites} sites)",
+                         f"{SOURCE_PREFIX} ({GENERATOR}, seed {seed}, {subjects} randomized, {sites} sites)",
                          spec.version)]
 
     out = Path(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from dashboard.config import CrfSpec
-from dashboard.staging import LoadedForm, ident, lit
+from dashboard.ingest.staging import LoadedForm, ident, lit
 
 DATE_TYPES = ("date", "partial_date", "partial_date_y")
 # The column whose value says whether a dated row reports a death (export spec section 5).

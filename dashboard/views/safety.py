@@ -11,10 +11,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import blinding
-from dashboard.access import Viewer
+from dashboard.access import blinding
+from dashboard.access.roles import Viewer
 from dashboard.config import SafetySignal, TrialConfig, load_trial
-from dashboard.data import fetch
+from dashboard.store.data import fetch
 
 # How each configured signal reads from views/safety_subjects: a day column (windowed) or a flag.
 SIGNAL_SOURCE = {
@@ -47,7 +47,7 @@ def signal_columns(df: pd.DataFrame, signal: SafetySignal) -> tuple[pd.Series, p
 
 def signals(df: pd.DataFrame, cfg: TrialConfig) -> list[dict]:
     """Each configured signal: observed rate, exact 95% CI, threshold, flagged."""
-    from dashboard.rates import proportion_ci
+    from dashboard.stats.rates import proportion_ci
 
     out = []
     for s in cfg.safety_signals:
@@ -111,7 +111,7 @@ def site_funnel(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, signal: Safety
                 cfg: TrialConfig | None = None) -> pd.DataFrame:
     """Per site: events, denominator and rate of one signal, blinding-suppressed (sites that are
     one arm or too small are merged), with exact binomial funnel limits around the pooled rate."""
-    from dashboard.rates import funnel_flags
+    from dashboard.stats.rates import funnel_flags
 
     cfg = cfg or load_trial()
     denominator, event = signal_columns(df, signal)

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.config import TrialConfig, load_trial
-from dashboard.data import fetch
+from dashboard.store.data import fetch
 
 MERGED = "other sites (merged)"
 FREE_TEXT_MARK = "[withheld from blinded views: may name the arm]"

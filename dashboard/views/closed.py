@@ -12,10 +12,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard import outcomes, safety
-from dashboard.access import Viewer
+from dashboard.views import outcomes
+from dashboard.views import safety
+from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
-from dashboard.data import fetch
+from dashboard.store.data import fetch
 
 SETS = {"itt": "Intention to treat", "pp": "Per protocol"}
 # The randomization strata (RAND.csv fields in trial.toml) as columns of queries/closed/arms.sql.
@@ -73,7 +74,7 @@ def noninferiority(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialCon
     """3-year OS difference (experimental minus control) with its 95% CI against the margin, and
     the hazard ratio from a Cox model stratified by the randomization strata against the HR
     margin; for the ITT and the per-protocol sets."""
-    from dashboard.comparison import cox_hazard_ratio, survival_difference
+    from dashboard.stats.comparison import cox_hazard_ratio, survival_difference
 
     cfg = cfg or load_trial()
     times, sets = _times_with_arm(con, viewer, cfg)
@@ -99,7 +100,7 @@ def interim(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
     """Information fraction, Lan-DeMets boundaries at the planned and the actual fractions, the
     current Z for non-inferiority (from the stratified Cox HR against the HR margin), and
     conditional power under the current trend and under the design assumption."""
-    from dashboard import groupseq
+    from dashboard.stats import groupseq
 
     cfg = cfg or load_trial()
     d = cfg.design
@@ -137,7 +138,7 @@ def interim(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
 def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     """The pooled safety counts and signals split by arm, AEs by system organ class by arm, and
     risk differences (experimental minus control, Newcombe 95% CI) for the dot chart."""
-    from dashboard.rates import risk_difference_ci
+    from dashboard.stats.rates import risk_difference_ci
 
     viewer.require_closed()
     cfg = cfg or load_trial()
@@ -189,7 +190,7 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
 def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     """Positive margins, Clavien-Dindo IIIA+ within 30 days and deaths within 90 days by site within
     arm (with exact funnel limits around each arm's rate), and the de-escalation markers by arm."""
-    from dashboard.rates import funnel_flags
+    from dashboard.stats.rates import funnel_flags
 
     viewer.require_closed()
     cfg = cfg or load_trial()

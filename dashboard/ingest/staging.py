@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from dashboard.config import Column, CrfSpec, Form
-from dashboard.package import FormFile, OpenedPackage
-from dashboard.problems import Problem
+from dashboard.ingest.package import FormFile, OpenedPackage
+from dashboard.ingest.problems import Problem
 
 MAX_LINES_PER_PROBLEM = 20      # lines listed for one kind of problem in one column
 

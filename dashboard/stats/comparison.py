@@ -5,7 +5,7 @@ the randomization strata (the hazard-ratio margin).
 Arm A is the experimental arm (de-escalation) and arm B the reference (standard surgery); a
 difference is A minus B, a hazard ratio is experimental over reference. Times are in days.
 
-The Kaplan-Meier estimates come from :mod:`dashboard.survival` (R-compatible landmarks, Greenwood
+The Kaplan-Meier estimates come from :mod:`dashboard.stats.survival` (R-compatible landmarks, Greenwood
 variance); the Cox fit is lifelines' ``CoxPHFitter``, which handles ties by Efron's method, the
 default of R's ``coxph``.
 """
@@ -20,7 +20,7 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from scipy.stats import norm
 
-from dashboard.survival import _check_conf, _clean, _fit, kaplan_meier
+from dashboard.stats.survival import _check_conf, _clean, _fit, kaplan_meier
 
 _DIFFERENCE_KEYS = ("difference", "lower", "upper", "se", "lower_one_sided")
 _COX_KEYS = ("hazard_ratio", "lower", "upper", "log_hr", "se", "z", "p")
@@ -30,7 +30,7 @@ def _greenwood_var_log(t: np.ndarray, e: np.ndarray, at: float) -> float:
     """Greenwood's variance of log S(at): the sum over event times <= at of d / (n (n - d)).
 
     Infinite once every subject at risk at some event time <= at has the event (S(at) = 0).
-    The event table is the one :func:`dashboard.survival.kaplan_meier` is built from.
+    The event table is the one :func:`dashboard.stats.survival.kaplan_meier` is built from.
     """
     curve = _fit(t, e, "plain", 1.0)
     upto = curve[(curve["time"] <= at) & (curve["observed"] > 0)]
@@ -99,7 +99,7 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
     ------
     ValueError
         If `at` or `alpha` is invalid, or the data are (missing, negative or infinite
-        durations, events not 0/1; the messages of :func:`dashboard.survival.kaplan_meier`).
+        durations, events not 0/1; the messages of :func:`dashboard.stats.survival.kaplan_meier`).
 
     Notes
     -----

@@ -6,7 +6,7 @@ import re
 import duckdb
 import pandas as pd
 
-from dashboard.sql import query
+from dashboard.store.sql import query
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard.build import build
-from dashboard.demo_data import write_demo_package
+from dashboard.ingest.build import build
+from dashboard.devtools.demo_data import write_demo_package
 
 
 def floor_seconds(package: Path) -> float:
@@ -60,9 +60,9 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.access import Viewer, pages_for
+    from dashboard.access.roles import Viewer, pages_for
 
-    root = Path(__file__).resolve().parent.parent
+    from dashboard.config import PROJECT_ROOT as root
     os.environ["NEO_MARGIN_WAREHOUSE"] = str(warehouse_dir)
     viewer = Viewer(role, "01" if role == "site" else None)
 
@@ -112,7 +112,7 @@ def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
     import sys
     import urllib.request
 
-    root = Path(__file__).resolve().parent.parent
+    from dashboard.config import PROJECT_ROOT as root
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -149,13 +149,13 @@ def _percentiles(times: list[float]) -> dict:
 
 def bench_ws_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi",
                          server_pid: int | None = None) -> dict:
-    """`sessions` websocket clients (dashboard.wsload: the browser's own messages, no renderer)
+    """`sessions` websocket clients (dashboard.devtools.wsload: the browser's own messages, no renderer)
     each signing in and opening the pages in turn with no pause for `seconds`: the server alone,
     from a page request to the end of its run."""
     import asyncio
 
-    from dashboard import wsload
-    from dashboard.accounts import DEMO_PASSWORD
+    from dashboard.devtools import wsload
+    from dashboard.access.accounts import DEMO_PASSWORD
 
     cpu0 = cpu_seconds(server_pid) if server_pid else None
     t0 = time.perf_counter()
@@ -195,7 +195,7 @@ def bench_browser(url: str, user: str = "demo-pi") -> dict:
     (first visit: plotly.js and the page load) and again in the same context (a returning user)."""
     from playwright.sync_api import sync_playwright
 
-    from dashboard.accounts import DEMO_PASSWORD
+    from dashboard.access.accounts import DEMO_PASSWORD
 
     out = {}
     with sync_playwright() as p:
@@ -269,7 +269,7 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
 
     from playwright.async_api import async_playwright
 
-    from dashboard.accounts import DEMO_PASSWORD
+    from dashboard.access.accounts import DEMO_PASSWORD
 
     times: list[float] = []
     errors: list[str] = []

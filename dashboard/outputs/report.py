@@ -14,8 +14,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard import deviations, enrollment, figures, outcomes, quality, safety
-from dashboard.access import Viewer
+from dashboard.views import deviations
+from dashboard.views import enrollment
+from dashboard.outputs import figures
+from dashboard.views import outcomes
+from dashboard.views import quality
+from dashboard.views import safety
+from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
 
 CONFIDENTIAL = "CONFIDENTIAL - DSMB CLOSED SESSION"
@@ -121,7 +126,7 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
 
 
 def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
-    from dashboard import closed
+    from dashboard.views import closed
 
     labels = {a.code: a.label for a in cfg.arms}
     d = cfg.design

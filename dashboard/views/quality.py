@@ -7,10 +7,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard import warehouse
-from dashboard.access import Viewer
+from dashboard.store import warehouse
+from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
-from dashboard.data import fetch
+from dashboard.store.data import fetch
 
 
 def visits_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboard.ingest import build as build_module
+from dashboard.ingest import derive
 from dashboard.ingest.build import DEPENDS, DERIVED, build
 from dashboard.config import load_trial
 from factory import small_trial
@@ -61,5 +61,5 @@ def test_parameter_names_are_renamed_whatever_their_case(tmp_path):
     con = duckdb.connect()
     con.execute("create table subjects as select '01-001' as subjid, 17 as age_at_consent, true as randomized")
     cfg = cfg.model_copy(update={"eligibility": [c for c in cfg.eligibility if c.code == "I01"]})
-    build_module._eligibility_data(con, cfg)
+    derive.eligibility_data(con, cfg)
     assert con.execute("select code, subjid, violated from eligibility_data").fetchall() == [("I01", "01-001", True)]

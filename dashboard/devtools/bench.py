@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from dashboard.ingest.build import build
+from dashboard.store.sql import render
 from dashboard.devtools.demo_data import write_demo_package
 
 
@@ -23,8 +24,7 @@ def floor_seconds(package: Path) -> float:
         t0 = time.perf_counter()
         con = duckdb.connect(str(Path(tmp) / "floor.duckdb"))
         for csv_file in sorted(package.glob("*.csv")):
-            con.execute(f"create table {csv_file.stem.lower()} as select * from read_csv($p)",
-                        {"p": str(csv_file)})
+            con.execute(render("bench/read_csv_floor", table=csv_file.stem.lower()), {"p": str(csv_file)})
         con.close()
         return time.perf_counter() - t0
 

@@ -19,18 +19,9 @@ import duckdb
 from dashboard.config import Column, CrfSpec, Form
 from dashboard.ingest.package import FormFile, OpenedPackage
 from dashboard.ingest.problems import Problem
+from dashboard.store.sql import ident, lit, render  # noqa: F401  (ident, lit: used by clean and build)
 
 MAX_LINES_PER_PROBLEM = 20      # lines listed for one kind of problem in one column
-
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(text: str) -> str:
-    """A quoted SQL string literal (only for names from the spec and fixed messages)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass
@@ -145,22 +136,16 @@ def _load_form(con, form_name: str, form: Form, ff: FormFile,
     for name in lf.extra_columns:
         problems.append(Problem("warning", ff.original, 1, name,
                                 "column not in spec: kept as text"))
-    table = f"raw_{form_name.lower()}"
+    form_key = form_name.lower()
     try:
-        con.execute(
-            f"create or replace table {table} as select * from read_csv($path, header = true, "
-            "auto_detect = false, columns = $columns, delim = ',', quote = '\"', escape = '\"', "
-            f"store_rejects = true, rejects_table = 'rejects_{form_name.lower()}', "
-            f"rejects_scan = 'rejects_scan_{form_name.lower()}')",
-            {"path": str(ff.path), "columns": {h: "VARCHAR" for h in header}})
+        con.execute(render("ingest/read_csv", form=form_key),
+                    {"path": str(ff.path), "columns": {h: "VARCHAR" for h in header}})
     except duckdb.Error as exc:
         problems.append(Problem("error", ff.original, None, None,
                                 f"cannot be read as CSV: {str(exc).splitlines()[0]}"))
         return None, problems
-    lf.rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    rejects = con.execute(
-        f"select line, column_name, error_type, error_message from rejects_{form_name.lower()} "
-        "order by line").fetchall()
+    lf.rows = con.execute(render("ingest/row_count", table=f"raw_{form_key}")).fetchall()[0][0]
+    rejects = con.execute(render("ingest/rejects", form=form_key)).fetchall()
     lf.rejected = len(rejects)
     lf._rejected_lines = {int(r[0]) for r in rejects}
     for line, column, error_type, message in rejects:
@@ -170,51 +155,6 @@ def _load_form(con, form_name: str, form: Form, ff: FormFile,
 
 
 # ---------------------------------------------------------------- typing
-def _typed_expr(col: Column, present: bool) -> list[tuple[str, str]]:
-    """(expression, name) pairs that give a spec column its type, and for partial dates the
-    imputation flag. Typed columns are lower case: the trial's words in the SQL."""
-    name = col.name.lower()
-    if not present:
-        items = [(f"null::{_sql_type(col)}", name)]
-        if col.type.startswith("partial_date"):
-            items.append(("null::varchar", name + "_imputed"))
-        return items
-    v = f"nullif(trim({ident(col.name)}), '')"
-    t = col.type
-    # length() before strptime: %Y-%m-%d alone would take 2026-3-1 as well
-    full = f"case when length({v}) = 10 then try_strptime({v}, '%Y-%m-%d')::date end"
-    if t in ("text", "yn"):
-        return [(v, name)]
-    if t == "date":
-        return [(full, name)]
-    if t.startswith("partial_date"):
-        year = f" when length({v}) = 4 then try_strptime({v} || '-01-01', '%Y-%m-%d')::date" \
-            if t == "partial_date_y" else ""
-        flag_year = f" when length({v}) = 4 then 'month and day'" if t == "partial_date_y" else ""
-        return [
-            (f"case when length({v}) = 10 then try_strptime({v}, '%Y-%m-%d')::date"
-             f" when length({v}) = 7 then try_strptime({v} || '-01', '%Y-%m-%d')::date{year} end", name),
-            # a value that does not parse refuses the package, so the flag needs no second check
-            (f"case when length({v}) = 7 then 'day'{flag_year} end",
-             name + "_imputed"),
-        ]
-    if t == "datetime":
-        # ISO 8601 date or date-time; DuckDB's cast accepts 'T' or space and drops an offset
-        return [(f"case when length({v}) >= 10 and substr({v}, 5, 1) = '-' and substr({v}, 8, 1) = '-' "
-                 f"then try_cast({v} as timestamp) end", name)]
-    if t == "integer":
-        return [(f"case when regexp_full_match({v}, '-?[0-9]+') then try_cast({v} as bigint) end", name)]
-    if t == "number":
-        return [(f"try_cast({v} as double)", name)]
-    raise ValueError(t)
-
-
-def _sql_type(col: Column) -> str:
-    return {"text": "varchar", "yn": "varchar", "date": "date", "partial_date": "date",
-            "partial_date_y": "date", "datetime": "timestamp", "integer": "bigint",
-            "number": "double"}[col.type]
-
-
 _TYPE_WORDS = {
     "date": "not a date YYYY-MM-DD",
     "partial_date": "not a date YYYY-MM-DD or YYYY-MM",
@@ -234,16 +174,13 @@ def type_forms(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], sp
     """Create typed_<form> for every loaded form, two forms at a time: most forms are smaller than
     the row group DuckDB splits one query's work by, so one at a time left a core idle."""
     def one(form_name: str, lf: LoadedForm) -> None:
-        form = spec.forms[form_name]
         present = set(lf.header)
-        items = ["rowid as _row"]
-        for col in _all_columns(form, spec):
-            items += [f"{expr} as {ident(alias)}" for expr, alias in _typed_expr(col, col.name in present)]
-        items += [f"{ident(n)} as {ident(n.lower())}" for n in lf.extra_columns]
+        columns = [{"name": c.name, "type": c.type, "present": c.name in present}
+                   for c in _all_columns(spec.forms[form_name], spec)]
         cur = con.cursor()
         try:
-            cur.execute(f"create or replace table typed_{form_name.lower()} as select "
-                        + ", ".join(items) + f" from raw_{form_name.lower()}")
+            cur.execute(render("ingest/typed_form", form=form_name.lower(), columns=columns,
+                               extra=lf.extra_columns))
         finally:
             cur.close()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -273,55 +210,21 @@ def check_cells(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], s
 def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, hide_values) -> list[Problem]:
     problems: list[Problem] = []
     form = spec.forms[form_name]
-    raw, typed = f"raw_{form_name.lower()}", f"typed_{form_name.lower()}"
     present = set(lf.header)
-    branches = []
-    for col in _all_columns(form, spec):
-        if col.name not in present:
-            continue
-        c, q = ident(col.name), lit(col.name)
-        rv = f"nullif(trim({c}), '')"
-        if col.required:
-            branches.append(f"select rowid as _row, {q} as col, null as val, 'required value is empty' as problem "
-                            f"from {raw} where {rv} is null")
-        if col.type in _TYPE_WORDS:
-            # text that did not type is an error; typed_ was made from raw_ in its order, so a
-            # positional join pairs each typed row with its text without a hash join
-            tc = ident(col.name.lower())
-            branches.append(f"select t._row, {q}, nullif(trim(r.{c}), ''), {lit(_TYPE_WORDS[col.type])} "
-                            f"from {typed} t positional join {raw} r "
-                            f"where t.{tc} is null and nullif(trim(r.{c}), '') is not null")
-        codes = col.codes or (["Y", "N"] if col.type == "yn" else None)
-        if codes:
-            listed = ", ".join(lit(x) for x in codes)
-            branches.append(f"select _row, {q}, {c}, {lit('not one of: ' + ', '.join(codes))} "
-                            f"from {typed} where {c} is not null and {c} not in ({listed})")
-        if col.pattern:
-            branches.append(f"select _row, {q}, {c}, {lit('does not match ' + col.pattern)} "
-                            f"from {typed} where {c} is not null and not regexp_full_match({c}, {lit(col.pattern)})")
-        if col.min is not None:
-            branches.append(f"select _row, {q}, {c}::varchar, {lit(f'below the minimum {col.min:g}')} "
-                            f"from {typed} where {c} < {col.min}")
-        if col.max is not None:
-            branches.append(f"select _row, {q}, {c}::varchar, {lit(f'above the maximum {col.max:g}')} "
-                            f"from {typed} where {c} > {col.max}")
-    if branches:
-        sql = ("select _row, col, val, problem, count(*) over (partition by col, problem) as n "
-               f"from ({' union all '.join(branches)}) "
-               f"qualify row_number() over (partition by col, problem order by _row) <= {MAX_LINES_PER_PROBLEM} "
-               "order by _row, col")
-        for row, col, val, problem, n in con.execute(sql).fetchall():
-            shown = val is not None and col not in hide_values
-            text = f"{val!r}: {problem}" if shown else problem
-            if n > MAX_LINES_PER_PROBLEM:
-                text += f" ({n} rows in all; the first {MAX_LINES_PER_PROBLEM} are listed)"
-            problems.append(Problem("error", lf.file.original, lf.line_of(row), col, text))
+    columns = [{"name": c.name, "required": c.required, "type": c.type,
+                "codes": c.codes or (["Y", "N"] if c.type == "yn" else None), "pattern": c.pattern,
+                "min": c.min, "max": c.max, "min_text": f"{c.min:g}" if c.min is not None else None,
+                "max_text": f"{c.max:g}" if c.max is not None else None}
+               for c in _all_columns(form, spec) if c.name in present]
+    sql = render("ingest/cell_problems", form=form_name.lower(), columns=columns, type_words=_TYPE_WORDS)
+    for row, col, val, problem, n in con.execute(sql, {"max_lines": MAX_LINES_PER_PROBLEM}).fetchall():
+        shown = val is not None and col not in hide_values
+        text = f"{val!r}: {problem}" if shown else problem
+        if n > MAX_LINES_PER_PROBLEM:
+            text += f" ({n} rows in all; the first {MAX_LINES_PER_PROBLEM} are listed)"
+        problems.append(Problem("error", lf.file.original, lf.line_of(row), col, text))
     if form.key and all(k in present for k in form.key):
-        keys = ", ".join(ident(k) for k in form.key)
-        dupes = con.execute(
-            f"select {keys}, list(_row order by _row) from {typed} "
-            f"where {' and '.join(ident(k) + ' is not null' for k in form.key)} "
-            f"group by {keys} having count(*) > 1 order by min(_row) limit 100").fetchall()
+        dupes = con.execute(render("ingest/duplicate_keys", form=form_name.lower(), key=form.key)).fetchall()
         for d in dupes:
             rows = d[-1]
             value = "/".join(str(x) for x in d[:-1])

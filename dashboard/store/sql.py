@@ -1,9 +1,40 @@
-"""SQL lives in queries/, one question per file; this module finds a file by its name."""
+"""SQL lives in queries/, one question per file; this module finds a file by its name and, for the
+build's generated statements, renders it as a Jinja template.
+
+Templates are filled with identifiers and constants from crf_spec.toml, trial.toml and the build's
+own file and table names, always through the `ident` and `lit` filters; a value from an export
+package never enters SQL text, it is bound as a parameter ($name). This is how dbt templates SQL.
+"""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
+import duckdb
+import jinja2
+
 from dashboard.config import QUERIES
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def lit(text) -> str:
+    """A quoted SQL string literal (only for names and constants from the spec and the config)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def rename_params(sql: str, prefix: str) -> str:
+    """$name -> $<prefix>name, so several queries can share one statement (DuckDB's parameter
+    names are case-insensitive, so the renaming is too)."""
+    return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: f"${prefix}{m.group(1).lower()}", sql)
+
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(QUERIES)), undefined=jinja2.StrictUndefined,
+                          autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters.update(ident=ident, lit=lit, rename_params=rename_params)
 
 
 @lru_cache(maxsize=None)
@@ -15,6 +46,16 @@ def query(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def render(template: str, /, **context) -> str:
+    """queries/<name>.sql rendered as a Jinja template with `context` (identifiers, spec constants)."""
+    return _ENV.get_template(f"{template}.sql").render(**context)
+
+
 def names(folder: str) -> list[str]:
     """The queries of a folder, e.g. names("findings") -> ["findings/stage_mismatch", ...]."""
     return sorted(f"{folder}/{p.stem}" for p in (QUERIES / folder).glob("*.sql"))
+
+
+def tables_read(sql: str) -> set[str]:
+    """The tables a query reads, as DuckDB's own parser sees them (CTE names left out)."""
+    return {t.lower() for t in duckdb.get_table_names(sql)}

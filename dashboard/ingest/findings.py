@@ -1,0 +1,90 @@
+"""What the build found and records in the warehouse: data-quality findings (queries/findings and
+the generated ones: dates after the cut-off, imputed partial dates, free text that may name the
+arm), the rows read and kept per form, the problems of the package and the load history."""
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+
+from dashboard.access import blinding
+from dashboard.config import CrfSpec, TrialConfig
+from dashboard.ingest import clean
+from dashboard.ingest.derive import frame_table
+from dashboard.ingest.problems import Problem
+from dashboard.store.sql import names, query, render
+
+FREE_TEXT_KIND = "free text that may name the arm"
+
+
+def free_text(loaded, spec: CrfSpec) -> set[str]:
+    """The free-text columns (lower case): the spec's, and every column not in the spec."""
+    return blinding.free_text_columns(spec) | {c.lower() for lf in loaded.values() for c in lf.extra_columns}
+
+
+def _free_text_findings(loaded, spec: CrfSpec, cfg: TrialConfig, columns: set[str]) -> str | None:
+    pattern = blinding.free_text_pattern(cfg)
+    if not pattern:
+        return None
+    cells = []
+    for name, lf in loaded.items():
+        form = spec.forms[name]
+        for col in [c.name for c in form.columns if c.name.lower() in columns] + lf.extra_columns:
+            cells.append({"form": name, "column": col, "has_subjid": "SUBJID" in form.column_names})
+    return render("ingest/free_text_findings", cells=cells, pattern=pattern)
+
+
+def record_findings(con: duckdb.DuckDBPyConnection, loaded, spec: CrfSpec, cfg: TrialConfig,
+                    columns: set[str]) -> dict[str, int]:
+    """The findings table (kind, form, file, line, subjid, column_name, value, message); returns
+    the count of each kind."""
+    parts = [p for p in (clean.imputed_findings(spec, loaded), _free_text_findings(loaded, spec, cfg, columns)) if p]
+    df = con.execute(render("ingest/findings", parts=parts, names=names("findings"))).df()
+    df["file"] = [loaded[f].file.original if f in loaded else f"{f}.csv" for f in df["form"]]
+    df["line"] = [loaded[f].line_of(int(r)) if f in loaded and pd.notna(r) else None
+                  for f, r in zip(df["form"], df["_row"])]
+    df = df.drop(columns=["_row"]).sort_values(["kind", "form", "line"], kind="stable")
+    con.register("findings_df", df)
+    try:
+        con.execute(query("ingest/findings_table"))
+    finally:
+        con.unregister("findings_df")
+    return dict(con.execute(query("ingest/findings_by_kind")).fetchall())
+
+
+def withheld_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The columns (upper case) in which a free-text cell was withheld from the blinded file."""
+    return {r[0].upper() for r in con.execute(query("ingest/withheld_columns"), {"kind": FREE_TEXT_KIND}).fetchall()}
+
+
+def form_counts(con: duckdb.DuckDBPyConnection, loaded) -> dict[str, int]:
+    rows = []
+    for form, lf in loaded.items():
+        kept = con.execute(render("ingest/row_count", table=f"crf_{form.lower()}")).fetchall()[0][0]
+        rows.append({"form": form, "file": lf.file.original, "encoding": lf.file.encoding,
+                     "rows_read": lf.rows, "rows_rejected": lf.rejected,
+                     "rows_after_cutoff": lf.rows - kept, "rows_kept": kept,
+                     "extra_columns": ", ".join(lf.extra_columns)})
+    frame_table(con, "form_counts", pd.DataFrame(rows))
+    return {r["form"]: r["rows_read"] for r in rows}
+
+
+def problems_table(con: duckdb.DuckDBPyConnection, problems: list[Problem]) -> None:
+    df = pd.DataFrame([p.as_dict() for p in problems], columns=["severity", "file", "line", "column", "message"])
+    df["line"] = df["line"].astype("Int64")
+    con.register("problems_df", df)
+    try:
+        con.execute(query("ingest/problems_table"))
+    finally:
+        con.unregister("problems_df")
+
+
+def history_table(con: duckdb.DuckDBPyConnection, history: list[dict]) -> None:
+    rows = [{"build_id": h.get("build_id"), "started": h.get("started"), "status": h.get("status"),
+             "package": h.get("package"), "cutoff": h.get("cutoff"), "exported": h.get("exported"),
+             "source": h.get("source"), "seconds": h.get("seconds"), "errors": h.get("errors"),
+             "warnings": h.get("warnings"), "findings": sum((h.get("findings") or {}).values()),
+             "rows": json.dumps(h.get("rows") or {}), "first_errors": "\n".join(h.get("first_errors") or [])}
+            for h in history]
+    frame_table(con, "load_history", pd.DataFrame(rows))

@@ -1,0 +1,50 @@
+"""The blinding guard: the last check before a blinded warehouse file is published. Whatever a
+derivation does, a blinded file with an arm column, a text cell that is an arm or a
+protocol-surgery value, or free text that may name the arm is refused."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from dashboard.access import blinding
+from dashboard.config import TrialConfig, load_crf_spec
+from dashboard.store.sql import query, render
+
+
+class BlindingBreach(RuntimeError):
+    """The blinded warehouse would hold an arm or an arm-revealing value: never published."""
+
+
+def hidden_columns(cfg: TrialConfig) -> set[str]:
+    """Columns that never reach a blinded table: the arm, what reveals it, what is withheld."""
+    b = cfg.blinding
+    return {c.upper() for c in [b.arm_field, *b.arm_revealing_fields, *b.withheld_fields]}
+
+
+def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = None) -> None:
+    """Scan every text column of every table of a blinded warehouse for an arm value, and every
+    free-text column (`free_text`, lower-case names; the spec's by default) for a term that may
+    name the arm; one scan per table."""
+    forbidden = [v.upper() for v in list(cfg.arm_codes) + list(cfg.blinding.protocol_surgery_values)]
+    hidden = hidden_columns(cfg)
+    free_text = blinding.free_text_columns(load_crf_spec()) if free_text is None else free_text
+    pattern = blinding.free_text_pattern(cfg)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        by_table: dict[str, list[str]] = {}
+        for table, column, dtype in con.execute(query("ingest/guard_columns")).fetchall():
+            if column.upper() in hidden:
+                raise BlindingBreach(f"blinded table {table} has column {column}")
+            if dtype == "VARCHAR":
+                by_table.setdefault(table, []).append(column)
+        for table, columns in by_table.items():
+            words = [c for c in columns if pattern and c.lower() in free_text]
+            sql = render("ingest/guard_scan", table=table, columns=columns, words=words, pattern=pattern)
+            arm_hit, text_hit = con.execute(sql, {"v": forbidden}).fetchall()[0]
+            if arm_hit:
+                raise BlindingBreach(f"blinded table {table} holds an arm value in a text column")
+            if text_hit:
+                raise BlindingBreach(f"blinded table {table} holds free text that may name the arm")
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+attach {{ path | lit }} as {{ alias | ident }}

@@ -1,0 +1,1 @@
+select cutoff_date, exported, source, is_demo from build_info

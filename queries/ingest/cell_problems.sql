@@ -1,0 +1,46 @@
+{#- Every cell of one form that breaks the spec: an empty required value, text that did not type,
+    a value outside the codes, a pattern or the range; at most $max_lines rows of one kind of
+    problem in one column, with the count of all of them. `columns`: the spec columns present in
+    the file, each {name, required, type, codes, pattern, min, max}; `type_words`: type -> words. -#}
+{%- set raw, typed = ("raw_" ~ form) | ident, ("typed_" ~ form) | ident -%}
+select _row, col, val, problem, count(*) over (partition by col, problem) as n
+from (
+    select null::bigint as _row, null::varchar as col, null::varchar as val, null::varchar as problem where false
+{% for c in columns %}
+{% set q, col = c.name | lit, c.name | ident %}
+{% if c.required %}
+    union all
+    select rowid, {{ q }}, null, 'required value is empty' from {{ raw }} where nullif(trim({{ col }}), '') is null
+{% endif %}
+{% if c.type in type_words %}
+    {#- typed_ was made from raw_ in its order: a positional join pairs each typed row with its text #}
+    union all
+    select t._row, {{ q }}, nullif(trim(r.{{ col }}), ''), {{ type_words[c.type] | lit }}
+    from {{ typed }} t positional join {{ raw }} r
+    where t.{{ (c.name | lower) | ident }} is null and nullif(trim(r.{{ col }}), '') is not null
+{% endif %}
+{% if c.codes %}
+    union all
+    select _row, {{ q }}, {{ col }}, {{ ("not one of: " ~ (c.codes | join(", "))) | lit }}
+    from {{ typed }} where {{ col }} is not null
+      and {{ col }} not in ({% for x in c.codes %}{{ x | lit }}{{ ", " if not loop.last }}{% endfor %})
+{% endif %}
+{% if c.pattern %}
+    union all
+    select _row, {{ q }}, {{ col }}, {{ ("does not match " ~ c.pattern) | lit }}
+    from {{ typed }} where {{ col }} is not null and not regexp_full_match({{ col }}, {{ c.pattern | lit }})
+{% endif %}
+{% if c.min is not none %}
+    union all
+    select _row, {{ q }}, {{ col }}::varchar, {{ ("below the minimum " ~ c.min_text) | lit }}
+    from {{ typed }} where {{ col }} < {{ c.min }}
+{% endif %}
+{% if c.max is not none %}
+    union all
+    select _row, {{ q }}, {{ col }}::varchar, {{ ("above the maximum " ~ c.max_text) | lit }}
+    from {{ typed }} where {{ col }} > {{ c.max }}
+{% endif %}
+{% endfor %}
+)
+qualify row_number() over (partition by col, problem order by _row) <= $max_lines
+order by _row, col

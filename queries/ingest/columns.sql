@@ -1,0 +1,1 @@
+select column_name, column_type from (describe {{ table | ident }})

@@ -1,0 +1,2 @@
+-- The rows of EXPORT.csv (exactly one in a sound package).
+select cutoffdat, exportdtc, specver, source from typed_export

@@ -1,0 +1,1 @@
+select kind, count(*) from findings group by kind order by kind

@@ -39,6 +39,8 @@ class Trial(_Strict):
     primary_completion: dt.date
     spec_version: str
     days_per_month: float = Field(gt=0)
+    p16_staged_sites: list[str]
+    p16_positive: str
 
 
 class Arm(_Strict):
@@ -119,6 +121,8 @@ class Design(_Strict):
 class SafetySignal(_Strict):
     name: str
     label: str
+    source: str                 # a column of queries/views/safety_subjects.sql
+    by_site_within_arm: bool = False
     population: Literal["randomized", "operated", "with_pathology"]
     window_from: Literal["surgery", "randomization"] | None = None
     window_days: int | None = None
@@ -131,6 +135,7 @@ class Safety(_Strict):
     clavien_serious: list[str]
     clavien_order: list[str]
     early_death_days: list[int]
+    complication_window_days: int
     funnel_confidence: list[float]
 
 

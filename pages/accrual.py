@@ -69,4 +69,5 @@ with left:
         st.write("No screen failures.")
 with right:
     st.subheader("From screening to follow-up")
-    st.graphviz_chart(figures.consort_dot(ui.cached(enrollment.flow, viewer)), width="stretch")
+    st.graphviz_chart(figures.consort_dot(ui.cached(enrollment.flow, viewer),
+                                       cfg.schedule.never_operated_after_days), width="stretch")

@@ -54,7 +54,7 @@ early = {k: v for k, v in p.items() if k.startswith("death_")}
 st.subheader("Surgery")
 s1, s2, s3, s4 = st.columns(4)
 s1.metric("Operated", p["operated"])
-s2.metric("Clavien-Dindo IIIA+ within 30 days", p["clavien_3a_plus_30d"])
+s2.metric(f"Clavien-Dindo IIIA+ within {cfg.safety.complication_window_days} days", p[safety.complication_key(cfg)])
 s3.metric("Deaths within " + " / ".join(k[6:-1] for k in early) + " days", " / ".join(str(v) for v in early.values()))
 s4.metric("Positive margins", f"{p['positive_margin']} of {p['with_pathology']}")
 

@@ -277,7 +277,7 @@ def test_never_operated(closed):
 
 def test_post_operative_windows_and_clavien(closed):
     rows = {r[0]: r[1:] for r in closed.execute(
-        "select aespid, days_after_surgery, within_30d_of_surgery, clavien_3a_plus, phase, aeterm "
+        "select aespid, days_after_surgery, within_complication_window, clavien_3a_plus, phase, aeterm "
         "from adverse_events where subjid = 'AE-1'").fetchall()}
     assert rows["1"] == (30, True, True, "post-operative", "伤口感染")
     assert rows["2"] == (31, False, True, "post-operative", "咽瘘")

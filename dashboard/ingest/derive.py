@@ -70,7 +70,8 @@ def parameters(cfg: TrialConfig) -> dict[str, dict]:
     """The trial.toml values each derived query binds, by table."""
     s, safety = cfg.schedule, cfg.safety
     return {
-        "subjects": {"never_operated_after_days": s.never_operated_after_days},
+        "subjects": {"never_operated_after_days": s.never_operated_after_days,
+                     "p16_staged_sites": cfg.trial.p16_staged_sites, "p16_positive": cfg.trial.p16_positive},
         "windows": {"adjuvant_rt_types": s.adjuvant_rt_types,
                     "response_imaging_max_days": s.response_imaging_max_days_after_last_cycle,
                     "randomization_to_surgery_max_days": s.randomization_to_surgery_max_days,
@@ -82,6 +83,7 @@ def parameters(cfg: TrialConfig) -> dict[str, dict]:
                             "window_days_late": s.followup_window_days_late},
         "adverse_events": {"clavien_order": safety.clavien_order,
                            "clavien_serious": safety.clavien_serious,
+                           "complication_window_days": safety.complication_window_days,
                            "early_death_days": sorted(safety.early_death_days)},
     }
 

@@ -148,8 +148,9 @@ def funnel(frame: pd.DataFrame, p0: float, limits: pd.DataFrame | None, title: s
     return _layout(fig, title)
 
 
-def consort_dot(flow: dict) -> str:
-    """The CONSORT-style flow as a Graphviz DOT graph."""
+def consort_dot(flow: dict, never_operated_after_days: int) -> str:
+    """The CONSORT-style flow as a Graphviz DOT graph; a subject randomized more than
+    `never_operated_after_days` ago without surgery counts as not operated (trial.toml schedule)."""
     f = flow
     return f"""digraph {{
   rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#eef4f8", fontname="sans-serif"];
@@ -157,7 +158,7 @@ def consort_dot(flow: dict) -> str:
   sf [label="Screen failures {f['screen_failures']}\\nPending {f['screening_pending']}", fillcolor="#f6f6f6"];
   r [label="Randomized\\n{f['randomized']}"];
   o [label="Operated\\n{f['operated']}"];
-  w [label="Awaiting surgery {f['awaiting_surgery']}\\nNot operated (> 28 days) {f['not_operated']}", fillcolor="#f6f6f6"];
+  w [label="Awaiting surgery {f['awaiting_surgery']}\\nNot operated (> {never_operated_after_days} days) {f['not_operated']}", fillcolor="#f6f6f6"];
   fu [label="In follow-up\\n{f['in_follow_up']}"];
   off [label="Died {f['died']} · Withdrew {f['withdrew']}\\nLost {f['lost']} · Off study {f['off_study']}", fillcolor="#f6f6f6"];
   s -> r; s -> sf; r -> o; r -> w; o -> fu; o -> off;

@@ -153,16 +153,7 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
         n_arm[arm.code] = len(sub)
         sig = safety.signals(sub, cfg)
         out["signals"][arm.code] = sig
-        out["by_arm"][arm.code] = {
-            "subjects": len(sub), "any_ae": int(sub.any_ae.sum()), "grade3plus": int(sub.grade3plus.sum()),
-            "serious": int(sub.serious.sum()), "immune_grade3plus": int(sub.immune_grade3plus.sum()),
-            "operated": int(sub.operated.sum()),
-            "clavien_3a_plus_30d": int(pd.to_numeric(sub.first_clavien_3a_plus_day, errors="coerce").between(0, 30).sum()),
-            "death_30d": int(pd.to_numeric(sub.death_day_after_surgery, errors="coerce").between(0, 30).sum()),
-            "death_90d": int(pd.to_numeric(sub.death_day_after_surgery, errors="coerce").between(0, 90).sum()),
-            "with_pathology": int(sub.with_pathology.sum()), "positive_margin": int(sub.positive_margin.sum()),
-            "by_soc": {k: int(v) for k, v in soc[soc.arm == arm.code].groupby("soc").subjid.nunique().items()},
-        }
+        out["by_arm"][arm.code] = safety.safety_counts(sub, soc[soc.arm == arm.code], cfg, soc_order="name")
     rows = []
     for label, frame in [("any grade", soc), ("grade 3+", soc[soc.worst_grade >= 3])]:
         for soc_name, g in frame.groupby("soc"):
@@ -188,8 +179,9 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
 
 
 def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
-    """Positive margins, Clavien-Dindo IIIA+ within 30 days and deaths within 90 days by site within
-    arm (with exact funnel limits around each arm's rate), and the de-escalation markers by arm."""
+    """The signals marked by_site_within_arm in trial.toml (positive margins, early complications and
+    deaths) by site within arm, with exact funnel limits around each arm's rate, and the
+    de-escalation markers by arm."""
     from dashboard.stats.rates import funnel_flags
 
     viewer.require_closed()
@@ -198,7 +190,7 @@ def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialC
     subjects = safety.subjects(con, viewer).merge(a, on="subjid")
     by_site = []
     for s in cfg.safety_signals:
-        if s.name not in ("positive_margin", "clavien_3a_plus_30d", "death_90d"):
+        if not s.by_site_within_arm:
             continue
         den, ev = safety.signal_columns(subjects, s)
         frame = pd.DataFrame({"siteid": subjects.siteid, "arm": subjects.arm, "n": den.astype(int), "events": ev.astype(int)})

@@ -154,8 +154,9 @@ def imbalance(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig |
             "stratum_bound": cfg.randomization.block_size // 2}
 
 
-def baseline(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict:
+def baseline(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     """Baseline characteristics of the randomized, pooled: age summary and counts per category."""
+    cfg = cfg or load_trial()
     df = fetch(con, "views/baseline_randomized", site=viewer.site_filter)
     n = len(df)
     out: dict = {"n": n}
@@ -168,7 +169,7 @@ def baseline(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict:
                        ("response_at_randomization", "Response"), ("smoking", "Smoking")]:
         series = df[col]
         if col == "p16":
-            series = df.loc[df.primary_site == "OROPHARYNX", col]
+            series = df.loc[df.primary_site.isin(cfg.trial.p16_staged_sites), col]
         counts = series.fillna("missing").astype(str).value_counts()
         out[col] = {"label": label, "counts": {k: int(v) for k, v in counts.sort_index().items()}}
     return out

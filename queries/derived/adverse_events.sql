@@ -22,8 +22,12 @@ select
          when s.randomization_date is not null and ae.aestdat > s.randomization_date then 'pre-operative'
          else 'neoadjuvant' end as phase,
     ae.aestdat - s.first_surgery_date as days_after_surgery,
-    coalesce(ae.aestdat - s.first_surgery_date between 0 and 30, false) as within_30d_of_surgery,
-    coalesce(ae.aestdat - s.first_surgery_date between 0 and 90, false) as within_90d_of_surgery
+    -- trial.toml [safety]: complications counted within complication_window_days of surgery,
+    -- early deaths within the longest of early_death_days
+    coalesce(ae.aestdat - s.first_surgery_date between 0 and $complication_window_days::integer, false)
+        as within_complication_window,
+    coalesce(ae.aestdat - s.first_surgery_date between 0 and list_max($early_death_days::integer[]), false)
+        as within_early_death_window
 from crf_ae as ae
 join subjects as s on s.subjid = ae.subjid
 left join clavien as cl on cl.grade = ae.aeclav

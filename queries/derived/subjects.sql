@@ -35,7 +35,8 @@ tnm as (
     select subjid, primsite, histol, p16, ct, cn, cm, stage as stage_recorded, recur, priortx, dxdat,
            case when cn in ('N2', 'N2A', 'N2B', 'N2C') then 'N2'
                 when cn in ('N3', 'N3A', 'N3B') then 'N3' else cn end as n,
-           primsite = 'OROPHARYNX' and p16 = 'POSITIVE' as p16_positive_oropharynx
+           -- trial.toml [trial]: the sites whose stage depends on p16, and the positive code
+           list_contains($p16_staged_sites::varchar[], primsite) and p16 = $p16_positive as p16_positive_oropharynx
     from crf_dx
 ),
 staged as (

@@ -11,7 +11,7 @@ from dashboard.config import ConfigError
 
 
 def _demo_data(args) -> int:
-    from dashboard.devtools.demo_data import write_demo_package
+    from dashboard.devtools.demo import write_demo_package
 
     t0 = time.perf_counter()
     planted = write_demo_package(args.out, subjects=args.subjects, sites=args.sites,

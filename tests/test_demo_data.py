@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from dashboard.config import load_crf_spec, load_trial
-from dashboard.devtools.demo_data import SOURCE_PREFIX, ajcc8_stage, write_demo_package
+from dashboard.devtools.demo import SOURCE_PREFIX, ajcc8_stage, write_demo_package
 
 CUTOFF = dt.date(2028, 6, 30)
 DATE_TYPES = ("date", "partial_date", "partial_date_y")

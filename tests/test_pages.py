@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.access.roles import PAGES, Viewer, pages_for
 from dashboard.ingest.build import build
-from dashboard.devtools.demo_data import write_demo_package
+from dashboard.devtools.demo import write_demo_package
 from dashboard.outputs.summary import summary
 from apptest import MAIN, clear_caches, open_page, page_text, serving
 

@@ -12,7 +12,7 @@ import pytest
 from dashboard.store import warehouse
 from dashboard.access.roles import Viewer
 from dashboard.ingest.build import build
-from dashboard.devtools.demo_data import write_demo_package
+from dashboard.devtools.demo import write_demo_package
 from dashboard.outputs.summary import summary
 
 

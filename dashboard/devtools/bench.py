@@ -16,7 +16,7 @@ import duckdb
 
 from dashboard.ingest.build import build
 from dashboard.store.sql import render
-from dashboard.devtools.demo_data import write_demo_package
+from dashboard.devtools.demo import write_demo_package
 
 
 def floor_seconds(package: Path) -> float:

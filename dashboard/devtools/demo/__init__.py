@@ -34,6 +34,7 @@ from dashboard.devtools.demo.sites import SitesMixin
 from dashboard.devtools.demo.subjects import SubjectsMixin
 from dashboard.devtools.demo.vocabulary import _DRUGS, _CLAVIEN, _DV_RANDOM, _MONTH_VISIT, _LAYOUT
 from dashboard.devtools.demo.randomness import _d, _Stream
+from dashboard.devtools.demo.clinical import ajcc8_stage  # noqa: F401  (public: the tests stage with it)
 from dashboard.ingest.validate import DEMO_SOURCE_PREFIX as SOURCE_PREFIX  # the build recognises demo data by it
 # The generator as EXPORT.csv SOURCE names it, unchanged since the first demo package so that a
 # package made before the code moved to devtools/ compares equal to one made after.

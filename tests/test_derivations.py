@@ -1,7 +1,8 @@
 """Data unit tests: each derivation of the build on tiny hand-made subjects whose answer is known.
 
 Expected values are worked out by hand from the export spec, section 5 (age, AJCC 8th stage,
-eligibility, survival and censoring, windows, post-operative windows).
+eligibility, survival and censoring, post-operative windows). Visit windows and deviations
+have their own package: test_windows.py.
 """
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ from dashboard.config import load_trial
 from factory import Package, d
 
 RAND = "2026-03-01"
+CFG = load_trial()
+PARAMS = {c.code: c.params for c in CFG.eligibility}
+MIN_AGE, MAX_AGE = PARAMS["I01"]["min_age"], PARAMS["I01"]["max_age"]
+MAX_ECOG = PARAMS["I04"]["max_ecog"]
+MAX_CYCLES = PARAMS["I06"]["max_cycles"]
+CONSENT = dt.date(2026, 1, 1)
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    return day.replace(year=day.year - years)
 
 
 def _subject(pkg: Package, subjid: str, **kw) -> None:
@@ -60,21 +71,28 @@ def wh(tmp_path_factory):
     """One warehouse holding every hand-made case of this module."""
     tmp = tmp_path_factory.mktemp("derivations")
     pkg = Package()
-    # Age at consent (I01): whole years from BRTHDAT to RFICDAT.
-    _subject(pkg, "A-18", brthdat="2008-01-01", consent="2026-01-01")   # 18th birthday that day
-    _subject(pkg, "A-17", brthdat="2008-01-02", consent="2026-01-01")   # one day short of 18
-    _subject(pkg, "A-75", brthdat="1950-01-02", consent="2026-01-01")   # 75, turns 76 the next day
-    _subject(pkg, "A-76", brthdat="1950-01-01", consent="2026-01-01")   # 76 on the day: too old
-    _subject(pkg, "A-PT", brthdat="1950-06", consent="2026-01-01")      # partial: 1950-06-01 -> 75
+    # Age at consent (I01): whole years from BRTHDAT to RFICDAT, at the limits of trial.toml.
+    consent = CONSENT.isoformat()
+    ages = {"A-MIN": _years_before(CONSENT, MIN_AGE),                          # min_age that day
+            "A-UNDER": _years_before(CONSENT, MIN_AGE) + dt.timedelta(days=1),  # a day short of it
+            "A-MAX": _years_before(CONSENT, MAX_AGE + 1) + dt.timedelta(days=1),  # max_age, a day from max + 1
+            "A-OVER": _years_before(CONSENT, MAX_AGE + 1)}                     # max_age + 1 that day
+    for subjid, birth in ages.items():
+        _subject(pkg, subjid, brthdat=birth.isoformat(), consent=consent)
+    _subject(pkg, "A-PT", brthdat="1950-06", consent=consent)                  # partial: 1950-06-01 -> 75
     for subjid, site, p16, t, n, m, stage in STAGE_CASES:
         _subject(pkg, subjid, primsite=site, p16=p16, ct=t, cn=n, cm=m, stage=stage)
     # The site recorded stage III where the data give IVA: a stage mismatch.
     _subject(pkg, "S-MM", ct="T4A", cn="N0", stage="III")
     # Other eligibility findings.
-    _subject(pkg, "E-ECOG", ecog=2)
-    _subject(pkg, "E-CYC", cycles=7)
+    _subject(pkg, "E-ECOG", ecog=MAX_ECOG + 1)                           # one above the limit
+    _subject(pkg, "E-ECOG-MAX", ecog=MAX_ECOG)                           # on the limit: met
+    _subject(pkg, "E-CYC", cycles=MAX_CYCLES + 1)                        # one cycle too many
+    _subject(pkg, "E-CYC-MAX", cycles=MAX_CYCLES)                        # on the limit: met
     _subject(pkg, "E-SD", response="SD")
+    _subject(pkg, "E-CR", response="CR")
     _subject(pkg, "E-CONS", consent="2026-03-05")                        # consent after randomization
+    _subject(pkg, "E-CONS0", consent=RAND)                               # consent on the day: met
     # Survival and censoring (randomized 2026-03-01, cut-off 2028-06-30).
     _subject(pkg, "OS-CENS")
     pkg.add("FU", SUBJID="OS-CENS", SITEID="01", VISIT="M3", VISDAT="2026-06-14", SSSTAT="ALIVE")
@@ -94,15 +112,7 @@ def wh(tmp_path_factory):
     _subject(pkg, "OS-FUDEAD")                                           # death at follow-up, no DD row
     pkg.add("FU", SUBJID="OS-FUDEAD", SITEID="01", VISIT="M3", VISDAT="2026-06-15", SSSTAT="ALIVE")
     pkg.add("FU", SUBJID="OS-FUDEAD", SITEID="01", VISIT="UNSCHEDULED", VISDAT="2026-08-01", SSSTAT="DEAD")
-    # Windows: surgery 30 days after randomization; adjuvant RT 50 days after surgery.
-    _subject(pkg, "W-LATE", surgery="2026-03-31")
-    pkg.add("ADJ", SUBJID="W-LATE", SITEID="01", ADJTYPE="RT", ADJSTDAT="2026-05-20", RTDOSE="60")
-    _subject(pkg, "W-OK", surgery="2026-03-29")
-    pkg.add("ADJ", SUBJID="W-OK", SITEID="01", ADJTYPE="CRT", ADJSTDAT="2026-05-10", RTDOSE="66")
-    pkg.add("FU", SUBJID="W-OK", SITEID="01", VISIT="M3", VISDAT="2026-06-28", SSSTAT="ALIVE")  # due 06-28
-    pkg.add("FU", SUBJID="W-OK", SITEID="01", VISIT="M6", VISDAT="2026-10-15", SSSTAT="ALIVE")  # due 09-27: +18
-    _subject(pkg, "W-NEVER", randdat="2028-01-10", surgery=None)          # never operated
-    _subject(pkg, "W-RECENT", randdat="2028-06-20", surgery=None)         # not yet due for surgery
+    # (Windows, follow-up visits and deviations have a package of their own: test_windows.py.)
     # Adverse events around the first surgery (2026-03-15).
     _subject(pkg, "AE-1")
     pkg.add("AE", SUBJID="AE-1", SITEID="01", AESPID="1", AETERM="伤口感染", AESTDAT="2026-04-14",
@@ -111,7 +121,7 @@ def wh(tmp_path_factory):
             AETOXGR="3", AESER="Y", AECLAV="IIIB", AEREL="SURGERY")   # day 31: not within 30 days
     pkg.add("AE", SUBJID="AE-1", SITEID="01", AESPID="3", AETERM="甲状腺功能减退", AESTDAT="2026-01",
             AETOXGR="2", AESER="N", AEIMMUNE="Y", AEREL="IMMUNOTHERAPY")  # partial: imputed 2026-01-01
-    # The site answered I01 "met" for A-76, whom the data make 76: a disagreement.
+    # The site answered I01 "met" for A-OVER, whom the data make max_age + 1: a disagreement.
     folder = pkg.write(tmp / "pkg")
     build(folder, tmp / "wh")
     return tmp / "wh"
@@ -137,7 +147,8 @@ def _row(con, sql, *params):
 
 
 @pytest.mark.parametrize("subjid,age,violated", [
-    ("A-18", 18, False), ("A-17", 17, True), ("A-75", 75, False), ("A-76", 76, True), ("A-PT", 75, False)])
+    ("A-MIN", MIN_AGE, False), ("A-UNDER", MIN_AGE - 1, True), ("A-MAX", MAX_AGE, False),
+    ("A-OVER", MAX_AGE + 1, True), ("A-PT", 75, not MIN_AGE <= 75 <= MAX_AGE)])
 def test_age_at_consent_and_i01(closed, subjid, age, violated):
     got_age, = _row(closed, "select age_at_consent from subjects where subjid = ?", subjid)
     assert got_age == age
@@ -193,18 +204,69 @@ def test_investigator_criteria_come_from_ie_alone(tmp_path):
     build(pkg.write(tmp_path / "p"), tmp_path / "wh")
     con = warehouse.connect(tmp_path / "wh")
     try:
-        assert _violated(con, "INV-1", "I05") is False
-        assert _row(con, "select checked_by, violated, site_disagrees from eligibility "
-                         "where subjid = 'INV-2' and code = 'I05'") == ("investigator", True, False)
+        # the only exception of the two subjects: INV-2's I05, from the site's answer
+        assert con.execute("select subjid, code, checked_by, violated, site_disagrees "
+                           "from eligibility").fetchall() == [("INV-2", "I05", "investigator", True, False)]
     finally:
         con.close()
 
 
 def test_site_answer_disagreeing_with_the_data_is_listed(closed):
     assert _row(closed, "select site_answer, site_disagrees from eligibility "
-                        "where subjid = 'A-76' and code = 'I01'") == ("Y", True)
-    rows = closed.execute("select subjid from eligibility where site_disagrees and subjid = 'A-18'").fetchall()
+                        "where subjid = 'A-OVER' and code = 'I01'") == ("Y", True)
+    rows = closed.execute("select subjid from eligibility where site_disagrees and subjid = 'A-MIN'").fetchall()
     assert rows == []
+
+
+# Every (subject, criterion) the data of this module's package break, by hand. The stage and
+# site lists are trial.toml's today (checked first below): I02 SCC, not nasopharynx; I03 III or
+# IVA, p16-positive oropharynx III only; I07 CR or PR. Ages, ECOG and cycles sit on the limits
+# read from the configuration (A-UNDER, A-OVER, E-ECOG, E-CYC one past them; A-MIN, A-MAX,
+# E-ECOG-MAX, E-CYC-MAX, E-CONS0 on them, and so not here). Every site answer in IE.csv is
+# "met", so each of these is also a disagreement, and no other row is kept.
+VIOLATIONS = {
+    "I01": ["A-OVER", "A-UNDER"],
+    "I02": ["S-22", "S-23", "S-24", "S-25", "S-26"],                # the nasopharynx cases
+    "I03": ["S-01", "S-02",                                          # I, II
+            "S-08", "S-09", "S-10",                                  # IVB, IVB, IVC
+            "S-16", "S-17", "S-18", "S-21",                          # p16+ oropharynx I, II, II, IV
+            "S-22", "S-23", "S-26"],                                 # nasopharynx I, II, IVB
+    "I04": ["E-ECOG"],
+    "I06": ["E-CYC"],
+    "I07": ["E-SD"],
+    "I12": ["E-CONS"],
+}
+PAIRS = {(s, code) for code, subjects in VIOLATIONS.items() for s in subjects}
+
+
+def test_the_hand_classification_matches_trial_toml():
+    assert PARAMS["I02"] == {"histology": ["SCC"], "excluded_sites": ["NASOPHARYNX"]}
+    assert PARAMS["I03"] == {"stages": ["III", "IVA"], "stages_p16_positive_oropharynx": ["III"]}
+    assert PARAMS["I07"] == {"responses": ["CR", "PR"]}
+
+
+def test_eligibility_exceptions_exactly(closed):
+    rows = closed.execute("select subjid, code, violated, site_disagrees, site_answer from eligibility").fetchall()
+    assert {(s, c) for s, c, *_ in rows} == PAIRS          # no undecided, no unanswered rows
+    assert all(v is True and dis is True for _s, _c, v, dis, _a in rows)
+    answers = {(s, c): a for s, c, _v, _d, a in rows}
+    assert answers == {pair: ("Y" if pair[1].startswith("I") else "N") for pair in PAIRS}
+
+
+def test_eligibility_listings_and_counts_exactly(closed):
+    from dashboard.access.roles import Viewer
+    from dashboard.views import deviations as dev
+
+    found = dev.deviations(closed, Viewer("pi"), CFG)["eligibility"]
+    assert found == {**{c.code: VIOLATIONS.get(c.code, []) for c in CFG.eligibility},
+                     "STAGE_MISMATCH": ["S-MM"],
+                     "IE_DISAGREES": sorted({s for s, _c in PAIRS})}
+    listing = dev.listings(closed, Viewer("pi"))["eligibility"]
+    assert list(zip(listing.code, listing.subjid)) == sorted((c, s) for s, c in PAIRS)
+    crit = dev.by_criterion(closed, Viewer("pi")).set_index("code")
+    assert crit.violated.to_dict() == {c.code: len(VIOLATIONS.get(c.code, [])) for c in CFG.eligibility}
+    assert crit.site_disagrees.to_dict() == crit.violated.to_dict()
+    assert (crit.undecided == 0).all() and (crit.unanswered == 0).all()
 
 
 def test_censored_at_the_last_contact(closed):
@@ -245,34 +307,6 @@ def test_death_at_follow_up_without_death_form_is_a_finding_not_an_event(closed)
     assert _row(closed, "select os_event from survival where subjid = 'OS-FUDEAD'") == (False,)
     assert _row(closed, "select count(*) from findings where subjid = 'OS-FUDEAD' "
                         "and kind = 'death reported without a death form'") == (1,)
-
-
-def test_windows(closed):
-    rows = dict(closed.execute("select window_name, deviation from windows where subjid = 'W-LATE'").fetchall())
-    assert rows["randomization_to_surgery"] is True       # 30 > 28 days
-    assert rows["surgery_to_adjuvant"] is True            # 50 > 42 days
-    rows = dict(closed.execute("select window_name, deviation from windows where subjid = 'W-OK'").fetchall())
-    assert rows["randomization_to_surgery"] is False      # 28 days
-    assert rows["surgery_to_adjuvant"] is False           # 42 days
-    assert _row(closed, "select deviation from windows where subjid = 'E-CONS' "
-                        "and window_name = 'consent_to_randomization'") == (True,)
-
-
-def test_followup_visit_windows(closed):
-    visits = dict(closed.execute("select visit, status from followup_visits where subjid = 'W-OK'").fetchall())
-    # surgery 2026-03-29: M3 due + round(3 x 30.4375) = 91 days = 2026-06-28; M6 due 2026-09-27
-    assert visits["M3"] == "in window"
-    assert visits["M6"] == "out of window"                # 18 days late, window +-14
-    assert visits["M9"] == "missed"                       # due 2026-12-27, nothing by the cut-off
-    due, = _row(closed, "select due_date from followup_visits where subjid = 'W-OK' and visit = 'M36'")
-    assert due == d("2026-03-29") + dt.timedelta(days=round(36 * 30.4375))
-
-
-def test_never_operated(closed):
-    assert _row(closed, "select never_operated from subjects where subjid = 'W-NEVER'") == (True,)
-    assert _row(closed, "select never_operated from subjects where subjid = 'W-RECENT'") == (False,)
-    assert _row(closed, "select deviation, note from windows where subjid = 'W-NEVER' "
-                        "and window_name = 'randomization_to_surgery'") == (True, "no surgery by the cut-off")
 
 
 def test_post_operative_windows_and_clavien(closed):

@@ -2,6 +2,7 @@
 planted findings and against totals that must agree with each other."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -14,6 +15,7 @@ from dashboard.access.roles import Viewer
 from dashboard.ingest.build import build
 from dashboard.devtools.demo import write_demo_package
 from dashboard.outputs.summary import summary
+from dashboard.config import load_trial
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def demo(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo")
     planted = write_demo_package(tmp / "pkg")
     build(tmp / "pkg", tmp / "wh")
-    return tmp / "wh", planted
+    return tmp / "wh", planted, tmp / "pkg"
 
 
 def _cli(*args):
@@ -30,7 +32,7 @@ def _cli(*args):
 
 
 def test_cli_prints_the_summary_json(demo):
-    wh, planted = demo
+    wh, planted, _pkg = demo
     done = _cli("--warehouse", str(wh), "--role", "pi")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -42,7 +44,7 @@ def test_cli_prints_the_summary_json(demo):
 
 
 def test_totals_agree(demo):
-    wh, _ = demo
+    wh, _, _pkg = demo
     s = summary(wh, Viewer("pi"))
     e, a = s["enrollment"], s["allocation"]
     assert sum(v["randomized"] for v in e["by_site"].values()) == e["randomized"]
@@ -61,25 +63,50 @@ def test_totals_agree(demo):
 
 @pytest.mark.parametrize("code", ["I01", "I04", "I06", "I07", "I12", "STAGE_MISMATCH"])
 def test_planted_eligibility_findings_are_found_exactly(demo, code):
-    wh, planted = demo
+    wh, planted, _pkg = demo
     found = summary(wh, Viewer("pi"))["deviations"]["eligibility"][code]
     assert sorted(found) == sorted(planted["planted"][code])
 
 
+def _csv(folder, form):
+    import csv
+
+    with open(folder / f"{form}.csv", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def test_planted_window_deviations_are_found(demo):
-    wh, planted = demo
+    """Each window's list, exactly: the planted subjects, and for response imaging the subjects
+    the demo package puts outside the window (read from its CSV files with the rule of
+    trial.toml, not from the warehouse). Edges are pinned on hand-made subjects in test_windows."""
+    wh, planted, pkg = demo
     windows = summary(wh, Viewer("data_manager"))["deviations"]["windows"]
     p = planted["planted"]
-    assert set(p["surgery_to_adjuvant_rt"]) == set(windows["surgery_to_adjuvant"])
+    for name in ("surgery_to_adjuvant", "randomization_to_surgery", "followup_visit", "response_imaging"):
+        assert windows[name], name                     # the demo has some of each
+    assert windows["surgery_to_adjuvant"] == sorted(p["surgery_to_adjuvant_rt"])
     # randomization to surgery: the planted late surgeries plus the never-operated subjects
-    assert set(p["randomization_to_surgery"]) <= set(windows["randomization_to_surgery"])
-    assert set(windows["randomization_to_surgery"]) == set(p["randomization_to_surgery"]) | set(p["never_operated"])
-    assert set(p["followup_out_of_window"]) == set(windows["followup_visit"])
-    assert set(p["response_imaging_late"]) <= set(windows["response_imaging"])
+    assert windows["randomization_to_surgery"] == sorted(set(p["randomization_to_surgery"]) | set(p["never_operated"]))
+    assert windows["followup_visit"] == sorted(p["followup_out_of_window"])
+    # response imaging: last neoadjuvant dose to the last response on or before randomization,
+    # outside 0..max days
+    limit = load_trial().schedule.response_imaging_max_days_after_last_cycle
+    rand = {r["SUBJID"]: r["RANDDAT"] for r in _csv(pkg, "RAND")}
+    last_dose = {}
+    for r in _csv(pkg, "EX"):
+        last_dose[r["SUBJID"]] = max(last_dose.get(r["SUBJID"], ""), r["EXSTDAT"])
+    response = {}
+    for r in _csv(pkg, "RS"):
+        if r["SUBJID"] in rand and r["RSDAT"] <= rand[r["SUBJID"]]:
+            response[r["SUBJID"]] = max(response.get(r["SUBJID"], ""), r["RSDAT"])
+    gap = {s: (dt.date.fromisoformat(response[s]) - dt.date.fromisoformat(last_dose[s])).days for s in response}
+    late = sorted(s for s, g in gap.items() if not 0 <= g <= limit)
+    assert set(p["response_imaging_late"]) <= set(late)          # the planted ones are among them
+    assert windows["response_imaging"] == late
 
 
 def test_planted_free_text_naming_the_arm_is_withheld(demo):
-    wh, planted = demo
+    wh, planted, _pkg = demo
     con = warehouse.connect(wh)
     try:
         found = [r[0] for r in con.execute("select subjid from findings where kind = "
@@ -92,13 +119,13 @@ def test_planted_free_text_naming_the_arm_is_withheld(demo):
 
 
 def test_site_disagreements_found(demo):
-    wh, planted = demo
+    wh, planted, _pkg = demo
     found = set(summary(wh, Viewer("pi"))["deviations"]["eligibility"]["IE_DISAGREES"])
     assert {subjid for subjid, _code in planted["planted"]["IE_DISAGREE"]} == found
 
 
 def test_site_role_sees_only_its_site(demo):
-    wh, _ = demo
+    wh, _, _pkg = demo
     everyone = summary(wh, Viewer("pi"))
     site = next(k for k, v in everyone["enrollment"]["by_site"].items() if v["randomized"] > 10)
     mine = summary(wh, Viewer("site", site))
@@ -112,7 +139,7 @@ def test_site_role_sees_only_its_site(demo):
 
 
 def test_site_role_needs_a_site_and_unknown_roles_are_refused(demo):
-    wh, _ = demo
+    wh, _, _pkg = demo
     done = _cli("--warehouse", str(wh), "--role", "site")
     assert done.returncode == 2 and "needs a site" in done.stderr
     done = _cli("--warehouse", str(wh), "--role", "sponsor")
@@ -120,7 +147,7 @@ def test_site_role_needs_a_site_and_unknown_roles_are_refused(demo):
 
 
 def test_admin_sees_counts_only(demo):
-    wh, _ = demo
+    wh, _, _pkg = demo
     s = summary(wh, Viewer("admin"))
     assert "deviations" not in s
     assert not re.search(r'"[0-9]{2,3}-[0-9]{3,5}"', json.dumps(s))      # no subject ID anywhere
@@ -128,7 +155,7 @@ def test_admin_sees_counts_only(demo):
 
 def test_blinded_summaries_hold_no_arm_level_outcome(demo):
     """Allocation counts by arm are shown to all; nothing else in a blinded summary names an arm."""
-    wh, _ = demo
+    wh, _, _pkg = demo
     for role in ("pi", "steering", "data_manager", "admin"):
         s = summary(wh, Viewer(role))
         assert "by_arm" not in json.dumps({k: v for k, v in s.items() if k != "allocation"})
@@ -141,7 +168,7 @@ def test_no_warehouse_is_a_clear_error(tmp_path):
 
 
 def test_summary_has_pooled_survival_safety_and_projection(demo):
-    wh, _ = demo
+    wh, _, _pkg = demo
     s = summary(wh, Viewer("steering"))
     for endpoint in ("os", "dfs"):
         pooled = s["survival"][endpoint]["pooled"]

@@ -1,9 +1,10 @@
-"""Command line: python -m dashboard demo-data | build | summary."""
+"""Command line: `neo-margin` or `python -m dashboard`: demo-data, build, summary, report, users, audit, bench."""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 
@@ -223,7 +224,9 @@ def _report(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    # `neo-margin` (the console script) or `python -m dashboard`, whichever was typed
+    invoked = os.path.basename(sys.argv[0])
+    p = argparse.ArgumentParser(prog=invoked if invoked == "neo-margin" else "python -m dashboard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo-data", help="write a synthetic Neo-Margin export package")

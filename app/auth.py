@@ -3,7 +3,11 @@ Streamlit's st.login when trial.toml names an OIDC provider; idle expiry; sign-o
 failed sign-in, sign-out and expiry goes to the audit log."""
 from __future__ import annotations
 
+import logging
+import math
+import os
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,6 +17,40 @@ from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig
 
 FAILURES_BEFORE_DELAY = 3
+
+# The idle check's clock, and the one seam a browser test has into it. When the server process
+# was started with NEO_MARGIN_TEST_CLOCK_FILE naming a file, the idle check adds the number of
+# seconds written in that file to the real clock: a test ages every session by exactly the time it
+# chooses, instead of sleeping through a timeout and racing the machine. Why this cannot weaken a
+# deployment:
+#  - it is read from the server's own environment when this module is first imported; nothing a
+#    browser sends can set it (tests/browser/conftest.py sets it for its server process only);
+#  - it is obeyed only on the synthetic demo warehouse (build_info.is_demo, the same mark that
+#    keeps the demo accounts out of a real trial): on a real export it is ignored, with a warning
+#    in the server log, and the real clock rules;
+#  - the offset only ever ages a session: sessions are stamped with the real clock, a negative,
+#    unreadable or non-finite offset counts as 0, so it can end a session sooner, never later.
+TEST_CLOCK_ENV = "NEO_MARGIN_TEST_CLOCK_FILE"
+_TEST_CLOCK_FILE = os.environ.get(TEST_CLOCK_ENV) or None
+_log = logging.getLogger(__name__)
+_warned: list[bool] = []
+
+
+def _test_clock_offset(manifest: dict) -> float:
+    """Seconds the test clock is ahead of the real one: 0 unless the seam above is on."""
+    if _TEST_CLOCK_FILE is None:
+        return 0.0
+    if not manifest.get("is_demo"):
+        if not _warned:
+            _warned.append(True)
+            _log.warning("%s is set but the warehouse is not the demo trial: ignored, the real clock is used",
+                         TEST_CLOCK_ENV)
+        return 0.0
+    try:
+        offset = float(Path(_TEST_CLOCK_FILE).read_text(encoding="utf-8").strip() or 0)
+    except (OSError, ValueError):
+        return 0.0
+    return offset if math.isfinite(offset) and offset > 0 else 0.0
 
 
 def data_cut(manifest: dict) -> dict:
@@ -35,9 +73,13 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
     viewer: Viewer | None = st.session_state.get("viewer")
     now = time.time()
     if viewer is not None:
-        idle = now - st.session_state.get("last_activity", now)
+        offset = _test_clock_offset(manifest)
+        idle = now + offset - st.session_state.get("last_activity", now)
         if idle > cfg.access.idle_timeout_minutes * 60:
-            _record("session expired", viewer, manifest, detail={"idle_minutes": round(idle / 60, 1)})
+            detail = {"idle_minutes": round(idle / 60, 1)}
+            if offset:
+                detail["test_clock_offset_seconds"] = offset     # the record says the clock was moved
+            _record("session expired", viewer, manifest, detail=detail)
             st.session_state.clear()
             st.session_state["notice"] = (f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes "
                                           "without activity.")

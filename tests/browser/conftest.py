@@ -1,7 +1,17 @@
 """A real `streamlit run` server on a free port, on a demo warehouse built for the session, and
-Playwright driving Debian's Chromium against it (the way Streamlit's own e2e suite waits)."""
+Playwright driving Debian's Chromium against it (the way Streamlit's own e2e suite waits).
+
+Written for shared, noisy machines: on two loaded cores a Streamlit rerun can take 20-30 s.
+ - No test sleeps. Every wait is for what a click must show (a text, a heading, the page's link
+   marked current, the script idle), and every limit is HANG_MS, a ceiling for a hang, not the
+   time anything is expected to take. Playwright's own defaults (30 s) are raised to it as well.
+ - The idle timeout is the test's, and long (IDLE_MINUTES): no test's session can expire while the
+   machine is slow. Idle expiry is tested with a clock the test moves (the `clock` fixture, which
+   drives the seam in app/auth.py through NEO_MARGIN_TEST_CLOCK_FILE), not by sleeping through it.
+"""
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -17,7 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-test-password"
-IDLE_SECONDS = 8
+HANG_MS = 180_000          # a ceiling for a hang: a rerun on a loaded 2-core machine can take 20-30 s
+IDLE_MINUTES = 30          # the server's idle timeout: no test comes near it, however slow the machine
+LOCKOUT_MINUTES = 60       # the lockout outlasts any run of the suite
+MAX_FAILED_LOGINS = 3
+CLOCK_ENV = "NEO_MARGIN_TEST_CLOCK_FILE"     # app/auth.py TEST_CLOCK_ENV
 
 
 def pytest_collection_modifyitems(items):
@@ -41,10 +55,13 @@ def _free_port() -> int:
 
 
 def _config(tmp: Path) -> Path:
-    """trial.toml with a short idle timeout and three failed sign-ins before a lockout."""
+    """trial.toml with the tests' own access settings: the idle timeout, the lockout and the number
+    of failed sign-ins before it (whatever the trial office has written there)."""
     text = (ROOT / "trial.toml").read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^idle_timeout_minutes = .*$", f"idle_timeout_minutes = {IDLE_SECONDS / 60}", text)
-    text = re.sub(r"(?m)^max_failed_logins = .*$", "max_failed_logins = 3", text)
+    for key, value in (("idle_timeout_minutes", IDLE_MINUTES), ("lockout_minutes", LOCKOUT_MINUTES),
+                       ("max_failed_logins", MAX_FAILED_LOGINS)):
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        assert n == 1, f"trial.toml: no single line for {key}"
     path = tmp / "trial.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -54,9 +71,13 @@ def _config(tmp: Path) -> Path:
 def server(tmp_path_factory):
     """A freshly started server: nothing has opened a session on it before the tests."""
     tmp = tmp_path_factory.mktemp("server")
+    clock = tmp / "clock-offset-seconds"
+    clock.write_text("0", encoding="utf-8")
     env = {**os.environ, "NEO_MARGIN_WAREHOUSE": str(tmp / "wh"), "NEO_MARGIN_USERS": str(tmp / "users.json"),
            "NEO_MARGIN_AUDIT": str(tmp / "audit.jsonl"), "NEO_MARGIN_CONFIG": str(_config(tmp)),
            "PYTHONPATH": str(ROOT)}
+    # only the server process gets the clock seam; the CLI runs above and below do not need it
+    server_env = {**env, CLOCK_ENV: str(clock)}
     py = sys.executable
     subprocess.run([py, "-m", "dashboard", "demo-data", str(tmp / "pkg")], env=env, check=True, cwd=ROOT,
                    capture_output=True)
@@ -72,19 +93,21 @@ def server(tmp_path_factory):
     log = open(tmp / "streamlit.log", "w")
     proc = subprocess.Popen([py, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    deadline = time.monotonic() + HANG_MS / 1000
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit exited: " + (tmp / "streamlit.log").read_text())
         try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=5).read() == b"ok":
                 break
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.3)                 # polling for the server to answer, not a wait for a result
     else:
         proc.kill()
         raise RuntimeError("streamlit did not start: " + (tmp / "streamlit.log").read_text())
-    yield {"url": url, "tmp": tmp, "env": env, "proc": proc}
+    yield {"url": url, "tmp": tmp, "env": env, "proc": proc, "clock": clock}
     proc.terminate()
     try:
         proc.wait(timeout=10)
@@ -92,7 +115,52 @@ def server(tmp_path_factory):
         proc.kill()
 
 
-def wait_idle(page, timeout: float = 60_000) -> None:
+@pytest.fixture
+def context(context):
+    """pytest-playwright's context with every Playwright default limit raised to the hang ceiling."""
+    context.set_default_timeout(HANG_MS)
+    context.set_default_navigation_timeout(HANG_MS)
+    return context
+
+
+class Clock:
+    """The server's idle clock as the test moves it: `ahead(s)` makes every session on the server
+    look `s` seconds older to the idle check (app/auth.py); reset to the real clock afterwards."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def ahead(self, seconds: float) -> None:
+        part = self.path.with_suffix(".part")
+        part.write_text(repr(float(seconds)), encoding="utf-8")
+        os.replace(part, self.path)             # the server never reads half a number
+
+
+@pytest.fixture
+def clock(server):
+    c = Clock(server["clock"])
+    yield c
+    c.ahead(0)
+
+
+def audit_entries(server) -> list[dict]:
+    return [json.loads(line) for line in (server["tmp"] / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def wait_for_audit(server, predicate, timeout: float = HANG_MS) -> list[dict]:
+    """The audit log once an entry matching `predicate` is on it (polled, with the hang ceiling)."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        log = audit_entries(server)
+        if any(predicate(e) for e in log):
+            return log
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no such audit entry within {timeout / 1000:.0f} s; last: {log[-3:]}")
+        time.sleep(0.2)
+
+
+def wait_idle(page, timeout: float = HANG_MS) -> None:
     """Streamlit's e2e rule: connected, script not running, no skeleton left."""
     page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout,
                            state="attached")
@@ -111,15 +179,33 @@ def sign_in(page, url: str, user: str, password: str = PASSWORD, path: str = "")
     # the script state may still read notRunning right after the click: wait for the outcome
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stSidebarNav\"]') !== null"
-        " || document.body.innerText.includes('Sign-in refused')", timeout=60_000)
+        " || document.body.innerText.includes('Sign-in refused')", timeout=HANG_MS)
     wait_idle(page)
 
 
-def wait_for_text(page, text: str, timeout: float = 60_000) -> None:
+def wait_for_text(page, text: str, timeout: float = HANG_MS) -> None:
     """After a click the script state may still read notRunning for a moment: wait for what the
     click should show, then for the app to be idle."""
     page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout)
     wait_idle(page)
+
+
+def open_page(page, link_title: str, heading: str, timeout: float = HANG_MS) -> None:
+    """Click a page's link in the navigation and wait for that page: its link marked current, a
+    first heading starting with `heading` that is not a stale element of the previous run, and the
+    app idle. (The script state alone can still read notRunning just after the click.)"""
+    link = page.locator('[data-testid="stSidebarNavLink"]').filter(
+        has=page.get_by_text(link_title, exact=True))
+    link.click()
+    page.wait_for_function(
+        r"""([link, heading]) => {
+            const current = [...document.querySelectorAll('[data-testid="stSidebarNavLink"][aria-current="page"]')];
+            if (!current.some(a => a.innerText.trim().split("\n").pop() === link)) return false;
+            const h1 = document.querySelector('h1');
+            return h1 !== null && h1.innerText.trim().startsWith(heading)
+                && h1.closest('[data-stale="true"]') === null;
+        }""", arg=[link_title, heading], timeout=timeout)
+    wait_idle(page, timeout)
 
 
 def screenshot(page, name: str) -> None:

@@ -3,9 +3,13 @@ for the app to be idle, check the page's title and that no exception or tracebac
 leave a screenshot in artifacts/screenshots/. Then the main interactions and a phone viewport."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
-from conftest import assert_healthy, screenshot, sign_in, wait_for_text, wait_idle
+from conftest import HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_for_text, wait_idle
 from dashboard.access.roles import Viewer, pages_for
 
 USERS = {"pi": "pi.user", "steering": "steering.user", "site": "site01.user", "data_manager": "dm.user",
@@ -23,11 +27,9 @@ def test_every_page_of_the_role(server, page, role):
     links = page.locator('[data-testid="stSidebarNavLink"]')
     expected = [p.title for p in pages_for(viewer)]
     assert [links.nth(i).inner_text().strip().split("\n")[-1] for i in range(links.count())] == expected
-    for i, spec in enumerate(pages_for(viewer)):
-        links.nth(i).click()
+    for spec in pages_for(viewer):
         title = spec.title.split(" (")[0]
-        page.locator("h1").filter(has_text=title).first.wait_for(timeout=60_000)
-        wait_idle(page)
+        open_page(page, spec.title, title)
         heading = page.locator("h1").first.inner_text()
         assert heading.startswith(spec.title.split(" (")[0]), (role, spec.key, heading)
         assert_healthy(page)
@@ -35,17 +37,30 @@ def test_every_page_of_the_role(server, page, role):
     assert outside == []
 
 
+def _metric_reads(page, label: str, value) -> None:
+    """Wait until the metric `label` shows `value` (a number the summary command computed)."""
+    page.wait_for_function(
+        """([label, value]) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+            m.closest('[data-stale="true"]') === null
+            && m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === label
+            && m.querySelector('[data-testid="stMetricValue"]')?.innerText.trim() === value)""",
+        arg=[label, str(value)], timeout=HANG_MS)
+
+
 def test_survival_endpoint_switch(server, page):
+    summary = json.loads(subprocess.run(
+        [sys.executable, "-m", "dashboard", "summary", "--warehouse", server["env"]["NEO_MARGIN_WAREHOUSE"],
+         "--role", "steering"], env=server["env"], capture_output=True, text=True, check=True).stdout)
+    events = {e: summary["survival"][e]["pooled"]["events"] for e in ("os", "dfs")}
+    assert events["dfs"] > events["os"]         # more recurrences-or-deaths than deaths: the switch shows
     sign_in(page, server["url"], "steering.user")
-    page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Survival (pooled)").click()
-    wait_for_text(page, "Median follow-up")
-    events_os = page.get_by_test_id("stMetric").filter(has_text="Events").inner_text()
+    open_page(page, "Survival (pooled)", "Survival")
+    _metric_reads(page, "Events", events["os"])
+    assert "Deaths against the design" in page.inner_text("body")
     page.get_by_test_id("stButtonGroup").get_by_text("Disease-free survival").click()
-    page.wait_for_function("t => ![...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
-                           ".some(m => m.innerText === t)", arg=events_os, timeout=60_000)
+    _metric_reads(page, "Events", events["dfs"])    # what the click must show
     wait_idle(page)
-    events_dfs = page.get_by_test_id("stMetric").filter(has_text="Events").inner_text()
-    assert events_os != events_dfs              # more recurrences-or-deaths than deaths
+    assert "Deaths against the design" not in page.inner_text("body")     # an OS-only section, gone
     assert_healthy(page)
 
 
@@ -61,11 +76,10 @@ def test_site_detail_filter(server, page):
 
 def test_report_download(server, page):
     sign_in(page, server["url"], "dsmb.chair")
-    page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Reports").click()
-    wait_for_text(page, "Make the closed report")
+    open_page(page, "Reports", "Reports")
     page.get_by_role("button", name="Make the closed report").click()
-    page.get_by_role("button", name="Download HTML").first.wait_for(timeout=120_000)
-    with page.expect_download(timeout=60_000) as info:
+    page.get_by_role("button", name="Download HTML").first.wait_for(timeout=HANG_MS)
+    with page.expect_download(timeout=HANG_MS) as info:
         page.get_by_role("button", name="Download HTML").first.click()
     path = info.value.path()
     text = open(path, encoding="utf-8").read()
@@ -76,14 +90,18 @@ def test_report_download(server, page):
 def test_the_accrual_page_on_a_phone(server, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
+    context.set_default_timeout(HANG_MS)
+    context.set_default_navigation_timeout(HANG_MS)
     page = context.new_page()
     try:
         sign_in(page, server["url"], "pi.user")
         wait_idle(page)
+        # a phone starts with the sidebar collapsed; should it not, collapse it, and either way
+        # wait for the sidebar to say so before measuring the page
         collapse = page.get_by_test_id("stSidebarCollapseButton")
         if collapse.count() and collapse.is_visible():
             collapse.locator("button").first.click() if collapse.locator("button").count() else collapse.click()
-            page.wait_for_timeout(500)
+        page.locator('[data-testid="stSidebar"][data-collapsed="true"]').wait_for(state="attached")
         body = page.inner_text("body")
         assert "Accrual and sites" in body and "Randomized" in body
         width = page.evaluate("document.documentElement.scrollWidth")

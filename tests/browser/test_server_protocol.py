@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dashboard.devtools import wsload
 from dashboard.access.roles import PAGES
 
-from conftest import PASSWORD
+from conftest import HANG_MS, PASSWORD
 
 
 def _open_twice(url: str, user: str, page_name: str):
     async def go():
-        async with wsload.Session(url, claim_cached=True) as s:
+        async with wsload.Session(url, timeout=HANG_MS / 1000, claim_cached=True) as s:
             form = await s.open_app()
             await s.sign_in(user, PASSWORD, form)
             first = await s.open_page(page_name)

@@ -4,12 +4,14 @@ leave a screenshot in artifacts/screenshots/. Then the main interactions and a p
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
-from conftest import HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_for_text, wait_idle
+from conftest import (HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_for_audit, wait_for_text,
+                      wait_idle)
 from dashboard.access.roles import Viewer, pages_for
 
 USERS = {"pi": "pi.user", "steering": "steering.user", "site": "site01.user", "data_manager": "dm.user",
@@ -74,16 +76,32 @@ def test_site_detail_filter(server, page):
     assert_healthy(page)
 
 
-def test_report_download(server, page):
+CLOSED_SECTIONS = ("CLOSED: non-inferiority", "CLOSED: survival by arm", "CLOSED: interim monitoring",
+                   "CLOSED: safety by arm", "CLOSED: surgical quality")
+
+
+def test_the_closed_report_download_is_the_closed_report(server, page):
+    """Asked for the closed report, the DSMB chair gets the closed report itself, from its own
+    button: its CONFIDENTIAL banners and closed-only sections, and nothing of the open report."""
     sign_in(page, server["url"], "dsmb.chair")
     open_page(page, "Reports", "Reports")
     page.get_by_role("button", name="Make the closed report").click()
-    page.get_by_role("button", name="Download HTML").first.wait_for(timeout=HANG_MS)
+    closed = page.locator(".st-key-html-closed").get_by_role("button", name="Download HTML")
+    closed.wait_for(timeout=HANG_MS)
+    wait_idle(page)
+    assert page.locator(".st-key-html-open").count() == 0          # the open one was never asked for
     with page.expect_download(timeout=HANG_MS) as info:
-        page.get_by_role("button", name="Download HTML").first.click()
-    path = info.value.path()
-    text = open(path, encoding="utf-8").read()
-    assert "CONFIDENTIAL - DSMB CLOSED SESSION" in text or "open monitoring report" in text
+        closed.click()
+    download = info.value
+    assert re.fullmatch(r"neo-margin-closed-report-\d{4}-\d\d-\d\d\.html", download.suggested_filename)
+    text = open(download.path(), encoding="utf-8").read()
+    assert "<h1>Neo-Margin (NCT07320690) closed monitoring report</h1>" in text
+    assert text.count('<div class="banner">CONFIDENTIAL - DSMB CLOSED SESSION</div>') == 2   # top and foot
+    for heading in CLOSED_SECTIONS:
+        assert f"<h2>{heading}</h2>" in text, heading
+    assert "open monitoring report" not in text
+    assert "Outcomes pooled over both arms (blinding rule" not in text       # the open report's note
+    wait_for_audit(server, lambda e: e["action"] == "export: closed report (html)" and e["user"] == "dsmb.chair")
     assert_healthy(page)
 
 

@@ -10,10 +10,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dashboard.stats.accrual import cumulative_accrual, planned_accrual, project_completion
+from dashboard.stats import accrual
+from dashboard.stats.accrual import cumulative_accrual
 
 START = date(2026, 1, 1)
-DPM = 30.4375
+DPM = 30.4375       # export spec section 5: a month is 30.4375 days (trial.toml days_per_month)
+
+
+def project_completion(*args, **kw):
+    return accrual.project_completion(*args, days_per_month=kw.pop("days_per_month", DPM), **kw)
+
+
+def planned_accrual(start, target, planned_months, days_per_month=DPM):
+    return accrual.planned_accrual(start, target, planned_months, days_per_month)
 
 
 def _dates(n: int, every: int = 3, first: date = START) -> list[date]:

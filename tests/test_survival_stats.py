@@ -11,13 +11,14 @@ from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung
 
 from dashboard.stats.survival import (
-    DAYS_PER_MONTH,
     months_to_days,
     expected_events,
     exponential_survival,
     kaplan_meier,
     reverse_km_median_follow_up,
 )
+
+DPM = 30.4375       # export spec section 5: a month is 30.4375 days (trial.toml days_per_month)
 
 Z = 1.959963984540054  # qnorm(0.975)
 
@@ -63,7 +64,7 @@ def test_lung_one_year_landmark_log_ci_matches_r_summary(lung):
     Source: same page as above, section "Estimating x-year survival",
     https://www.emilyzabor.com/survival-analysis-in-r.html
     """
-    r = kaplan_meier(lung["time"], lung["status"], conf_type="log", landmarks={"1 year": months_to_days(12)})
+    r = kaplan_meier(lung["time"], lung["status"], conf_type="log", landmarks={"1 year": months_to_days(12, DPM)})
     lm = r["landmarks"]["1 year"]
     assert lm["time"] == 365.25
     assert lm["at_risk"] == 65
@@ -148,7 +149,7 @@ def test_lung_log_log_band_is_lifelines_exponential_greenwood(lung):
 
 def test_lung_landmark_beyond_follow_up_is_not_estimable(lung):
     """The longest lung follow-up is 1022 days (censored): 36 months = 1095.75 days is beyond it."""
-    r = kaplan_meier(lung["time"], lung["status"], landmarks={"36 months": months_to_days(36)})
+    r = kaplan_meier(lung["time"], lung["status"], landmarks={"36 months": months_to_days(36, DPM)})
     assert r["landmarks"]["36 months"] == {"time": 1095.75, "survival": None, "lower": None,
                                            "upper": None, "at_risk": 0}
 
@@ -180,7 +181,7 @@ def test_tiny_curve_and_tie_of_event_and_censoring():
 
 def test_tiny_landmarks_right_continuous_at_risk_and_beyond_follow_up():
     r = kaplan_meier(TINY_T, TINY_E, conf_type="log",
-                     landmarks={k: months_to_days(m) for k, m in
+                     landmarks={k: months_to_days(m, DPM) for k, m in
                                 {"0": 0, "1.5m": 1.5, "2m": 2, "6m": 6, "6.5m": 6.5}.items()})
     lm = r["landmarks"]
     assert lm["0"] == {"time": 0.0, "survival": 1.0, "lower": 1.0, "upper": 1.0, "at_risk": 6}
@@ -265,10 +266,9 @@ def test_invalid_input_raises(durations, events, message):
 
 
 def test_months_to_days_is_not_rounded():
-    assert DAYS_PER_MONTH == 30.4375
-    assert months_to_days(12) == 365.25
-    assert months_to_days(36) == 1095.75
-    assert months_to_days(1) == 30.4375  # round() would give 30
+    assert months_to_days(12, DPM) == 365.25
+    assert months_to_days(36, DPM) == 1095.75
+    assert months_to_days(1, DPM) == 30.4375  # round() would give 30
 
 
 def test_invalid_settings_raise():

@@ -11,7 +11,6 @@ from scipy import stats
 
 __all__ = ["project_completion", "planned_accrual", "cumulative_accrual"]
 
-DAYS_PER_MONTH = 30.4375
 
 
 def _as_dates(values: Iterable) -> list[date]:
@@ -33,8 +32,8 @@ def _as_date(value, name: str) -> date:
 
 
 def project_completion(randomization_dates: Sequence[date], start: date, cutoff: date, target: int,
-                       planned_months: float, prior_weight_months: float = 3.0,
-                       days_per_month: float = DAYS_PER_MONTH, level: float = 0.90) -> dict:
+                       planned_months: float, *, days_per_month: float, prior_weight_months: float = 3.0,
+                       level: float = 0.90) -> dict:
     """Project the date the randomization target is reached, with a prediction interval.
 
     Model: randomizations form a Poisson process with a constant rate ``lambda`` per day. The
@@ -71,7 +70,7 @@ def project_completion(randomization_dates: Sequence[date], start: date, cutoff:
     prior_weight_months : float, default 3.0
         How many months of observation the planned rate is worth. 0 gives the posterior
         ``Gamma(n, T)`` driven by the data alone (improper when ``n == 0``).
-    days_per_month : float, default 30.4375
+    days_per_month : float
         Days in a month (the export spec's convention).
     level : float, default 0.90
         Coverage of the central prediction interval.
@@ -187,8 +186,7 @@ def project_completion(randomization_dates: Sequence[date], start: date, cutoff:
     return out
 
 
-def planned_accrual(start: date, target: int, planned_months: float,
-                    days_per_month: float = DAYS_PER_MONTH) -> pd.DataFrame:
+def planned_accrual(start: date, target: int, planned_months: float, days_per_month: float) -> pd.DataFrame:
     """The planned accrual line: 0 at the first site activation to the target at the planned end.
 
     Parameters
@@ -199,7 +197,7 @@ def planned_accrual(start: date, target: int, planned_months: float,
         Number of patients to randomize.
     planned_months : float
         Planned accrual duration in months.
-    days_per_month : float, default 30.4375
+    days_per_month : float
         Days in a month.
 
     Returns

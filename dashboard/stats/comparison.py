@@ -79,7 +79,7 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
     durations_b, events_b : array-like
         Arm B (reference, standard surgery), likewise.
     at : float
-        Landmark time in days (3 years = ``months_to_days(36)``), >= 0 and finite.
+        Landmark time in days (3 years = ``months_to_days(36, days_per_month)``), >= 0 and finite.
     alpha : float, default 0.05
         1 - confidence level of the two-sided interval; the one-sided bound is at ``alpha / 2``.
 

@@ -9,8 +9,6 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from scipy.stats import norm
 
-DAYS_PER_MONTH = 30.4375
-"""Export spec section 5: months are days / 30.4375."""
 
 CONF_TYPES = ("log", "log-log", "plain")
 
@@ -60,20 +58,23 @@ def _clean(durations, events) -> tuple[np.ndarray, np.ndarray]:
     return t, e.astype(int)
 
 
-def months_to_days(months: float) -> float:
-    """Days in `months` months: M x 30.4375, not rounded (export spec section 5, landmarks).
+def months_to_days(months: float, days_per_month: float) -> float:
+    """Days in `months` months, not rounded (landmarks; the export spec fixes the month at
+    trial.toml's days_per_month, 30.4375 days).
 
     Parameters
     ----------
     months : float
         Number of months.
+    days_per_month : float
+        Days in one month.
 
     Returns
     -------
     float
-        ``months * 30.4375``.
+        ``months * days_per_month``.
     """
-    return float(months) * DAYS_PER_MONTH
+    return float(months) * days_per_month
 
 
 def _check_conf(conf_type: str, alpha: float) -> float:
@@ -188,7 +189,7 @@ def kaplan_meier(durations, events, *, landmarks: dict[str, float] | None = None
         1 if the event was observed at the duration, 0 if censored there.
     landmarks : dict of str to float, optional
         ``{label: t}`` with t in days, like `durations`. A landmark of M months is at
-        t = M x 30.4375 days (export spec section 5), not rounded: pass ``months_to_days(M)``.
+        t = M months in days, not rounded: pass ``months_to_days(M, days_per_month)``.
     conf_type : {"log-log", "log", "plain"}, default "log-log"
         Transformation for the pointwise confidence interval; also drives the median's CI.
     alpha : float, default 0.05

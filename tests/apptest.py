@@ -44,13 +44,42 @@ def open_page(viewer: Viewer, page_file: str, timeout: float = 90) -> AppTest:
     return at
 
 
-def page_text(at: AppTest) -> str:
-    """Everything a person can read on the page: text elements, metrics, tables, chart data."""
+def _decoded(node):
+    """A plotly figure (JSON) with its typed arrays ({"dtype": "f8", "bdata": base64}, plotly 6)
+    decoded to lists of numbers: chart data is text a test can search."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(node, dict):
+        if "bdata" in node and "dtype" in node:
+            values = np.frombuffer(base64.b64decode(node["bdata"]), dtype=np.dtype(node["dtype"]))
+            if "shape" in node:
+                values = values.reshape([int(n) for n in str(node["shape"]).split(",")])
+            return values.tolist()
+        return {k: _decoded(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_decoded(v) for v in node]
+    return node
+
+
+def chart_json(element) -> str:
+    """The figure of a plotly_chart element as JSON text, typed arrays decoded (floats in repr)."""
+    import json
+
+    return json.dumps(_decoded(json.loads(element.proto.spec)), ensure_ascii=False)
+
+
+def page_text(at: AppTest, charts: bool = True) -> str:
+    """Everything a person can read on the page: text elements, metrics, tables, and (unless
+    `charts` is false) chart data: the figures' JSON with their binary arrays decoded, so plotted
+    numbers can be searched."""
     parts = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "text", "error", "warning", "info"):
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label} {m.value}" for m in at.metric]
     parts += [e.value.to_csv() for e in at.dataframe]
     parts += [t.value.to_csv() if hasattr(t.value, "to_csv") else str(t.value) for t in at.table]
-    parts += [str(e.proto) for e in at.get("plotly_chart")]
+    if charts:
+        parts += [chart_json(e) for e in at.get("plotly_chart")]
     return "\n".join(parts)

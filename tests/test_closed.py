@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -27,7 +28,8 @@ from test_blinding_pages import _trial
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
     """Sites 01 and 02: 10 subjects per arm, 7 of 10 de-escalation and 1 of 10 standard subjects die
-    within 70 days; site 03: 3 de-escalation subjects, all die. Survivors are seen 2 years on."""
+    within 70 days; site 03: 3 de-escalation subjects, all die; site 04: 6 standard subjects, one
+    dies. Survivors are seen 2 years on (tests/test_blinding_pages._trial)."""
     tmp = tmp_path_factory.mktemp("closed")
     build(_trial().write(tmp / "pkg"), tmp / "wh")
     with serving(tmp / "wh") as path:
@@ -44,38 +46,38 @@ def con(wh):
 def test_survival_by_arm_by_hand(con):
     surv = closed.survival_by_arm(con, Viewer("dsmb"))["itt"]["os"]
     de, std = surv["DE-ESCALATION"], surv["STANDARD"]
-    assert (de["n"], de["events"]) == (23, 17) and (std["n"], std["events"]) == (20, 2)
+    assert (de["n"], de["events"]) == (23, 17) and (std["n"], std["events"]) == (26, 3)
     # no censoring before 12 months: the 12-month survival is the surviving share
     assert de["landmarks"]["12"]["survival"] == pytest.approx(6 / 23)
-    assert std["landmarks"]["12"]["survival"] == pytest.approx(18 / 20)
-    assert de["landmarks"]["12"]["at_risk"] == 6 and std["landmarks"]["12"]["at_risk"] == 18
+    assert std["landmarks"]["12"]["survival"] == pytest.approx(23 / 26)
+    assert de["landmarks"]["12"]["at_risk"] == 6 and std["landmarks"]["12"]["at_risk"] == 23
 
 
 def test_safety_by_arm_by_hand(con):
     saf = closed.safety_by_arm(con, Viewer("dsmb"))
     assert saf["by_arm"]["DE-ESCALATION"]["serious"] == 7 + 7 + 3
-    assert saf["by_arm"]["STANDARD"]["serious"] == 3 + 3
+    assert saf["by_arm"]["STANDARD"]["serious"] == 3 + 3 + 2
     assert saf["by_arm"]["DE-ESCALATION"]["positive_margin"] == 17
     sig = saf["signal_differences"].set_index("name")
-    assert sig.loc["positive_margin", "difference"] == pytest.approx(17 / 23 - 6 / 20)
+    assert sig.loc["positive_margin", "difference"] == pytest.approx(17 / 23 - 8 / 26)
 
 
 def test_markers_are_tabulated_within_arm(con):
     q = closed.surgical_quality(con, Viewer("dsmb"))
     mand = q["markers"]["Mandible preserved"]
-    assert mand.loc["Y", "DE-ESCALATION"] == 23 and mand.loc["N", "STANDARD"] == 20
+    assert mand.loc["Y", "DE-ESCALATION"] == 23 and mand.loc["N", "STANDARD"] == 26
 
 
 def test_the_dsmb_summary_has_by_arm_and_closed(wh):
     s = summary(wh, Viewer("dsmb"))
     assert set(s["survival"]["os"]["by_arm"]) == {"DE-ESCALATION", "STANDARD"}
-    assert s["survival"]["os"]["by_arm"]["STANDARD"]["landmarks"]["12"]["survival"] == pytest.approx(0.9)
+    assert s["survival"]["os"]["by_arm"]["STANDARD"]["landmarks"]["12"]["survival"] == pytest.approx(23 / 26)
     assert set(s["safety"]["by_arm"]) == {"DE-ESCALATION", "STANDARD"}
     ni, it = s["closed"]["noninferiority"], s["closed"]["interim"]
     assert ni["margin"] == 0.12 and ni["hr_margin"] == 1.8
     assert ni["os36_difference"] is None          # 36 months lie beyond the longest follow-up here
     assert ni["hr_lower"] < ni["hazard_ratio"] < ni["hr_upper"] and ni["hazard_ratio"] > 1
-    assert it["observed_deaths"] == 19 and it["information_fraction"] == pytest.approx(19 / 90)
+    assert it["observed_deaths"] == 20 and it["information_fraction"] == pytest.approx(20 / 90)
     assert [round(p["fraction"], 2) for p in it["planned"]] == [0.5, 0.75, 1.0]
 
 
@@ -91,8 +93,8 @@ def test_closed_functions_refuse_blinded_viewers_and_blinded_files(wh):
     try:
         with pytest.raises(AccessDenied):
             closed.survival_by_arm(blinded, Viewer("steering"))
-        with pytest.raises(Exception):            # the arm is not in the blinded file at all
-            closed.arms(blinded, Viewer("dsmb"))
+        with pytest.raises(duckdb.BinderException, match='column "arm" not found'):
+            closed.arms(blinded, Viewer("dsmb"))           # the arm is not in the blinded file at all
     finally:
         blinded.close()
 

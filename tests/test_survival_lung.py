@@ -8,6 +8,8 @@ Published in E. C. Zabor, "Survival analysis in R" (https://www.emilyzabor.com/s
 """
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from dashboard.views import outcomes
@@ -61,3 +63,24 @@ def test_the_page_band_is_log_log(lung_times):
     assert km["median_days"] == 310
     assert outcomes.CONF_TYPE == "log-log"
     assert km["median_lower"] is not None and km["median_upper"] is not None
+
+
+def test_the_page_band_at_one_year_follows_from_rs_published_estimate_and_std_err(lung_times):
+    """The page's one-year limits, from R's published numbers rather than from lifelines (which
+    the code calls): summary(fit, times = 365.25) prints survival 0.409 and std.err 0.0358
+    (Greenwood, on the survival scale; same source as above). On the log(-log) scale
+    se = std.err / S, limits S ** exp(-+ z se / log S). With every value in the rounding box of
+    the printed ones (S 0.4085..0.4095, std.err 0.03575..0.03585) the lower limit lies in
+    0.3379..0.3392 and the upper in 0.4775..0.4787 (worked out at the box's corners)."""
+    z = 1.959963984540054
+    corners = []
+    for surv in (0.4085, 0.4095):
+        for std_err in (0.03575, 0.03585):
+            se, log_s = std_err / surv, math.log(surv)
+            corners.append((surv ** math.exp(-z * se / log_s), surv ** math.exp(z * se / log_s)))
+    lower = (min(c[0] for c in corners), max(c[0] for c in corners))
+    upper = (min(c[1] for c in corners), max(c[1] for c in corners))
+    assert lower == pytest.approx((0.33793, 0.33911), abs=1e-5) and upper == pytest.approx((0.47751, 0.47868), abs=1e-5)
+    one_year = outcomes.km_summary(lung_times, "os", load_trial())["landmarks"]["12"]
+    assert lower[0] <= one_year["lower"] <= lower[1]
+    assert upper[0] <= one_year["upper"] <= upper[1]

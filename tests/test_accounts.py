@@ -56,7 +56,7 @@ def test_lockout_after_the_configured_failures_even_for_the_right_password(users
 def test_a_success_resets_the_failure_count(users):
     accounts.add_user("zhao", "pi", "long enough pw", path=users)
     for _ in range(4):
-        with pytest.raises(accounts.SignInRefused):
+        with pytest.raises(accounts.SignInRefused, match="wrong user name or password"):
             accounts.sign_in("zhao", "nope", demo_data=False, path=users)
     accounts.sign_in("zhao", "long enough pw", demo_data=False, path=users)
     for _ in range(4):
@@ -69,7 +69,7 @@ def test_demo_accounts_open_only_the_demo_trial(users):
     assert v.role == "dsmb"
     with pytest.raises(accounts.SignInRefused, match="only the synthetic demo trial"):
         accounts.sign_in("demo-dsmb", accounts.DEMO_PASSWORD, demo_data=False, path=users)
-    with pytest.raises(accounts.AccountError):
+    with pytest.raises(accounts.AccountError, match="'demo-pi' is not an allowed user name"):
         accounts.add_user("demo-pi", "pi", "long enough pw", path=users)
 
 

@@ -158,11 +158,11 @@ def test_dates_after_the_cutoff_are_not_counted():
 def test_improper_posterior_and_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="prior"):
         project_completion([], START, START + timedelta(days=90), 356, 30, prior_weight_months=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cutoff 2025-12-31 is before start 2026-01-01"):
         project_completion(_dates(5), START, START - timedelta(days=1), 356, 30)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="target must be a positive integer, got 0"):
         project_completion(_dates(5), START, START + timedelta(days=90), 0, 30)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="level must be strictly between 0 and 1"):
         project_completion(_dates(5), START, START + timedelta(days=90), 356, 30, level=1.0)
 
 

@@ -298,7 +298,7 @@ def test_utf8_file_with_one_stray_byte_is_not_stored_as_gb18030_mojibake(good_wh
     data = path.read_bytes()
     assert data.count(b"Chengdu") == 1
     data = data.replace(b"Chengdu", b"Chengdu Caf\xe9x")
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(UnicodeDecodeError, match="'utf-8' codec can't decode byte 0xe9"):
         data.decode("utf-8")
     data.decode("gb18030")          # the trap: valid GB18030, but not what was written
     path.write_bytes(data)

@@ -91,7 +91,7 @@ def test_other_summaries_have_neither(wh, role):
 def test_closed_functions_refuse_blinded_viewers_and_blinded_files(wh):
     blinded = warehouse.connect(wh)
     try:
-        with pytest.raises(AccessDenied):
+        with pytest.raises(AccessDenied, match="role steering may not open the closed session"):
             closed.survival_by_arm(blinded, Viewer("steering"))
         with pytest.raises(duckdb.BinderException, match='column "arm" not found'):
             closed.arms(blinded, Viewer("dsmb"))           # the arm is not in the blinded file at all

@@ -204,7 +204,7 @@ def test_same_seed_same_bytes(tmp_path):
 def test_gb18030_encoding(tmp_path):
     write_demo_package(tmp_path, subjects=60, sites=12, encoding="gb18030")
     raw = (tmp_path / "SITES.csv").read_bytes()
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(UnicodeDecodeError, match="'utf-8' codec can't decode"):
         raw.decode("utf-8")                                     # really GB18030, not UTF-8
     text = raw.decode("gb18030")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))

@@ -342,7 +342,7 @@ def test_blinding_guard_refuses_a_file_with_an_arm_value(tmp_path):
     con = duckdb.connect(str(path))
     con.execute("create table notes as select 'STANDARD' as remark")
     con.close()
-    with pytest.raises(BlindingBreach):
+    with pytest.raises(BlindingBreach, match="blinded table notes holds an arm value in a text column"):
         check_blinded(path, load_trial())
 
 

@@ -324,27 +324,30 @@ def test_crossing_probabilities_edge_cases():
     assert crossing_probabilities([1.0], [1.96], 1.0)[0] == pytest.approx(norm.sf(0.96))
     # no stopping possible at look 1
     assert crossing_probabilities(t, [math.inf, 1.96], 0.0)[-1] == pytest.approx(norm.sf(1.96))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need one boundary per look: 2 fractions, 1 bounds"):
         crossing_probabilities(t, [2.0], 0.0)
 
 
-@pytest.mark.parametrize("bad", [[], [0.0, 1.0], [0.5, 0.5], [0.7, 0.4], [float("nan")], [-0.1]])
-def test_rejects_bad_fractions(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad,message", [([], "at least one information fraction"),
+                                         ([0.0, 1.0], "must be finite and > 0"),
+                                         ([0.5, 0.5], "strictly increasing"), ([0.7, 0.4], "strictly increasing"),
+                                         ([float("nan")], "must be finite and > 0"), ([-0.1], "must be finite and > 0")])
+def test_rejects_bad_fractions(bad, message):
+    with pytest.raises(ValueError, match=message):
         boundaries(bad)
 
 
 def test_rejects_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="alpha must be strictly between 0 and 1"):
         boundaries([1.0], alpha=0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown spending function 'haybittle-peto'"):
         boundaries([1.0], kind="haybittle-peto")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="information fractions must be >= 0"):
         spending(-0.1, 0.025)
     for t in (0.0, 1.0, 1.2):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"strictly between 0 and 1, got {t}"):
             conditional_power(1.0, t, 2.0, 1.96)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must be in \(0, 1\], got 0.0"):
         drift_current_trend(1.0, 0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="events_final must be > 0, got 0"):
         drift_from_design(0.5, 0.0, 0)

@@ -118,7 +118,7 @@ def _gb18030(tmp: Path) -> Path:
     folder = package().write(tmp / "package", encoding="gb18030")
     raw = (folder / "AE.csv").read_bytes()
     assert "伤口感染".encode("gb18030") in raw
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(UnicodeDecodeError, match="'utf-8' codec can't decode"):
         raw.decode("utf-8")                                # nothing says it is GB18030
     return folder
 

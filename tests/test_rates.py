@@ -77,18 +77,18 @@ def test_empty_denominator_gives_nothing():
 
 @pytest.mark.parametrize("args", [(5, 4), (-1, 4), (1, -1)])
 def test_inconsistent_counts_are_refused(args):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"need 0 <= events <= n, got events={args[0]}, n={args[1]}"):
         proportion_ci(*args)
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="events must be an integer, got 1.5"):
         proportion_ci(1.5, 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="method must be one of .*got 'wald'"):
         proportion_ci(1, 4, method="wald")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="alpha must be strictly between 0 and 1, got 1.0"):
         proportion_ci(1, 4, alpha=1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="group 1: need 0 <= events <= n"):
         risk_difference_ci(5, 4, 1, 4)
 
 
@@ -197,13 +197,13 @@ def test_funnel_limit_names_follow_the_levels_and_zero_n_is_nan():
 
 
 def test_funnel_limits_refuse_bad_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="p0 must be strictly between 0 and 1, got 0.0"):
         funnel_limits(0.0, [10])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n must hold non-negative whole numbers"):
         funnel_limits(0.2, [10.5])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n must hold non-negative whole numbers"):
         funnel_limits(0.2, [-1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="level must be strictly between 0 and 1, got 1.0"):
         funnel_limits(0.2, [10], levels=(1.0,))
 
 
@@ -237,7 +237,7 @@ def test_funnel_flags_agree_with_the_plotted_limits():
 
 
 def test_funnel_flags_refuse_inconsistent_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"events and n differ in length \(2 and 1\)"):
         funnel_flags([1, 2], [3], 0.2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="events must not exceed n"):
         funnel_flags([4], [3], 0.2)

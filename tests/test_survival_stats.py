@@ -340,11 +340,11 @@ def test_exponential_survival_by_hand():
 
 
 def test_exponential_survival_rejects_bad_parameters():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"survival_at must be in \(0, 1\], not 0.0"):
         exponential_survival([1.0], 0.0, THREE_YEARS)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at_time must be positive and finite, not 0"):
         exponential_survival([1.0], 0.8, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"1 time\(s\) are negative"):
         exponential_survival([-1.0], 0.8, THREE_YEARS)
 
 

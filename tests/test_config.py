@@ -85,6 +85,7 @@ def test_the_crf_spec_has_every_form_of_the_export_spec():
     spec = load_crf_spec()
     assert set(spec.forms) == {"EXPORT", "SITES", "SCREENING", "DM", "IE", "DX", "BL", "EX", "RS", "RAND",
                                "PR", "PATH", "ADJ", "AE", "FU", "RECUR", "DD", "DS", "DV", "QS"}
-    for name, form in spec.forms.items():
-        if form.subject_level:
-            assert form.column_names[:2] == ["SUBJID", "SITEID"], name
+    subject_level = [name for name, form in spec.forms.items() if form.subject_level]
+    assert set(subject_level) == set(spec.forms) - {"EXPORT", "SITES", "SCREENING"}, subject_level
+    for name in subject_level:
+        assert spec.forms[name].column_names[:2] == ["SUBJID", "SITEID"], name

@@ -66,24 +66,31 @@ def test_cells_follow_the_spec(demo):
     """Codes, patterns, Y/N, integers, numbers and date formats, column by column."""
     _, _, tables = demo
     spec = load_crf_spec()
+    checked = Counter()                 # cells each kind of check looked at: none may be zero
     for form_name, form in spec.forms.items():
         rows = tables[form_name]
         if form.must_have_rows:
             assert rows, form_name
+            checked["must_have_rows"] += 1
         if form.exactly_one_row:
             assert len(rows) == 1
+            checked["exactly_one_row"] += 1
         for col in form.columns:
             values = [r[col.name] for r in rows]
             where = f"{form_name}.{col.name}"
             if col.required:
                 assert all(values), where
+                checked["required"] += len(values)
             present = [v for v in values if v]
             if col.codes:
                 assert set(present) <= set(col.codes), (where, set(present) - set(col.codes))
+                checked["codes"] += len(present)
             if col.pattern:
                 assert all(re.match(col.pattern, v) for v in present), where
+                checked["pattern"] += len(present)
             if col.type == "yn":
                 assert set(present) <= {"Y", "N"}, where
+                checked["yn"] += len(present)
             if col.type in DATE_RE:
                 assert all(DATE_RE[col.type].match(v) for v in present), where
                 for v in present:                               # real calendar dates
@@ -91,15 +98,22 @@ def test_cells_follow_the_spec(demo):
                         dt.datetime.fromisoformat(v)
                     else:
                         _full(v)
+                checked[col.type] += len(present)
             if col.type in ("integer", "number"):
                 nums = [float(v) if col.type == "number" else int(v) for v in present]
                 if col.min is not None:
                     assert all(x >= col.min for x in nums), where
+                    checked["min"] += len(nums)
                 if col.max is not None:
                     assert all(x <= col.max for x in nums), where
+                    checked["max"] += len(nums)
         for r in rows:
             if r.get("ENTDTC"):
                 assert DATE_RE["datetime"].match(r["ENTDTC"]), form_name
+                checked["ENTDTC"] += 1
+    kinds = ["must_have_rows", "exactly_one_row", "required", "codes", "pattern", "yn", "date",
+             "partial_date", "partial_date_y", "datetime", "min", "max", "ENTDTC"]
+    assert not [k for k in kinds if not checked[k]], checked
 
 
 def test_keys_are_unique(demo):
@@ -125,21 +139,22 @@ def test_each_subject_on_one_site(demo):
                 if r["SUBJID"]:
                     site_of[r["SUBJID"]].add(r["SITEID"])
                 assert r["SITEID"] in sites
-    assert all(len(v) == 1 for v in site_of.values())
+    assert len(site_of) >= 300 and all(len(v) == 1 for v in site_of.values())
     for sid, site in site_of.items():
         assert sid.split("-")[0] == next(iter(site))
     randomized = {r["SUBJID"] for r in tables["RAND"]}
     enrolled = {r["SUBJID"] for r in tables["SCREENING"] if r["SCRNOUT"] == "ENROLLED"}
     assert randomized == enrolled == {r["SUBJID"] for r in tables["DM"]}
     # forms with a row for every subject, and IE with every criterion
-    for form_name, form in spec.forms.items():
-        if form.rows_for_every_subject:
-            assert {r["SUBJID"] for r in tables[form_name]} == randomized, form_name
+    every = [name for name, form in spec.forms.items() if form.rows_for_every_subject]
+    assert {"IE", "EX", "RS"} <= set(every)
+    for form_name in every:
+        assert {r["SUBJID"] for r in tables[form_name]} == randomized, form_name
     codes = [c.code for c in load_trial().eligibility]
     per_subject = defaultdict(list)
     for r in tables["IE"]:
         per_subject[r["SUBJID"]].append(r["IETESTCD"])
-    assert all(sorted(v) == sorted(codes) for v in per_subject.values())
+    assert set(per_subject) == randomized and all(sorted(v) == sorted(codes) for v in per_subject.values())
 
 
 def test_sites_and_accrual(demo):
@@ -152,6 +167,7 @@ def test_sites_and_accrual(demo):
     assert len(pending) >= 2 and all(not s["ACTDAT"] for s in pending)
     assert [s["SITEID"] for s in pending] == info["pending_sites"]
     actdat = {s["SITEID"]: s["ACTDAT"] for s in sites}
+    assert len(tables["RAND"]) == 300
     for r in tables["RAND"]:
         assert actdat[r["SITEID"]] and actdat[r["SITEID"]] <= r["RANDDAT"] <= CUTOFF.isoformat()
     per_site = Counter(r["SITEID"] for r in tables["RAND"])
@@ -186,7 +202,7 @@ def test_randomization_is_balanced_within_strata(demo):
     first = {}
     for r in sorted(tables["PR"], key=lambda r: r["PRDAT"]):
         first.setdefault(r["SUBJID"], r["PRTRT"])
-    assert all(first[s] == surgery[arm[s]] for s in first)
+    assert len(first) > 250 and all(first[s] == surgery[arm[s]] for s in first)
 
 
 # ------------------------------------------------------------------ determinism and encoding
@@ -278,6 +294,7 @@ def test_stage_recomputes_except_planted(demo):
     _, info, tables = demo
     planted = info["planted"]
     mismatch, ineligible = [], []
+    assert len(tables["DX"]) == 300
     for r in tables["DX"]:
         stage = ajcc8_stage(r["PRIMSITE"], r["P16"], r["CT"], r["CN"], r["CM"])
         if stage != r["STAGE"]:
@@ -355,6 +372,7 @@ def test_outcomes_are_coherent(demo):
     assert death and all(r["DSDECOD"] == "DEATH" for r in tables["DS"] if r["SUBJID"] in death)
     assert {r["SUBJID"] for r in tables["DS"] if r["DSDECOD"] == "DEATH"} == set(death)
     spec = load_crf_spec()
+    dated_before_death = 0
     for form_name, form in spec.forms.items():
         if form_name in ("DD", "DS") or not form.subject_level:
             continue
@@ -364,8 +382,10 @@ def test_outcomes_are_coherent(demo):
             for r in tables[form_name]:
                 if r["SUBJID"] in death and r[col.name] and not (form_name == "FU" and r["SSSTAT"] == "DEAD"):
                     assert _full(r[col.name]) <= _full(death[r["SUBJID"]]), (form_name, col.name, r)
+                    dated_before_death += 1
+    assert dated_before_death > len(death)      # the dead subjects' dates were looked at
     rand = {r["SUBJID"]: r["RANDDAT"] for r in tables["RAND"]}
-    assert all(r["RECDAT"] > rand[r["SUBJID"]] for r in tables["RECUR"])
+    assert tables["RECUR"] and all(r["RECDAT"] > rand[r["SUBJID"]] for r in tables["RECUR"])
     assert all(r["DTHDAT"] > rand[r["SUBJID"]] for r in tables["DD"])
     arms = {r["SUBJID"]: r["ARM"] for r in tables["RAND"]}
     surgery_arm = {r["SUBJID"]: arms[r["SUBJID"]] for r in tables["PR"]}

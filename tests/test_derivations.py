@@ -326,10 +326,11 @@ def test_blinded_warehouse_holds_no_arm(wh):
         hidden = {"ARM", "PRTRT", "PRPRIM", "MANDPRES", "FLAP", "GLOSSEXT", "RANDNO"}
         assert not [c for c in cols if c[1].upper() in hidden]
         forbidden = set(cfg.arm_codes) | set(cfg.blinding.protocol_surgery_values)
-        for table, column, dtype in cols:
-            if dtype == "VARCHAR":
-                values = {r[0] for r in con.execute(f'select distinct "{column}" from "{table}"').fetchall()}
-                assert not values & forbidden, (table, column)
+        text_columns = [(t, c) for t, c, dtype in cols if dtype == "VARCHAR"]
+        assert len(text_columns) > 50 and ("subjects", "subjid") in text_columns
+        for table, column in text_columns:
+            values = {r[0] for r in con.execute(f'select distinct "{column}" from "{table}"').fetchall()}
+            assert not values & forbidden, (table, column)
         # allocation counts are there, as counts
         assert _row(con, "select n_total from allocation where grouping = 'overall'")[0] == \
             _row(con, "select count(*) from subjects where randomized")[0]

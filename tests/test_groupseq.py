@@ -293,6 +293,7 @@ def test_spends_exactly_the_spending_function(kind):
     assert cum == pytest.approx([r["cumulative_alpha"] for r in rows], abs=1e-9)
     assert [r["cumulative_alpha"] for r in rows] == pytest.approx(spending(t, 0.025, kind),
                                                                   rel=1e-12)
+    assert len(rows) == len(t)
     for r in rows:
         assert r["nominal_p"] == pytest.approx(norm.sf(r["z_boundary"]), rel=1e-12)
 

@@ -1,4 +1,5 @@
 """Command line: `neo-margin` or `python -m dashboard`: demo-data, build, summary, report, users, audit, bench."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,14 @@ def _demo_data(args) -> int:
     from dashboard.devtools.demo import write_demo_package
 
     t0 = time.perf_counter()
-    planted = write_demo_package(args.out, subjects=args.subjects, sites=args.sites,
-                                 cutoff=args.cutoff, seed=args.seed, encoding=args.encoding)
-    print(f"wrote {args.out}: {planted.get('randomized')} randomized, {planted.get('screened')} screened, "
-          f"{args.sites} sites, cut-off {args.cutoff} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    planted = write_demo_package(
+        args.out, subjects=args.subjects, sites=args.sites, cutoff=args.cutoff, seed=args.seed, encoding=args.encoding
+    )
+    print(
+        f"wrote {args.out}: {planted.get('randomized')} randomized, {planted.get('screened')} screened, "
+        f"{args.sites} sites, cut-off {args.cutoff} ({time.perf_counter() - t0:.1f} s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -35,15 +40,20 @@ def _build(args) -> int:
         for p in refused.problems:
             print(p, file=sys.stderr)
         errors = sum(p.severity == "error" for p in refused.problems)
-        print(f"REFUSED: {errors} error(s) in {args.package}; the warehouse in {args.warehouse} "
-              "was not changed", file=sys.stderr)
+        print(
+            f"REFUSED: {errors} error(s) in {args.package}; the warehouse in {args.warehouse} was not changed",
+            file=sys.stderr,
+        )
         return 2
     for w in result.warnings:
         print(w, file=sys.stderr)
     findings = sum(result.findings.values())
-    print(f"published build {result.build_id} in {result.seconds:.2f} s: "
-          f"{sum(result.rows.values())} rows in {len(result.rows)} forms, "
-          f"{len(result.warnings)} warning(s), {findings} finding(s)", file=sys.stderr)
+    print(
+        f"published build {result.build_id} in {result.seconds:.2f} s: "
+        f"{sum(result.rows.values())} rows in {len(result.rows)} forms, "
+        f"{len(result.warnings)} warning(s), {findings} finding(s)",
+        file=sys.stderr,
+    )
     for kind, n in result.findings.items():
         print(f"  finding: {kind}: {n}", file=sys.stderr)
     return 0
@@ -79,8 +89,13 @@ def _bench(args) -> int:
             build(work / f"pkg-{args.subjects}-{args.sites}", wh)
         results[0]["pages"] = bench_pages(wh)
     if args.browser:
-        from dashboard.devtools.bench import (bench_browser, bench_concurrency, bench_ws_concurrency, rss_mb,
-                                     start_server)
+        from dashboard.devtools.bench import (
+            bench_browser,
+            bench_concurrency,
+            bench_ws_concurrency,
+            rss_mb,
+            start_server,
+        )
 
         wh = work / f"wh-pages-{args.subjects}"
         if not (wh / "current").exists():
@@ -89,12 +104,14 @@ def _bench(args) -> int:
         try:
             results[0]["browser"] = bench_browser(url)
             if args.load in ("websocket", "both"):
-                results[0]["concurrency"] = bench_ws_concurrency(url, sessions=args.sessions, seconds=args.seconds,
-                                                                 server_pid=proc.pid)
+                results[0]["concurrency"] = bench_ws_concurrency(
+                    url, sessions=args.sessions, seconds=args.seconds, server_pid=proc.pid
+                )
             if args.load in ("chromium", "both"):
                 key = "concurrency" if args.load == "chromium" else "concurrency_chromium"
-                results[0][key] = bench_concurrency(url, sessions=args.sessions, seconds=args.seconds,
-                                                    server_pid=proc.pid)
+                results[0][key] = bench_concurrency(
+                    url, sessions=args.sessions, seconds=args.seconds, server_pid=proc.pid
+                )
             results[0]["server_memory"] = rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -105,24 +122,37 @@ def _bench(args) -> int:
     for r in results:
         b = r["build"]
         print(f"{r['subjects']} subjects, {r['sites']} sites ({r['package_mb']} MB of CSV, {r['cpus']} cpus)")
-        print(f"  build {b['seconds']:.2f} s  floor {b['floor_seconds']:.2f} s  ratio {b['ratio']:.2f}  "
-              f"peak RSS {b['peak_rss_mb']:.0f} MB")
+        print(
+            f"  build {b['seconds']:.2f} s  floor {b['floor_seconds']:.2f} s  ratio {b['ratio']:.2f}  "
+            f"peak RSS {b['peak_rss_mb']:.0f} MB"
+        )
         for step, secs in b["steps"].items():
             print(f"    {step:<60} {secs:6.2f} s")
         if "browser" in r:
             print(f"  {'browser, click to idle':<32} {'first s':>8} {'again s':>8}")
             for page, t in r["browser"].items():
-                print(f"  {page:<32} {t.get('first_seconds_to_idle', t['seconds_to_idle']):8.3f} "
-                      f"{t.get('returning_seconds_to_idle', float('nan')):8.3f}"
-                      + (f"   (form shown in {t['form_seconds']:.3f} s; time after the click)"
-                         if "form_seconds" in t else ""))
+                print(
+                    f"  {page:<32} {t.get('first_seconds_to_idle', t['seconds_to_idle']):8.3f} "
+                    f"{t.get('returning_seconds_to_idle', float('nan')):8.3f}"
+                    + (
+                        f"   (form shown in {t['form_seconds']:.3f} s; time after the click)"
+                        if "form_seconds" in t
+                        else ""
+                    )
+                )
             for key in ("concurrency", "concurrency_chromium"):
                 if key in r:
                     c = r[key]
-                    print(f"  {key} ({c['client']} clients): {c['sessions']} sessions for {c['seconds']:.0f} s: "
-                          f"{c['page_opens']} page opens, p50 {c['p50_seconds']} s, p95 {c['p95_seconds']} s, "
-                          f"max {c['max_seconds']} s, errors {c['errors']}"
-                          + (f", server CPU {c['server_cpu_share']:.0%} of the machine" if "server_cpu_share" in c else ""))
+                    print(
+                        f"  {key} ({c['client']} clients): {c['sessions']} sessions for {c['seconds']:.0f} s: "
+                        f"{c['page_opens']} page opens, p50 {c['p50_seconds']} s, p95 {c['p95_seconds']} s, "
+                        f"max {c['max_seconds']} s, errors {c['errors']}"
+                        + (
+                            f", server CPU {c['server_cpu_share']:.0%} of the machine"
+                            if "server_cpu_share" in c
+                            else ""
+                        )
+                    )
                     for e in c["error_samples"]:
                         print(f"    {e}")
             print(f"  server memory: {r['server_memory']}")
@@ -147,15 +177,16 @@ def _password(args) -> str:
 def _users(args) -> int:
     import getpass
 
-    from dashboard.access import accounts
-    from dashboard.access import audit
+    from dashboard.access import accounts, audit
 
     operator = getpass.getuser()
     try:
         if args.action == "list":
             for u in accounts.list_users():
-                print(f"{u['username']:<24} {u['role']:<13} {u['site'] or '':<5} "
-                      f"{'LOCKED until ' + u['locked_until'] if u['locked_until'] else ''}")
+                print(
+                    f"{u['username']:<24} {u['role']:<13} {u['site'] or '':<5} "
+                    f"{'LOCKED until ' + u['locked_until'] if u['locked_until'] else ''}"
+                )
             return 0
         if not args.name:
             raise accounts.AccountError("name the user")
@@ -183,9 +214,11 @@ def _audit(args) -> int:
         ok, message = audit.verify()
         print(("OK: " if ok else "TAMPERED: ") + message)
         return 0 if ok else 1
-    for e in audit.read()[-args.last:]:
-        print(f"{e['seq']:>6} {e['time']} {e['user'] or '-':<20} {e['role'] or '-':<12} {e['action']:<24} "
-              f"{json.dumps(e['detail'], ensure_ascii=False) if e['detail'] else ''}")
+    for e in audit.read()[-args.last :]:
+        print(
+            f"{e['seq']:>6} {e['time']} {e['user'] or '-':<20} {e['role'] or '-':<12} {e['action']:<24} "
+            f"{json.dumps(e['detail'], ensure_ascii=False) if e['detail'] else ''}"
+        )
     return 0
 
 
@@ -194,9 +227,9 @@ def _report(args) -> int:
     from pathlib import Path
 
     from dashboard.access import audit
+    from dashboard.access.roles import AccessDenied, Viewer
     from dashboard.outputs import report
     from dashboard.store import warehouse
-    from dashboard.access.roles import AccessDenied, Viewer
 
     try:
         viewer = Viewer(args.role, args.site, getpass.getuser()).validated()
@@ -216,9 +249,14 @@ def _report(args) -> int:
     if out.suffix.lower() == ".pdf":
         report.html_to_pdf(html_path, out)
     m = warehouse.manifest(args.warehouse)
-    audit.append(f"export: {kind} report ({out.suffix.lstrip('.')})", user=viewer.user, role=viewer.role,
-                 site=viewer.site, detail={"file": str(out), "via": "command line"},
-                 data_cut={"build_id": m.get("build_id"), "cutoff": m.get("cutoff")})
+    audit.append(
+        f"export: {kind} report ({out.suffix.lstrip('.')})",
+        user=viewer.user,
+        role=viewer.role,
+        site=viewer.site,
+        detail={"file": str(out), "via": "command line"},
+        data_cut={"build_id": m.get("build_id"), "cutoff": m.get("cutoff")},
+    )
     print(f"wrote the {kind} report: {out}", file=sys.stderr)
     return 0
 
@@ -233,8 +271,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("out", help="folder to write the package into")
     d.add_argument("--subjects", type=int, default=300, help="randomized subjects (default 300)")
     d.add_argument("--sites", type=int, default=12, help="sites (default 12)")
-    d.add_argument("--cutoff", type=dt.date.fromisoformat, default=dt.date(2028, 6, 30),
-                   help="data cut-off date YYYY-MM-DD (default 2028-06-30)")
+    d.add_argument(
+        "--cutoff",
+        type=dt.date.fromisoformat,
+        default=dt.date(2028, 6, 30),
+        help="data cut-off date YYYY-MM-DD (default 2028-06-30)",
+    )
     d.add_argument("--seed", type=int, default=20260101)
     d.add_argument("--encoding", default="utf-8", help="utf-8 (default), utf-8-sig or gb18030")
     d.set_defaults(func=_demo_data)
@@ -278,13 +320,20 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--workdir", default="data/bench")
     m.add_argument("--json", action="store_true")
     m.add_argument("--no-pages", action="store_true", help="only the build")
-    m.add_argument("--browser", action="store_true",
-                   help="also time pages in Chromium and run concurrent sessions against a real server")
+    m.add_argument(
+        "--browser",
+        action="store_true",
+        help="also time pages in Chromium and run concurrent sessions against a real server",
+    )
     m.add_argument("--sessions", type=int, default=20)
     m.add_argument("--seconds", type=float, default=60.0)
-    m.add_argument("--load", choices=["websocket", "chromium", "both"], default="both",
-                   help="concurrent sessions as websocket clients (the server alone), as Chromium pages "
-                        "(renderers on the same cores), or both (default)")
+    m.add_argument(
+        "--load",
+        choices=["websocket", "chromium", "both"],
+        default="both",
+        help="concurrent sessions as websocket clients (the server alone), as Chromium pages "
+        "(renderers on the same cores), or both (default)",
+    )
     m.set_defaults(func=_bench)
     return p
 

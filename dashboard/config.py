@@ -3,6 +3,7 @@
 Every trial fact the code uses comes from here; pydantic checks the files when they are loaded
 and a mistake is reported with the key that holds it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -121,7 +122,7 @@ class Design(_Strict):
 class SafetySignal(_Strict):
     name: str
     label: str
-    source: str                 # a column of queries/views/safety_subjects.sql
+    source: str  # a column of queries/views/safety_subjects.sql
     by_site_within_arm: bool = False
     population: Literal["randomized", "operated", "with_pathology"]
     window_from: Literal["surgery", "randomization"] | None = None
@@ -172,7 +173,7 @@ class TrialConfig(_Strict):
     access: Access
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TrialConfig":
+    def _consistent(self) -> TrialConfig:
         if len(self.randomization.ratio) != len(self.arms):
             raise ValueError("randomization.ratio needs one number per arm")
         codes = [c.code for c in self.eligibility]
@@ -204,8 +205,7 @@ class TrialConfig(_Strict):
 
 
 # ---------------------------------------------------------------- crf_spec.toml
-ColumnType = Literal["text", "date", "partial_date", "partial_date_y", "datetime",
-                     "integer", "number", "yn"]
+ColumnType = Literal["text", "date", "partial_date", "partial_date_y", "datetime", "integer", "number", "yn"]
 
 
 class Column(_Strict):

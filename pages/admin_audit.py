@@ -1,5 +1,6 @@
 """The audit log, read-only: sign-ins, failed sign-ins, sign-outs, closed-session views, exports
 and user changes, and whether the hash chain is intact."""
+
 import pandas as pd
 import streamlit as st
 

@@ -1,5 +1,6 @@
 """Users: who has an account, with which role and site, and who is locked out (read-only:
 accounts are managed with `python -m dashboard users`, which is on the audit log)."""
+
 import pandas as pd
 import streamlit as st
 

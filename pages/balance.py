@@ -1,30 +1,39 @@
 """Arm balance: is the randomization doing its job, overall, by site, by stratum and over time."""
+
 import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard.views import enrollment
-from dashboard.outputs import figures
 from dashboard.config import load_trial
+from dashboard.outputs import figures
+from dashboard.views import enrollment
 
 cfg = load_trial()
 viewer = ui.page("balance")
 ui.header("Arm balance", viewer, cfg)
-st.caption("Allocation counts are not outcomes: every role sees them. Baseline characteristics "
-           "below are pooled over both arms.")
+st.caption(
+    "Allocation counts are not outcomes: every role sees them. Baseline characteristics "
+    "below are pooled over both arms."
+)
 
 a = ui.cached(enrollment.allocation, viewer)
 labels = {arm.code: arm.label for arm in cfg.arms}
 cols = st.columns(len(cfg.arms) + 1)
-for col, arm in zip(cols, cfg.arms):
+for col, arm in zip(cols[:-1], cfg.arms, strict=True):  # the last column holds the total
     col.metric(arm.label, a["by_arm"][arm.code])
 imb = ui.cached(enrollment.imbalance, viewer)
-cols[-1].metric("Largest imbalance within a stratum", imb["stratum"]["difference"],
-                help=f"Permuted blocks of {imb['block_size']} within strata keep it at most "
-                     f"{imb['stratum_bound']} (block size assumed)")
+cols[-1].metric(
+    "Largest imbalance within a stratum",
+    imb["stratum"]["difference"],
+    help=f"Permuted blocks of {imb['block_size']} within strata keep it at most "
+    f"{imb['stratum_bound']} (block size assumed)",
+)
 if imb["stratum"]["difference"] > imb["stratum_bound"]:
-    st.error(f"Stratum {imb['stratum']['group']} is {imb['stratum']['difference']} apart, more than "
-             f"blocks of {imb['block_size']} allow: check the randomization.")
+    st.error(
+        f"Stratum {imb['stratum']['group']} is {imb['stratum']['difference']} apart, more than "
+        f"blocks of {imb['block_size']} allow: check the randomization."
+    )
+
 
 def _frame(groups: dict, key: str) -> pd.DataFrame:
     rows = [{key: g, **{labels[c]: n for c, n in counts.items()}} for g, counts in groups.items()]
@@ -33,22 +42,25 @@ def _frame(groups: dict, key: str) -> pd.DataFrame:
         df["difference"] = (df[labels[cfg.arms[0].code]] - df[labels[cfg.arms[1].code]]).abs()
     return df
 
+
 left, right = st.columns(2)
 with left:
     st.subheader("By stratum")
     strata = _frame(a["by_stratum"], "stratum")
     if len(strata):
-        ui.chart(figures.grouped_bars(strata, "stratum", [labels[c.code] for c in cfg.arms],
-                                      [c.label for c in cfg.arms]))
+        ui.chart(
+            figures.grouped_bars(strata, "stratum", [labels[c.code] for c in cfg.arms], [c.label for c in cfg.arms])
+        )
         ui.table(strata)
 with right:
     st.subheader("By site")
     by_site = _frame(a["by_site"], "site")
     if len(by_site):
-        ui.chart(figures.grouped_bars(by_site, "site", [labels[c.code] for c in cfg.arms],
-                                      [c.label for c in cfg.arms]))
-        st.caption(f"Largest difference within a site: {imb['site']['difference']} (site "
-                   f"{imb['site']['group']}); sites are not a stratification factor.")
+        ui.chart(figures.grouped_bars(by_site, "site", [labels[c.code] for c in cfg.arms], [c.label for c in cfg.arms]))
+        st.caption(
+            f"Largest difference within a site: {imb['site']['difference']} (site "
+            f"{imb['site']['group']}); sites are not a stratification factor."
+        )
 
 if not viewer.site_filter:
     st.subheader("Over time")
@@ -60,13 +72,18 @@ st.subheader("Baseline characteristics (randomized, pooled)")
 b = ui.cached(enrollment.baseline, viewer)
 if b["n"]:
     age = b["age"]
-    st.write(f"**{b['n']}** randomized · age at consent median **{age['median']:.0f}** "
-             f"(IQR {age['q1']:.0f}-{age['q3']:.0f}, range {age['min']}-{age['max']})")
+    st.write(
+        f"**{b['n']}** randomized · age at consent median **{age['median']:.0f}** "
+        f"(IQR {age['q1']:.0f}-{age['q3']:.0f}, range {age['min']}-{age['max']})"
+    )
     items = [v for k, v in b.items() if isinstance(v, dict) and "counts" in v]
     grid = st.columns(3)
     for i, item in enumerate(items):
         with grid[i % 3]:
             total = sum(item["counts"].values())
             st.markdown(f"**{item['label']}**")
-            ui.table(pd.DataFrame([{"": k, "n": v, "%": ui.pct(v / total if total else None)}
-                                   for k, v in item["counts"].items()]))
+            ui.table(
+                pd.DataFrame(
+                    [{"": k, "n": v, "%": ui.pct(v / total if total else None)} for k, v in item["counts"].items()]
+                )
+            )

@@ -1,12 +1,12 @@
 """CLOSED: surgical quality by arm and site: margins, complications and early deaths, and the
 de-escalation markers within arm."""
-import pandas as pd
+
 import streamlit as st
 
 from app import ui
-from dashboard.views import closed
-from dashboard.outputs import figures
 from dashboard.config import load_trial
+from dashboard.outputs import figures
+from dashboard.views import closed
 
 cfg = load_trial()
 viewer = ui.closed_page("closed_surgery")
@@ -19,7 +19,7 @@ by_site = q["by_site"]
 if len(by_site):
     signal = st.selectbox("Outcome", sorted(by_site.signal.unique()), format_func=lambda n: names.get(n, n))
     cols = st.columns(len(cfg.arms))
-    for col, arm in zip(cols, cfg.arms):
+    for col, arm in zip(cols, cfg.arms, strict=True):
         with col:
             g = by_site[(by_site.signal == signal) & (by_site.arm == arm.code)]
             st.markdown(f"**{arm.label}**")

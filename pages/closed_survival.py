@@ -1,12 +1,12 @@
 """CLOSED: survival by arm, and the non-inferiority analysis, intention to treat and per protocol."""
+
 import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard.views import closed
-from dashboard.outputs import figures
-from dashboard.views import outcomes
 from dashboard.config import load_trial
+from dashboard.outputs import figures
+from dashboard.views import closed, outcomes
 
 cfg = load_trial()
 viewer = ui.closed_page("closed_survival")
@@ -24,14 +24,27 @@ ref = next(a for a in cfg.arms if not a.experimental)
 rows_diff, rows_hr = [], []
 for key, name in closed.SETS.items():
     diff, hr = ni[key]["difference"], ni[key]["hazard_ratio"]
-    rows_diff.append({"label": f"{name} (n={ni[key]['n']})", "estimate": diff.get("difference"),
-                      "lower": diff.get("lower"), "upper": diff.get("upper")})
-    rows_hr.append({"label": f"{name} (n={ni[key]['n']})", "estimate": hr.get("hazard_ratio"),
-                    "lower": hr.get("lower"), "upper": hr.get("upper")})
+    rows_diff.append(
+        {
+            "label": f"{name} (n={ni[key]['n']})",
+            "estimate": diff.get("difference"),
+            "lower": diff.get("lower"),
+            "upper": diff.get("upper"),
+        }
+    )
+    rows_hr.append(
+        {
+            "label": f"{name} (n={ni[key]['n']})",
+            "estimate": hr.get("hazard_ratio"),
+            "lower": hr.get("lower"),
+            "upper": hr.get("upper"),
+        }
+    )
 left, right = st.columns(2)
 with left:
-    ui.chart(figures.forest(rows_diff, -d.noninferiority_margin,
-                            f"{d.landmark_months}-month OS difference", percent=True))
+    ui.chart(
+        figures.forest(rows_diff, -d.noninferiority_margin, f"{d.landmark_months}-month OS difference", percent=True)
+    )
     st.caption(f"{exp.label} minus {ref.label}; left of the dashed line is worse than the margin")
 with right:
     ui.chart(figures.forest(rows_hr, d.hazard_ratio_margin, "Hazard ratio (stratified Cox)", log=True))
@@ -39,45 +52,69 @@ with right:
 table = []
 for key, name in closed.SETS.items():
     diff, hr = ni[key]["difference"], ni[key]["hazard_ratio"]
-    table.append({
-        "set": name, "n": ni[key]["n"],
-        f"{d.landmark_months}-month OS difference (95% CI)": "not estimable" if diff.get("difference") is None else
-        f"{diff['difference']:+.1%} ({diff['lower']:+.1%} to {diff['upper']:+.1%})",
-        f"margin -{d.noninferiority_margin:.0%}": "met" if ni[key]["noninferior_by_difference"] else "not shown",
-        "HR (95% CI)": "—" if hr.get("hazard_ratio") is None else
-        f"{hr['hazard_ratio']:.2f} ({hr['lower']:.2f} to {hr['upper']:.2f})",
-        f"HR margin {d.hazard_ratio_margin:g}": "met" if ni[key]["noninferior_by_hr"] else "not shown",
-        "deaths": hr.get("events"),
-    })
+    table.append(
+        {
+            "set": name,
+            "n": ni[key]["n"],
+            f"{d.landmark_months}-month OS difference (95% CI)": "not estimable"
+            if diff.get("difference") is None
+            else f"{diff['difference']:+.1%} ({diff['lower']:+.1%} to {diff['upper']:+.1%})",
+            f"margin -{d.noninferiority_margin:.0%}": "met" if ni[key]["noninferior_by_difference"] else "not shown",
+            "HR (95% CI)": "—"
+            if hr.get("hazard_ratio") is None
+            else f"{hr['hazard_ratio']:.2f} ({hr['lower']:.2f} to {hr['upper']:.2f})",
+            f"HR margin {d.hazard_ratio_margin:g}": "met" if ni[key]["noninferior_by_hr"] else "not shown",
+            "deaths": hr.get("events"),
+        }
+    )
 ui.table(pd.DataFrame(table))
-st.caption("Difference: Kaplan-Meier estimates with Greenwood standard errors, normal 95% interval; "
-           "non-inferiority is shown when the lower limit lies above minus the margin. Hazard ratio: Cox "
-           "model with Efron ties, stratified by response and primary site. Margins are assumed "
-           "(trial.toml [design]).")
+st.caption(
+    "Difference: Kaplan-Meier estimates with Greenwood standard errors, normal 95% interval; "
+    "non-inferiority is shown when the lower limit lies above minus the margin. Hazard ratio: Cox "
+    "model with Efron ties, stratified by response and primary site. Margins are assumed "
+    "(trial.toml [design])."
+)
 excluded = surv["excluded"]
 if len(excluded):
     with st.expander(f"Per-protocol set: {len(excluded)} subject(s) left out"):
         ui.table(excluded)
 
-endpoint = st.segmented_control("Endpoint", ["os", "dfs"], default="os", key="closed_endpoint",
-                                format_func=lambda e: outcomes.ENDPOINTS[e][3]) or "os"
+endpoint = (
+    st.segmented_control(
+        "Endpoint", ["os", "dfs"], default="os", key="closed_endpoint", format_func=lambda e: outcomes.ENDPOINTS[e][3]
+    )
+    or "os"
+)
 cols = st.columns(2)
-for col, (key, name) in zip(cols, closed.SETS.items()):
+for col, (key, name) in zip(cols, closed.SETS.items(), strict=True):
     with col:
         st.subheader(name)
         by_arm = surv[key][endpoint]
-        ui.chart(figures.kaplan_meier({labels[a]: km["curve"] for a, km in by_arm.items()},
-                                      cfg.trial.days_per_month, colors=colors), key=f"km-{key}-{endpoint}")
+        ui.chart(
+            figures.kaplan_meier(
+                {labels[a]: km["curve"] for a, km in by_arm.items()}, cfg.trial.days_per_month, colors=colors
+            ),
+            key=f"km-{key}-{endpoint}",
+        )
         rows = []
         for arm, km in by_arm.items():
             for label, lm in km["landmarks"].items():
-                rows.append({"arm": labels[arm], "months": label,
-                             "survival (95% CI)": "not estimable" if lm["survival"] is None else
-                             f"{lm['survival']:.1%} ({lm['lower']:.1%} to {lm['upper']:.1%})",
-                             "at risk": lm["at_risk"], "events": km["events"], "n": km["n"]})
+                rows.append(
+                    {
+                        "arm": labels[arm],
+                        "months": label,
+                        "survival (95% CI)": "not estimable"
+                        if lm["survival"] is None
+                        else f"{lm['survival']:.1%} ({lm['lower']:.1%} to {lm['upper']:.1%})",
+                        "at risk": lm["at_risk"],
+                        "events": km["events"],
+                        "n": km["n"],
+                    }
+                )
         ui.table(pd.DataFrame(rows))
-        risk = pd.concat({labels[a]: km["at_risk_table"].set_index("months").at_risk for a, km in by_arm.items()},
-                         axis=1).T
+        risk = pd.concat(
+            {labels[a]: km["at_risk_table"].set_index("months").at_risk for a, km in by_arm.items()}, axis=1
+        ).T
         st.caption("Number at risk by month")
         ui.table(risk.rename(columns=lambda m: f"{m} mo").reset_index(names="arm"))
 st.caption(outcomes.CONF_TEXT + ".")

@@ -1,10 +1,10 @@
 """Data quality: what is expected and what arrived, how late, and what the last build found."""
-import pandas as pd
+
 import streamlit as st
 
 from app import ui
-from dashboard.views import quality
 from dashboard.config import load_trial
+from dashboard.views import quality
 
 cfg = load_trial()
 viewer = ui.page("data_quality")
@@ -34,13 +34,22 @@ left, right = st.columns(2)
 with left:
     st.subheader("Data-entry lag by site")
     lag = ui.cached(quality.entry_lag, viewer)
-    ui.table(lag, column_config={"median_lag_days": st.column_config.NumberColumn("median days", format="%.0f"),
-                                 "p90_lag_days": st.column_config.NumberColumn("90th percentile", format="%.0f")})
+    ui.table(
+        lag,
+        column_config={
+            "median_lag_days": st.column_config.NumberColumn("median days", format="%.0f"),
+            "p90_lag_days": st.column_config.NumberColumn("90th percentile", format="%.0f"),
+        },
+    )
 with right:
     st.subheader("Quality-of-life completion")
     qol = ui.cached(quality.qol_completion, viewer)
-    ui.table(qol, column_config={"completion": st.column_config.ProgressColumn("completion", format="percent",
-                                                                              min_value=0, max_value=1)})
+    ui.table(
+        qol,
+        column_config={
+            "completion": st.column_config.ProgressColumn("completion", format="percent", min_value=0, max_value=1)
+        },
+    )
 
 st.subheader("The last build")
 rep = quality.build_report(ui.connection(viewer)[0], viewer, ui.warehouse_dir())

@@ -1,12 +1,13 @@
 """Protocol deviations: eligibility computed from the data beside the sites' answers, recorded
 against recomputed stage, windows, and the deviations sites reported."""
+
 import pandas as pd
 import streamlit as st
 
 from app import ui
-from dashboard.views import deviations
-from dashboard.outputs import figures
 from dashboard.config import load_trial
+from dashboard.outputs import figures
+from dashboard.views import deviations
 
 cfg = load_trial()
 viewer = ui.page("deviations")
@@ -16,59 +17,93 @@ policy = viewer.policy(cfg)
 d = ui.cached(deviations.deviations, viewer)
 crit = ui.cached(deviations.by_criterion, viewer)
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Subjects breaking a criterion", len({s for k, v in d["eligibility"].items()
-                                                 if k not in ("STAGE_MISMATCH", "IE_DISAGREES") for s in v}))
+c1.metric(
+    "Subjects breaking a criterion",
+    len({s for k, v in d["eligibility"].items() if k not in ("STAGE_MISMATCH", "IE_DISAGREES") for s in v}),
+)
 c2.metric("Site answer contradicts data", len(d["eligibility"]["IE_DISAGREES"]))
 c3.metric("Recorded stage differs", len(d["eligibility"]["STAGE_MISMATCH"]))
-c4.metric("Site-reported deviations", d["reported"]["total"],
-          help=f"major {d['reported']['by_severity'].get('MAJOR', 0)}, minor {d['reported']['by_severity'].get('MINOR', 0)}")
+c4.metric(
+    "Site-reported deviations",
+    d["reported"]["total"],
+    help=f"major {d['reported']['by_severity'].get('MAJOR', 0)}, minor {d['reported']['by_severity'].get('MINOR', 0)}",
+)
 
 st.subheader("Eligibility, criterion by criterion")
-st.caption("Checked from the data where the data can decide (age, histology, recomputed AJCC 8th "
-           "stage, ECOG, neoadjuvant drug and cycles, response, prior treatment, consent date, "
-           "recurrence, cardiac history, pregnancy, other malignancy); the other criteria are the "
-           "investigator's answer in IE.csv.")
+st.caption(
+    "Checked from the data where the data can decide (age, histology, recomputed AJCC 8th "
+    "stage, ECOG, neoadjuvant drug and cycles, response, prior treatment, consent date, "
+    "recurrence, cardiac history, pregnancy, other malignancy); the other criteria are the "
+    "investigator's answer in IE.csv."
+)
 ui.chart(figures.bars([f"{r.code} {r.text[:42]}" for r in crit.itertuples()], crit.violated.tolist()))
-ui.table(crit.rename(columns={"code": "Criterion", "kind": "Kind", "text": "Text", "checked_by": "Checked by",
-                              "violated": "Subjects breaking it", "site_disagrees": "Site answer contradicts data",
-                              "undecided": "Data cannot decide", "unanswered": "No site answer"}))
+ui.table(
+    crit.rename(
+        columns={
+            "code": "Criterion",
+            "kind": "Kind",
+            "text": "Text",
+            "checked_by": "Checked by",
+            "violated": "Subjects breaking it",
+            "site_disagrees": "Site answer contradicts data",
+            "undecided": "Data cannot decide",
+            "unanswered": "No site answer",
+        }
+    )
+)
 
 st.subheader("Windows")
 w = d["windows"]
 window_text = {
-    "response_imaging": f"last cycle to response imaging > {cfg.schedule.response_imaging_max_days_after_last_cycle} days",
+    "response_imaging": "last cycle to response imaging > "
+    f"{cfg.schedule.response_imaging_max_days_after_last_cycle} days",
     "consent_to_randomization": "consent after randomization",
-    "randomization_to_surgery": f"randomization to surgery > {cfg.schedule.randomization_to_surgery_max_days} days, or none yet",
+    "randomization_to_surgery": "randomization to surgery > "
+    f"{cfg.schedule.randomization_to_surgery_max_days} days, or none yet",
     "surgery_to_adjuvant": f"surgery to adjuvant radiotherapy > {cfg.schedule.surgery_to_adjuvant_rt_max_days} days",
     "followup_visit": f"follow-up visit outside +-{cfg.schedule.followup_window_days} days "
-                      f"(+-{cfg.schedule.followup_window_days_late} after M{cfg.schedule.followup_window_switch_month})",
+    f"(+-{cfg.schedule.followup_window_days_late} after M{cfg.schedule.followup_window_switch_month})",
 }
-ui.table(pd.DataFrame([{"window": k, "rule (assumed schedule)": window_text[k], "subjects": len(v)}
-                       for k, v in w.items()]))
+ui.table(
+    pd.DataFrame([{"window": k, "rule (assumed schedule)": window_text[k], "subjects": len(v)} for k, v in w.items()])
+)
 
 st.subheader("By site, per randomized subject")
 site_rates = ui.cached(deviations.by_site, viewer)
 left, right = st.columns(2)
 with left:
     shown = site_rates[site_rates.suppressed.isna()]
-    ui.chart(figures.grouped_bars(shown.assign(siteid=shown.siteid.astype(str)), "siteid",
-                                  ["reported_per_subject", "window_rate"],
-                                  ["site-reported deviations per subject", "subjects with a window deviation"]))
+    ui.chart(
+        figures.grouped_bars(
+            shown.assign(siteid=shown.siteid.astype(str)),
+            "siteid",
+            ["reported_per_subject", "window_rate"],
+            ["site-reported deviations per subject", "subjects with a window deviation"],
+        )
+    )
 with right:
     p0 = float(site_rates.window_p0.iloc[0]) if len(site_rates) else 0.0
     n_max = int(site_rates.randomized.dropna().max()) if site_rates.randomized.notna().any() else 1
     limits = ui.funnel_limits(p0, n_max) if 0 < p0 < 1 else None
-    ui.chart(figures.funnel(site_rates.rename(columns={"randomized": "n", "window_rate": "rate",
-                                                       "window_flag": "flag"}),
-                            p0, limits, title="Window deviations: funnel plot"))
+    ui.chart(
+        figures.funnel(
+            site_rates.rename(columns={"randomized": "n", "window_rate": "rate", "window_flag": "flag"}),
+            p0,
+            limits,
+            title="Window deviations: funnel plot",
+        )
+    )
 hidden = site_rates[site_rates.suppressed.notna()]
 if len(hidden):
-    st.caption("Suppressed under the blinding rule: " + "; ".join(
-        f"{r.siteid}: {r.suppressed}" for r in hidden.itertuples()))
+    st.caption(
+        "Suppressed under the blinding rule: " + "; ".join(f"{r.siteid}: {r.suppressed}" for r in hidden.itertuples())
+    )
 merged = site_rates[site_rates.siteid == "other sites (merged)"]
 if len(merged) and "merged_groups" in merged:
-    st.caption(f"Merged: sites {merged.merged_groups.iloc[0]} (each one arm or fewer than "
-               f"{cfg.blinding.min_cell_size} subjects).")
+    st.caption(
+        f"Merged: sites {merged.merged_groups.iloc[0]} (each one arm or fewer than "
+        f"{cfg.blinding.min_cell_size} subjects)."
+    )
 
 st.subheader("Site-reported deviations")
 rep = d["reported"]
@@ -82,6 +117,6 @@ if policy.subject_listings:
     st.subheader("Listings")
     lst = ui.cached(deviations.listings, viewer)
     tabs = st.tabs(["Eligibility", "Site disagrees", "Stage", "Windows", "Reported"])
-    for tab, key in zip(tabs, ["eligibility", "disagreements", "stage", "windows", "reported"]):
+    for tab, key in zip(tabs, ["eligibility", "disagreements", "stage", "windows", "reported"], strict=True):
         with tab:
             ui.table(lst[key])

@@ -1,6 +1,6 @@
 """Reports to take away: the open report (pooled pages) for every trial role, and the closed
 report for the DSMB closed session. Each one made is on the audit log."""
-import datetime as dt
+
 import tempfile
 from pathlib import Path
 
@@ -8,9 +8,9 @@ import streamlit as st
 
 from app import ui
 from dashboard.access import audit
+from dashboard.config import load_trial
 from dashboard.outputs import report
 from dashboard.store import warehouse
-from dashboard.config import load_trial
 
 cfg = load_trial()
 viewer = ui.page("reports")
@@ -23,6 +23,7 @@ kinds = ["open"] + (["closed"] if viewer.closed else [])
 @st.cache_data(show_spinner=False, max_entries=8)
 def _report(path: str, role: str, site: str | None, user: str | None, kind: str) -> str:
     from dashboard.access.roles import Viewer
+
     con = ui._connection(path)
     return report.build_html(con, Viewer(role, site, user), cfg, closed_report=(kind == "closed"))
 
@@ -41,8 +42,15 @@ for kind in kinds:
     html = st.session_state.get(f"report-{kind}")
     if html:
         name = f"neo-margin-{kind}-report-{manifest.get('cutoff')}"
-        st.download_button("Download HTML", html.encode("utf-8"), file_name=f"{name}.html", mime="text/html",
-                           key=f"html-{kind}", on_click=_record, args=(kind, "html"))
+        st.download_button(
+            "Download HTML",
+            html.encode("utf-8"),
+            file_name=f"{name}.html",
+            mime="text/html",
+            key=f"html-{kind}",
+            on_click=_record,
+            args=(kind, "html"),
+        )
         if report.chromium():
             with tempfile.TemporaryDirectory() as tmp:
                 src = Path(tmp) / "r.html"
@@ -50,5 +58,12 @@ for kind in kinds:
                 if st.button("Make the PDF", key=f"pdf-{kind}"):
                     st.session_state[f"pdf-{kind}"] = report.html_to_pdf(src, Path(tmp) / "r.pdf").read_bytes()
             if st.session_state.get(f"pdf-{kind}"):
-                st.download_button("Download PDF", st.session_state[f"pdf-{kind}"], file_name=f"{name}.pdf",
-                                   mime="application/pdf", key=f"pdfdl-{kind}", on_click=_record, args=(kind, "pdf"))
+                st.download_button(
+                    "Download PDF",
+                    st.session_state[f"pdf-{kind}"],
+                    file_name=f"{name}.pdf",
+                    mime="application/pdf",
+                    key=f"pdfdl-{kind}",
+                    on_click=_record,
+                    args=(kind, "pdf"),
+                )

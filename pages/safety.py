@@ -1,12 +1,13 @@
 """Safety signals, pooled over both arms: adverse events, complications, early deaths, margins,
 local recurrence, each against its configured threshold, and sites on funnel plots."""
+
 import pandas as pd
 import streamlit as st
 
 from app import ui
+from dashboard.config import load_trial
 from dashboard.outputs import figures
 from dashboard.views import safety
-from dashboard.config import load_trial
 
 cfg = load_trial()
 viewer = ui.page("safety")
@@ -28,13 +29,21 @@ sig = result["signals"]
 ui.chart(figures.signals(sig))
 rows = []
 for s in sig:
-    rows.append({"signal": s["label"], "subjects with event": s["events"], "denominator": s["n"],
-                 "observed (95% exact CI)": f"{ui.pct(s['observed'])} ({ui.pct(s['lower'])} to {ui.pct(s['upper'])})",
-                 "threshold (assumed)": ui.pct(s["threshold"]) if s["threshold"] is not None else "any event",
-                 "flag": ("FLAGGED: " + s["flag_reason"]) if s["flagged"] else "—"})
+    rows.append(
+        {
+            "signal": s["label"],
+            "subjects with event": s["events"],
+            "denominator": s["n"],
+            "observed (95% exact CI)": f"{ui.pct(s['observed'])} ({ui.pct(s['lower'])} to {ui.pct(s['upper'])})",
+            "threshold (assumed)": ui.pct(s["threshold"]) if s["threshold"] is not None else "any event",
+            "flag": ("FLAGGED: " + s["flag_reason"]) if s["flagged"] else "—",
+        }
+    )
 ui.table(pd.DataFrame(rows))
-st.caption("A windowed signal counts a subject in its denominator once the whole window lies before "
-           "the cut-off, or when the event has happened.")
+st.caption(
+    "A windowed signal counts a subject in its denominator once the whole window lies before "
+    "the cut-off, or when the event has happened."
+)
 for s in sig:
     if s["flagged"]:
         st.error(f"{s['label']}: {ui.pct(s['observed'])} ({s['events']}/{s['n']}) — {s['flag_reason']}.")
@@ -43,8 +52,9 @@ st.subheader("Adverse events by system organ class and worst grade")
 soc = result["soc_by_grade"]
 if len(soc):
     top = soc.head(15)
-    fig = figures.go.Figure([figures.go.Bar(y=top.soc, x=top[g], name=f"grade {g}", orientation="h")
-                             for g in (1, 2, 3, 4, 5)])
+    fig = figures.go.Figure(
+        [figures.go.Bar(y=top.soc, x=top[g], name=f"grade {g}", orientation="h") for g in (1, 2, 3, 4, 5)]
+    )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(autorange="reversed")
     ui.chart(figures._layout(fig, None, 90 + 28 * len(top)))
@@ -60,8 +70,11 @@ s4.metric("Positive margins", f"{p['positive_margin']} of {p['with_pathology']}"
 
 if not viewer.site_filter:
     st.subheader("Sites: funnel plots")
-    choice = st.selectbox("Signal", [s.name for s in cfg.safety_signals],
-                          format_func=lambda n: next(s.label for s in cfg.safety_signals if s.name == n))
+    choice = st.selectbox(
+        "Signal",
+        [s.name for s in cfg.safety_signals],
+        format_func=lambda n: next(s.label for s in cfg.safety_signals if s.name == n),
+    )
     signal = next(s for s in cfg.safety_signals if s.name == choice)
     fun = ui.cached(safety.signal_by_site, viewer, choice)
     p0 = float(fun.p0.iloc[0]) if len(fun) else None
@@ -70,8 +83,10 @@ if not viewer.site_filter:
     ui.chart(figures.funnel(fun, p0 if p0 is not None else float("nan"), limits))
     hidden = fun[fun.suppressed.notna()]
     if len(hidden):
-        st.caption("Suppressed under the blinding rule: " + "; ".join(
-            f"{r.siteid} ({r.suppressed})" for r in hidden.itertuples()))
+        st.caption(
+            "Suppressed under the blinding rule: "
+            + "; ".join(f"{r.siteid} ({r.suppressed})" for r in hidden.itertuples())
+        )
     flagged = fun[fun.get("flag").isin(["above", "below"])] if "flag" in fun else fun.iloc[0:0]
     for r in flagged.itertuples():
         st.warning(f"Site {r.siteid}: {r.events}/{r.n} ({r.rate:.1%}) lies {r.flag} the 99.8% limits.")

@@ -1,4 +1,5 @@
 """Rendering the app's pages headless with Streamlit's AppTest, for the page and blinding tests."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Shared test setup: tests import the factory of tiny packages from this folder, and every
 test writes its audit log and users file to a temporary folder, never the project's data/."""
+
 import sys
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """dashboard.stats.accrual: the Poisson-gamma projection against a seeded Monte Carlo of the two-stage
 model and against cases worked by hand; the planned and cumulative curves."""
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,7 @@ from dashboard.stats import accrual
 from dashboard.stats.accrual import cumulative_accrual
 
 START = date(2026, 1, 1)
-DPM = 30.4375       # export spec section 5: a month is 30.4375 days (trial.toml days_per_month)
+DPM = 30.4375  # export spec section 5: a month is 30.4375 days (trial.toml days_per_month)
 
 
 def project_completion(*args, **kw):
@@ -35,14 +36,21 @@ def _dates(n: int, every: int = 3, first: date = START) -> list[date]:
 @pytest.mark.parametrize(
     ("n", "exposure", "target", "prior_weight"),
     [
-        (120, 500, 356, 3.0),   # Neo-Margin-like: a = 35.6 + 120, b = 91.3125 + 500, R = 236
-        (8, 60, 11, 0.0),       # few data, no prior: a = 8, b = 60, R = 3 (a skewed, heavy tail)
+        (120, 500, 356, 3.0),  # Neo-Margin-like: a = 35.6 + 120, b = 91.3125 + 500, R = 236
+        (8, 60, 11, 0.0),  # few data, no prior: a = 8, b = 60, R = 3 (a skewed, heavy tail)
     ],
 )
 def test_betaprime_quantiles_agree_with_a_monte_carlo_of_the_two_stage_model(n, exposure, target, prior_weight):
     cutoff = START + timedelta(days=exposure)
-    out = project_completion(_dates(n, every=max(1, exposure // max(n, 1))), START, cutoff, target,
-                             planned_months=30, prior_weight_months=prior_weight, level=0.90)
+    out = project_completion(
+        _dates(n, every=max(1, exposure // max(n, 1))),
+        START,
+        cutoff,
+        target,
+        planned_months=30,
+        prior_weight_months=prior_weight,
+        level=0.90,
+    )
     a, b, remaining = out["posterior_shape"], out["posterior_rate_days"], out["remaining"]
     a0 = target / (30 * DPM) * prior_weight * DPM
     assert a == pytest.approx(a0 + n)
@@ -56,7 +64,7 @@ def test_betaprime_quantiles_agree_with_a_monte_carlo_of_the_two_stage_model(n, 
     lam = rng.gamma(shape=a, scale=1.0 / b, size=draws)
     waits = rng.gamma(shape=remaining, scale=1.0 / lam)
 
-    marginal = stats.betaprime(remaining, a, scale=b)   # used only for the sampling error
+    marginal = stats.betaprime(remaining, a, scale=b)  # used only for the sampling error
     for q, key in [(0.05, "lower_days"), (0.5, "median_days"), (0.95, "upper_days")]:
         x_q = out[key]
         # standard error of a sample quantile: sqrt(q(1-q)/N) / density at the quantile
@@ -95,14 +103,13 @@ def test_one_remaining_has_a_closed_form():
     # R = 1: P(T_1 > t) = E[exp(-lambda t)] = (b / (b + t))**a (a Lomax law), so the q-quantile is
     # b * ((1 - q)**(-1/a) - 1). Here a = 99 (99 randomized, no prior weight), b = 300 days.
     cutoff = START + timedelta(days=300)
-    out = project_completion(_dates(99), START, cutoff, 100, planned_months=30,
-                             prior_weight_months=0, level=0.80)
+    out = project_completion(_dates(99), START, cutoff, 100, planned_months=30, prior_weight_months=0, level=0.80)
     a, b = 99, 300
 
     def quantile(q):
         return b * ((1 - q) ** (-1 / a) - 1)
 
-    assert out["median_days"] == pytest.approx(quantile(0.5), rel=1e-9)       # 2.1079 days
+    assert out["median_days"] == pytest.approx(quantile(0.5), rel=1e-9)  # 2.1079 days
     assert out["lower_days"] == pytest.approx(quantile(0.1), rel=1e-9)
     assert out["upper_days"] == pytest.approx(quantile(0.9), rel=1e-9)
     assert out["completion_date"] == cutoff + timedelta(days=3)
@@ -125,8 +132,17 @@ def test_model_text_states_the_model_and_its_numbers():
     text = out["model"]
     assert "Poisson process" in text and "Gamma(" in text and "BetaPrime(256" in text
     assert "90% prediction interval" in text and cutoff.isoformat() in text
-    assert set(out) >= {"model", "completion_date", "lower", "upper", "level", "rate_per_month",
-                        "randomized", "remaining", "expected_monthly"}
+    assert set(out) >= {
+        "model",
+        "completion_date",
+        "lower",
+        "upper",
+        "level",
+        "rate_per_month",
+        "randomized",
+        "remaining",
+        "expected_monthly",
+    }
     assert all(isinstance(out[k], date) for k in ("completion_date", "lower", "upper"))
 
 
@@ -134,8 +150,15 @@ def test_model_text_states_the_model_and_its_numbers():
 
 
 def test_target_reached_returns_the_date_of_the_target_th_randomization():
-    dates = [date(2027, 3, 9), date(2026, 5, 1), date(2026, 7, 4), date(2026, 2, 2),
-             date(2027, 1, 20), date(2026, 9, 30), date(2026, 11, 11)]
+    dates = [
+        date(2027, 3, 9),
+        date(2026, 5, 1),
+        date(2026, 7, 4),
+        date(2026, 2, 2),
+        date(2027, 1, 20),
+        date(2026, 9, 30),
+        date(2026, 11, 11),
+    ]
     out = project_completion(dates, START, date(2027, 6, 30), 5, planned_months=30)
     fifth = sorted(dates)[4]
     assert fifth == date(2026, 11, 11)
@@ -192,8 +215,7 @@ def test_planned_line_with_a_fractional_duration_ends_at_the_target():
 def test_cumulative_accrual_counts_per_date():
     dates = [date(2026, 3, 1), date(2026, 2, 1), date(2026, 3, 1), None, pd.Timestamp("2026-04-15")]
     cum = cumulative_accrual(dates)
-    assert cum["date"].tolist() == [pd.Timestamp("2026-02-01"), pd.Timestamp("2026-03-01"),
-                                    pd.Timestamp("2026-04-15")]
+    assert cum["date"].tolist() == [pd.Timestamp("2026-02-01"), pd.Timestamp("2026-03-01"), pd.Timestamp("2026-04-15")]
     assert cum["randomized"].tolist() == [1, 3, 4]
     empty = cumulative_accrual([])
     assert list(empty.columns) == ["date", "randomized"] and empty.empty

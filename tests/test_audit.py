@@ -1,5 +1,6 @@
 """The audit log's hash chain: `audit verify` detects an edited, a deleted, an inserted line, and
 lines removed from the end."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,14 @@ from dashboard.access import audit
 def log(tmp_path):
     path = tmp_path / "audit.jsonl"
     for i, action in enumerate(["sign-in", "closed view: survival by arm", "export: closed report", "sign-out"]):
-        audit.append(action, user="dsmb.chair", role="dsmb", detail={"n": i, "note": "封闭会议"},
-                     data_cut={"build_id": "b1", "cutoff": "2028-06-30"}, path=path)
+        audit.append(
+            action,
+            user="dsmb.chair",
+            role="dsmb",
+            detail={"n": i, "note": "封闭会议"},
+            data_cut={"build_id": "b1", "cutoff": "2028-06-30"},
+            path=path,
+        )
     return path
 
 
@@ -56,7 +63,7 @@ def test_an_inserted_line_is_detected_even_with_a_valid_hash(log):
     lines = _lines(log)
     forged = json.loads(lines[1])
     forged["action"] = "sign-in"
-    forged["hash"] = audit._digest(forged)          # a forger can hash an entry, not re-link the chain
+    forged["hash"] = audit._digest(forged)  # a forger can hash an entry, not re-link the chain
     lines.insert(2, json.dumps(forged, sort_keys=True))
     _write(log, lines)
     ok, message = audit.verify(log)
@@ -71,10 +78,12 @@ def test_lines_removed_from_the_end_are_detected(log):
 
 def test_the_cli_exits_non_zero_on_tampering(log):
     env = {**os.environ, "NEO_MARGIN_AUDIT": str(log)}
-    good = subprocess.run([sys.executable, "-m", "dashboard", "audit", "verify"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    good = subprocess.run(
+        [sys.executable, "-m", "dashboard", "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert good.returncode == 0 and good.stdout.startswith("OK")
     _write(log, _lines(log)[:2] + _lines(log)[3:])
-    bad = subprocess.run([sys.executable, "-m", "dashboard", "audit", "verify"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "dashboard", "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 1 and bad.stdout.startswith("TAMPERED")

@@ -11,6 +11,7 @@ hand from the rows `tests/factory.small_trial()` writes:
     IE         19 criteria per subject in that order: 01-001 lines 2..20, 01-002 lines 21..39, ...
     EX         3 cycles per subject: 01-001 lines 2..4, ..., 02-002 lines 11..13
 """
+
 from __future__ import annotations
 
 import os
@@ -18,29 +19,41 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from dashboard.store import warehouse
-from dashboard.ingest.build import build
 from dashboard.config import load_crf_spec
+from dashboard.ingest.build import build
 from dashboard.ingest.problems import PackageRefused, Problem
+from dashboard.store import warehouse
 from factory import Package, small_trial
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBJECTS = 4                      # randomized subjects of small_trial()
-ANY = object()                    # "not checked" for an expected line or column
+SUBJECTS = 4  # randomized subjects of small_trial()
+ANY = object()  # "not checked" for an expected line or column
 
 
 # ---------------------------------------------------------------- helpers
 def ae_row(subjid="01-001", siteid="01", aespid="1", **over) -> dict:
-    row = {"SUBJID": subjid, "SITEID": siteid, "AESPID": aespid, "AETERM": "伤口感染",
-           "AEDECOD": "Wound infection", "AESOC": "Infections and infestations",
-           "AESTDAT": "2026-03-20", "AEENDAT": "2026-04-02", "AETOXGR": "2", "AESER": "N",
-           "AEREL": "SURGERY", "AEIMMUNE": "N", "AECLAV": "II", "AEOUT": "RECOVERED"}
+    row = {
+        "SUBJID": subjid,
+        "SITEID": siteid,
+        "AESPID": aespid,
+        "AETERM": "伤口感染",
+        "AEDECOD": "Wound infection",
+        "AESOC": "Infections and infestations",
+        "AESTDAT": "2026-03-20",
+        "AEENDAT": "2026-04-02",
+        "AETOXGR": "2",
+        "AESER": "N",
+        "AEREL": "SURGERY",
+        "AEIMMUNE": "N",
+        "AECLAV": "II",
+        "AEOUT": "RECOVERED",
+    }
     row.update(over)
     return row
 
@@ -57,9 +70,11 @@ def describe(problems: list[Problem]) -> str:
     return "\n".join(str(p) for p in problems) or "(no problems)"
 
 
-def find_error(problems: list[Problem], file: str, line, column, message: str | None = None,
-               flags: int = re.IGNORECASE) -> Problem:
+def find_error(
+    problems: list[Problem], file: str, line, column, message: str | None = None, flags: int = re.IGNORECASE
+) -> Problem:
     """The error that names `file` (case-insensitively), `line` and `column` (or fail, listing all)."""
+
     def column_ok(p: Problem) -> bool:
         if column is ANY:
             return True
@@ -70,14 +85,19 @@ def find_error(problems: list[Problem], file: str, line, column, message: str | 
         named = set((p.column or "").upper().split("+"))
         return bool({c.upper() for c in wanted} & named)
 
-    hits = [p for p in problems
-            if p.severity == "error" and p.file.lower() == file.lower()
-            and (line is ANY or p.line == line) and column_ok(p)]
-    assert hits, (f"expected an error naming {file}, line {line if line is not ANY else '*'}, "
-                  f"column {column if column is not ANY else '*'}; the build reported:\n{describe(problems)}")
+    hits = [
+        p
+        for p in problems
+        if p.severity == "error" and p.file.lower() == file.lower() and (line is ANY or p.line == line) and column_ok(p)
+    ]
+    assert hits, (
+        f"expected an error naming {file}, line {line if line is not ANY else '*'}, "
+        f"column {column if column is not ANY else '*'}; the build reported:\n{describe(problems)}"
+    )
     if message is not None:
         assert any(re.search(message, p.message, flags) for p in hits), (
-            f"no error at {file}:{line}:{column} has a message matching {message!r}:\n{describe(hits)}")
+            f"no error at {file}:{line}:{column} has a message matching {message!r}:\n{describe(hits)}"
+        )
     return hits[0]
 
 
@@ -103,7 +123,7 @@ def good_wh(_golden, tmp_path) -> GoodWarehouse:
     wh = tmp_path / "wh"
     shutil.copytree(_golden, wh, symlinks=True)
     current = warehouse.current_build(wh)
-    assert current.is_relative_to(wh.resolve())          # the copy serves its own build
+    assert current.is_relative_to(wh.resolve())  # the copy serves its own build
     n = subject_count(wh)
     assert n == SUBJECTS
     return GoodWarehouse(wh, current, n)
@@ -111,7 +131,7 @@ def good_wh(_golden, tmp_path) -> GoodWarehouse:
 
 def refused(package: Path, good: GoodWarehouse) -> list[Problem]:
     """Build `package` over the good warehouse: it must be refused and change nothing served."""
-    reader = warehouse.connect(good.path)                  # a reader holding the old build open
+    reader = warehouse.connect(good.path)  # a reader holding the old build open
     try:
         with pytest.raises(PackageRefused) as info:
             build(package, good.path)
@@ -121,8 +141,9 @@ def refused(package: Path, good: GoodWarehouse) -> list[Problem]:
     finally:
         reader.close()
     builds = good.path / "builds"
-    assert [p.name for p in builds.iterdir()] == [good.build_dir.name], \
+    assert [p.name for p in builds.iterdir()] == [good.build_dir.name], (
         "a refused package left a build (or a temporary build folder) behind"
+    )
     problems = info.value.problems
     assert any(p.severity == "error" for p in problems), describe(problems)
     return problems
@@ -132,6 +153,7 @@ def refused(package: Path, good: GoodWarehouse) -> list[Problem]:
 @dataclass
 class Bad:
     """A way to break small_trial(): change the rows, or the written files, and what must be said."""
+
     change: Callable[[Package], None] | None
     file: str
     line: object
@@ -149,6 +171,7 @@ def _dm_columns_without(name: str) -> dict[str, list[str]]:
 def _set(form: str, index: int, **values) -> Callable[[Package], None]:
     def change(pkg: Package) -> None:
         pkg.forms[form][index].update(values)
+
     return change
 
 
@@ -158,12 +181,11 @@ def _dup_dm(pkg: Package) -> None:
 
 
 def _dup_ae(pkg: Package) -> None:
-    pkg.forms["AE"] += [ae_row(), ae_row()]      # identical rows: still a repeated key
+    pkg.forms["AE"] += [ae_row(), ae_row()]  # identical rows: still a repeated key
 
 
 def _screen_at_unknown_site(pkg: Package) -> None:
-    pkg.add("SCREENING", SCRNID="S9002", SITEID="99", SCRNDAT="2026-02-10",
-            SCRNOUT="SCREEN FAILURE", SFREAS="I04")
+    pkg.add("SCREENING", SCRNID="S9002", SITEID="99", SCRNDAT="2026-02-10", SCRNOUT="SCREEN FAILURE", SFREAS="I04")
 
 
 def _two_export_rows(pkg: Package) -> None:
@@ -191,9 +213,9 @@ def _truncate_ex(folder: Path) -> None:
 def _unterminated_quote_rs(folder: Path) -> None:
     path = folder / "RS.csv"
     lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines[2].startswith("01-002,01,")                  # line 3 of the file
+    assert lines[2].startswith("01-002,01,")  # line 3 of the file
     fields = lines[2].split(",")
-    fields[2] = '"' + fields[2]                                # RSDAT: opening quote, never closed
+    fields[2] = '"' + fields[2]  # RSDAT: opening quote, never closed
     lines[2] = ",".join(fields)
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -212,7 +234,7 @@ def _bad_byte_in_sites(folder: Path) -> None:
     data = path.read_bytes()
     lines = data.split(b"\n")
     assert lines[2].startswith(b"02,")
-    city = "广州".encode("utf-8")
+    city = "广州".encode()
     assert city in lines[2]
     lines[2] = lines[2].replace(city, b"Guang\xffzhou")
     path.write_bytes(b"\n".join(lines))
@@ -220,19 +242,18 @@ def _bad_byte_in_sites(folder: Path) -> None:
 
 def _multiline_then_bad_date(pkg: Package) -> None:
     # AE 1 has a quoted two-line verbatim term (lines 2-3); AE 2 (line 4) has a bad onset date
-    pkg.forms["AE"] += [ae_row(AETERM="伤口感染\n右颌下切口"),
-                        ae_row(aespid="2", AESTDAT="2026-13-01")]
+    pkg.forms["AE"] += [ae_row(AETERM="伤口感染\n右颌下切口"), ae_row(aespid="2", AESTDAT="2026-13-01")]
 
 
 BAD = {
-    "missing required column": Bad(None, "DM.csv", 1, "SEX", r"SEX|missing|required",
-                                   columns=_dm_columns_without("SEX")),
+    "missing required column": Bad(
+        None, "DM.csv", 1, "SEX", r"SEX|missing|required", columns=_dm_columns_without("SEX")
+    ),
     "duplicate subject in DM": Bad(_dup_dm, "DM.csv", 6, "SUBJID", r"01-002"),
     "duplicate identical AE rows": Bad(_dup_ae, "AE.csv", 3, "AESPID", r"01-001"),
     "impossible date 2026-02-30": Bad(_set("DX", 2, DXDAT="2026-02-30"), "DX.csv", 4, "DXDAT", r"2026-02-30"),
     "malformed date 2026/03/01": Bad(_set("BL", 3, BLDAT="2026/03/01"), "BL.csv", 5, "BLDAT", r"2026/03/01"),
-    "lower-case y in a Y/N field": Bad(_set("IE", 19, IEORRES="y"), "IE.csv", 21, "IEORRES",
-                                       r"['\"]y['\"]", flags=0),
+    "lower-case y in a Y/N field": Bad(_set("IE", 19, IEORRES="y"), "IE.csv", 21, "IEORRES", r"['\"]y['\"]", flags=0),
     "code not in list": Bad(_set("DX", 0, PRIMSITE="TONGUE"), "DX.csv", 2, "PRIMSITE", r"TONGUE"),
     "subject on two sites": Bad(_set("BL", 1, SITEID="02"), "BL.csv", 3, "SITEID", r"01-002"),
     "unknown site": Bad(_screen_at_unknown_site, "SCREENING.csv", 7, "SITEID", r"\b99\b"),
@@ -241,10 +262,17 @@ BAD = {
     "missing EXPORT.csv": Bad(None, "EXPORT.csv", ANY, ANY, r"missing", after_write=_remove_export),
     # the second row is the one too many: line 3
     "EXPORT.csv with two rows": Bad(_two_export_rows, "EXPORT.csv", 3, ANY, r"one row"),
-    "EXPORT.csv with a header and no row": Bad(lambda pkg: pkg.forms["EXPORT"].clear(), "EXPORT.csv", ANY, ANY,
-                                               r"one row|no row|holds 0"),
-    "EXPORT.csv empty (0 bytes)": Bad(None, "EXPORT.csv", ANY, ANY, r"empty|header",
-                                      after_write=lambda folder: (folder / "EXPORT.csv").write_bytes(b"")),
+    "EXPORT.csv with a header and no row": Bad(
+        lambda pkg: pkg.forms["EXPORT"].clear(), "EXPORT.csv", ANY, ANY, r"one row|no row|holds 0"
+    ),
+    "EXPORT.csv empty (0 bytes)": Bad(
+        None,
+        "EXPORT.csv",
+        ANY,
+        ANY,
+        r"empty|header",
+        after_write=lambda folder: (folder / "EXPORT.csv").write_bytes(b""),
+    ),
     "empty file (0 bytes)": Bad(None, "AE.csv", 1, ANY, r"empty|header", after_write=_empty_ae),
     # no line of DX.csv holds the missing subject, so no line number is required here
     "randomized subject missing from DX": Bad(_drop_dx_02_001, "DX.csv", ANY, "SUBJID", r"02-001"),
@@ -254,8 +282,9 @@ BAD = {
     "BRTHDAT year only": Bad(_set("DM", 0, BRTHDAT="1960"), "DM.csv", 2, "BRTHDAT", r"1960"),
     "partial date in RFICDAT": Bad(_set("DM", 1, RFICDAT="2026-01"), "DM.csv", 3, "RFICDAT", r"2026-01"),
     "required value empty": Bad(_set("DX", 1, CT=""), "DX.csv", 3, "CT", r"required|empty|missing"),
-    "line numbers count the lines of a multi-line record":
-        Bad(_multiline_then_bad_date, "AE.csv", 4, "AESTDAT", r"2026-13-01"),
+    "line numbers count the lines of a multi-line record": Bad(
+        _multiline_then_bad_date, "AE.csv", 4, "AESTDAT", r"2026-13-01"
+    ),
 }
 
 
@@ -276,7 +305,7 @@ def test_two_files_for_one_form_differing_in_case_are_refused(good_wh, tmp_path)
     pkg = small_trial()
     pkg.forms["AE"].append(ae_row())
     folder = pkg.write(tmp_path / "package")
-    shutil.copy(folder / "AE.csv", folder / "ae.csv")       # file names are case-insensitive
+    shutil.copy(folder / "AE.csv", folder / "ae.csv")  # file names are case-insensitive
     problems = refused(folder, good_wh)
     errors = [p for p in problems if p.severity == "error" and p.file.lower() == "ae.csv"]
     assert errors, describe(problems)
@@ -300,7 +329,7 @@ def test_utf8_file_with_one_stray_byte_is_not_stored_as_gb18030_mojibake(good_wh
     data = data.replace(b"Chengdu", b"Chengdu Caf\xe9x")
     with pytest.raises(UnicodeDecodeError, match="'utf-8' codec can't decode byte 0xe9"):
         data.decode("utf-8")
-    data.decode("gb18030")          # the trap: valid GB18030, but not what was written
+    data.decode("gb18030")  # the trap: valid GB18030, but not what was written
     path.write_bytes(data)
     try:
         build(folder, good_wh.path)
@@ -345,9 +374,14 @@ def test_cli_refuses_with_exit_code_2_and_names_file_line_column(good_wh, tmp_pa
     pkg.forms["DX"][2]["DXDAT"] = "2026-02-30"
     folder = pkg.write(tmp_path / "package")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    run = subprocess.run([sys.executable, "-m", "dashboard", "build", str(folder),
-                          "--warehouse", str(good_wh.path)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "dashboard", "build", str(folder), "--warehouse", str(good_wh.path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2, run.stderr
     lines = [ln for ln in run.stderr.splitlines() if "DX.csv" in ln]
     assert any("line 4" in ln and "DXDAT" in ln and "2026-02-30" in ln for ln in lines), run.stderr
@@ -368,8 +402,9 @@ def test_unknown_extra_column_is_a_warning_kept_and_reported(good_wh, tmp_path):
     assert any(w.file == "DM.csv" and w.column == "LOCALNOTE" for w in result.warnings), result.warnings
     con = warehouse.connect(good_wh.path)
     try:
-        rows = con.execute("select severity, file, line, column_name, message from problems "
-                           "where upper(column_name) = 'LOCALNOTE'").fetchall()
+        rows = con.execute(
+            "select severity, file, line, column_name, message from problems where upper(column_name) = 'LOCALNOTE'"
+        ).fetchall()
         assert rows, con.execute("select * from problems").fetchall()
         assert all(r[0] == "warning" for r in rows)
         assert ("DM.csv", 1) in {(r[1], r[2]) for r in rows}
@@ -385,9 +420,11 @@ def test_unknown_extra_column_is_a_warning_kept_and_reported(good_wh, tmp_path):
 
 def test_partial_dates_are_imputed_and_flagged(good_wh, tmp_path):
     pkg = small_trial()
-    pkg.forms["AE"] += [ae_row(aespid="1", AESTDAT="2026-04", AEENDAT=""),    # AE.csv line 2
-                        ae_row(aespid="2", AESTDAT="2026", AEENDAT="")]       # AE.csv line 3
-    pkg.forms["DM"][2]["BRTHDAT"] = "1961-07"                                  # DM.csv line 4
+    pkg.forms["AE"] += [
+        ae_row(aespid="1", AESTDAT="2026-04", AEENDAT=""),  # AE.csv line 2
+        ae_row(aespid="2", AESTDAT="2026", AEENDAT=""),
+    ]  # AE.csv line 3
+    pkg.forms["DM"][2]["BRTHDAT"] = "1961-07"  # DM.csv line 4
     folder = pkg.write(tmp_path / "package")
     build(folder, good_wh.path)
     con = warehouse.connect(good_wh.path)
@@ -396,24 +433,28 @@ def test_partial_dates_are_imputed_and_flagged(good_wh, tmp_path):
         assert onset == {"1": "2026-04-01", "2": "2026-01-01"}
         birth = con.execute("select brthdat::varchar from crf_dm where subjid = '02-001'").fetchall()
         assert birth == [("1961-07-01",)]
-        flagged = con.execute("select file, line, column_name from findings "
-                              "where kind = 'partial date imputed' order by file, line").fetchall()
+        flagged = con.execute(
+            "select file, line, column_name from findings where kind = 'partial date imputed' order by file, line"
+        ).fetchall()
         assert flagged == [("AE.csv", 2, "AESTDAT"), ("AE.csv", 3, "AESTDAT"), ("DM.csv", 4, "BRTHDAT")]
     finally:
         con.close()
 
 
 def test_rows_dated_after_the_cutoff_are_findings_left_out(good_wh, tmp_path):
-    pkg = small_trial()                                  # cut-off 2028-06-30
-    pkg.forms["AE"] += [ae_row(aespid="1"),                                          # line 2
-                        ae_row(aespid="2", AESTDAT="2028-07-15", AEENDAT="")]        # line 3
+    pkg = small_trial()  # cut-off 2028-06-30
+    pkg.forms["AE"] += [
+        ae_row(aespid="1"),  # line 2
+        ae_row(aespid="2", AESTDAT="2028-07-15", AEENDAT=""),
+    ]  # line 3
     folder = pkg.write(tmp_path / "package")
     result = build(folder, good_wh.path)
     con = warehouse.connect(good_wh.path)
     try:
         assert con.execute("select aespid from crf_ae").fetchall() == [("1",)]
-        hits = con.execute("select file, line, column_name, value from findings "
-                           "where form = 'AE' and kind like '%after the cut-off%'").fetchall()
+        hits = con.execute(
+            "select file, line, column_name, value from findings where form = 'AE' and kind like '%after the cut-off%'"
+        ).fetchall()
         assert hits == [("AE.csv", 3, "AESTDAT", "2028-07-15")]
     finally:
         con.close()

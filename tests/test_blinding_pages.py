@@ -15,6 +15,7 @@ and for each site, in the formats the pages print ("73.9%", "0.739", "73.9", "Ev
 is not an arm-level leak and is left out; every remaining one must be absent from every page of
 every blinded role and from their summary JSON.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,35 +30,64 @@ import pandas as pd
 import pytest
 from scipy.stats import beta, norm
 
+from apptest import clear_caches, open_page, page_text, serving
 from dashboard.access.roles import Viewer, pages_for
 from dashboard.config import load_trial
 from dashboard.ingest.build import build
 from dashboard.outputs.summary import summary
 from dashboard.store import warehouse
-from apptest import clear_caches, open_page, page_text, serving
 from factory import Package
 
 CFG = load_trial()
 ARMS = [a.code for a in CFG.arms]
-ARM_WORDS = ["DE-ESCALATION", "De-escalation surgery", "STANDARD SURGERY", "Standard surgery"]   # I08 names "de-escalation surgery" as a criterion: not an arm
-BLINDED = [Viewer("pi"), Viewer("steering"), Viewer("data_manager"), Viewer("site", "01"), Viewer("site", "03"),
-           Viewer("site", "04")]
+ARM_WORDS = [
+    "DE-ESCALATION",
+    "De-escalation surgery",
+    "STANDARD SURGERY",
+    "Standard surgery",
+]  # I08 names "de-escalation surgery" as a criterion: not an arm
+BLINDED = [
+    Viewer("pi"),
+    Viewer("steering"),
+    Viewer("data_manager"),
+    Viewer("site", "01"),
+    Viewer("site", "03"),
+    Viewer("site", "04"),
+]
 OUTCOME_PAGES = ["deviations", "survival", "safety", "data_quality"]
 Z = norm.ppf(0.975)
 
 
 def _trial() -> Package:
     pkg = Package()
-    pkg.forms["SITES"].append({"SITEID": "03", "SITENAME": "四川大学华西口腔医院", "CITY": "成都",
-                               "COUNTRY": "CHN", "ACTDAT": "2026-01-20", "STATUS": "ACTIVE"})
-    pkg.forms["SITES"].append({"SITEID": "04", "SITENAME": "浙江大学医学院附属第一医院", "CITY": "杭州",
-                               "COUNTRY": "CHN", "ACTDAT": "2026-01-25", "STATUS": "ACTIVE"})
+    pkg.forms["SITES"].append(
+        {
+            "SITEID": "03",
+            "SITENAME": "四川大学华西口腔医院",
+            "CITY": "成都",
+            "COUNTRY": "CHN",
+            "ACTDAT": "2026-01-20",
+            "STATUS": "ACTIVE",
+        }
+    )
+    pkg.forms["SITES"].append(
+        {
+            "SITEID": "04",
+            "SITENAME": "浙江大学医学院附属第一医院",
+            "CITY": "杭州",
+            "COUNTRY": "CHN",
+            "ACTDAT": "2026-01-25",
+            "STATUS": "ACTIVE",
+        }
+    )
     n = 0
     # site -> arm -> (subjects, of whom die, of whom have the complication and a positive margin)
-    plan = {"01": {"DE-ESCALATION": (10, 7, 7), "STANDARD": (10, 1, 3)},
-            "02": {"DE-ESCALATION": (10, 7, 7), "STANDARD": (10, 1, 3)},
-            "03": {"DE-ESCALATION": (3, 3, 3)},
-            "04": {"STANDARD": (6, 1, 2)}}
+    plan = {
+        "01": {"DE-ESCALATION": (10, 7, 7), "STANDARD": (10, 1, 3)},
+        "02": {"DE-ESCALATION": (10, 7, 7), "STANDARD": (10, 1, 3)},
+        "03": {"DE-ESCALATION": (3, 3, 3)},
+        "04": {"STANDARD": (6, 1, 2)},
+    }
     for site, arms in plan.items():
         for arm, (size, deaths, complications) in arms.items():
             for k in range(size):
@@ -69,19 +99,40 @@ def _trial() -> Package:
                 dies = k < deaths
                 sick = k < complications
                 if sick:
-                    pkg.add("AE", SUBJID=subjid, SITEID=site, AESPID="1", AETERM="咽瘘", AEDECOD="Pharyngeal fistula",
-                            AESOC="Respiratory, thoracic and mediastinal disorders",
-                            AESTDAT=(surgery + dt.timedelta(days=5)).isoformat(), AETOXGR="3", AESER="Y",
-                            AECLAV="IIIB", AEREL="SURGERY")
+                    pkg.add(
+                        "AE",
+                        SUBJID=subjid,
+                        SITEID=site,
+                        AESPID="1",
+                        AETERM="咽瘘",
+                        AEDECOD="Pharyngeal fistula",
+                        AESOC="Respiratory, thoracic and mediastinal disorders",
+                        AESTDAT=(surgery + dt.timedelta(days=5)).isoformat(),
+                        AETOXGR="3",
+                        AESER="Y",
+                        AECLAV="IIIB",
+                        AEREL="SURGERY",
+                    )
                 if dies:
                     death = rand + dt.timedelta(days=60 + k)
                     pkg.add("DD", SUBJID=subjid, SITEID=site, DTHDAT=death.isoformat(), DTHCAUS="DISEASE")
                     pkg.add("DS", SUBJID=subjid, SITEID=site, DSDECOD="DEATH", DSSTDAT=death.isoformat())
                 else:
-                    pkg.add("FU", SUBJID=subjid, SITEID=site, VISIT="M24",
-                            VISDAT=(surgery + dt.timedelta(days=730)).isoformat(), SSSTAT="ALIVE")
-                pkg.add("PATH", SUBJID=subjid, SITEID=site, PATHDAT=(surgery + dt.timedelta(days=14)).isoformat(),
-                        MARGIN="POSITIVE" if sick else "NEGATIVE")
+                    pkg.add(
+                        "FU",
+                        SUBJID=subjid,
+                        SITEID=site,
+                        VISIT="M24",
+                        VISDAT=(surgery + dt.timedelta(days=730)).isoformat(),
+                        SSSTAT="ALIVE",
+                    )
+                pkg.add(
+                    "PATH",
+                    SUBJID=subjid,
+                    SITEID=site,
+                    PATHDAT=(surgery + dt.timedelta(days=14)).isoformat(),
+                    MARGIN="POSITIVE" if sick else "NEGATIVE",
+                )
     return pkg
 
 
@@ -105,7 +156,8 @@ def closed_subjects(wh) -> pd.DataFrame:
     path = warehouse.current_build(wh) / warehouse.CLOSED
     con = duckdb.connect(str(path), read_only=True)
     try:
-        df = con.execute("""
+        df = con.execute(
+            """
             with surgery as (select subjid, min(prdat) as surgery_date from crf_pr group by subjid),
             ae as (
                 select a.subjid,
@@ -143,7 +195,9 @@ def closed_subjects(wh) -> pd.DataFrame:
                        from crf_recur group by subjid) as rc using (subjid)
             join survival as sv using (subjid)
             order by r.subjid
-        """, {"serious": CFG.safety.clavien_serious}).df()
+        """,
+            {"serious": CFG.safety.clavien_serious},
+        ).df()
     finally:
         con.close()
     return df
@@ -156,9 +210,9 @@ def km(times, events, t: float) -> dict | None:
     if t > max(times):
         return None
     s, var = 1.0, 0.0
-    for u in sorted({x for x, e in zip(times, events) if e and x <= t}):
+    for u in sorted({x for x, e in zip(times, events, strict=True) if e and x <= t}):
         n = sum(1 for x in times if x >= u)
-        dead = sum(1 for x, e in zip(times, events) if e and x == u)
+        dead = sum(1 for x, e in zip(times, events, strict=True) if e and x == u)
         s *= 1 - dead / n
         var += dead / (n * (n - dead)) if n > dead else math.inf
     if 0 < s < 1:
@@ -171,7 +225,7 @@ def km(times, events, t: float) -> dict | None:
 def km_median(times, events) -> float | None:
     """First time the curve is at or below one half (the average with the next drop when it is
     exactly one half, R's rule)."""
-    pairs = sorted(zip(times, events))
+    pairs = sorted(zip(times, events, strict=True))
     s, drops = 1.0, []
     for u in sorted({x for x, e in pairs if e}):
         n = sum(1 for x, _ in pairs if x >= u)
@@ -186,17 +240,20 @@ def km_median(times, events) -> float | None:
 
 
 def clopper_pearson(x: int, n: int) -> tuple[float, float]:
-    return (0.0 if x == 0 else float(beta.ppf(0.025, x, n - x + 1)),
-            1.0 if x == n else float(beta.ppf(0.975, x + 1, n - x)))
+    return (
+        0.0 if x == 0 else float(beta.ppf(0.025, x, n - x + 1)),
+        1.0 if x == n else float(beta.ppf(0.975, x + 1, n - x)),
+    )
 
 
 @dataclass
 class Figures:
     """What a page or the summary could print about one group of subjects."""
-    estimates: set = field(default_factory=set)    # survival probabilities and rates
-    limits: set = field(default_factory=set)       # their confidence limits
-    texts: set = field(default_factory=set)        # formatted counts, as the pages print them
-    counts: set = field(default_factory=set)       # (summary key, integer)
+
+    estimates: set = field(default_factory=set)  # survival probabilities and rates
+    limits: set = field(default_factory=set)  # their confidence limits
+    texts: set = field(default_factory=set)  # formatted counts, as the pages print them
+    counts: set = field(default_factory=set)  # (summary key, integer)
 
     @property
     def floats(self) -> set:
@@ -230,13 +287,17 @@ def figures(df: pd.DataFrame, curve: bool = False, survival: bool = True) -> Fig
     window = CFG.safety.complication_window_days
     death_day = pd.to_numeric(df.death_day_after_surgery, errors="coerce")
     clav_day = pd.to_numeric(df.first_clavien_3a_plus_day, errors="coerce")
-    counts = {"any_ae": ("Any adverse event", int(df.any_ae.sum())),
-              "grade3plus": ("Grade 3 or worse", int(df.grade3plus.sum())),
-              "serious": ("Serious", int(df.serious.sum())),
-              "immune_grade3plus": ("Immune-related grade 3+", int(df.immune_grade3plus.sum())),
-              f"clavien_3a_plus_{window}d": (f"Clavien-Dindo IIIA+ within {window} days",
-                                             int(clav_day.between(0, window).sum())),
-              "positive_margin": (None, int(df.positive_margin.sum()))}
+    counts = {
+        "any_ae": ("Any adverse event", int(df.any_ae.sum())),
+        "grade3plus": ("Grade 3 or worse", int(df.grade3plus.sum())),
+        "serious": ("Serious", int(df.serious.sum())),
+        "immune_grade3plus": ("Immune-related grade 3+", int(df.immune_grade3plus.sum())),
+        f"clavien_3a_plus_{window}d": (
+            f"Clavien-Dindo IIIA+ within {window} days",
+            int(clav_day.between(0, window).sum()),
+        ),
+        "positive_margin": (None, int(df.positive_margin.sum())),
+    }
     early = sorted(set(CFG.safety.early_death_days))
     for dd in early:
         counts[f"death_{dd}d"] = (None, int(death_day.between(0, dd).sum()))
@@ -244,13 +305,20 @@ def figures(df: pd.DataFrame, curve: bool = False, survival: bool = True) -> Fig
         out.counts.add((key, value))
         if label:
             out.texts.add(f"{label} {value}")
-    out.texts.add("Deaths within " + " / ".join(map(str, early)) + " days "
-                  + " / ".join(str(counts[f"death_{dd}d"][1]) for dd in early))
+    out.texts.add(
+        "Deaths within "
+        + " / ".join(map(str, early))
+        + " days "
+        + " / ".join(str(counts[f"death_{dd}d"][1]) for dd in early)
+    )
     out.texts.add(f"Positive margins {int(df.positive_margin.sum())} of {int(df.with_pathology.sum())}")
     # the configured signals: events / denominator, rate and its exact interval
     for sig in CFG.safety_signals:
-        population = {"randomized": pd.Series(True, index=df.index), "operated": df.operated.astype(bool),
-                      "with_pathology": df.with_pathology.astype(bool)}[sig.population]
+        population = {
+            "randomized": pd.Series(True, index=df.index),
+            "operated": df.operated.astype(bool),
+            "with_pathology": df.with_pathology.astype(bool),
+        }[sig.population]
         source = df[sig.source]
         if sig.window_days is None:
             event = source.fillna(False).astype(bool) & population
@@ -265,7 +333,7 @@ def figures(df: pd.DataFrame, curve: bool = False, survival: bool = True) -> Fig
         if n:
             out.estimates.add(x / n)
             out.limits |= set(clopper_pearson(x, n))
-            out.texts |= {f"({x}/{n})", f"{sig.label},{x},{n},"}     # a row of the signal table
+            out.texts |= {f"({x}/{n})", f"{sig.label},{x},{n},"}  # a row of the signal table
     return out
 
 
@@ -274,24 +342,28 @@ def _formats(p: float) -> dict[str, str]:
     (73.9%) and "full" (0.73913..., chart data) anywhere; "dec3" (0.739) and "bare" (73.9) only
     in the page's text and tables, for point estimates (in chart data and for confidence limits
     they are numbers any axis or caption may hold)."""
-    out = {"pct": rf"(?<![\d.]){re.escape(f'{100 * p:.1f}')}%",
-           "dec3": rf"(?<![\d.]){re.escape(f'{p:.3f}')}(?!\d)",
-           "bare": rf"(?<![\d.]){re.escape(f'{100 * p:.1f}')}(?![\d%])"}
+    out = {
+        "pct": rf"(?<![\d.]){re.escape(f'{100 * p:.1f}')}%",
+        "dec3": rf"(?<![\d.]){re.escape(f'{p:.3f}')}(?!\d)",
+        "bare": rf"(?<![\d.]){re.escape(f'{100 * p:.1f}')}(?![\d%])",
+    }
     simple = Fraction(p).limit_denominator(12)
-    if round(p, 5) != p and abs(p - simple) > 1e-12:   # not 0.25 or 1/3: its full precision
+    if round(p, 5) != p and abs(p - simple) > 1e-12:  # not 0.25 or 1/3: its full precision
         out["full"] = rf"(?<![\d.]){re.escape(f'{p:.10f}'[:7])}"
     return out
 
 
-TEXT_ONLY = ("dec3", "bare")        # formats looked for outside the chart data only
+TEXT_ONLY = ("dec3", "bare")  # formats looked for outside the chart data only
 
 
 def _constants() -> set[float]:
     """Configured numbers the pages show as such: thresholds, the design, the funnel levels."""
     d = CFG.design
-    return ({s.threshold for s in CFG.safety_signals if s.threshold is not None}
-            | {d.expected_survival, d.noninferiority_margin, d.alpha_one_sided, d.power, 0.0, 1.0}
-            | set(CFG.safety.funnel_confidence))
+    return (
+        {s.threshold for s in CFG.safety_signals if s.threshold is not None}
+        | {d.expected_survival, d.noninferiority_margin, d.alpha_one_sided, d.power, 0.0, 1.0}
+        | set(CFG.safety.funnel_confidence)
+    )
 
 
 def _shown(df: pd.DataFrame) -> bool:
@@ -301,8 +373,8 @@ def _shown(df: pd.DataFrame) -> bool:
 
 @dataclass
 class Forbidden:
-    patterns: dict[str, str]          # regular expression -> what it is (anywhere on the page)
-    text_patterns: dict[str, str]     # the same, looked for outside the chart data only
+    patterns: dict[str, str]  # regular expression -> what it is (anywhere on the page)
+    text_patterns: dict[str, str]  # the same, looked for outside the chart data only
     floats: set[float]
     counts: set[tuple[str, int]]
     legit_floats: set[float]
@@ -315,11 +387,12 @@ def forbidden_for(df: pd.DataFrame, viewer: Viewer) -> Forbidden:
     the pooled figures of the population they look at (the trial and the sites shown by site,
     or their own site) and the configured constants."""
     groups = {"trial": df, **{f"site {s}": g for s, g in df.groupby("siteid")}}
-    arm_level = {f"{name}, {arm}": figures(g[g.arm == arm]) for name, g in groups.items()
-                 for arm in ARMS if (g.arm == arm).any()}
-    if viewer.site:           # their own site, pooled, when it may be shown
+    arm_level = {
+        f"{name}, {arm}": figures(g[g.arm == arm]) for name, g in groups.items() for arm in ARMS if (g.arm == arm).any()
+    }
+    if viewer.site:  # their own site, pooled, when it may be shown
         legit = [figures(g, curve=True) for name, g in groups.items() if name == f"site {viewer.site}" and _shown(g)]
-    elif viewer.policy(CFG).trial_data:    # the trial, pooled, and the safety funnels by site
+    elif viewer.policy(CFG).trial_data:  # the trial, pooled, and the safety funnels by site
         sites = [g for name, g in groups.items() if name != "trial"]
         legit = [figures(df, curve=True)] + [figures(g, survival=False) for g in sites if _shown(g)]
         # sites that may not be shown alone are merged into one row, shown when it may be
@@ -363,11 +436,17 @@ def test_the_arms_differ_and_the_figures_are_computed_right(closed_df):
     assert {a: len(g) for a, g in by_arm.items()} == {"DE-ESCALATION": 23, "STANDARD": 26}
     assert {a: int(g.os_event.sum()) for a, g in by_arm.items()} == {"DE-ESCALATION": 17, "STANDARD": 3}
     year = 12 * CFG.trial.days_per_month
-    assert km(by_arm["DE-ESCALATION"].os_days, by_arm["DE-ESCALATION"].os_event, year)["survival"] == pytest.approx(6 / 23)
+    assert km(by_arm["DE-ESCALATION"].os_days, by_arm["DE-ESCALATION"].os_event, year)["survival"] == pytest.approx(
+        6 / 23
+    )
     assert km(by_arm["STANDARD"].os_days, by_arm["STANDARD"].os_event, year)["survival"] == pytest.approx(23 / 26)
     assert km(df.os_days, df.os_event, year)["survival"] == pytest.approx(29 / 49)
     de = figures(by_arm["DE-ESCALATION"])
-    assert {("serious", 17), ("positive_margin", 17), (f"clavien_3a_plus_{CFG.safety.complication_window_days}d", 17)} <= de.counts
+    assert {
+        ("serious", 17),
+        ("positive_margin", 17),
+        (f"clavien_3a_plus_{CFG.safety.complication_window_days}d", 17),
+    } <= de.counts
     assert "(17/23)" in de.texts and "Events 17" in de.texts
     std = figures(by_arm["STANDARD"])
     assert {("serious", 8), ("events", 3)} <= std.counts and "(8/26)" in std.texts
@@ -401,8 +480,9 @@ def _leaks(page: tuple[str, str], forbidden: Forbidden) -> list[str]:
     everything, text = page
     found = [(pattern, what, everything) for pattern, what in forbidden.patterns.items()]
     found += [(pattern, what, text) for pattern, what in forbidden.text_patterns.items()]
-    return [f"{what} (matched {m.group(0)!r})" for pattern, what, where in found
-            for m in [re.search(pattern, where)] if m]
+    return [
+        f"{what} (matched {m.group(0)!r})" for pattern, what, where in found for m in [re.search(pattern, where)] if m
+    ]
 
 
 def _page(viewer: Viewer, page: str, endpoint: str | None = None) -> tuple[str, str]:
@@ -423,8 +503,11 @@ ALL_CASES = [(v, p.file[:-3], None) for v in BLINDED + [Viewer("admin")] for p i
 ALL_CASES += [(v, "survival", "dfs") for v in (Viewer("steering"), Viewer("site", "01"))]
 
 
-@pytest.mark.parametrize("viewer,page,endpoint", ALL_CASES,
-                         ids=[f"{v.role}{v.site or ''}-{p}{'-' + e if e else ''}" for v, p, e in ALL_CASES])
+@pytest.mark.parametrize(
+    "viewer,page,endpoint",
+    ALL_CASES,
+    ids=[f"{v.role}{v.site or ''}-{p}{'-' + e if e else ''}" for v, p, e in ALL_CASES],
+)
 def test_no_arm_level_figure_on_any_page(wh, closed_df, viewer, page, endpoint):
     """Every page a blinded role has (allocation pages included): no arm-level figure, and no arm
     named next to an outcome."""
@@ -445,7 +528,9 @@ def test_the_forbidden_formats_are_the_ones_the_pages_print(wh, closed_df):
     pooled = figures(closed_df)
     survival, safety = _text(Viewer("steering"), "survival"), _text(Viewer("steering"), "safety")
     on_survival = {t for t in pooled.texts if t.startswith(("Events ", "Deaths so far ", "at_risk,", "Median "))}
-    assert len(on_survival) == 3 and on_survival <= set(re.findall(r"Events \d+|Deaths so far \d+|at_risk,[\d,]+", survival))
+    assert len(on_survival) == 3 and on_survival <= set(
+        re.findall(r"Events \d+|Deaths so far \d+|at_risk,[\d,]+", survival)
+    )
     # "(x/n)" is printed for the flagged signals only; the rest, every one
     fractions = {t for t in pooled.texts if t.startswith("(")}
     assert fractions and any(t in safety for t in fractions)
@@ -463,7 +548,7 @@ def test_pooled_figures_are_the_pooled_ones(wh):
     survival 29/49."""
     text = _text(Viewer("steering"), "survival")
     assert "Events 20" in text and "Subjects 49" in text
-    assert "59.2% (" in text                                        # 29/49 = 0.592
+    assert "59.2% (" in text  # 29/49 = 0.592
     s = summary(wh, Viewer("steering"))["survival"]["os"]["pooled"]
     assert (s["n"], s["events"]) == (49, 20)
     assert s["landmarks"]["12"]["survival"] == pytest.approx(29 / 49)
@@ -518,9 +603,13 @@ def summary_leaks(s: dict, forbidden: Forbidden) -> list:
     forbidden count under its key; and the arm named outside the allocation counts."""
     numbers = list(_numbers(s))
     assert numbers
-    leaked = [(k, v) for k, v in numbers if isinstance(v, float)
-              and any(abs(v - f) < 1e-9 for f in forbidden.floats)
-              and not any(abs(v - w) < 1e-9 for w in forbidden.legit_floats)]
+    leaked = [
+        (k, v)
+        for k, v in numbers
+        if isinstance(v, float)
+        and any(abs(v - f) < 1e-9 for f in forbidden.floats)
+        and not any(abs(v - w) < 1e-9 for w in forbidden.legit_floats)
+    ]
     leaked += [(k, v) for k, v in numbers if isinstance(v, int) and (k, v) in forbidden.counts]
     text = json.dumps({k: v for k, v in s.items() if k != "allocation"}, ensure_ascii=False)
     leaked += [w for w in ["by_arm"] + ARM_WORDS if w in text]

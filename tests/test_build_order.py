@@ -1,6 +1,7 @@
 """The build's parallel parts: derived tables are built two at a time, each once the derived
 tables it reads exist (build.DEPENDS); the data-checked eligibility criteria run as one
 statement, and a check that fails is still named."""
+
 from __future__ import annotations
 
 import re
@@ -9,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dashboard.config import load_trial
 from dashboard.ingest import derive
 from dashboard.ingest.build import DEPENDS, DERIVED, build
-from dashboard.config import load_trial
 from factory import small_trial
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries"
@@ -42,13 +43,15 @@ def test_the_derived_list_is_in_an_order_that_builds_what_is_read_first():
 
 def test_a_failing_eligibility_check_is_named(tmp_path):
     cfg = load_trial()
-    broken = [c.model_copy(update={"params": {**c.params, "min_age": "eighteen"}}) if c.code == "I01" else c
-              for c in cfg.eligibility]
+    broken = [
+        c.model_copy(update={"params": {**c.params, "min_age": "eighteen"}}) if c.code == "I01" else c
+        for c in cfg.eligibility
+    ]
     cfg = cfg.model_copy(update={"eligibility": broken})
     pkg = small_trial().write(tmp_path / "pkg")
     with pytest.raises(duckdb.Error, match=r"eligibility check I01 \(queries/eligibility/age_range.sql\)"):
         build(pkg, tmp_path / "wh", config=cfg)
-    assert not (tmp_path / "wh" / "current").exists()      # nothing published
+    assert not (tmp_path / "wh" / "current").exists()  # nothing published
 
 
 def test_parameter_names_are_renamed_whatever_their_case(tmp_path):
@@ -57,8 +60,11 @@ def test_parameter_names_are_renamed_whatever_their_case(tmp_path):
     cfg = load_trial()
     i01 = next(c for c in cfg.eligibility if c.code == "I01")
     recased = {("Min_Age" if k == "min_age" else k): v for k, v in i01.params.items()}
-    cfg = cfg.model_copy(update={"eligibility": [c.model_copy(update={"params": recased}) if c.code == "I01" else c
-                                                 for c in cfg.eligibility]})
+    cfg = cfg.model_copy(
+        update={
+            "eligibility": [c.model_copy(update={"params": recased}) if c.code == "I01" else c for c in cfg.eligibility]
+        }
+    )
     con = duckdb.connect()
     con.execute("create table subjects as select '01-001' as subjid, 17 as age_at_consent, true as randomized")
     cfg = cfg.model_copy(update={"eligibility": [c for c in cfg.eligibility if c.code == "I01"]})

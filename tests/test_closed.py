@@ -1,5 +1,6 @@
 """The DSMB closed session: by-arm figures checked by hand, the closed summary, refusals for
 blinded roles, the audit of closed views, and the reports (HTML, PDF) per role."""
+
 from __future__ import annotations
 
 import json
@@ -11,18 +12,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from apptest import MAIN, clear_caches, open_page, serving
 from dashboard.access import audit
-from dashboard.views import closed
-from dashboard.store import warehouse
 from dashboard.access.roles import AccessDenied, Viewer
 from dashboard.ingest.build import build
 from dashboard.outputs.summary import summary
-from apptest import MAIN, clear_caches, open_page, serving
+from dashboard.store import warehouse
+from dashboard.views import closed
 from test_blinding_pages import _trial
-
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,7 @@ def test_the_dsmb_summary_has_by_arm_and_closed(wh):
     assert set(s["safety"]["by_arm"]) == {"DE-ESCALATION", "STANDARD"}
     ni, it = s["closed"]["noninferiority"], s["closed"]["interim"]
     assert ni["margin"] == 0.12 and ni["hr_margin"] == 1.8
-    assert ni["os36_difference"] is None          # 36 months lie beyond the longest follow-up here
+    assert ni["os36_difference"] is None  # 36 months lie beyond the longest follow-up here
     assert ni["hr_lower"] < ni["hazard_ratio"] < ni["hr_upper"] and ni["hazard_ratio"] > 1
     assert it["observed_deaths"] == 20 and it["information_fraction"] == pytest.approx(20 / 90)
     assert [round(p["fraction"], 2) for p in it["planned"]] == [0.5, 0.75, 1.0]
@@ -94,7 +93,7 @@ def test_closed_functions_refuse_blinded_viewers_and_blinded_files(wh):
         with pytest.raises(AccessDenied, match="role steering may not open the closed session"):
             closed.survival_by_arm(blinded, Viewer("steering"))
         with pytest.raises(duckdb.BinderException, match='column "arm" not found'):
-            closed.arms(blinded, Viewer("dsmb"))           # the arm is not in the blinded file at all
+            closed.arms(blinded, Viewer("dsmb"))  # the arm is not in the blinded file at all
     finally:
         blinded.close()
 
@@ -108,8 +107,12 @@ def test_closed_pages_render_and_are_on_the_record(wh):
         assert any("CONFIDENTIAL - DSMB CLOSED SESSION" in m.value for m in at.markdown)
     entries = audit.read()[before:]
     views = [e["action"] for e in entries if e["action"].startswith("closed view")]
-    assert views == ["closed view: closed_survival", "closed view: closed_interim", "closed view: closed_safety",
-                     "closed view: closed_surgery"]
+    assert views == [
+        "closed view: closed_survival",
+        "closed view: closed_interim",
+        "closed view: closed_safety",
+        "closed view: closed_surgery",
+    ]
     assert all(e["user"] == "dsmb.chair" and e["data_cut"]["cutoff"] == "2028-06-30" for e in entries)
 
 
@@ -131,8 +134,25 @@ def test_the_reports_page_offers_the_closed_report_to_the_dsmb_only(wh):
 
 def _report(wh, tmp_path, role, out, *extra):
     env = {**os.environ}
-    return subprocess.run([sys.executable, "-m", "dashboard", "report", "--warehouse", str(wh), "--role", role,
-                           "--out", str(tmp_path / out), *extra], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dashboard",
+            "report",
+            "--warehouse",
+            str(wh),
+            "--role",
+            role,
+            "--out",
+            str(tmp_path / out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_the_open_report_is_pooled_and_the_closed_one_is_marked(wh, tmp_path):
@@ -149,22 +169,26 @@ def test_the_open_report_is_pooled_and_the_closed_one_is_marked(wh, tmp_path):
     assert "export: open report (html)" in actions and "export: closed report (html)" in actions
 
 
-@pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("pdftoppm"),
-                    reason="needs Debian's chromium and poppler-utils (.ci/run installs both)")
+@pytest.mark.skipif(
+    not shutil.which("chromium") or not shutil.which("pdftoppm"),
+    reason="needs Debian's chromium and poppler-utils (.ci/run installs both)",
+)
 def test_the_closed_report_prints_to_pdf_and_its_first_page_is_not_blank(wh, tmp_path):
     from PIL import Image, ImageStat
 
     done = _report(wh, tmp_path, "dsmb", "closed.pdf")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "closed.pdf").read_bytes().startswith(b"%PDF")
-    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "closed.pdf"),
-                    str(tmp_path / "page")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "closed.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
     png = next(tmp_path.glob("page*.png"))
     shots = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     shutil.copy(png, shots / "closed-report-page1.png")
     image = Image.open(png).convert("L")
-    assert ImageStat.Stat(image).stddev[0] > 10          # text and a red banner, not a blank page
+    assert ImageStat.Stat(image).stddev[0] > 10  # text and a red banner, not a blank page
     rgb = Image.open(png).convert("RGB")
-    red = rgb.get_flattened_data() if hasattr(rgb, "get_flattened_data") else rgb.getdata()   # Pillow >= 12.1
-    assert sum(1 for r, g, b in red if r > 150 and g < 90 and b < 90) > 200   # the CONFIDENTIAL banner
+    red = rgb.get_flattened_data() if hasattr(rgb, "get_flattened_data") else rgb.getdata()  # Pillow >= 12.1
+    assert sum(1 for r, g, b in red if r > 150 and g < 90 and b < 90) > 200  # the CONFIDENTIAL banner

@@ -27,6 +27,7 @@ Published references (R survival package output printed in public sources):
 R's ``std.err`` in ``summary.survfit`` is "the standard error of the survival value"
 (summary.survfit help page), i.e. Greenwood's S(t) sqrt(sum d / (n (n - d))).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,32 +44,48 @@ from dashboard.stats.comparison import cox_hazard_ratio, noninferiority_z, survi
 Z975 = float(norm.ppf(0.975))
 
 # R's survival::aml (weeks); x = Maintained / Nonmaintained.
-AML = pd.DataFrame({
-    "time": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
-    "status": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
-    "x": ["Maintained"] * 11 + ["Nonmaintained"] * 12,
-})
+AML = pd.DataFrame(
+    {
+        "time": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+        "status": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+        "x": ["Maintained"] * 11 + ["Nonmaintained"] * 12,
+    }
+)
 MAINTAINED = AML[AML.x == "Maintained"]
 NONMAINTAINED = AML[AML.x == "Nonmaintained"]
 
 # summary(survfit(...)) rows: (time, survival, std.err) as printed (docs/07-week7.md).
-PUBLISHED_MAINTAINED = [(9, "0.909", "0.0867"), (13, "0.818", "0.1163"), (18, "0.716", "0.1397"),
-                        (23, "0.614", "0.1526"), (31, "0.491", "0.1642"), (34, "0.368", "0.1627"),
-                        (48, "0.184", "0.1535")]
-PUBLISHED_NONMAINTAINED = [(5, "0.8333", "0.1076"), (8, "0.6667", "0.1361"), (12, "0.5833", "0.1423"),
-                           (23, "0.4861", "0.1481"), (27, "0.3889", "0.1470"), (30, "0.2917", "0.1387"),
-                           (33, "0.1944", "0.1219"), (43, "0.0972", "0.0919")]
+PUBLISHED_MAINTAINED = [
+    (9, "0.909", "0.0867"),
+    (13, "0.818", "0.1163"),
+    (18, "0.716", "0.1397"),
+    (23, "0.614", "0.1526"),
+    (31, "0.491", "0.1642"),
+    (34, "0.368", "0.1627"),
+    (48, "0.184", "0.1535"),
+]
+PUBLISHED_NONMAINTAINED = [
+    (5, "0.8333", "0.1076"),
+    (8, "0.6667", "0.1361"),
+    (12, "0.5833", "0.1423"),
+    (23, "0.4861", "0.1481"),
+    (27, "0.3889", "0.1470"),
+    (30, "0.2917", "0.1387"),
+    (33, "0.1944", "0.1219"),
+    (43, "0.0972", "0.0919"),
+]
 
 
 def _aml_difference(at, alpha=0.05):
-    return survival_difference(MAINTAINED.time, MAINTAINED.status,
-                               NONMAINTAINED.time, NONMAINTAINED.status, at, alpha=alpha)
+    return survival_difference(
+        MAINTAINED.time, MAINTAINED.status, NONMAINTAINED.time, NONMAINTAINED.status, at, alpha=alpha
+    )
 
 
 def _printed(text: str):
     """The printed value and half a unit in its last printed digit (R rounds, not truncates)."""
     decimals = len(text.split(".")[1]) if "." in text else 0
-    return pytest.approx(float(text), abs=0.5 * 10 ** -decimals + 1e-12)
+    return pytest.approx(float(text), abs=0.5 * 10**-decimals + 1e-12)
 
 
 # --------------------------------------------------------------------- survival difference
@@ -77,18 +94,19 @@ def _printed(text: str):
 def test_greenwood_by_hand_on_a_tiny_example():
     # Arm A: deaths at 2 (7 at risk), 3 (6 at risk; the subject censored at 3 is still at risk)
     # and 5 (4 at risk); censored at 3, 6, 9. At t = 7:
-    s_a = Fraction(6, 7) * Fraction(5, 6) * Fraction(3, 4)                      # 15/28
+    s_a = Fraction(6, 7) * Fraction(5, 6) * Fraction(3, 4)  # 15/28
     g_a = Fraction(1, 7 * 6) + Fraction(1, 6 * 5) + Fraction(1, 4 * 3)
     # Arm B: deaths at 1 (6 at risk), two at 4 (4 at risk) and one at 7 (2 at risk): the death
     # at exactly t = 7 counts (R's summary(..., times = 7) is right-continuous).
-    s_b = Fraction(5, 6) * Fraction(2, 4) * Fraction(1, 2)                      # 5/24
+    s_b = Fraction(5, 6) * Fraction(2, 4) * Fraction(1, 2)  # 5/24
     g_b = Fraction(1, 6 * 5) + Fraction(2, 4 * 2) + Fraction(1, 2 * 1)
     se_a = float(s_a) * math.sqrt(g_a)
     se_b = float(s_b) * math.sqrt(g_b)
-    se = math.sqrt(se_a ** 2 + se_b ** 2)
+    se = math.sqrt(se_a**2 + se_b**2)
 
-    res = survival_difference([2, 3, 3, 5, 6, 8, 9], [1, 1, 0, 1, 0, 1, 0],
-                              [1, 2, 4, 4, 7, 10], [1, 0, 1, 1, 1, 0], at=7)
+    res = survival_difference(
+        [2, 3, 3, 5, 6, 8, 9], [1, 1, 0, 1, 0, 1, 0], [1, 2, 4, 4, 7, 10], [1, 0, 1, 1, 1, 0], at=7
+    )
     assert res["estimable"] is True and res["reason"] is None
     assert res["survival_a"] == pytest.approx(float(s_a), abs=1e-12)
     assert res["survival_b"] == pytest.approx(float(s_b), abs=1e-12)
@@ -99,7 +117,7 @@ def test_greenwood_by_hand_on_a_tiny_example():
     assert res["lower"] == pytest.approx(float(s_a - s_b) - Z975 * se, rel=1e-12)
     assert res["upper"] == pytest.approx(float(s_a - s_b) + Z975 * se, rel=1e-12)
     assert res["lower_one_sided"] == res["lower"] and res["one_sided_alpha"] == 0.025
-    assert (res["at_risk_a"], res["at_risk_b"]) == (2, 2)    # observed time >= 7
+    assert (res["at_risk_a"], res["at_risk_b"]) == (2, 2)  # observed time >= 7
 
 
 @pytest.mark.parametrize(("at", "survival", "std_err"), PUBLISHED_MAINTAINED)
@@ -125,7 +143,7 @@ def test_difference_at_30_weeks_follows_from_the_published_r_columns():
     assert res["se"] == pytest.approx(published_se, abs=1e-4)
     assert res["lower"] == pytest.approx(0.614 - 0.2917 - Z975 * published_se, abs=1e-3)
     assert res["upper"] == pytest.approx(0.614 - 0.2917 + Z975 * published_se, abs=1e-3)
-    assert (res["at_risk_a"], res["at_risk_b"]) == (5, 4)   # R: n.risk 5 at week 31, 4 at week 30
+    assert (res["at_risk_a"], res["at_risk_b"]) == (5, 4)  # R: n.risk 5 at week 31, 4 at week 30
 
 
 def test_beyond_the_longest_follow_up_of_either_arm_is_not_estimable():
@@ -138,8 +156,7 @@ def test_beyond_the_longest_follow_up_of_either_arm_is_not_estimable():
     assert res["survival_a"] == pytest.approx(0.184, abs=5e-4)
     assert "arm B" in res["reason"] and "follow-up" in res["reason"]
     # ... and likewise with the arms swapped
-    swapped = survival_difference(NONMAINTAINED.time, NONMAINTAINED.status,
-                                  MAINTAINED.time, MAINTAINED.status, 48)
+    swapped = survival_difference(NONMAINTAINED.time, NONMAINTAINED.status, MAINTAINED.time, MAINTAINED.status, 48)
     assert swapped["estimable"] is False and swapped["survival_a"] is None
     assert "arm A" in swapped["reason"]
 
@@ -153,8 +170,10 @@ def test_survival_zero_has_no_greenwood_error():
 
 
 def test_swapping_the_arms_negates_the_difference():
-    ab, ba = _aml_difference(23), survival_difference(NONMAINTAINED.time, NONMAINTAINED.status,
-                                                      MAINTAINED.time, MAINTAINED.status, 23)
+    ab, ba = (
+        _aml_difference(23),
+        survival_difference(NONMAINTAINED.time, NONMAINTAINED.status, MAINTAINED.time, MAINTAINED.status, 23),
+    )
     assert ba["difference"] == pytest.approx(-ab["difference"], abs=1e-15)
     assert ba["se"] == pytest.approx(ab["se"], rel=1e-15)
     assert ba["lower"] == pytest.approx(-ab["upper"], abs=1e-12)
@@ -177,8 +196,13 @@ def test_no_events_before_the_landmark_gives_zero_error():
 
 def test_boolean_events_and_arrays_are_accepted():
     as_int = _aml_difference(30)
-    as_bool = survival_difference(MAINTAINED.time.to_numpy(float), MAINTAINED.status.to_numpy(bool),
-                                  list(NONMAINTAINED.time), NONMAINTAINED.status.astype(bool), 30)
+    as_bool = survival_difference(
+        MAINTAINED.time.to_numpy(float),
+        MAINTAINED.status.to_numpy(bool),
+        list(NONMAINTAINED.time),
+        NONMAINTAINED.status.astype(bool),
+        30,
+    )
     assert as_bool["difference"] == as_int["difference"] and as_bool["se"] == as_int["se"]
 
 
@@ -215,7 +239,7 @@ def test_noninferiority_z_by_hand():
 
 def test_noninferiority_z_agrees_with_the_one_sided_bound():
     """z > z_{1 - alpha/2} exactly when the one-sided lower bound clears -margin."""
-    res = _aml_difference(30)                     # difference 0.322, se 0.206
+    res = _aml_difference(30)  # difference 0.322, se 0.206
     for margin in (0.05, 0.08, 0.0827, 0.085, 0.12, 0.3):
         z = noninferiority_z(res["difference"], res["se"], margin)
         assert (z > Z975) == (res["lower_one_sided"] > -margin)
@@ -239,7 +263,7 @@ def test_noninferiority_z_passes_through_not_estimable_and_checks_its_inputs():
 
 @pytest.fixture(scope="module")
 def lung():
-    return load_lung()          # status already 0/1; sex 1 = male, 2 = female
+    return load_lung()  # status already 0/1; sex 1 = male, 2 = female
 
 
 def test_lung_sex_matches_r(lung):
@@ -251,7 +275,7 @@ def test_lung_sex_matches_r(lung):
     assert res["p"] == pytest.approx(0.00149, abs=5e-6)
     assert res["lower"] == pytest.approx(0.4237, abs=5e-5)
     assert res["upper"] == pytest.approx(0.816, abs=5e-4)
-    assert res["z"] ** 2 == pytest.approx(10.09, abs=5e-3)        # R's Wald test
+    assert res["z"] ** 2 == pytest.approx(10.09, abs=5e-3)  # R's Wald test
     assert (res["n"], res["events"], res["dropped"]) == (228, 165, 0)
     assert (res["experimental"], res["reference"], res["stratified_by"]) == (2, 1, [])
     assert res["events_experimental"] + res["events_reference"] == 165
@@ -287,8 +311,7 @@ def test_missing_strata_are_dropped_and_counted(lung):
     assert lung["ph.ecog"].isna().sum() == 1
     res = cox_hazard_ratio(lung, "time", "status", "sex", 2, strata=["ph.ecog"])
     assert (res["dropped"], res["n"], res["events"]) == (1, 227, 164)
-    complete = cox_hazard_ratio(lung.dropna(subset=["ph.ecog"]), "time", "status", "sex", 2,
-                                strata=["ph.ecog"])
+    complete = cox_hazard_ratio(lung.dropna(subset=["ph.ecog"]), "time", "status", "sex", 2, strata=["ph.ecog"])
     assert complete["log_hr"] == pytest.approx(res["log_hr"], abs=1e-10) and complete["dropped"] == 0
     unstratified = cox_hazard_ratio(lung.dropna(subset=["ph.ecog"]), "time", "status", "sex", 2)
     assert abs(res["log_hr"] - unstratified["log_hr"]) > 1e-3
@@ -327,10 +350,11 @@ def test_two_strata_columns_equal_their_combination():
     trial = _confounded_trial()
     trial["site"] = np.where(trial.index % 3 == 0, "S1", "S2")
     trial["days"] = trial["days"].astype(float)
-    trial.loc[trial.index % 2 == 0, "days"] += 0.5            # break the exact balance
+    trial.loc[trial.index % 2 == 0, "days"] += 0.5  # break the exact balance
     two = cox_hazard_ratio(trial, "days", "dead", "arm", "E", strata=["risk", "site"])
-    combined = cox_hazard_ratio(trial.assign(both=trial.risk + "/" + trial.site), "days", "dead",
-                                "arm", "E", strata=["both"])
+    combined = cox_hazard_ratio(
+        trial.assign(both=trial.risk + "/" + trial.site), "days", "dead", "arm", "E", strata=["both"]
+    )
     assert two["log_hr"] == pytest.approx(combined["log_hr"], rel=1e-10)
     assert two["stratified_by"] == ["risk", "site"]
 
@@ -343,8 +367,7 @@ def _degenerate(df, **kwargs):
 
 
 def test_no_events_in_an_arm_is_not_estimable():
-    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 1, 0, 0, 0, 0, 0],
-                       "arm": ["R"] * 4 + ["E"] * 4})
+    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 1, 0, 0, 0, 0, 0], "arm": ["R"] * 4 + ["E"] * 4})
     res = _degenerate(df)
     assert "no events in arm 'E'" in res["reason"]
     assert (res["events"], res["events_experimental"], res["events_reference"]) == (3, 0, 3)
@@ -364,12 +387,10 @@ def test_a_single_arm_is_not_estimable():
 def test_deaths_never_sharing_a_risk_set_are_not_estimable():
     # Reference deaths at 1 and 2 while everyone is at risk; experimental deaths at 5 and 6, after
     # the last reference subject left at 3: the partial likelihood keeps rising as HR -> 0.
-    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 1, 0, 0, 1, 1],
-                       "arm": ["R", "R", "R", "E", "E", "E"]})
+    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 1, 0, 0, 1, 1], "arm": ["R", "R", "R", "E", "E", "E"]})
     assert "monotone likelihood" in _degenerate(df)["reason"]
     # Each stratum holding a single arm leaves nothing to compare.
-    df = pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 1, 1], "arm": ["R", "R", "E", "E"],
-                       "s": ["a", "a", "b", "b"]})
+    df = pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 1, 1], "arm": ["R", "R", "E", "E"], "s": ["a", "a", "b", "b"]})
     assert "within a stratum" in _degenerate(df, strata=["s"])["reason"]
 
 

@@ -1,4 +1,5 @@
 """trial.toml and crf_spec.toml load, are validated, and report a mistake by its key."""
+
 from __future__ import annotations
 
 import tomllib
@@ -24,7 +25,7 @@ def test_assumed_values_carry_the_mark():
     assert all(s.assumed for s in cfg.safety_signals)
     text = TRIAL_CONFIG.read_text(encoding="utf-8")
     for key in ("noninferiority_margin", "expected_deaths_final", "randomization_to_surgery_max_days"):
-        line = next(l for l in text.splitlines() if l.startswith(key))
+        line = next(ln for ln in text.splitlines() if ln.startswith(key))
         assert "assumed" in line, line
 
 
@@ -33,10 +34,14 @@ def _write(tmp_path, mutate) -> str:
     mutate(raw)
     lines = []
 
-    def dump(prefix, table):   # a tiny TOML writer is enough for this file's shapes
+    def dump(prefix, table):  # a tiny TOML writer is enough for this file's shapes
         import json
-        scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and not (
-            isinstance(v, list) and v and isinstance(v[0], dict))}
+
+        scalars = {
+            k: v
+            for k, v in table.items()
+            if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))
+        }
         if prefix:
             lines.append(f"[{prefix}]")
         for k, v in scalars.items():
@@ -48,7 +53,12 @@ def _write(tmp_path, mutate) -> str:
                 for item in v:
                     lines.append(f"[[{prefix + '.' if prefix else ''}{k}]]")
                     for kk, vv in item.items():
-                        lines.append(f"{kk} = {json.dumps(vv, default=str) if not isinstance(vv, dict) else '{' + ', '.join(f'{a} = {json.dumps(b)}' for a, b in vv.items()) + '}'}")
+                        if isinstance(vv, dict):
+                            value = "{" + ", ".join(f"{a} = {json.dumps(b)}" for a, b in vv.items()) + "}"
+                        else:
+                            value = json.dumps(vv, default=str)
+                        lines.append(f"{kk} = {value}")
+
     dump("", raw)
     path = tmp_path / "trial.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -60,14 +70,17 @@ def test_a_valid_rewrite_loads(tmp_path):
     assert cfg.design.noninferiority_margin == 0.12
 
 
-@pytest.mark.parametrize("mutate,key", [
-    (lambda r: r["trial"].update(target_enrollment="many"), "trial.target_enrollment"),
-    (lambda r: r["design"].update(alpha_one_sided=0.7), "design.alpha_one_sided"),
-    (lambda r: r["design"].pop("hazard_ratio_margin"), "design.hazard_ratio_margin"),
-    (lambda r: r["eligibility"][0].update(check="no_such_check"), "no_such_check"),
-    (lambda r: r["randomization"].update(ratio=[1, 1, 1]), "ratio"),
-    (lambda r: r["trial"].update(surprise=1), "trial.surprise"),
-])
+@pytest.mark.parametrize(
+    "mutate,key",
+    [
+        (lambda r: r["trial"].update(target_enrollment="many"), "trial.target_enrollment"),
+        (lambda r: r["design"].update(alpha_one_sided=0.7), "design.alpha_one_sided"),
+        (lambda r: r["design"].pop("hazard_ratio_margin"), "design.hazard_ratio_margin"),
+        (lambda r: r["eligibility"][0].update(check="no_such_check"), "no_such_check"),
+        (lambda r: r["randomization"].update(ratio=[1, 1, 1]), "ratio"),
+        (lambda r: r["trial"].update(surprise=1), "trial.surprise"),
+    ],
+)
 def test_a_mistake_is_reported_by_its_key(tmp_path, mutate, key):
     with pytest.raises(ConfigError) as err:
         load_trial(_write(tmp_path, mutate))
@@ -83,8 +96,28 @@ def test_not_toml_is_a_clear_error(tmp_path):
 
 def test_the_crf_spec_has_every_form_of_the_export_spec():
     spec = load_crf_spec()
-    assert set(spec.forms) == {"EXPORT", "SITES", "SCREENING", "DM", "IE", "DX", "BL", "EX", "RS", "RAND",
-                               "PR", "PATH", "ADJ", "AE", "FU", "RECUR", "DD", "DS", "DV", "QS"}
+    assert set(spec.forms) == {
+        "EXPORT",
+        "SITES",
+        "SCREENING",
+        "DM",
+        "IE",
+        "DX",
+        "BL",
+        "EX",
+        "RS",
+        "RAND",
+        "PR",
+        "PATH",
+        "ADJ",
+        "AE",
+        "FU",
+        "RECUR",
+        "DD",
+        "DS",
+        "DV",
+        "QS",
+    }
     subject_level = [name for name, form in spec.forms.items() if form.subject_level]
     assert set(subject_level) == set(spec.forms) - {"EXPORT", "SITES", "SCREENING"}, subject_level
     for name in subject_level:

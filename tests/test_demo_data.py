@@ -1,4 +1,5 @@
 """The demo package generator: spec conformance, coherence, determinism and the planted findings."""
+
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,7 @@ def read(folder, form, encoding="utf-8"):
     with open(folder / f"{form}.csv", encoding=encoding, newline="") as fh:
         rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
-    return header, [dict(zip(header, r)) for r in body]
+    return header, [dict(zip(header, r, strict=True)) for r in body]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_every_form_has_the_spec_header(demo):
     for form_name, form in spec.forms.items():
         header, rows = read(out, form_name)
         assert header[: len(form.columns)] == form.column_names, form_name
-        assert set(header[len(form.columns):]) <= set(spec.optional_everywhere), form_name
+        assert set(header[len(form.columns) :]) <= set(spec.optional_everywhere), form_name
         assert info["rows"][form_name] == len(rows)
     assert info["rows"]["DM"] == info["rows"]["RAND"] == info["randomized"] == 300
     assert info["screened"] == info["rows"]["SCREENING"] > 300
@@ -66,7 +67,7 @@ def test_cells_follow_the_spec(demo):
     """Codes, patterns, Y/N, integers, numbers and date formats, column by column."""
     _, _, tables = demo
     spec = load_crf_spec()
-    checked = Counter()                 # cells each kind of check looked at: none may be zero
+    checked = Counter()  # cells each kind of check looked at: none may be zero
     for form_name, form in spec.forms.items():
         rows = tables[form_name]
         if form.must_have_rows:
@@ -93,7 +94,7 @@ def test_cells_follow_the_spec(demo):
                 checked["yn"] += len(present)
             if col.type in DATE_RE:
                 assert all(DATE_RE[col.type].match(v) for v in present), where
-                for v in present:                               # real calendar dates
+                for v in present:  # real calendar dates
                     if col.type == "datetime":
                         dt.datetime.fromisoformat(v)
                     else:
@@ -111,8 +112,21 @@ def test_cells_follow_the_spec(demo):
             if r.get("ENTDTC"):
                 assert DATE_RE["datetime"].match(r["ENTDTC"]), form_name
                 checked["ENTDTC"] += 1
-    kinds = ["must_have_rows", "exactly_one_row", "required", "codes", "pattern", "yn", "date",
-             "partial_date", "partial_date_y", "datetime", "min", "max", "ENTDTC"]
+    kinds = [
+        "must_have_rows",
+        "exactly_one_row",
+        "required",
+        "codes",
+        "pattern",
+        "yn",
+        "date",
+        "partial_date",
+        "partial_date_y",
+        "datetime",
+        "min",
+        "max",
+        "ENTDTC",
+    ]
     assert not [k for k in kinds if not checked[k]], checked
 
 
@@ -171,7 +185,7 @@ def test_sites_and_accrual(demo):
     for r in tables["RAND"]:
         assert actdat[r["SITEID"]] and actdat[r["SITEID"]] <= r["RANDDAT"] <= CUTOFF.isoformat()
     per_site = Counter(r["SITEID"] for r in tables["RAND"])
-    assert len(set(per_site.values())) > 3                      # uneven accrual
+    assert len(set(per_site.values())) > 3  # uneven accrual
     outcomes = Counter(r["SCRNOUT"] for r in tables["SCREENING"])
     assert outcomes["ENROLLED"] == 300 and outcomes["PENDING"] >= 1
     reasons = Counter(r["SFREAS"] for r in tables["SCREENING"] if r["SCRNOUT"] == "SCREEN FAILURE")
@@ -221,7 +235,7 @@ def test_gb18030_encoding(tmp_path):
     write_demo_package(tmp_path, subjects=60, sites=12, encoding="gb18030")
     raw = (tmp_path / "SITES.csv").read_bytes()
     with pytest.raises(UnicodeDecodeError, match="'utf-8' codec can't decode"):
-        raw.decode("utf-8")                                     # really GB18030, not UTF-8
+        raw.decode("utf-8")  # really GB18030, not UTF-8
     text = raw.decode("gb18030")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     names = [r["SITENAME"] for r in rows]
@@ -285,7 +299,7 @@ def test_planted_i01_subject_is_76_at_consent(demo):
     assert ages[sid] == 76
     assert [s for s, a in ages.items() if not 18 <= a <= 75] == [sid]
     ie = {(r["SUBJID"], r["IETESTCD"]): r["IEORRES"] for r in tables["IE"]}
-    assert ie[(sid, "I01")] == "Y"                              # the site disagrees with the data
+    assert ie[(sid, "I01")] == "Y"  # the site disagrees with the data
     disagreements = {tuple(x) for x in info["planted"]["IE_DISAGREE"]}
     assert (sid, "I01") in disagreements
 
@@ -309,7 +323,7 @@ def test_stage_recomputes_except_planted(demo):
 
 def test_ajcc8_rules():
     assert ajcc8_stage("ORAL CAVITY", "", "T4", "N0", "M0") == "IVA"
-    assert ajcc8_stage("ORAL CAVITY", "POSITIVE", "T3", "N0", "M0") == "III"   # p16 only in the oropharynx
+    assert ajcc8_stage("ORAL CAVITY", "POSITIVE", "T3", "N0", "M0") == "III"  # p16 only in the oropharynx
     assert ajcc8_stage("OROPHARYNX", "POSITIVE", "T3", "N2", "M0") == "II"
     assert ajcc8_stage("OROPHARYNX", "NOT DONE", "T3", "N2B", "M0") == "IVA"
     assert ajcc8_stage("OROPHARYNX", "POSITIVE", "T2", "N3", "M0") == "III"
@@ -324,7 +338,7 @@ def test_planted_windows_and_criteria(demo):
     _, info, tables = demo
     planted = info["planted"]
     sch = load_trial().schedule
-    days = lambda a, b: (_full(b) - _full(a)).days                      # noqa: E731
+    days = lambda a, b: (_full(b) - _full(a)).days  # noqa: E731
     rand = {r["SUBJID"]: r["RANDDAT"] for r in tables["RAND"]}
     consent = {r["SUBJID"]: r["RFICDAT"] for r in tables["DM"]}
     assert sorted(s for s in rand if consent[s] > rand[s]) == sorted(planted["I12"])
@@ -383,7 +397,7 @@ def test_outcomes_are_coherent(demo):
                 if r["SUBJID"] in death and r[col.name] and not (form_name == "FU" and r["SSSTAT"] == "DEAD"):
                     assert _full(r[col.name]) <= _full(death[r["SUBJID"]]), (form_name, col.name, r)
                     dated_before_death += 1
-    assert dated_before_death > len(death)      # the dead subjects' dates were looked at
+    assert dated_before_death > len(death)  # the dead subjects' dates were looked at
     rand = {r["SUBJID"]: r["RANDDAT"] for r in tables["RAND"]}
     assert tables["RECUR"] and all(r["RECDAT"] > rand[r["SUBJID"]] for r in tables["RECUR"])
     assert all(r["DTHDAT"] > rand[r["SUBJID"]] for r in tables["DD"])

@@ -1,5 +1,6 @@
 """dashboard.stats.groupseq against published group sequential boundaries (gsDesign, gsDesign2, lrstat,
 rpact, SAS PROC SEQDESIGN, East) and published B-value conditional power, plus properties."""
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,7 @@ from dashboard.stats.groupseq import (
 def printed(digits: int, slack: float = 1e-6) -> float:
     """Tolerance for a value printed with `digits` decimals: half a unit of the last digit, plus
     `slack` for our own numerical error (the integration and the boundary search are ~1e-7)."""
-    return 0.5 * 10.0 ** -digits + slack
+    return 0.5 * 10.0**-digits + slack
 
 
 def z_bounds(fractions, alpha=0.025, kind="obrien-fleming", **kw) -> list[float]:
@@ -31,8 +32,7 @@ def z_bounds(fractions, alpha=0.025, kind="obrien-fleming", **kw) -> list[float]
 
 def drift_for_power(fractions, bounds, power: float) -> float:
     """The drift at which the boundaries are crossed with probability `power` by the last look."""
-    return brentq(lambda th: crossing_probabilities(fractions, bounds, th)[-1] - power, 0.0, 10.0,
-                  xtol=1e-12)
+    return brentq(lambda th: crossing_probabilities(fractions, bounds, th)[-1] - power, 0.0, 10.0, xtol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def test_k2_equally_spaced_east_benchmark_through_gsrr():
     t = [0.5, 1.0]
     b = z_bounds(t)
     theta = drift_for_power(t, b, 0.90)
-    at_bound = [0.3 * z / (theta * math.sqrt(tk)) for z, tk in zip(b, t)]
+    at_bound = [0.3 * z / (theta * math.sqrt(tk)) for z, tk in zip(b, t, strict=True)]
     assert at_bound == pytest.approx([0.38709581, 0.18188158], abs=1e-6)
 
 
@@ -76,11 +76,9 @@ def test_k3_equally_spaced_gsdesign2_reference():
     # look 1, so only the first two are comparable.)
     t = [1 / 3, 2 / 3, 1.0]
     rows = boundaries(t)
-    assert [r["z_boundary"] for r in rows] == pytest.approx([3.710303, 2.511427, 1.993048],
-                                                            abs=printed(6))
+    assert [r["z_boundary"] for r in rows] == pytest.approx([3.710303, 2.511427, 1.993048], abs=printed(6))
     # gsDesign solves its bounds to tol = 1e-6 on the Z scale (r = 18), about 2e-8 on the p scale
-    assert [r["nominal_p"] for r in rows] == pytest.approx(
-        [0.0001035057, 0.0060122074, 0.0231281218], abs=5e-8)
+    assert [r["nominal_p"] for r in rows] == pytest.approx([0.0001035057, 0.0060122074, 0.0231281218], abs=5e-8)
     # probability0 comes from gsDesign2's own integration (r = 18 grid), about 1e-7 from the exact
     # alpha*(2/3) = 0.00604838913 that the bounds were solved for
     cum0 = crossing_probabilities(t, [r["z_boundary"] for r in rows], 0.0)
@@ -95,8 +93,7 @@ def test_k4_equally_spaced_sas_seqdesign_example():
     # Boundary values as tabulated in gsDesign's vignette "gsDesignVsSEQDESIGN"
     # (keaven/gsDesign, vignettes/gsDesignVsSEQDESIGN.Rmd): z_sas <- c(4.333, 2.963, 2.359, 2.014),
     # which the vignette reproduces with gsSurv(k = 4, test.type = 1, alpha = 0.025, sfu = sfLDOF).
-    assert z_bounds([0.25, 0.5, 0.75, 1.0]) == pytest.approx([4.333, 2.963, 2.359, 2.014],
-                                                             abs=printed(3))
+    assert z_bounds([0.25, 0.5, 0.75, 1.0]) == pytest.approx([4.333, 2.963, 2.359, 2.014], abs=printed(3))
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,8 +106,7 @@ def test_this_trials_schedule_half_and_three_quarters():
     #   gsDesign::gsDesign(alpha = .025, k = 3, test.type = 1, sfu = gsDesign::sfLDOF,
     #                      timing = c(.5, .75, 1))$upper$bound
     #   #> [1] 2.962588 2.359018 2.014084
-    assert z_bounds([0.5, 0.75, 1.0]) == pytest.approx([2.962588, 2.359018, 2.014084],
-                                                       abs=printed(6))
+    assert z_bounds([0.5, 0.75, 1.0]) == pytest.approx([2.962588, 2.359018, 2.014084], abs=printed(6))
 
 
 def test_unequal_looks_and_power_gsdesign2_article():
@@ -125,11 +121,9 @@ def test_unequal_looks_and_power_gsdesign2_article():
     t = [0.35, 0.70, 1.0]
     b = z_bounds(t)
     assert b == pytest.approx([3.6128, 2.4406, 2.0002], abs=printed(4))
-    assert crossing_probabilities(t, b, 0.0) == pytest.approx([0.0002, 0.0074, 0.0250],
-                                                              abs=printed(4))
+    assert crossing_probabilities(t, b, 0.0) == pytest.approx([0.0002, 0.0074, 0.0250], abs=printed(4))
     theta = drift_for_power(t, b, 0.85)
-    assert crossing_probabilities(t, b, theta) == pytest.approx([0.0338, 0.5341, 0.8500],
-                                                                abs=printed(4))
+    assert crossing_probabilities(t, b, theta) == pytest.approx([0.0338, 0.5341, 0.8500], abs=printed(4))
 
 
 # rpact's own unit tests (rpact-com/rpact, tests/testthat/test-f_design_group_sequential.R at
@@ -139,19 +133,21 @@ def test_unequal_looks_and_power_gsdesign2_article():
 RPACT = [
     # x7a: getDesignGroupSequential(kMax = 3, alpha = 0.13, typeOfDesign = "asOF",
     #      informationRates = c(0.4, 0.75, 1), ..., bindingFutility = FALSE)
-    ("obrien-fleming", 0.13, [0.4, 0.75, 1.0],
-     [2.1280732, 1.4368565, 1.2468994], [0.016665509, 0.080406163, 0.13]),
+    ("obrien-fleming", 0.13, [0.4, 0.75, 1.0], [2.1280732, 1.4368565, 1.2468994], [0.016665509, 0.080406163, 0.13]),
     # x7a (kMax = 4): informationRates = c(0.4, 0.75, 0.85, 1)
-    ("obrien-fleming", 0.13, [0.4, 0.75, 0.85, 1.0],
-     [2.1280732, 1.4368565, 1.422873, 1.2970881], [0.016665509, 0.080406163, 0.10053322, 0.13]),
+    (
+        "obrien-fleming",
+        0.13,
+        [0.4, 0.75, 0.85, 1.0],
+        [2.1280732, 1.4368565, 1.422873, 1.2970881],
+        [0.016665509, 0.080406163, 0.10053322, 0.13],
+    ),
     # x6a: getDesignGroupSequential(kMax = 3, alpha = 0.13, typeOfDesign = "asP",
     #      informationRates = c(0.35, 0.7, 1), ..., bindingFutility = FALSE)
-    ("pocock", 0.13, [0.35, 0.7, 1.0],
-     [1.5446617, 1.4828682, 1.4620058], [0.061214062, 0.10266465, 0.13]),
+    ("pocock", 0.13, [0.35, 0.7, 1.0], [1.5446617, 1.4828682, 1.4620058], [0.061214062, 0.10266465, 0.13]),
     # x6b: getDesignGroupSequential(informationRates = c(0.4, 0.7), typeOfDesign = "asP"),
     #      alpha 0.025: the last look is at t = 0.7 < 1 and spends only alpha*(0.7)
-    ("pocock", 0.025, [0.4, 0.7],
-     [2.223875, 2.3050796], [0.013078429, 0.0197432]),
+    ("pocock", 0.025, [0.4, 0.7], [2.223875, 2.3050796], [0.013078429, 0.0197432]),
 ]
 
 
@@ -251,8 +247,7 @@ def test_conditional_power_design_alternative_gsdesign():
     # One drift (the design's) must give both published "CP H1" values: solve it from the
     # futility column, where CP is most sensitive to theta, and predict the efficacy column.
     theta = brentq(lambda th: conditional_power(0.4122, GSBS_T, th, GSBS_FINAL) - 0.4805, 0, 10)
-    assert conditional_power(2.7500, GSBS_T, theta, GSBS_FINAL) == pytest.approx(0.9890,
-                                                                                 abs=printed(4))
+    assert conditional_power(2.7500, GSBS_T, theta, GSBS_FINAL) == pytest.approx(0.9890, abs=printed(4))
     # that drift is a little above the fixed-design drift for 90% power (z_.025 + z_.1 = 3.24)
     assert 3.24 < theta < 3.40
 
@@ -261,8 +256,7 @@ def test_conditional_power_identities():
     z, t, c = 1.4, 0.5, 1.959964
     # under the current trend, CP = 1 - Phi((c - z / sqrt(t)) / sqrt(1 - t))
     expected = 1 - norm.cdf((c - z / math.sqrt(t)) / math.sqrt(1 - t))
-    assert conditional_power(z, t, drift_current_trend(z, t), c) == pytest.approx(expected,
-                                                                                  rel=1e-12)
+    assert conditional_power(z, t, drift_current_trend(z, t), c) == pytest.approx(expected, rel=1e-12)
     # with the B-value already at the final boundary and no drift, CP is one half
     assert conditional_power(c / math.sqrt(0.6), 0.6, 0.0, c) == pytest.approx(0.5, abs=1e-12)
     # increasing in z and in theta
@@ -273,12 +267,10 @@ def test_conditional_power_identities():
 def test_drift_helpers():
     assert drift_current_trend(1.5, 0.25) == pytest.approx(3.0)
     # non-inferiority: margin HR 1.8, truly equal hazards, 90 events -> log(1.8) * sqrt(90 / 4)
-    assert drift_from_design(math.log(1.8), 0.0, 90) == pytest.approx(
-        math.log(1.8) * 1.5 * math.sqrt(10))
+    assert drift_from_design(math.log(1.8), 0.0, 90) == pytest.approx(math.log(1.8) * 1.5 * math.sqrt(10))
     # Schoenfeld: events for 90% power at one-sided 0.025 give a drift of z_.025 + z_.1
     d = 4 * (norm.ppf(0.975) + norm.ppf(0.9)) ** 2 / math.log(1.8) ** 2
-    assert drift_from_design(math.log(1.8), 0.0, d) == pytest.approx(
-        norm.ppf(0.975) + norm.ppf(0.9))
+    assert drift_from_design(math.log(1.8), 0.0, d) == pytest.approx(norm.ppf(0.975) + norm.ppf(0.9))
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,8 +283,7 @@ def test_spends_exactly_the_spending_function(kind):
     rows = boundaries(t, 0.025, kind)
     cum = crossing_probabilities(t, [r["z_boundary"] for r in rows], 0.0)
     assert cum == pytest.approx([r["cumulative_alpha"] for r in rows], abs=1e-9)
-    assert [r["cumulative_alpha"] for r in rows] == pytest.approx(spending(t, 0.025, kind),
-                                                                  rel=1e-12)
+    assert [r["cumulative_alpha"] for r in rows] == pytest.approx(spending(t, 0.025, kind), rel=1e-12)
     assert len(rows) == len(t)
     for r in rows:
         assert r["nominal_p"] == pytest.approx(norm.sf(r["z_boundary"]), rel=1e-12)
@@ -309,8 +300,9 @@ def test_last_look_before_full_information():
     final = boundaries([0.5, 0.9], spend_all_at_last=True)
     assert final[-1]["cumulative_alpha"] == 0.025
     assert final[-1]["z_boundary"] < rows[-1]["z_boundary"]
-    assert crossing_probabilities([0.5, 0.9], [r["z_boundary"] for r in final], 0.0)[-1] == \
-        pytest.approx(0.025, abs=1e-9)
+    assert crossing_probabilities([0.5, 0.9], [r["z_boundary"] for r in final], 0.0)[-1] == pytest.approx(
+        0.025, abs=1e-9
+    )
 
 
 def test_overrunning_look_spends_nothing_more():
@@ -329,10 +321,17 @@ def test_crossing_probabilities_edge_cases():
         crossing_probabilities(t, [2.0], 0.0)
 
 
-@pytest.mark.parametrize("bad,message", [([], "at least one information fraction"),
-                                         ([0.0, 1.0], "must be finite and > 0"),
-                                         ([0.5, 0.5], "strictly increasing"), ([0.7, 0.4], "strictly increasing"),
-                                         ([float("nan")], "must be finite and > 0"), ([-0.1], "must be finite and > 0")])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ([], "at least one information fraction"),
+        ([0.0, 1.0], "must be finite and > 0"),
+        ([0.5, 0.5], "strictly increasing"),
+        ([0.7, 0.4], "strictly increasing"),
+        ([float("nan")], "must be finite and > 0"),
+        ([-0.1], "must be finite and > 0"),
+    ],
+)
 def test_rejects_bad_fractions(bad, message):
     with pytest.raises(ValueError, match=message):
         boundaries(bad)

@@ -5,6 +5,7 @@ or an `.xlsx` with one sheet per form; CSV in UTF-8 with or without a BOM, or GB
 without being told; file and column names case-insensitive; identifiers that look numeric
 (`SITEID` `01`) stay text. Chinese site names and verbatim terms come back intact.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,27 +14,51 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.store import warehouse
-from dashboard.ingest.build import build
 from dashboard.config import load_crf_spec
+from dashboard.ingest.build import build
+from dashboard.store import warehouse
 from factory import Package, small_trial
 
 SITE_NAMES = {"01": "上海交通大学医学院附属第九人民医院", "02": "中山大学附属肿瘤医院"}
 AETERMS = {("01-001", "1"): "伤口感染", ("02-002", "1"): "免疫相关性甲状腺炎（2级）"}
 ARMS = {"01-001": "DE-ESCALATION", "01-002": "STANDARD", "02-001": "DE-ESCALATION", "02-002": "STANDARD"}
 ARM_VALUES = ("DE-ESCALATION", "STANDARD")
-SURGERY_VALUES = ("DE-ESCALATION SURGERY", "STANDARD SURGERY")      # PRTRT reveals the arm
+SURGERY_VALUES = ("DE-ESCALATION SURGERY", "STANDARD SURGERY")  # PRTRT reveals the arm
 
 
 def package() -> Package:
     """small_trial() with two AEs whose verbatim terms are Chinese."""
     pkg = small_trial()
-    pkg.add("AE", SUBJID="01-001", SITEID="01", AESPID="1", AETERM=AETERMS[("01-001", "1")],
-            AEDECOD="Wound infection", AESTDAT="2026-03-20", AEENDAT="2026-04-02", AETOXGR="2",
-            AESER="N", AEREL="SURGERY", AEIMMUNE="N", AECLAV="II", AEOUT="RECOVERED")
-    pkg.add("AE", SUBJID="02-002", SITEID="02", AESPID="1", AETERM=AETERMS[("02-002", "1")],
-            AEDECOD="Thyroiditis", AESTDAT="2026-04", AETOXGR="2", AESER="N",
-            AEREL="IMMUNOTHERAPY", AEIMMUNE="Y", AEOUT="RECOVERING")
+    pkg.add(
+        "AE",
+        SUBJID="01-001",
+        SITEID="01",
+        AESPID="1",
+        AETERM=AETERMS[("01-001", "1")],
+        AEDECOD="Wound infection",
+        AESTDAT="2026-03-20",
+        AEENDAT="2026-04-02",
+        AETOXGR="2",
+        AESER="N",
+        AEREL="SURGERY",
+        AEIMMUNE="N",
+        AECLAV="II",
+        AEOUT="RECOVERED",
+    )
+    pkg.add(
+        "AE",
+        SUBJID="02-002",
+        SITEID="02",
+        AESPID="1",
+        AETERM=AETERMS[("02-002", "1")],
+        AEDECOD="Thyroiditis",
+        AESTDAT="2026-04",
+        AETOXGR="2",
+        AESER="N",
+        AEREL="IMMUNOTHERAPY",
+        AEIMMUNE="Y",
+        AEOUT="RECOVERING",
+    )
     return pkg
 
 
@@ -58,7 +83,7 @@ def check_built(wh: Path) -> None:
 def write_zip(folder: Path, archive: Path, prefix: str = "") -> Path:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         if prefix:
-            zf.writestr(prefix, "")                        # the folder entry, as zip tools write it
+            zf.writestr(prefix, "")  # the folder entry, as zip tools write it
         for path in sorted(folder.iterdir()):
             zf.write(path, prefix + path.name)
     return archive
@@ -119,7 +144,7 @@ def _gb18030(tmp: Path) -> Path:
     raw = (folder / "AE.csv").read_bytes()
     assert "伤口感染".encode("gb18030") in raw
     with pytest.raises(UnicodeDecodeError, match="'utf-8' codec can't decode"):
-        raw.decode("utf-8")                                # nothing says it is GB18030
+        raw.decode("utf-8")  # nothing says it is GB18030
     return folder
 
 
@@ -134,14 +159,12 @@ def _lower_column_names(tmp: Path) -> Path:
     pkg = package()
     for name, rows in pkg.forms.items():
         pkg.forms[name] = [{k.lower(): v for k, v in r.items()} for r in rows]
-    return pkg.write(tmp / "package", columns={n: [c.lower() for c in f.column_names]
-                                               for n, f in spec.forms.items()})
+    return pkg.write(tmp / "package", columns={n: [c.lower() for c in f.column_names] for n, f in spec.forms.items()})
 
 
 def _reordered_columns(tmp: Path) -> Path:
     spec = load_crf_spec()
-    return package().write(tmp / "package", columns={n: list(reversed(f.column_names))
-                                                     for n, f in spec.forms.items()})
+    return package().write(tmp / "package", columns={n: list(reversed(f.column_names)) for n, f in spec.forms.items()})
 
 
 def _zip_root(tmp: Path) -> Path:
@@ -215,7 +238,7 @@ def test_blinded_warehouse_has_no_arm_column_and_no_arm_value(built):
         named = [(t, c) for t, c, _ in columns if c.upper() in ("ARM", "PRTRT")]
         assert not named, f"blinded tables with an arm column: {named}"
         text = [(t, c) for t, c, ty in columns if ty == "VARCHAR"]
-        assert len(text) > 50                              # the scan really covers the warehouse
+        assert len(text) > 50  # the scan really covers the warehouse
         hits = []
         for table, column in text:
             q = f'select "{column}" from "{table}" where upper(trim("{column}")) in (select unnest($v)) limit 1'

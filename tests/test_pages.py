@@ -2,25 +2,23 @@
 the same figures as the summary (a rendering check: both come from the same code), the figures
 counted independently from the demo package's CSV files, and on a tiny hand-made package the
 Kaplan-Meier and safety figures worked out by hand; and a role is refused a page it may not open."""
+
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import math
-import os
-import re
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.access.roles import PAGES, Viewer, pages_for
-from dashboard.ingest.build import build
-from dashboard.devtools.demo import write_demo_package
-from dashboard.outputs.summary import summary
 from apptest import MAIN, clear_caches, open_page, page_text, serving
+from dashboard.access.roles import Viewer, pages_for
 from dashboard.config import load_trial
+from dashboard.devtools.demo import write_demo_package
+from dashboard.ingest.build import build
+from dashboard.outputs.summary import summary
 from factory import Package, d
 
 ROLES = [Viewer("pi"), Viewer("steering"), Viewer("site", "01"), Viewer("data_manager"), Viewer("dsmb")]
@@ -65,7 +63,8 @@ def demo_counts(demo_warehouse):
     return {
         "randomized": len(rand),
         "screened": len(_rows(folder, "SCREENING")),
-        "os_n": len(rand) - len(os_excluded), "os_events": len(dead - os_excluded),
+        "os_n": len(rand) - len(os_excluded),
+        "os_events": len(dead - os_excluded),
         "dfs_events": len((dead | set(recur)) - dfs_excluded),
         "any_ae": len({r["SUBJID"] for r in ae}),
         "serious": len({r["SUBJID"] for r in ae if r["AESER"] == "Y"}),
@@ -125,8 +124,11 @@ def test_safety_page_matches_the_summary(demo_warehouse, demo_counts):
     assert metrics["Serious"] == str(s["serious"])
     assert metrics["Operated"] == str(s["operated"])
     # independently: subjects counted in AE.csv and PR.csv
-    assert (metrics["Any adverse event"], metrics["Serious"], metrics["Operated"]) == \
-        (str(demo_counts["any_ae"]), str(demo_counts["serious"]), str(demo_counts["operated"]))
+    assert (metrics["Any adverse event"], metrics["Serious"], metrics["Operated"]) == (
+        str(demo_counts["any_ae"]),
+        str(demo_counts["serious"]),
+        str(demo_counts["operated"]),
+    )
 
 
 def test_survival_endpoint_switch(demo_warehouse, demo_counts):
@@ -146,7 +148,7 @@ def test_site_user_sees_only_their_site(demo_warehouse):
     assert set(sites["siteid"]) == {"01"}
     at = open_page(Viewer("site", "01"), "deviations.py")
     listed = [str(s) for frame in at.dataframe if "subjid" in frame.value for s in frame.value["subjid"]]
-    assert listed                                  # the demo's site 01 has listed subjects
+    assert listed  # the demo's site 01 has listed subjects
     assert all(s.startswith("01-") for s in listed)
 
 
@@ -200,10 +202,20 @@ TINY_SURGERY = TINY_RAND + dt.timedelta(days=14)
 def _tiny() -> Package:
     pkg = Package()
     for i, subjid in enumerate(["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"]):
-        pkg.add_subject(subjid, "01", arm="DE-ESCALATION" if i % 2 == 0 else "STANDARD",
-                        randdat=TINY_RAND.isoformat(), surgery=TINY_SURGERY.isoformat())
-        pkg.add("PATH", SUBJID=subjid, SITEID="01", PATHDAT=(TINY_SURGERY + dt.timedelta(days=10)).isoformat(),
-                MARGIN="POSITIVE" if subjid in ("T2", "T5") else "NEGATIVE")
+        pkg.add_subject(
+            subjid,
+            "01",
+            arm="DE-ESCALATION" if i % 2 == 0 else "STANDARD",
+            randdat=TINY_RAND.isoformat(),
+            surgery=TINY_SURGERY.isoformat(),
+        )
+        pkg.add(
+            "PATH",
+            SUBJID=subjid,
+            SITEID="01",
+            PATHDAT=(TINY_SURGERY + dt.timedelta(days=10)).isoformat(),
+            MARGIN="POSITIVE" if subjid in ("T2", "T5") else "NEGATIVE",
+        )
     for subjid, days in TINY_DEATHS.items():
         when = (TINY_RAND + dt.timedelta(days=days)).isoformat()
         pkg.add("DD", SUBJID=subjid, SITEID="01", DTHDAT=when, DTHCAUS="DISEASE")
@@ -216,8 +228,20 @@ def _tiny() -> Package:
     pkg.add("RECUR", SUBJID="T4", SITEID="01", RECDAT=(TINY_RAND + dt.timedelta(days=200)).isoformat(), RECTYPE="LOCAL")
 
     def ae(subjid, spid, onset, grade, serious, clavien="", immune="N"):
-        pkg.add("AE", SUBJID=subjid, SITEID="01", AESPID=spid, AETERM="不良事件", AESOC="Infections and infestations",
-                AESTDAT=onset.isoformat(), AETOXGR=str(grade), AESER=serious, AECLAV=clavien, AEIMMUNE=immune)
+        pkg.add(
+            "AE",
+            SUBJID=subjid,
+            SITEID="01",
+            AESPID=spid,
+            AETERM="不良事件",
+            AESOC="Infections and infestations",
+            AESTDAT=onset.isoformat(),
+            AETOXGR=str(grade),
+            AESER=serious,
+            AECLAV=clavien,
+            AEIMMUNE=immune,
+        )
+
     ae("T1", "1", TINY_SURGERY + dt.timedelta(days=10), 3, "Y", "IIIA")
     ae("T3", "1", TINY_SURGERY + dt.timedelta(days=5), 2, "N", "II")
     ae("T4", "1", TINY_RAND - dt.timedelta(days=30), 4, "Y", immune="Y")
@@ -234,7 +258,7 @@ def tiny_warehouse(tmp_path_factory):
     return tmp / "wh"
 
 
-Z975 = 1.959963984540054       # qnorm(0.975)
+Z975 = 1.959963984540054  # qnorm(0.975)
 
 
 def _loglog(s: float, greenwood: float) -> tuple[float, float]:
@@ -251,14 +275,16 @@ def test_tiny_package_survival_page(tiny_warehouse):
         landmarks = next(t.value for t in at.dataframe if "survival (95% CI)" in t.value.columns)
         at_risk = next(t.value for t in at.dataframe if "0 mo" in t.value.columns)
     assert metrics["Subjects"] == "8" and metrics["Events"] == "4" and metrics["Deaths so far"] == "4"
-    assert metrics["Median"] == "23.0 months"                         # 700 / 30.4375 = 22.998
-    assert metrics["Median follow-up"] == "26.3 months"               # 800 / 30.4375 = 26.28
+    assert metrics["Median"] == "23.0 months"  # 700 / 30.4375 = 22.998
+    assert metrics["Median follow-up"] == "26.3 months"  # 800 / 30.4375 = 26.28
     rows = {r["months"]: (r["survival (95% CI)"], r["at risk"]) for _i, r in landmarks.iterrows()}
     lo12, hi12 = _loglog(35 / 48, 1 / 56 + 1 / 30)
     lo24, hi24 = _loglog(7 / 18, 1 / 56 + 1 / 30 + 1 / 20 + 1 / 6)
-    assert rows == {"12": (f"{35 / 48:.1%} ({lo12:.1%} to {hi12:.1%})", 5),
-                    "24": (f"{7 / 18:.1%} ({lo24:.1%} to {hi24:.1%})", 2),
-                    "36": ("not estimable", 0)}
+    assert rows == {
+        "12": (f"{35 / 48:.1%} ({lo12:.1%} to {hi12:.1%})", 5),
+        "24": (f"{7 / 18:.1%} ({lo24:.1%} to {hi24:.1%})", 2),
+        "36": ("not estimable", 0),
+    }
     assert rows["12"][0].startswith("72.9% (") and rows["24"][0].startswith("38.9% (")
     # numbers at risk every 6 months to 24 (850 days = 27.9 months): days >= 0, 182.6, 365.25,
     # 547.9, 730.5 -> 8, 6 (T3..T8), 5, 4 (T5..T8), 2
@@ -288,7 +314,7 @@ def test_tiny_package_dfs_on_the_page(tiny_warehouse):
 def test_tiny_package_safety_page(tiny_warehouse):
     from scipy.stats import beta
 
-    def exact(x, n):   # Clopper-Pearson (R's binom.test), by its definition
+    def exact(x, n):  # Clopper-Pearson (R's binom.test), by its definition
         return (0.0 if x == 0 else beta.ppf(0.025, x, n - x + 1), 1.0 if x == n else beta.ppf(0.975, x + 1, n - x))
 
     with serving(tiny_warehouse):
@@ -299,21 +325,31 @@ def test_tiny_package_safety_page(tiny_warehouse):
         table = next(t.value for t in at.dataframe if "observed (95% exact CI)" in t.value.columns)
         errors = [e.value for e in at.error]
     window = load_trial().safety.complication_window_days
-    assert metrics == {"Randomized (safety population)": "8",
-                       "Any adverse event": "4",                   # T1, T3, T4, T6
-                       "Grade 3 or worse": "3", "Serious": "3",    # T1, T4, T6
-                       "Immune-related grade 3+": "1",             # T4
-                       "Operated": "8",
-                       f"Clavien-Dindo IIIA+ within {window} days": "1",     # T1 (T6 on day 31)
-                       "Deaths within 30 / 90 days": "0 / 1",      # T1, 86 days after surgery
-                       "Positive margins": "2 of 8"}
+    assert metrics == {
+        "Randomized (safety population)": "8",
+        "Any adverse event": "4",  # T1, T3, T4, T6
+        "Grade 3 or worse": "3",
+        "Serious": "3",  # T1, T4, T6
+        "Immune-related grade 3+": "1",  # T4
+        "Operated": "8",
+        f"Clavien-Dindo IIIA+ within {window} days": "1",  # T1 (T6 on day 31)
+        "Deaths within 30 / 90 days": "0 / 1",  # T1, 86 days after surgery
+        "Positive margins": "2 of 8",
+    }
     # the signals, subjects with the event / denominator, every window complete by the cut-off
-    by_hand = {"clavien_3a_plus_30d": (1, 8), "death_90d": (1, 8), "positive_margin": (2, 8),
-               "local_recurrence_12m": (1, 8), "immune_grade3plus_neoadjuvant": (1, 8)}
+    by_hand = {
+        "clavien_3a_plus_30d": (1, 8),
+        "death_90d": (1, 8),
+        "positive_margin": (2, 8),
+        "local_recurrence_12m": (1, 8),
+        "immune_grade3plus_neoadjuvant": (1, 8),
+    }
     labels = {s.name: s.label for s in load_trial().safety_signals}
     assert set(by_hand) == set(labels)
-    got = {r["signal"]: (r["subjects with event"], r["denominator"], r["observed (95% exact CI)"])
-           for _i, r in table.iterrows()}
+    got = {
+        r["signal"]: (r["subjects with event"], r["denominator"], r["observed (95% exact CI)"])
+        for _i, r in table.iterrows()
+    }
     for name, (x, n) in by_hand.items():
         lo, hi = exact(x, n)
         assert got[labels[name]] == (x, n, f"{x / n:.1%} ({lo:.1%} to {hi:.1%})"), name
@@ -322,8 +358,9 @@ def test_tiny_package_safety_page(tiny_warehouse):
     assert threshold["positive_margin"] < 2 / 8 and threshold["local_recurrence_12m"] < 1 / 8
     # flagged (trial.toml thresholds): deaths (12.5 % > 3 %, and any event), margins (25 % > 10 %),
     # local recurrence (12.5 % > 10 %), immune-related (any event); not complications (12.5 % < 20 %)
-    assert sorted(e.split(":")[0] for e in errors) == sorted(labels[k] for k in (
-        "death_90d", "positive_margin", "local_recurrence_12m", "immune_grade3plus_neoadjuvant"))
+    assert sorted(e.split(":")[0] for e in errors) == sorted(
+        labels[k] for k in ("death_90d", "positive_margin", "local_recurrence_12m", "immune_grade3plus_neoadjuvant")
+    )
     assert f"{labels['positive_margin']}: 25.0% (2/8) — above the threshold." in errors
 
 

@@ -1,5 +1,6 @@
 """dashboard.stats.rates against published values: R binom.test / Hmisc binconf output, Newcombe's
 1998 tables, and funnel limits recomputed from an exact binomial CDF written out here."""
+
 from __future__ import annotations
 
 import math
@@ -101,14 +102,14 @@ def test_bad_arguments_are_refused():
 # with each other (several test suites citing Table II; rows (a), (b), (g) are also quoted as
 # SAS PROC FREQ output from WUSS 2016 paper 127, p. 9), not from the journal page itself.
 NEWCOMBE_TABLE_II = [
-    ((56, 70, 48, 80), (0.0524, 0.3339)),    # (a)
-    ((9, 10, 3, 10), (0.1705, 0.8090)),      # (b)
-    ((6, 7, 2, 7), (0.0582, 0.8062)),        # (c)
-    ((5, 56, 0, 29), (-0.0381, 0.1926)),     # (d)
-    ((0, 10, 0, 20), (-0.1611, 0.2775)),     # (e)
-    ((0, 10, 0, 10), (-0.2775, 0.2775)),     # (f)
-    ((10, 10, 0, 20), (0.6791, 1.0000)),     # (g)
-    ((10, 10, 0, 10), (0.6075, 1.0000)),     # (h)
+    ((56, 70, 48, 80), (0.0524, 0.3339)),  # (a)
+    ((9, 10, 3, 10), (0.1705, 0.8090)),  # (b)
+    ((6, 7, 2, 7), (0.0582, 0.8062)),  # (c)
+    ((5, 56, 0, 29), (-0.0381, 0.1926)),  # (d)
+    ((0, 10, 0, 20), (-0.1611, 0.2775)),  # (e)
+    ((0, 10, 0, 10), (-0.2775, 0.2775)),  # (f)
+    ((10, 10, 0, 20), (0.6791, 1.0000)),  # (g)
+    ((10, 10, 0, 10), (0.6075, 1.0000)),  # (h)
 ]
 
 
@@ -143,7 +144,7 @@ def _exact_limit(prob: float, n: int, p0: float) -> float:
     target = Fraction(prob)
     cdf = Fraction(0)
     for r in range(n + 1):
-        pmf = math.comb(n, r) * q ** r * (1 - q) ** (n - r)
+        pmf = math.comb(n, r) * q**r * (1 - q) ** (n - r)
         cdf += pmf
         if cdf >= target:
             a = (cdf - target) / pmf
@@ -190,8 +191,7 @@ def test_funnel_limits_approach_the_normal_limits_for_large_n():
 
 def test_funnel_limit_names_follow_the_levels_and_zero_n_is_nan():
     table = funnel_limits(0.1, [0, 30], levels=(0.9, 0.99, 0.999))
-    assert list(table.columns) == ["n", "lower_90", "upper_90", "lower_99", "upper_99",
-                                   "lower_999", "upper_999"]
+    assert list(table.columns) == ["n", "lower_90", "upper_90", "lower_99", "upper_99", "lower_999", "upper_999"]
     assert table.iloc[0, 1:].isna().all()
     assert table.iloc[1, 1:].notna().all()
 
@@ -212,7 +212,7 @@ def test_funnel_limits_refuse_bad_input():
 
 def test_funnel_flags_around_the_exact_limits():
     p0, n = 0.2, 100
-    lower = _exact_limit(0.001, n, p0) * n   # 99.8% limits on the count scale
+    lower = _exact_limit(0.001, n, p0) * n  # 99.8% limits on the count scale
     upper = _exact_limit(0.999, n, p0) * n
     just_above = math.floor(upper) + 1
     just_below = math.ceil(lower) - 1
@@ -226,13 +226,14 @@ def test_funnel_flags_agree_with_the_plotted_limits():
     rng = np.random.default_rng(7)
     sizes = rng.integers(1, 120, size=300)
     events = rng.binomial(sizes, 0.35)
-    events[:10] = sizes[:10]          # some certainly above
-    events[10:20] = 0                 # some below where n is large enough
+    events[:10] = sizes[:10]  # some certainly above
+    events[10:20] = 0  # some below where n is large enough
     for level, label in [(0.95, "95"), (0.998, "998")]:
         limits = funnel_limits(0.15, sizes, levels=(level,))
         prop = events / sizes
-        expected = np.where(prop > limits[f"upper_{label}"], "above",
-                            np.where(prop < limits[f"lower_{label}"], "below", "within"))
+        expected = np.where(
+            prop > limits[f"upper_{label}"], "above", np.where(prop < limits[f"lower_{label}"], "below", "within")
+        )
         assert funnel_flags(events, sizes, 0.15, level=level).tolist() == expected.tolist()
 
 

@@ -1,5 +1,6 @@
 """The build's generated SQL (queries/ingest templates): identifiers are quoted, values are bound,
 and a header written by whoever writes the export cannot change a statement."""
+
 from __future__ import annotations
 
 import duckdb
@@ -22,12 +23,15 @@ def test_identifiers_and_literals_are_quoted():
 
 
 def test_parameters_are_renamed_whatever_their_case():
-    assert rename_params("select $Max_Age, $min_age from x where y = $max_age", "p3_") == \
-        "select $p3_max_age, $p3_min_age from x where y = $p3_max_age"
+    assert (
+        rename_params("select $Max_Age, $min_age from x where y = $max_age", "p3_")
+        == "select $p3_max_age, $p3_min_age from x where y = $p3_max_age"
+    )
 
 
 def test_templates_fail_on_a_missing_name_instead_of_writing_empty_sql():
     import jinja2
+
     with pytest.raises(jinja2.UndefinedError, match="form"):
         render("ingest/rejects")
 
@@ -45,7 +49,7 @@ def test_a_hostile_extra_column_name_is_kept_as_one_text_column(tmp_path):
     for i, row in enumerate(pkg.forms["DM"]):
         row[hostile] = f"n{i}"
     result = build(pkg.write(tmp_path / "pkg"), tmp_path / "wh")
-    assert any(w.column == hostile.upper() and w.file == "DM.csv" for w in result.warnings)   # headers are upper-cased
+    assert any(w.column == hostile.upper() and w.file == "DM.csv" for w in result.warnings)  # headers are upper-cased
     con = warehouse.connect(tmp_path / "wh")
     try:
         assert con.execute(f"select count(*) from crf_dm where {ident(hostile.lower())} like 'n%'").fetchone() == (4,)

@@ -1,5 +1,6 @@
 """`python -m dashboard summary`: the figures per role, checked against the demo package's
 planted findings and against totals that must agree with each other."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,12 +11,12 @@ import sys
 
 import pytest
 
-from dashboard.store import warehouse
 from dashboard.access.roles import Viewer
-from dashboard.ingest.build import build
-from dashboard.devtools.demo import write_demo_package
-from dashboard.outputs.summary import summary
 from dashboard.config import load_trial
+from dashboard.devtools.demo import write_demo_package
+from dashboard.ingest.build import build
+from dashboard.outputs.summary import summary
+from dashboard.store import warehouse
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,9 @@ def demo(tmp_path_factory):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "dashboard", "summary", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard", "summary", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_prints_the_summary_json(demo):
@@ -84,7 +86,7 @@ def test_planted_window_deviations_are_found(demo):
     windows = summary(wh, Viewer("data_manager"))["deviations"]["windows"]
     p = planted["planted"]
     for name in ("surgery_to_adjuvant", "randomization_to_surgery", "followup_visit", "response_imaging"):
-        assert windows[name], name                     # the demo has some of each
+        assert windows[name], name  # the demo has some of each
     assert windows["surgery_to_adjuvant"] == sorted(p["surgery_to_adjuvant_rt"])
     # randomization to surgery: the planted late surgeries plus the never-operated subjects
     assert windows["randomization_to_surgery"] == sorted(set(p["randomization_to_surgery"]) | set(p["never_operated"]))
@@ -102,7 +104,7 @@ def test_planted_window_deviations_are_found(demo):
             response[r["SUBJID"]] = max(response.get(r["SUBJID"], ""), r["RSDAT"])
     gap = {s: (dt.date.fromisoformat(response[s]) - dt.date.fromisoformat(last_dose[s])).days for s in response}
     late = sorted(s for s, g in gap.items() if not 0 <= g <= limit)
-    assert set(p["response_imaging_late"]) <= set(late)          # the planted ones are among them
+    assert set(p["response_imaging_late"]) <= set(late)  # the planted ones are among them
     assert windows["response_imaging"] == late
 
 
@@ -110,8 +112,12 @@ def test_planted_free_text_naming_the_arm_is_withheld(demo):
     wh, planted, _pkg = demo
     con = warehouse.connect(wh)
     try:
-        found = [r[0] for r in con.execute("select subjid from findings where kind = "
-                                           "'free text that may name the arm'").fetchall()]
+        found = [
+            r[0]
+            for r in con.execute(
+                "select subjid from findings where kind = 'free text that may name the arm'"
+            ).fetchall()
+        ]
         shown = {r[0] for r in con.execute("select dvterm from crf_dv").fetchall()}
     finally:
         con.close()
@@ -134,8 +140,9 @@ def test_site_role_sees_only_its_site(demo):
     assert mine["enrollment"]["randomized"] == everyone["enrollment"]["by_site"][site]["randomized"]
     assert mine["allocation"]["by_arm"] == everyone["allocation"]["by_site"][site]
     assert sum(sum(v.values()) for v in mine["allocation"]["by_stratum"].values()) == mine["enrollment"]["randomized"]
-    listed = {s for lst in mine["deviations"]["eligibility"].values() for s in lst} | \
-             {s for lst in mine["deviations"]["windows"].values() for s in lst}
+    listed = {s for lst in mine["deviations"]["eligibility"].values() for s in lst} | {
+        s for lst in mine["deviations"]["windows"].values() for s in lst
+    }
     assert listed and all(s.startswith(site + "-") for s in listed)
 
 
@@ -151,7 +158,7 @@ def test_admin_sees_counts_only(demo):
     wh, _, _pkg = demo
     s = summary(wh, Viewer("admin"))
     assert "deviations" not in s
-    assert not re.search(r'"[0-9]{2,3}-[0-9]{3,5}"', json.dumps(s))      # no subject ID anywhere
+    assert not re.search(r'"[0-9]{2,3}-[0-9]{3,5}"', json.dumps(s))  # no subject ID anywhere
 
 
 @pytest.mark.parametrize("role", ["pi", "steering", "data_manager", "admin"])
@@ -163,7 +170,7 @@ def test_blinded_summaries_hold_no_arm_level_outcome(demo, role):
 
     wh, _, _pkg = demo
     forbidden = forbidden_for(closed_subjects(wh), Viewer(role))
-    assert len(forbidden.floats) > 50 and len(forbidden.counts) > 10     # the demo's arms differ
+    assert len(forbidden.floats) > 50 and len(forbidden.counts) > 10  # the demo's arms differ
     s = summary(wh, Viewer(role))
     assert "closed" not in s
     assert not summary_leaks(s, forbidden)
@@ -183,7 +190,7 @@ def test_summary_has_pooled_survival_safety_and_projection(demo):
         assert set(pooled["landmarks"]) == {"12", "24", "36"}
         lm = pooled["landmarks"]["12"]
         assert lm["lower"] <= lm["survival"] <= lm["upper"] and lm["at_risk"] > 0
-        assert pooled["landmarks"]["36"]["survival"] is None        # beyond the longest follow-up
+        assert pooled["landmarks"]["36"]["survival"] is None  # beyond the longest follow-up
     safety = s["safety"]["pooled"]
     assert safety["subjects"] == 300
     assert safety["grade3plus"] <= safety["any_ae"] <= safety["subjects"]
@@ -191,8 +198,13 @@ def test_summary_has_pooled_survival_safety_and_projection(demo):
     assert safety["death_30d"] <= safety["death_90d"]
     assert sum(safety["by_soc"].values()) >= safety["any_ae"]
     names = [sig["name"] for sig in s["safety"]["signals"]]
-    assert names == ["clavien_3a_plus_30d", "death_90d", "positive_margin", "local_recurrence_12m",
-                     "immune_grade3plus_neoadjuvant"]
+    assert names == [
+        "clavien_3a_plus_30d",
+        "death_90d",
+        "positive_margin",
+        "local_recurrence_12m",
+        "immune_grade3plus_neoadjuvant",
+    ]
     rules = {c.name: c for c in load_trial().safety_signals}
     for sig in s["safety"]["signals"]:
         assert sig["lower"] <= sig["observed"] <= sig["upper"]
@@ -214,27 +226,49 @@ def test_safety_counts_by_hand_on_a_small_package(tmp_path):
     pkg = Package()
     pkg.add_subject("01-001", "01", arm="STANDARD", randdat="2026-03-01", surgery="2026-03-10")
     pkg.add_subject("01-002", "01", arm="DE-ESCALATION", randdat="2026-03-02", surgery="2026-03-12")
-    pkg.add("AE", SUBJID="01-001", SITEID="01", AESPID="1", AETERM="伤口感染", AESOC="Infections and infestations",
-            AESTDAT="2026-04-09", AETOXGR="3", AESER="Y", AECLAV="IIIA")
+    pkg.add(
+        "AE",
+        SUBJID="01-001",
+        SITEID="01",
+        AESPID="1",
+        AETERM="伤口感染",
+        AESOC="Infections and infestations",
+        AESTDAT="2026-04-09",
+        AETOXGR="3",
+        AESER="Y",
+        AECLAV="IIIA",
+    )
     pkg.add("DD", SUBJID="01-001", SITEID="01", DTHDAT="2026-05-29")
-    pkg.add("AE", SUBJID="01-002", SITEID="01", AESPID="1", AETERM="免疫性肺炎", AESOC="Respiratory disorders",
-            AESTDAT="2026-02-20", AETOXGR="3", AESER="N", AEIMMUNE="Y")
+    pkg.add(
+        "AE",
+        SUBJID="01-002",
+        SITEID="01",
+        AESPID="1",
+        AETERM="免疫性肺炎",
+        AESOC="Respiratory disorders",
+        AESTDAT="2026-02-20",
+        AETOXGR="3",
+        AESER="N",
+        AEIMMUNE="Y",
+    )
     pkg.add("PATH", SUBJID="01-002", SITEID="01", PATHDAT="2026-03-25", MARGIN="POSITIVE")
     build(pkg.write(tmp_path / "p"), tmp_path / "wh")
-    from dashboard.views import safety
     from dashboard.store import warehouse
+    from dashboard.views import safety
+
     con = warehouse.connect(tmp_path / "wh")
     try:
         p = safety.pooled(con, Viewer("dsmb"))
     finally:
         con.close()
-    assert "suppressed" in p         # two subjects: fewer than the minimum cell, even for pooled
+    assert "suppressed" in p  # two subjects: fewer than the minimum cell, even for pooled
     con = warehouse.connect(tmp_path / "wh")
     try:
         df = safety.subjects(con, Viewer("pi"))
     finally:
         con.close()
     from dashboard.config import load_trial
+
     sig = {s["name"]: s for s in safety.signals(df, load_trial())}
     assert (sig["clavien_3a_plus_30d"]["events"], sig["clavien_3a_plus_30d"]["n"]) == (1, 2)
     assert (sig["death_90d"]["events"], sig["death_90d"]["n"]) == (1, 2) and sig["death_90d"]["flagged"]

@@ -6,17 +6,18 @@ median 310, 0.95 LCL 285, UCL 363 (conf.type "log", R's default); and
 `summary(fit, times = 365.25)`: n.risk 65, survival 0.409, 95% CI 0.345 to 0.486.
 Published in E. C. Zabor, "Survival analysis in R" (https://www.emilyzabor.com/survival-analysis-in-r.html).
 """
+
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from dashboard.views import outcomes
-from dashboard.store import warehouse
 from dashboard.access.roles import Viewer
-from dashboard.ingest.build import build
 from dashboard.config import load_trial
+from dashboard.ingest.build import build
+from dashboard.store import warehouse
+from dashboard.views import outcomes
 from factory import lung_package
 
 
@@ -44,7 +45,7 @@ def test_median_and_its_log_interval_match_r(lung_times):
 
 def test_one_year_landmark_matches_r(lung_times):
     km = outcomes.km_summary(lung_times, "os", load_trial(), conf_type="log")
-    one_year = km["landmarks"]["12"]            # 12 x 30.4375 = 365.25 days, R's times = 365.25
+    one_year = km["landmarks"]["12"]  # 12 x 30.4375 = 365.25 days, R's times = 365.25
     assert one_year["at_risk"] == 65
     assert one_year["survival"] == pytest.approx(0.409, abs=5e-4)
     assert one_year["lower"] == pytest.approx(0.345, abs=5e-4)
@@ -53,7 +54,7 @@ def test_one_year_landmark_matches_r(lung_times):
 
 def test_landmarks_beyond_follow_up_are_not_estimable(lung_times):
     km = outcomes.km_summary(lung_times, "os", load_trial())
-    assert km["landmarks"]["36"]["survival"] is None          # 1095.75 days > 1022
+    assert km["landmarks"]["36"]["survival"] is None  # 1095.75 days > 1022
     assert km["landmarks"]["36"]["at_risk"] == 0
 
 

@@ -1,5 +1,6 @@
 """dashboard.stats.survival against published R output on the `lung` data and against hand-computed
 examples (tie of an event and a censoring, landmarks, R's median rule, reverse KM, design curve)."""
+
 from __future__ import annotations
 
 import math
@@ -11,14 +12,14 @@ from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung
 
 from dashboard.stats.survival import (
-    months_to_days,
     expected_events,
     exponential_survival,
     kaplan_meier,
+    months_to_days,
     reverse_km_median_follow_up,
 )
 
-DPM = 30.4375       # export spec section 5: a month is 30.4375 days (trial.toml days_per_month)
+DPM = 30.4375  # export spec section 5: a month is 30.4375 days (trial.toml days_per_month)
 
 Z = 1.959963984540054  # qnorm(0.975)
 
@@ -34,12 +35,13 @@ def lung() -> pd.DataFrame:
 
 def printed(digits: int) -> float:
     """Tolerance for a value R printed with `digits` decimals: half a unit of the last digit."""
-    return 0.5 * 10.0 ** -digits + 1e-12
+    return 0.5 * 10.0**-digits + 1e-12
 
 
 # --------------------------------------------------------------------------------------------
 # 1. Published R output on lung
 # --------------------------------------------------------------------------------------------
+
 
 def test_lung_median_log_ci_matches_r_print(lung):
     """R, survfit(Surv(time, status) ~ 1, data = lung) (default conf.type = "log") prints
@@ -104,10 +106,8 @@ def test_lung_men_curve_log_ci_matches_r_summary(lung):
     The landmarks are at exactly those days, so at_risk is R's n.risk.
     """
     men = lung[lung["sex"] == 1]
-    expected = {11: (138, 0.9783, 0.9542, 1.000), 163: (100, 0.7029, 0.6306, 0.783),
-                180: (89, 0.6445, 0.5693, 0.730)}
-    r = kaplan_meier(men["time"], men["status"], conf_type="log",
-                     landmarks={str(day): float(day) for day in expected})
+    expected = {11: (138, 0.9783, 0.9542, 1.000), 163: (100, 0.7029, 0.6306, 0.783), 180: (89, 0.6445, 0.5693, 0.730)}
+    r = kaplan_meier(men["time"], men["status"], conf_type="log", landmarks={str(day): float(day) for day in expected})
     for day, (n_risk, surv, lower, upper) in expected.items():
         lm = r["landmarks"][str(day)]
         assert lm["time"] == day
@@ -143,15 +143,19 @@ def test_lung_log_log_band_is_lifelines_exponential_greenwood(lung):
     curve = r["curve"].set_index("time")
     np.testing.assert_allclose(curve["lower"], ci.iloc[:, 0].reindex(curve.index), rtol=1e-9)
     np.testing.assert_allclose(curve["upper"], ci.iloc[:, 1].reindex(curve.index), rtol=1e-9)
-    np.testing.assert_allclose(curve["survival"], kmf.survival_function_.iloc[:, 0].reindex(curve.index),
-                               rtol=1e-12)
+    np.testing.assert_allclose(curve["survival"], kmf.survival_function_.iloc[:, 0].reindex(curve.index), rtol=1e-12)
 
 
 def test_lung_landmark_beyond_follow_up_is_not_estimable(lung):
     """The longest lung follow-up is 1022 days (censored): 36 months = 1095.75 days is beyond it."""
     r = kaplan_meier(lung["time"], lung["status"], landmarks={"36 months": months_to_days(36, DPM)})
-    assert r["landmarks"]["36 months"] == {"time": 1095.75, "survival": None, "lower": None,
-                                           "upper": None, "at_risk": 0}
+    assert r["landmarks"]["36 months"] == {
+        "time": 1095.75,
+        "survival": None,
+        "lower": None,
+        "upper": None,
+        "at_risk": 0,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,9 +184,12 @@ def test_tiny_curve_and_tie_of_event_and_censoring():
 
 
 def test_tiny_landmarks_right_continuous_at_risk_and_beyond_follow_up():
-    r = kaplan_meier(TINY_T, TINY_E, conf_type="log",
-                     landmarks={k: months_to_days(m, DPM) for k, m in
-                                {"0": 0, "1.5m": 1.5, "2m": 2, "6m": 6, "6.5m": 6.5}.items()})
+    r = kaplan_meier(
+        TINY_T,
+        TINY_E,
+        conf_type="log",
+        landmarks={k: months_to_days(m, DPM) for k, m in {"0": 0, "1.5m": 1.5, "2m": 2, "6m": 6, "6.5m": 6.5}.items()},
+    )
     lm = r["landmarks"]
     assert lm["0"] == {"time": 0.0, "survival": 1.0, "lower": 1.0, "upper": 1.0, "at_risk": 6}
     # 1.5 months = 45.65625 days: after the event at 30, before the tie at 60.875.
@@ -201,8 +208,7 @@ def test_tiny_landmarks_right_continuous_at_risk_and_beyond_follow_up():
     # and the last value (4/9) is not carried forward.
     assert lm["6m"]["survival"] == pytest.approx(4 / 9)
     assert lm["6m"]["at_risk"] == 1
-    assert lm["6.5m"] == {"time": 6.5 * 30.4375, "survival": None, "lower": None, "upper": None,
-                          "at_risk": 0}
+    assert lm["6.5m"] == {"time": 6.5 * 30.4375, "survival": None, "lower": None, "upper": None, "at_risk": 0}
 
 
 def test_tiny_log_log_and_plain_limits_by_hand():
@@ -254,12 +260,15 @@ def test_missing_rows_raise_naming_how_many():
         reverse_km_median_follow_up([1, 2, np.nan], [1, 0, 1])
 
 
-@pytest.mark.parametrize("durations, events, message", [
-    ([1, -2, 3], [1, 0, 1], "negative"),
-    ([1, 2, 3], [1, 2, 0], "0 \\(censored\\) or 1"),
-    ([1, 2], [1, 0, 1], "differ in length"),
-    ([], [], "no subjects"),
-])
+@pytest.mark.parametrize(
+    "durations, events, message",
+    [
+        ([1, -2, 3], [1, 0, 1], "negative"),
+        ([1, 2, 3], [1, 2, 0], "0 \\(censored\\) or 1"),
+        ([1, 2], [1, 0, 1], "differ in length"),
+        ([], [], "no subjects"),
+    ],
+)
 def test_invalid_input_raises(durations, events, message):
     with pytest.raises(ValueError, match=message):
         kaplan_meier(durations, events)
@@ -290,6 +299,7 @@ def test_accepts_bool_events_and_int_days():
 # 3. Reverse Kaplan-Meier median follow-up
 # --------------------------------------------------------------------------------------------
 
+
 def test_reverse_km_by_hand():
     """No published reverse-KM median follow-up for lung was found (searched for prodlim
     followup() / survfit(Surv(time, 1 - status)) output on lung), so this is checked by hand.
@@ -312,14 +322,12 @@ def test_reverse_km_is_km_of_swapped_indicator_on_lung(lung):
     """Consistency with the definition (Schemper & Smith 1996), not a published value."""
     swapped = kaplan_meier(lung["time"], 1 - lung["status"], conf_type="log")
     got = reverse_km_median_follow_up(lung["time"], lung["status"])
-    assert got == {"median": swapped["median"], "lower": swapped["median_lower"],
-                   "upper": swapped["median_upper"]}
+    assert got == {"median": swapped["median"], "lower": swapped["median_lower"], "upper": swapped["median_upper"]}
     assert got["median"] is not None
 
 
 def test_reverse_km_without_censoring_is_not_estimable():
-    assert reverse_km_median_follow_up([1, 2, 3], [1, 1, 1]) == {"median": None, "lower": None,
-                                                                "upper": None}
+    assert reverse_km_median_follow_up([1, 2, 3], [1, 1, 1]) == {"median": None, "lower": None, "upper": None}
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ The limits are read from the loaded configuration (never a copy of the numbers);
 is placed relative to them, so the expected lists below follow from how the subject was made,
 worked out by hand in the comments, not from running the derivation.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,21 +32,21 @@ from factory import Package, d
 
 CFG = load_trial()
 SCH = CFG.schedule
-I = SCH.response_imaging_max_days_after_last_cycle     # last cycle -> response imaging, days
-R = SCH.randomization_to_surgery_max_days              # randomization -> surgery, days
-A = SCH.surgery_to_adjuvant_rt_max_days                # surgery -> adjuvant RT, days
-N = SCH.never_operated_after_days                      # randomized this long with no surgery
-W = SCH.followup_window_days                           # +-W days, visits up to the switch month
-WL = SCH.followup_window_days_late                     # +-WL days after it
+I = SCH.response_imaging_max_days_after_last_cycle  # noqa: E741  last cycle -> response imaging, days
+R = SCH.randomization_to_surgery_max_days  # randomization -> surgery, days
+A = SCH.surgery_to_adjuvant_rt_max_days  # surgery -> adjuvant RT, days
+N = SCH.never_operated_after_days  # randomized this long with no surgery
+W = SCH.followup_window_days  # +-W days, visits up to the switch month
+WL = SCH.followup_window_days_late  # +-WL days after it
 SW = SCH.followup_window_switch_month
 DPM = CFG.trial.days_per_month
 MONTHS = sorted(SCH.followup_months)
-EARLY = [m for m in MONTHS if m <= SW]                 # visits with the +-W window
-LATE = [m for m in MONTHS if m > SW]                   # visits with the +-WL window
+EARLY = [m for m in MONTHS if m <= SW]  # visits with the +-W window
+LATE = [m for m in MONTHS if m > SW]  # visits with the +-WL window
 
-CUTOFF = d("2030-06-30")          # late enough that every window of a 2026 surgery has closed
+CUTOFF = d("2030-06-30")  # late enough that every window of a 2026 surgery has closed
 RAND0 = d("2026-03-01")
-SURG0 = RAND0 + dt.timedelta(days=14)     # the factory's usual gap; checked to be inside R below
+SURG0 = RAND0 + dt.timedelta(days=14)  # the factory's usual gap; checked to be inside R below
 
 # The factory's defaults: last neoadjuvant dose 21 days before randomization, response 5 days
 # before it, so the default response-imaging interval is 16 days.
@@ -74,7 +75,7 @@ def window(month: int) -> int:
 
 def test_the_schedule_has_what_this_package_needs():
     """Preconditions, so that the package below straddles every window."""
-    assert DEFAULT_IMAGING_DAYS <= I and 14 <= R          # the untouched subjects are inside
+    assert DEFAULT_IMAGING_DAYS <= I and 14 <= R  # the untouched subjects are inside
     assert len(EARLY) >= 6 and SW in EARLY and len(LATE) >= 2
     assert W < WL
     # the last window of the latest routine surgery (RAND0 + R + 1) closes before the cut-off
@@ -118,38 +119,48 @@ def _package() -> Package:
 
     # --- response imaging: last neoadjuvant dose -> last response on or before randomization
     last = RAND0 - days(I + 10)
-    for subjid, response in [("RI-ZERO", last),                  # 0 days: the window's start
-                             ("RI-EDGE", last + days(I)),        # I days: on the limit, inside
-                             ("RI-OVER", last + days(I + 1)),    # I + 1: one day past, out
-                             ("RI-BEFORE", last - days(1)),      # -1: before the last dose, out
-                             ("RI-NONE", RAND0 + days(3))]:      # after randomization: none counts
+    for subjid, response in [
+        ("RI-ZERO", last),  # 0 days: the window's start
+        ("RI-EDGE", last + days(I)),  # I days: on the limit, inside
+        ("RI-OVER", last + days(I + 1)),  # I + 1: one day past, out
+        ("RI-BEFORE", last - days(1)),  # -1: before the last dose, out
+        ("RI-NONE", RAND0 + days(3)),
+    ]:  # after randomization: none counts
         _add(pkg, subjid)
         _set_last_dose(pkg, subjid, last)
         _set_response(pkg, subjid, response)
 
     # --- consent -> randomization
-    _add(pkg, "CO-SAME", consent=RAND0.isoformat())                       # same day: inside
-    _add(pkg, "CO-AFTER", consent=(RAND0 + days(1)).isoformat())          # a day after: out
+    _add(pkg, "CO-SAME", consent=RAND0.isoformat())  # same day: inside
+    _add(pkg, "CO-AFTER", consent=(RAND0 + days(1)).isoformat())  # a day after: out
 
     # --- randomization -> first surgery
-    _add(pkg, "RS-ZERO", "02", surgery=RAND0.isoformat())                  # 0 days
-    _add(pkg, "RS-EDGE", "02", surgery=(RAND0 + days(R)).isoformat())      # R: on the limit
+    _add(pkg, "RS-ZERO", "02", surgery=RAND0.isoformat())  # 0 days
+    _add(pkg, "RS-EDGE", "02", surgery=(RAND0 + days(R)).isoformat())  # R: on the limit
     _add(pkg, "RS-OVER", "02", surgery=(RAND0 + days(R + 1)).isoformat())  # R + 1: out
-    _add(pkg, "RS-BEFORE", "02", surgery=(RAND0 - days(1)).isoformat())    # -1: out
+    _add(pkg, "RS-BEFORE", "02", surgery=(RAND0 - days(1)).isoformat())  # -1: out
     # no surgery: "randomized more than R (and N) days before the cut-off" is a deviation
     _add(pkg, "NS-EDGE", "02", randdat=(CUTOFF - days(min(R, N))).isoformat(), surgery=None)
     _add(pkg, "NS-OVER", "02", randdat=(CUTOFF - days(max(R, N) + 1)).isoformat(), surgery=None)
 
     # --- first surgery -> first adjuvant RT or CRT (other adjuvant types do not count)
-    for subjid, rows in [("SA-EDGE", [("RT", A)]),                 # A days: on the limit
-                         ("SA-OVER", [("CRT", A + 1)]),            # A + 1: out
-                         ("SA-FIRST", [("RT", A + 5), ("CRT", A)]),  # the first one counts: A
-                         ("SA-IMMUNO", [("IMMUNOTHERAPY", A + 10)]),  # not radiotherapy: no row
-                         ("SA-BEFORE", [("RT", -1)])]:             # -1: before surgery, out
+    for subjid, rows in [
+        ("SA-EDGE", [("RT", A)]),  # A days: on the limit
+        ("SA-OVER", [("CRT", A + 1)]),  # A + 1: out
+        ("SA-FIRST", [("RT", A + 5), ("CRT", A)]),  # the first one counts: A
+        ("SA-IMMUNO", [("IMMUNOTHERAPY", A + 10)]),  # not radiotherapy: no row
+        ("SA-BEFORE", [("RT", -1)]),
+    ]:  # -1: before surgery, out
         _add(pkg, subjid, "02")
         for kind, gap in rows:
-            pkg.add("ADJ", SUBJID=subjid, SITEID="02", ADJTYPE=kind,
-                    ADJSTDAT=(SURG0 + days(gap)).isoformat(), RTDOSE="60" if kind != "IMMUNOTHERAPY" else "")
+            pkg.add(
+                "ADJ",
+                SUBJID=subjid,
+                SITEID="02",
+                ADJTYPE=kind,
+                ADJSTDAT=(SURG0 + days(gap)).isoformat(),
+                RTDOSE="60" if kind != "IMMUNOTHERAPY" else "",
+            )
 
     # --- follow-up visits (surgery SURG0); FU_PLAN below holds the visits and their answers
     for subjid, plan in FU_PLAN.items():
@@ -175,17 +186,30 @@ def _package() -> Package:
 
     # --- where subjects stand at the cut-off (followup_status): off study 30 days after surgery
     off = SURG0 + days(30)
-    for subjid, decod in [("ST-WD", "WITHDREW CONSENT"), ("ST-LOST", "LOST TO FOLLOW-UP"),
-                          ("ST-PHYS", "PHYSICIAN DECISION"), ("ST-DONE", "COMPLETED"),
-                          ("ST-DSDEATH", "DEATH"), ("ST-DEAD", "DEATH")]:
+    for subjid, decod in [
+        ("ST-WD", "WITHDREW CONSENT"),
+        ("ST-LOST", "LOST TO FOLLOW-UP"),
+        ("ST-PHYS", "PHYSICIAN DECISION"),
+        ("ST-DONE", "COMPLETED"),
+        ("ST-DSDEATH", "DEATH"),
+        ("ST-DEAD", "DEATH"),
+    ]:
         _add(pkg, subjid, "02")
         pkg.add("DS", SUBJID=subjid, SITEID="02", DSDECOD=decod, DSSTDAT=off.isoformat())
     pkg.add("DD", SUBJID="ST-DEAD", SITEID="02", DTHDAT=off.isoformat(), DTHCAUS="OTHER")
 
     # --- site-reported deviations (DV.csv), listed by date then subject
     for subjid, site, spid, when, cat, sev in DV_ROWS:
-        pkg.add("DV", SUBJID=subjid, SITEID=site, DVSPID=spid, DVSTDAT=when, DVCAT=cat,
-                DVTERM=f"{cat.lower()} note {spid}", DVSEV=sev)
+        pkg.add(
+            "DV",
+            SUBJID=subjid,
+            SITEID=site,
+            DVSPID=spid,
+            DVSTDAT=when,
+            DVCAT=cat,
+            DVTERM=f"{cat.lower()} note {spid}",
+            DVSEV=sev,
+        )
     return pkg
 
 
@@ -193,18 +217,22 @@ def _package() -> Package:
 # the status by hand). The switch month still has the narrow window; the months after it the
 # wide one. The cut-off (2030) lies after every window, so a visit not done is "missed".
 FU_PLAN: dict[str, dict[int, tuple[int | None, str]]] = {
-    "FU-A": {EARLY[0]: (-W, "in window"),            # first day of the window
-             EARLY[1]: (W, "in window"),             # last day of the window
-             EARLY[2]: (W + 1, "out of window"),     # one day late
-             EARLY[3]: (-W - 1, "out of window"),    # one day early
-             EARLY[4]: (None, "missed"),
-             SW: (W + 1, "out of window"),           # the switch month: +-W, not +-WL
-             LATE[0]: (WL, "in window"),             # last day of the wide window
-             LATE[-1]: (-WL - 1, "out of window")},  # one day before the wide window
-    "FU-B": {EARLY[0]: (-W, "in window"),            # and again W + 3 days late (below)
-             SW: (W, "in window"),
-             LATE[0]: (WL + 1, "out of window"),
-             LATE[-1]: (-WL, "in window")},
+    "FU-A": {
+        EARLY[0]: (-W, "in window"),  # first day of the window
+        EARLY[1]: (W, "in window"),  # last day of the window
+        EARLY[2]: (W + 1, "out of window"),  # one day late
+        EARLY[3]: (-W - 1, "out of window"),  # one day early
+        EARLY[4]: (None, "missed"),
+        SW: (W + 1, "out of window"),  # the switch month: +-W, not +-WL
+        LATE[0]: (WL, "in window"),  # last day of the wide window
+        LATE[-1]: (-WL - 1, "out of window"),
+    },  # one day before the wide window
+    "FU-B": {
+        EARLY[0]: (-W, "in window"),  # and again W + 3 days late (below)
+        SW: (W, "in window"),
+        LATE[0]: (WL + 1, "out of window"),
+        LATE[-1]: (-WL, "in window"),
+    },
 }
 for _plan in FU_PLAN.values():
     for _m in MONTHS:
@@ -217,9 +245,25 @@ DV_ROWS = [  # subject, site, DVSPID, date, category, severity
     ("RI-OVER", "01", "2", "2026-05-01", "TREATMENT", "MAJOR"),
 ]
 
-SITE_02 = {"RS-ZERO", "RS-EDGE", "RS-OVER", "RS-BEFORE", "NS-EDGE", "NS-OVER",
-           "SA-EDGE", "SA-OVER", "SA-FIRST", "SA-IMMUNO", "SA-BEFORE",
-           "ST-WD", "ST-LOST", "ST-PHYS", "ST-DONE", "ST-DSDEATH", "ST-DEAD"}
+SITE_02 = {
+    "RS-ZERO",
+    "RS-EDGE",
+    "RS-OVER",
+    "RS-BEFORE",
+    "NS-EDGE",
+    "NS-OVER",
+    "SA-EDGE",
+    "SA-OVER",
+    "SA-FIRST",
+    "SA-IMMUNO",
+    "SA-BEFORE",
+    "ST-WD",
+    "ST-LOST",
+    "ST-PHYS",
+    "ST-DONE",
+    "ST-DSDEATH",
+    "ST-DEAD",
+}
 
 
 @pytest.fixture(scope="module")
@@ -256,12 +300,19 @@ def test_response_imaging_window_exactly(con):
     got = _windows(con, "response_imaging")
     # every randomized subject has a row; the edges as made, the others the factory's 16 days
     expected = {s: (DEFAULT_IMAGING_DAYS, False) for s in _all()}
-    expected.update({"RI-ZERO": (0, False), "RI-EDGE": (I, False), "RI-OVER": (I + 1, True),
-                     "RI-BEFORE": (-1, True),
-                     "RI-NONE": (None, None)})        # no assessment on or before randomization
+    expected.update(
+        {
+            "RI-ZERO": (0, False),
+            "RI-EDGE": (I, False),
+            "RI-OVER": (I + 1, True),
+            "RI-BEFORE": (-1, True),
+            "RI-NONE": (None, None),
+        }
+    )  # no assessment on or before randomization
     assert got == expected
-    note = con.execute("select subjid, note from windows where window_name = 'response_imaging' "
-                       "and note is not null").fetchall()
+    note = con.execute(
+        "select subjid, note from windows where window_name = 'response_imaging' and note is not null"
+    ).fetchall()
     assert note == [("RI-NONE", "no response assessment on or before randomization")]
 
 
@@ -275,27 +326,33 @@ def test_consent_window_exactly(con):
 
 def test_randomization_to_surgery_window_exactly(con):
     got = _windows(con, "randomization_to_surgery")
-    expected = {s: (14, False) for s in _all()}      # the factory's 14 days (FU-DUE/-MISS too)
-    expected.update({"RS-ZERO": (0, False), "RS-EDGE": (R, False), "RS-OVER": (R + 1, True),
-                     "RS-BEFORE": (-1, True),
-                     "NS-EDGE": (None, None),        # not operated, min(R, N) days: not yet late
-                     "NS-OVER": (None, True)})       # not operated, max(R, N) + 1 days: late
+    expected = {s: (14, False) for s in _all()}  # the factory's 14 days (FU-DUE/-MISS too)
+    expected.update(
+        {
+            "RS-ZERO": (0, False),
+            "RS-EDGE": (R, False),
+            "RS-OVER": (R + 1, True),
+            "RS-BEFORE": (-1, True),
+            "NS-EDGE": (None, None),  # not operated, min(R, N) days: not yet late
+            "NS-OVER": (None, True),
+        }
+    )  # not operated, max(R, N) + 1 days: late
     assert got == expected
-    notes = con.execute("select subjid, note from windows where window_name = 'randomization_to_surgery' "
-                        "and note is not null").fetchall()
+    notes = con.execute(
+        "select subjid, note from windows where window_name = 'randomization_to_surgery' and note is not null"
+    ).fetchall()
     assert notes == [("NS-OVER", "no surgery by the cut-off")]
 
 
 def test_surgery_to_adjuvant_window_exactly(con):
     got = _windows(con, "surgery_to_adjuvant")
     # only subjects with adjuvant RT or CRT have a row; SA-IMMUNO had immunotherapy only
-    assert got == {"SA-EDGE": (A, False), "SA-OVER": (A + 1, True), "SA-FIRST": (A, False),
-                   "SA-BEFORE": (-1, True)}
+    assert got == {"SA-EDGE": (A, False), "SA-OVER": (A + 1, True), "SA-FIRST": (A, False), "SA-BEFORE": (-1, True)}
 
 
 def test_never_operated_exactly(con):
     got = {s for (s,) in con.execute("select subjid from subjects where never_operated").fetchall()}
-    assert got == {"NS-OVER"}           # NS-EDGE: randomized min(R, N) days before: not yet
+    assert got == {"NS-OVER"}  # NS-EDGE: randomized min(R, N) days before: not yet
 
 
 # ------------------------------------------------------------------ followup_visits.sql
@@ -325,8 +382,10 @@ def test_followup_visit_statuses_exactly(con):
 
 
 def test_followup_visit_days_and_windows(con):
-    rows = con.execute("select subjid, month, due_date, window_start, window_end, visit_date, days_from_due "
-                       "from followup_visits where subjid in ('FU-A', 'FU-B')").fetchall()
+    rows = con.execute(
+        "select subjid, month, due_date, window_start, window_end, visit_date, days_from_due "
+        "from followup_visits where subjid in ('FU-A', 'FU-B')"
+    ).fetchall()
     assert len(rows) == 2 * len(SCH.followup_months)
     for subjid, month, due_date, start, end, visit, from_due in rows:
         offset = FU_PLAN[subjid][month][0]
@@ -337,8 +396,9 @@ def test_followup_visit_days_and_windows(con):
 
 
 def test_due_dates_are_round_k_times_days_per_month(con):
-    got = dict(con.execute("select month, due_date - date '2026-03-15' from followup_visits "
-                           "where subjid = 'FU-A'").fetchall())
+    got = dict(
+        con.execute("select month, due_date - date '2026-03-15' from followup_visits where subjid = 'FU-A'").fetchall()
+    )
     assert SURG0 == d("2026-03-15")
     assert got == {m: due_offset(m) for m in MONTHS}
     # by hand for the months of trial.toml today: M3 91, M6 183, M24 731 (730.5 rounded up)
@@ -349,24 +409,37 @@ def test_due_dates_are_round_k_times_days_per_month(con):
 def test_followup_status_exactly(con):
     got = dict(con.execute("select subjid, status from followup_status").fetchall())
     expected = {s: "in follow-up" for s in _all()}
-    expected.update({"ST-WD": "withdrew consent", "ST-LOST": "lost to follow-up",
-                     "ST-PHYS": "off study (physician decision)", "ST-DONE": "completed",
-                     "ST-DSDEATH": "dead (no death form)", "ST-DEAD": "dead",
-                     "FU-DEAD": "dead", "FU-DEAD2": "dead",
-                     "NS-OVER": "not operated",          # randomized > N days ago, no surgery
-                     "NS-EDGE": "awaiting surgery"})     # randomized N days ago: still waiting
+    expected.update(
+        {
+            "ST-WD": "withdrew consent",
+            "ST-LOST": "lost to follow-up",
+            "ST-PHYS": "off study (physician decision)",
+            "ST-DONE": "completed",
+            "ST-DSDEATH": "dead (no death form)",
+            "ST-DEAD": "dead",
+            "FU-DEAD": "dead",
+            "FU-DEAD2": "dead",
+            "NS-OVER": "not operated",  # randomized > N days ago, no surgery
+            "NS-EDGE": "awaiting surgery",
+        }
+    )  # randomized N days ago: still waiting
     assert got == expected
 
 
 def test_days_since_last_contact(con):
-    got = dict(con.execute("select subjid, days_since_last_contact from followup_status "
-                           "where subjid in ('FU-A', 'FU-B', 'NS-EDGE')").fetchall())
+    got = dict(
+        con.execute(
+            "select subjid, days_since_last_contact from followup_status where subjid in ('FU-A', 'FU-B', 'NS-EDGE')"
+        ).fetchall()
+    )
     # FU-A's last visit is the last month, WL + 1 days early; FU-B's the last month, WL early;
     # NS-EDGE's last date is randomization, min(R, N) days before the cut-off
     last = max(LATE)
-    assert got == {"FU-A": (CUTOFF - (due(SURG0, last) - days(WL + 1))).days,
-                   "FU-B": (CUTOFF - (due(SURG0, last) - days(WL))).days,
-                   "NS-EDGE": min(R, N)}
+    assert got == {
+        "FU-A": (CUTOFF - (due(SURG0, last) - days(WL + 1))).days,
+        "FU-B": (CUTOFF - (due(SURG0, last) - days(WL))).days,
+        "NS-EDGE": min(R, N),
+    }
 
 
 # ------------------------------------------------------------------ deviation views
@@ -381,14 +454,16 @@ FLAGGED = {  # window -> subjects out of it, from the tests above
 
 def _listing_rows() -> list[tuple]:
     """views/window_deviations by hand: (window, subject, site, days, max_days, note)."""
-    rows = [("response_imaging", "RI-BEFORE", "01", -1, I, None),
-            ("response_imaging", "RI-OVER", "01", I + 1, I, None),
-            ("consent_to_randomization", "CO-AFTER", "01", -1, None, "consent signed after randomization"),
-            ("randomization_to_surgery", "NS-OVER", "02", None, R, "no surgery by the cut-off"),
-            ("randomization_to_surgery", "RS-BEFORE", "02", -1, R, None),
-            ("randomization_to_surgery", "RS-OVER", "02", R + 1, R, None),
-            ("surgery_to_adjuvant", "SA-BEFORE", "02", -1, A, None),
-            ("surgery_to_adjuvant", "SA-OVER", "02", A + 1, A, None)]
+    rows = [
+        ("response_imaging", "RI-BEFORE", "01", -1, I, None),
+        ("response_imaging", "RI-OVER", "01", I + 1, I, None),
+        ("consent_to_randomization", "CO-AFTER", "01", -1, None, "consent signed after randomization"),
+        ("randomization_to_surgery", "NS-OVER", "02", None, R, "no surgery by the cut-off"),
+        ("randomization_to_surgery", "RS-BEFORE", "02", -1, R, None),
+        ("randomization_to_surgery", "RS-OVER", "02", R + 1, R, None),
+        ("surgery_to_adjuvant", "SA-BEFORE", "02", -1, A, None),
+        ("surgery_to_adjuvant", "SA-OVER", "02", A + 1, A, None),
+    ]
     for subjid, plan in FU_PLAN.items():
         for month, (offset, status) in plan.items():
             if status == "out of window":
@@ -421,8 +496,9 @@ def test_window_deviation_listing_exactly(con):
 
 def test_window_deviations_by_site_filter(con):
     df = fetch(con, "views/window_deviations", site="02")
-    assert sorted(_frame_rows(df, ["window_name", "subjid"])) == \
-        sorted((w, s) for w, s, site, *_ in _listing_rows() if site == "02")
+    assert sorted(_frame_rows(df, ["window_name", "subjid"])) == sorted(
+        (w, s) for w, s, site, *_ in _listing_rows() if site == "02"
+    )
 
 
 def test_deviation_summary_lists_exactly(con):
@@ -451,13 +527,18 @@ def test_site_reported_deviations_exactly(con):
     listing = fetch(con, "views/deviation_listing", site=None)
     # by date, then subject: 03-02 CO-AFTER; 04-02 RI-OVER before RS-OVER; 05-01 RI-OVER
     assert _frame_rows(listing, ["subjid", "dvspid", "dvcat", "dvsev"]) == [
-        ("CO-AFTER", "1", "INFORMED CONSENT", "MAJOR"), ("RI-OVER", "1", "TREATMENT", "MINOR"),
-        ("RS-OVER", "1", "VISIT WINDOW", "MINOR"), ("RI-OVER", "2", "TREATMENT", "MAJOR")]
+        ("CO-AFTER", "1", "INFORMED CONSENT", "MAJOR"),
+        ("RI-OVER", "1", "TREATMENT", "MINOR"),
+        ("RS-OVER", "1", "VISIT WINDOW", "MINOR"),
+        ("RI-OVER", "2", "TREATMENT", "MAJOR"),
+    ]
     assert _frame_rows(fetch(con, "views/deviation_listing", site="02"), ["subjid", "dvspid"]) == [("RS-OVER", "1")]
     reported = dev.deviations(con, Viewer("pi"), CFG)["reported"]
-    assert reported == {"total": 4,
-                        "by_category": {"INFORMED CONSENT": 1, "TREATMENT": 2, "VISIT WINDOW": 1},
-                        "by_severity": {"MAJOR": 2, "MINOR": 2}}
+    assert reported == {
+        "total": 4,
+        "by_category": {"INFORMED CONSENT": 1, "TREATMENT": 2, "VISIT WINDOW": 1},
+        "by_severity": {"MAJOR": 2, "MINOR": 2},
+    }
     by_site = dev.by_site(con, Viewer("pi"), CFG).set_index("siteid")
     assert (by_site.loc["01", "reported"], by_site.loc["01", "major"]) == (3, 2)
     assert (by_site.loc["02", "reported"], by_site.loc["02", "major"]) == (1, 0)
@@ -472,9 +553,15 @@ def _visit_counts(site: str) -> pd.DataFrame:
         here = [st for (s, v), st in statuses.items() if v == f"M{m}"]
         due_now = [st for st in here if st in ("in window", "out of window", "missed")]
         if due_now:
-            rows.append({"visit": f"M{m}", "expected": len(due_now),
-                         "received": sum(st != "missed" for st in due_now),
-                         "missed": due_now.count("missed"), "out_of_window": due_now.count("out of window")})
+            rows.append(
+                {
+                    "visit": f"M{m}",
+                    "expected": len(due_now),
+                    "received": sum(st != "missed" for st in due_now),
+                    "missed": due_now.count("missed"),
+                    "out_of_window": due_now.count("out of window"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -490,7 +577,9 @@ def test_visits_by_site(con):
     first = got[(got.siteid == "01") & (got.visit == f"M{EARLY[0]}")].iloc[0]
     assert (first.expected, first.received, first.missed, first.out_of_window) == (11, 2, 9, 0)
     overdue = quality.overdue(con, Viewer("pi"))
-    assert set(zip(overdue.subjid, overdue.visit)) == {k for k, v in _expected_visits().items() if v == "missed"}
+    assert set(zip(overdue.subjid, overdue.visit, strict=True)) == {
+        k for k, v in _expected_visits().items() if v == "missed"
+    }
 
 
 # ------------------------------------------------------------------ the pages
@@ -503,10 +592,11 @@ def test_the_deviations_and_data_quality_pages_show_these_numbers(wh):
         assert not at.exception, [e.value for e in at.exception]
         tables = [t.value for t in at.dataframe]
         windows = next(t for t in tables if "rule (assumed schedule)" in t.columns)
-        assert dict(zip(windows.window, windows.subjects)) == {k: len(v) for k, v in FLAGGED.items()}
+        assert dict(zip(windows.window, windows.subjects, strict=True)) == {k: len(v) for k, v in FLAGGED.items()}
         listing = next(t for t in tables if "window_name" in t.columns)
-        assert sorted(_frame_rows(listing, ["window_name", "subjid", "siteid", "days", "max_days", "note"]),
-                      key=str) == sorted(_listing_rows(), key=str)
+        assert sorted(
+            _frame_rows(listing, ["window_name", "subjid", "siteid", "days", "max_days", "note"]), key=str
+        ) == sorted(_listing_rows(), key=str)
         metrics = {m.label: m.value for m in at.metric}
         assert metrics["Site-reported deviations"] == "4"
         clear_caches()

@@ -5,6 +5,7 @@ The users file is JSON, written whole to a new file and renamed over the old und
 crash never leaves half a file. Lockout state lives in the file too: it survives restarts and is
 shared by every server process.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,17 +25,21 @@ from dashboard.config import TrialConfig, load_trial
 
 USERS_ENV = "NEO_MARGIN_USERS"
 DEFAULT_USERS = "data/users.json"
-NAME = re.compile(r"^[\w.@-]{2,64}$")     # \w is Unicode: 张医生 is a valid user name
+NAME = re.compile(r"^[\w.@-]{2,64}$")  # \w is Unicode: 张医生 is a valid user name
 MIN_PASSWORD = 10
-_hasher = PasswordHasher()          # argon2id with the library's vetted defaults
+_hasher = PasswordHasher()  # argon2id with the library's vetted defaults
 # A hash to verify against when the user does not exist: same cost, so timing tells nothing.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 # Demo accounts: one per role, passwords published in the README. They open only a warehouse
 # that holds the generated demo trial (build_info.is_demo), never a real export.
 DEMO_ACCOUNTS = {
-    "demo-pi": ("pi", None), "demo-steering": ("steering", None), "demo-site": ("site", "01"),
-    "demo-data-manager": ("data_manager", None), "demo-dsmb": ("dsmb", None), "demo-admin": ("admin", None),
+    "demo-pi": ("pi", None),
+    "demo-steering": ("steering", None),
+    "demo-site": ("site", "01"),
+    "demo-data-manager": ("data_manager", None),
+    "demo-dsmb": ("dsmb", None),
+    "demo-admin": ("admin", None),
 }
 DEMO_PASSWORD = "neo-margin-demo"
 
@@ -66,7 +71,7 @@ class User:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @contextmanager
@@ -86,8 +91,10 @@ def _read(path: Path) -> dict[str, User]:
 
 def _write(path: Path, users: dict[str, User]) -> None:
     tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"users": {n: asdict(u) for n, u in sorted(users.items())}},
-                              ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"users": {n: asdict(u) for n, u in sorted(users.items())}}, ensure_ascii=False, indent=1),
+        encoding="utf-8",
+    )
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
@@ -106,8 +113,14 @@ def _check_password(password: str) -> None:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
 
 
-def add_user(username: str, role: str, password: str, site: str | None = None,
-             path: Path | None = None, cfg: TrialConfig | None = None) -> User:
+def add_user(
+    username: str,
+    role: str,
+    password: str,
+    site: str | None = None,
+    path: Path | None = None,
+    cfg: TrialConfig | None = None,
+) -> User:
     cfg = cfg or load_trial()
     path = path or users_path()
     if not NAME.match(username) or username in DEMO_ACCOUNTS:
@@ -148,12 +161,15 @@ def set_password(username: str, password: str, path: Path | None = None) -> None
 
 def list_users(path: Path | None = None) -> list[dict]:
     """Users without their hashes."""
-    return [{k: v for k, v in asdict(u).items() if k not in ("password_hash", "extra")}
-            for u in _read(path or users_path()).values()]
+    return [
+        {k: v for k, v in asdict(u).items() if k not in ("password_hash", "extra")}
+        for u in _read(path or users_path()).values()
+    ]
 
 
-def sign_in(username: str, password: str, *, demo_data: bool, path: Path | None = None,
-            cfg: TrialConfig | None = None) -> Viewer:
+def sign_in(
+    username: str, password: str, *, demo_data: bool, path: Path | None = None, cfg: TrialConfig | None = None
+) -> Viewer:
     """The Viewer for a correct name and password, or SignInRefused with a reason to show.
 
     Failed attempts are counted per account; after `max_failed_logins` the account is locked for
@@ -179,19 +195,24 @@ def sign_in(username: str, password: str, *, demo_data: bool, path: Path | None 
             raise SignInRefused("wrong user name or password")
         now = _now()
         if user.locked_until and dt.datetime.fromisoformat(user.locked_until) > now:
-            raise SignInRefused(f"account locked after {cfg.access.max_failed_logins} failed sign-ins; "
-                                f"try again after {user.locked_until[11:16]} UTC or ask the administrator")
+            raise SignInRefused(
+                f"account locked after {cfg.access.max_failed_logins} failed sign-ins; "
+                f"try again after {user.locked_until[11:16]} UTC or ask the administrator"
+            )
         try:
             _hasher.verify(user.password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             user.failed += 1
             locked = user.failed >= cfg.access.max_failed_logins
             if locked:
-                user.locked_until = (now + dt.timedelta(minutes=cfg.access.lockout_minutes)).isoformat(timespec="seconds")
+                user.locked_until = (now + dt.timedelta(minutes=cfg.access.lockout_minutes)).isoformat(
+                    timespec="seconds"
+                )
                 user.failed = 0
             _write(path, users)
-            raise SignInRefused("account locked after too many failed sign-ins" if locked
-                                else "wrong user name or password") from None
+            raise SignInRefused(
+                "account locked after too many failed sign-ins" if locked else "wrong user name or password"
+            ) from None
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         user.failed, user.locked_until, user.last_sign_in = 0, None, now.isoformat(timespec="seconds")

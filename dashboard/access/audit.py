@@ -4,6 +4,7 @@ Each entry holds seq, time, user, role, site, action, detail, data cut, the prev
 hash and its own (SHA-256 over the canonical JSON of the rest). A head file keeps the last seq
 and hash, so removing the last lines is detected too. `verify` names the first broken line.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,16 +25,25 @@ def audit_path() -> Path:
 
 def _digest(entry: dict) -> str:
     body = {k: v for k, v in entry.items() if k != "hash"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False,
-                                     separators=(",", ":")).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
 
 
 def _head_path(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".head")
 
 
-def append(action: str, *, user: str | None, role: str | None, site: str | None = None,
-           detail: str | dict | None = None, data_cut: dict | None = None, path: Path | None = None) -> dict:
+def append(
+    action: str,
+    *,
+    user: str | None,
+    role: str | None,
+    site: str | None = None,
+    detail: str | dict | None = None,
+    data_cut: dict | None = None,
+    path: Path | None = None,
+) -> dict:
     """Write one entry (under a lock, fsynced) and return it."""
     path = path or audit_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,9 +54,17 @@ def append(action: str, *, user: str | None, role: str | None, site: str | None 
         if head.exists():
             h = json.loads(head.read_text(encoding="utf-8"))
             seq, prev = h["seq"], h["hash"]
-        entry = {"seq": seq + 1, "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                 "user": user, "role": role, "site": site, "action": action, "detail": detail,
-                 "data_cut": data_cut, "prev": prev}
+        entry = {
+            "seq": seq + 1,
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "user": user,
+            "role": role,
+            "site": site,
+            "action": action,
+            "detail": detail,
+            "data_cut": data_cut,
+            "prev": prev,
+        }
         entry["hash"] = _digest(entry)
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
@@ -70,8 +88,12 @@ def verify(path: Path | None = None) -> tuple[bool, str]:
     and the head file's record of the last entry."""
     path = path or audit_path()
     if not path.exists():
-        return (not _head_path(path).exists(), "no audit log yet" if not _head_path(path).exists()
-                else "the audit log is missing but its head file exists: the log was deleted")
+        return (
+            not _head_path(path).exists(),
+            "no audit log yet"
+            if not _head_path(path).exists()
+            else "the audit log is missing but its head file exists: the log was deleted",
+        )
     prev, expected_seq = GENESIS, 1
     lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, start=1):
@@ -82,8 +104,10 @@ def verify(path: Path | None = None) -> tuple[bool, str]:
         if entry.get("hash") != _digest(entry):
             return False, f"line {number}: entry seq {entry.get('seq')} was changed (its hash does not match)"
         if entry.get("seq") != expected_seq:
-            return False, (f"line {number}: seq {entry.get('seq')} where {expected_seq} was expected "
-                           "(an entry was deleted or inserted)")
+            return False, (
+                f"line {number}: seq {entry.get('seq')} where {expected_seq} was expected "
+                "(an entry was deleted or inserted)"
+            )
         if entry.get("prev") != prev:
             return False, f"line {number}: does not link to the entry before it (deleted or inserted)"
         prev, expected_seq = entry["hash"], expected_seq + 1
@@ -91,6 +115,8 @@ def verify(path: Path | None = None) -> tuple[bool, str]:
     if head.exists():
         h = json.loads(head.read_text(encoding="utf-8"))
         if h["seq"] != expected_seq - 1 or h["hash"] != prev:
-            return False, (f"the log ends at seq {expected_seq - 1} but the head records seq {h['seq']}: "
-                           "entries were removed from the end")
+            return False, (
+                f"the log ends at seq {expected_seq - 1} but the head records seq {h['seq']}: "
+                "entries were removed from the end"
+            )
     return True, f"{expected_seq - 1} entries, chain intact"

@@ -4,6 +4,7 @@ cell, is an arm-level figure in disguise, so its outcome is suppressed or merged
 The blinded warehouse holds no arm; it does hold allocation counts per site, stratum and month
 (`allocation`), which is all this module needs to know which groups are unsafe.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,7 @@ def free_text_conflicts(cfg: TrialConfig, spec, hidden: set[str]) -> list[str]:
                     continue
                 for code in col.codes or []:
                     if term.upper() in code.upper():
-                        out.append(f"free_text_terms: {term!r} is part of the code {code!r} of "
-                                   f"{form_name}.{col.name}")
+                        out.append(f"free_text_terms: {term!r} is part of the code {code!r} of {form_name}.{col.name}")
     return out
 
 
@@ -52,8 +52,12 @@ def free_text_columns(spec) -> set[str]:
     an identifier (lower case, as they are named in the warehouse)."""
     ids = {"SUBJID", "SITEID", "SCRNID"}
     keys = {k for form in spec.forms.values() for k in (form.key or [])}
-    return {c.name.lower() for form in spec.forms.values() for c in form.columns
-            if c.type == "text" and not c.codes and not c.pattern and c.name not in ids | keys}
+    return {
+        c.name.lower()
+        for form in spec.forms.values()
+        for c in form.columns
+        if c.type == "text" and not c.codes and not c.pattern and c.name not in ids | keys
+    }
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,16 @@ def population_check(con: duckdb.DuckDBPyConnection, site: str | None, cfg: Tria
     return check_counts(counts, cfg.blinding.min_cell_size)
 
 
-def suppress_by_group(df: pd.DataFrame, key: str, grouping: str, value_columns: list[str],
-                      con: duckdb.DuckDBPyConnection, cfg: TrialConfig | None = None,
-                      merge: bool = True, sum_columns: list[str] | None = None) -> pd.DataFrame:
+def suppress_by_group(
+    df: pd.DataFrame,
+    key: str,
+    grouping: str,
+    value_columns: list[str],
+    con: duckdb.DuckDBPyConnection,
+    cfg: TrialConfig | None = None,
+    merge: bool = True,
+    sum_columns: list[str] | None = None,
+) -> pd.DataFrame:
     """Blank the outcome columns of groups that break the rule, merging them into one row if asked.
 
     `df` has one row per group (`key` column, e.g. siteid). `value_columns` are outcome figures;

@@ -3,6 +3,7 @@
 Every figure function takes a Viewer, so the rule "a site sees only its own rows" and "only a
 closed session opens the closed warehouse" is applied in one place.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,13 +28,13 @@ class Viewer:
         except KeyError as exc:
             raise AccessDenied(f"unknown role {self.role!r}; roles: {', '.join(cfg.roles)}") from exc
 
-    def validated(self, cfg: TrialConfig | None = None) -> "Viewer":
+    def validated(self, cfg: TrialConfig | None = None) -> Viewer:
         """The viewer, checked: a site role needs its site, other roles get none."""
         policy = self.policy(cfg)
         if policy.site_restricted and not self.site:
             raise AccessDenied(f"role {self.role} needs a site (--site SITEID)")
         if not policy.site_restricted and self.site:
-            return Viewer(self.role, None, self.user)   # only site users are restricted
+            return Viewer(self.role, None, self.user)  # only site users are restricted
         return self
 
     @property
@@ -55,13 +56,13 @@ class Viewer:
 
 @dataclass(frozen=True)
 class PageSpec:
-    key: str            # the URL path
+    key: str  # the URL path
     title: str
-    file: str           # under pages/
+    file: str  # under pages/
     icon: str
-    closed: bool = False        # closed-session pages: only roles with `closed`
-    trial_data: bool = True     # pages of trial data: only roles with `trial_data`
-    only_roles: tuple[str, ...] = ()   # pages for named roles only (administration)
+    closed: bool = False  # closed-session pages: only roles with `closed`
+    trial_data: bool = True  # pages of trial data: only roles with `trial_data`
+    only_roles: tuple[str, ...] = ()  # pages for named roles only (administration)
 
 
 # The pages, in navigation order. Which role sees which follows from its policy in trial.toml.
@@ -77,19 +78,23 @@ PAGES: list[PageSpec] = [
     PageSpec("closed_safety", "Safety by arm", "closed_safety.py", ":material/lock:", closed=True),
     PageSpec("closed_surgery", "Surgical quality by arm", "closed_surgery.py", ":material/lock:", closed=True),
     PageSpec("reports", "Reports", "reports.py", ":material/description:"),
-    PageSpec("users", "Users", "admin_users.py", ":material/manage_accounts:", trial_data=False,
-             only_roles=("admin",)),
-    PageSpec("audit", "Audit log", "admin_audit.py", ":material/receipt_long:", trial_data=False,
-             only_roles=("admin",)),
+    PageSpec("users", "Users", "admin_users.py", ":material/manage_accounts:", trial_data=False, only_roles=("admin",)),
+    PageSpec(
+        "audit", "Audit log", "admin_audit.py", ":material/receipt_long:", trial_data=False, only_roles=("admin",)
+    ),
 ]
 
 
 def pages_for(viewer: Viewer, cfg: TrialConfig | None = None) -> list[PageSpec]:
     """The pages a role may open; every other page is refused, typed URL or not."""
     policy = viewer.policy(cfg)
-    return [p for p in PAGES
-            if (not p.closed or policy.closed) and (not p.trial_data or policy.trial_data)
-            and (not p.only_roles or viewer.role in p.only_roles)]
+    return [
+        p
+        for p in PAGES
+        if (not p.closed or policy.closed)
+        and (not p.trial_data or policy.trial_data)
+        and (not p.only_roles or viewer.role in p.only_roles)
+    ]
 
 
 def may_open(viewer: Viewer, page_key: str, cfg: TrialConfig | None = None) -> bool:

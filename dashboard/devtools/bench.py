@@ -3,6 +3,7 @@
 `floor_seconds`: DuckDB reading the same CSV files into tables of a new database file and
 nothing else, so `build / floor` says what validation, derivation and the two warehouses cost.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from dashboard.devtools.demo import write_demo_package
 from dashboard.ingest.build import build
 from dashboard.store.sql import render
-from dashboard.devtools.demo import write_demo_package
 
 
 def floor_seconds(package: Path) -> float:
@@ -44,12 +45,19 @@ def bench_build(subjects: int, sites: int, workdir: Path, repeats: int = 3) -> d
         steps = result.steps
         shutil.rmtree(wh, ignore_errors=True)
     b, f = sorted(builds)[len(builds) // 2], sorted(floors)[len(floors) // 2]
-    return {"subjects": subjects, "sites": sites,
-            "build": {"seconds": round(b, 3), "floor_seconds": round(f, 3), "ratio": round(b / f, 2),
-                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                      "steps": steps},
-            "package_mb": round(sum(p.stat().st_size for p in package.glob("*.csv")) / 2**20, 1),
-            "cpus": os.cpu_count()}
+    return {
+        "subjects": subjects,
+        "sites": sites,
+        "build": {
+            "seconds": round(b, 3),
+            "floor_seconds": round(f, 3),
+            "ratio": round(b / f, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "steps": steps,
+        },
+        "package_mb": round(sum(p.stat().st_size for p in package.glob("*.csv")) / 2**20, 1),
+        "cpus": os.cpu_count(),
+    }
 
 
 def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict:
@@ -61,8 +69,8 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
     from streamlit.testing.v1 import AppTest
 
     from dashboard.access.roles import Viewer, pages_for
-
     from dashboard.config import PROJECT_ROOT as root
+
     os.environ["NEO_MARGIN_WAREHOUSE"] = str(warehouse_dir)
     viewer = Viewer(role, "01" if role == "site" else None)
 
@@ -71,7 +79,7 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
             with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
                 fh.write("import streamlit as st\nst.write('floor')\n")
             at = AppTest.from_file(fh.name, default_timeout=120)
-            at.run()                      # timed like a page: the second run of an AppTest
+            at.run()  # timed like a page: the second run of an AppTest
             t0 = time.perf_counter()
             at.run()
             return time.perf_counter() - t0
@@ -79,7 +87,7 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
         at.session_state["viewer"] = viewer
         at.run()
         at.switch_page(f"../pages/{page_file}")
-        if cold:            # the first run rendered the default page: forget what it cached
+        if cold:  # the first run rendered the default page: forget what it cached
             st.cache_data.clear()
             st.cache_resource.clear()
         t0 = time.perf_counter()
@@ -89,8 +97,12 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
             raise RuntimeError(f"{page_file}: {at.exception[0].value}")
         return elapsed
 
-    out = {"floor": {"cold_seconds": round(run(None), 3),
-                     "warm_seconds": round(statistics.median(run(None) for _ in range(repeats)), 3)}}
+    out = {
+        "floor": {
+            "cold_seconds": round(run(None), 3),
+            "warm_seconds": round(statistics.median(run(None) for _ in range(repeats)), 3),
+        }
+    }
     for page in pages_for(viewer):
         cold = run(page.file, cold=True)
         warm = statistics.median(run(page.file) for _ in range(repeats))
@@ -99,10 +111,15 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
 
 
 # ---------------------------------------------------------------- browser and concurrency
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
-        '[data-test-script-state="notRunning"]')
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IDLE = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
 
 
 def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
@@ -113,15 +130,35 @@ def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
     import urllib.request
 
     from dashboard.config import PROJECT_ROOT as root
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "NEO_MARGIN_WAREHOUSE": str(warehouse_dir), "PYTHONPATH": str(root),
-           "NEO_MARGIN_AUDIT": str(workdir / "bench-audit.jsonl"), "NEO_MARGIN_USERS": str(workdir / "bench-users.json")}
+    env = {
+        **os.environ,
+        "NEO_MARGIN_WAREHOUSE": str(warehouse_dir),
+        "PYTHONPATH": str(root),
+        "NEO_MARGIN_AUDIT": str(workdir / "bench-audit.jsonl"),
+        "NEO_MARGIN_USERS": str(workdir / "bench-users.json"),
+    }
     log = open(workdir / "bench-streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"),
-                             "--server.port", str(port), "--server.headless", "true"],
-                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(root / "app" / "main.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -143,28 +180,39 @@ def _percentiles(times: list[float]) -> dict:
     import statistics
 
     q = statistics.quantiles(times, n=20) if len(times) >= 20 else [float("nan")] * 19
-    return {"p50_seconds": round(statistics.median(times), 3) if times else None,
-            "p95_seconds": round(q[18], 3), "max_seconds": round(max(times), 3) if times else None}
+    return {
+        "p50_seconds": round(statistics.median(times), 3) if times else None,
+        "p95_seconds": round(q[18], 3),
+        "max_seconds": round(max(times), 3) if times else None,
+    }
 
 
-def bench_ws_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi",
-                         server_pid: int | None = None) -> dict:
+def bench_ws_concurrency(
+    url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi", server_pid: int | None = None
+) -> dict:
     """`sessions` websocket clients (dashboard.devtools.wsload: the browser's own messages, no renderer)
     each signing in and opening the pages in turn with no pause for `seconds`: the server alone,
     from a page request to the end of its run."""
     import asyncio
 
-    from dashboard.devtools import wsload
     from dashboard.access.accounts import DEMO_PASSWORD
+    from dashboard.devtools import wsload
 
     cpu0 = cpu_seconds(server_pid) if server_pid else None
     t0 = time.perf_counter()
     r = asyncio.run(wsload.load(url, user, DEMO_PASSWORD, sessions, seconds))
     wall = time.perf_counter() - t0
-    out = {"client": "websocket", "sessions": sessions, "seconds": seconds, "page_opens": len(r["times"]),
-           **_percentiles(r["times"]), "errors": len(r["errors"]), "error_samples": r["errors"][:5],
-           "sign_in": _percentiles(r["sign_ins"]),
-           "per_page_p95": {k: _percentiles(v)["p95_seconds"] for k, v in r["per_page"].items()}}
+    out = {
+        "client": "websocket",
+        "sessions": sessions,
+        "seconds": seconds,
+        "page_opens": len(r["times"]),
+        **_percentiles(r["times"]),
+        "errors": len(r["errors"]),
+        "error_samples": r["errors"][:5],
+        "sign_in": _percentiles(r["sign_ins"]),
+        "per_page_p95": {k: _percentiles(v)["p95_seconds"] for k, v in r["per_page"].items()},
+    }
     if server_pid:
         out["server_cpu_share"] = round((cpu_seconds(server_pid) - cpu0) / wall / (os.cpu_count() or 1), 2)
     return out
@@ -185,7 +233,8 @@ def _sign_in_sync(page, url: str, user: str, password: str) -> None:
     page.get_by_role("textbox", name="User name").fill(user)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_test_id("stBaseButton-secondaryFormSubmit").or_(
-        page.get_by_test_id("stBaseButton-primaryFormSubmit")).click()
+        page.get_by_test_id("stBaseButton-primaryFormSubmit")
+    ).click()
     page.wait_for_selector('[data-testid="stSidebarNav"]', state="attached", timeout=60_000)
     page.wait_for_selector(IDLE, state="attached", timeout=60_000)
 
@@ -214,11 +263,11 @@ def bench_browser(url: str, user: str = "demo-pi") -> dict:
             page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
             t1 = time.perf_counter()
             page.get_by_test_id("stBaseButton-secondaryFormSubmit").or_(
-                page.get_by_test_id("stBaseButton-primaryFormSubmit")).click()
+                page.get_by_test_id("stBaseButton-primaryFormSubmit")
+            ).click()
             page.wait_for_selector('[data-testid="stSidebarNav"]', state="attached", timeout=60_000)
             page.wait_for_selector(IDLE, state="attached", timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0",
-                                   timeout=60_000)
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0", timeout=60_000)
             out[label] = {"form_seconds": round(form, 3), "seconds_to_idle": round(time.perf_counter() - t1, 3)}
             browser.close()
         # a robot in a new browser, no pause: from goto to the first page idle (the first record's number)
@@ -261,8 +310,9 @@ _APP_STATE = """() => {
 }"""
 
 
-def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi",
-                      server_pid: int | None = None) -> dict:
+def bench_concurrency(
+    url: str, sessions: int = 20, seconds: float = 60.0, user: str = "demo-pi", server_pid: int | None = None
+) -> dict:
     """`sessions` browser sessions at once, each signing in and opening pages in turn for
     `seconds`; the time from each click to an idle app, and the errors (timeouts, exceptions)."""
     import asyncio
@@ -287,8 +337,11 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
             await page.wait_for_selector(IDLE, state="attached", timeout=60_000)
             await page.get_by_role("textbox", name="User name").fill(user)
             await page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
-            await page.get_by_test_id("stBaseButton-secondaryFormSubmit").or_(
-                page.get_by_test_id("stBaseButton-primaryFormSubmit")).click()
+            await (
+                page.get_by_test_id("stBaseButton-secondaryFormSubmit")
+                .or_(page.get_by_test_id("stBaseButton-primaryFormSubmit"))
+                .click()
+            )
             await page.wait_for_selector('[data-testid="stSidebarNav"]', state="attached", timeout=60_000)
             links = page.locator('[data-testid="stSidebarNavLink"]')
             n = await links.count()
@@ -302,10 +355,10 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
                     errors.append(f"session {k}: exception on page {i % n}")
                 times.append(time.perf_counter() - t0)
                 i += 1
-        except Exception as exc:           # a timeout or a crash is an error of the run, counted
+        except Exception as exc:  # a timeout or a crash is an error of the run, counted
             try:
                 state = await page.evaluate(_APP_STATE)
-            except Exception as gone:      # the page or its browser is gone: still one error
+            except Exception as gone:  # the page or its browser is gone: still one error
                 state = f"page state unreadable: {type(gone).__name__}"
             first = (str(exc).splitlines() or [""])[0][:120]
             errors.append(f"session {k}: {type(exc).__name__} ({state}): {first}")
@@ -323,8 +376,19 @@ def bench_concurrency(url: str, sessions: int = 20, seconds: float = 60.0, user:
     t0 = time.perf_counter()
     asyncio.run(main())
     wall = time.perf_counter() - t0
-    share = {"server_cpu_share": round((cpu_seconds(server_pid) - cpu0) / wall / (os.cpu_count() or 1), 2)} \
-        if server_pid else {}
-    return {"client": "chromium", **share, "sessions": sessions, "seconds": seconds, "page_opens": len(times),
-            **_percentiles(times), "errors": len(errors), "error_samples": errors[:5],
-            "console_of_failed_sessions": {str(k): v for k, v in list(console_tail.items())[:3]}}
+    share = (
+        {"server_cpu_share": round((cpu_seconds(server_pid) - cpu0) / wall / (os.cpu_count() or 1), 2)}
+        if server_pid
+        else {}
+    )
+    return {
+        "client": "chromium",
+        **share,
+        "sessions": sessions,
+        "seconds": seconds,
+        "page_opens": len(times),
+        **_percentiles(times),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "console_of_failed_sessions": {str(k): v for k, v in list(console_tail.items())[:3]},
+    }

@@ -10,6 +10,7 @@ delta of the page received and parsed.
 Errors it counts: an exception element on the page, a run that ends other than successfully,
 no answer within the timeout, and a dropped connection.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,6 +31,7 @@ class LoadError(Exception):
 @dataclass
 class PageRun:
     """What one script run sent: its final status, element counts and widgets by label."""
+
     status: str = ""
     elements: int = 0
     charts: int = 0
@@ -46,7 +48,7 @@ class Session:
         self.http = f"{parts.scheme}://{parts.netloc}"
         self.ws_url = f"ws://{parts.netloc}/_stcore/stream"
         self.timeout = timeout
-        self.pages: dict[str, str] = {}           # page name -> page_script_hash
+        self.pages: dict[str, str] = {}  # page name -> page_script_hash
         self.current_hash = ""
         # claim_cached: tell the server, as the browser does, which large messages we hold, so it
         # may answer with references (ForwardMsg.ref_hash) instead of the messages themselves
@@ -58,8 +60,9 @@ class Session:
     async def __aenter__(self) -> Session:
         from websockets.asyncio.client import connect
 
-        self._ws = await connect(self.ws_url, subprotocols=["streamlit"], origin=self.http,
-                                 max_size=None, open_timeout=self.timeout)
+        self._ws = await connect(
+            self.ws_url, subprotocols=["streamlit"], origin=self.http, max_size=None, open_timeout=self.timeout
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -88,7 +91,7 @@ class Session:
                 raise LoadError(f"no finished run within {self.timeout:.0f} s")
             try:
                 data = await asyncio.wait_for(self._ws.recv(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise LoadError(f"no finished run within {self.timeout:.0f} s") from None
             fwd = ForwardMsg()
             fwd.ParseFromString(data)
@@ -109,7 +112,7 @@ class Session:
             elif kind == "script_finished":
                 status = _FINISHED.Name(fwd.script_finished)
                 if status == "FINISHED_EARLY_FOR_RERUN":
-                    page = PageRun()              # the rerun's elements replace these
+                    page = PageRun()  # the rerun's elements replace these
                     continue
                 page.status = status
                 return page
@@ -164,8 +167,7 @@ def problems(page: PageRun, name: str) -> list[str]:
     return out
 
 
-async def load(url: str, user: str, password: str, sessions: int, seconds: float,
-               timeout: float = 60.0) -> dict:
+async def load(url: str, user: str, password: str, sessions: int, seconds: float, timeout: float = 60.0) -> dict:
     """`sessions` clients at once, each signing in and then opening the pages in turn with no
     pause for `seconds`. Times are from a page request to the end of its run."""
     times: list[float] = []
@@ -193,7 +195,7 @@ async def load(url: str, user: str, password: str, sessions: int, seconds: float
                         times.append(elapsed)
                         per_page.setdefault(name, []).append(elapsed)
                     i += 1
-        except Exception as exc:       # a timeout or a dropped connection ends the session: counted
+        except Exception as exc:  # a timeout or a dropped connection ends the session: counted
             errors.append(f"session {k}: {type(exc).__name__}: {str(exc)[:160]}")
 
     await asyncio.gather(*(one(k) for k in range(sessions)))

@@ -9,6 +9,7 @@ A package with errors is refused before anything is written; a good one is writt
 build folder and published by switching the `current` pointer, so the last good warehouse
 serves until the very end.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,11 +20,11 @@ import resource
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -82,8 +83,14 @@ class _Steps:
         return time.perf_counter() - self._start
 
 
-def build(package: str | Path, warehouse_dir: str | Path, *, encoding: str | None = None,
-          progress: Progress = _quiet, config: TrialConfig | None = None) -> BuildResult:
+def build(
+    package: str | Path,
+    warehouse_dir: str | Path,
+    *,
+    encoding: str | None = None,
+    progress: Progress = _quiet,
+    config: TrialConfig | None = None,
+) -> BuildResult:
     """Validate `package` and, if it is sound, publish it as the warehouse's current build.
 
     Raises PackageRefused (with every problem found) when the package breaks the export spec;
@@ -92,7 +99,7 @@ def build(package: str | Path, warehouse_dir: str | Path, *, encoding: str | Non
     cfg = config or load_trial()
     spec = load_crf_spec()
     wh = Path(warehouse_dir)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     build_id = started.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     steps = _Steps(progress, 9)
     with publish.locked(wh):
@@ -101,8 +108,7 @@ def build(package: str | Path, warehouse_dir: str | Path, *, encoding: str | Non
             result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps)
         except PackageRefused as refused:
             shutil.rmtree(work, ignore_errors=True)
-            entry = _history_entry(build_id, started, package, steps, status="refused",
-                                   problems=refused.problems)
+            entry = _history_entry(build_id, started, package, steps, status="refused", problems=refused.problems)
             warehouse.append_history(wh, entry)
             refused.history_entry = entry
             raise
@@ -112,25 +118,48 @@ def build(package: str | Path, warehouse_dir: str | Path, *, encoding: str | Non
     return result
 
 
-def _history_entry(build_id, started, package, steps: _Steps, *, status: str,
-                   problems: list[Problem], info: dict | None = None,
-                   rows: dict | None = None, findings: dict | None = None) -> dict:
+def _history_entry(
+    build_id,
+    started,
+    package,
+    steps: _Steps,
+    *,
+    status: str,
+    problems: list[Problem],
+    info: dict | None = None,
+    rows: dict | None = None,
+    findings: dict | None = None,
+) -> dict:
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     entry = {
-        "build_id": build_id, "started": started.isoformat(timespec="seconds"),
-        "package": str(package), "status": status,
-        "seconds": round(steps.elapsed, 3), "steps": steps.times,
-        "errors": len(errors), "warnings": len(warnings),
+        "build_id": build_id,
+        "started": started.isoformat(timespec="seconds"),
+        "package": str(package),
+        "status": status,
+        "seconds": round(steps.elapsed, 3),
+        "steps": steps.times,
+        "errors": len(errors),
+        "warnings": len(warnings),
         "first_errors": [str(p) for p in errors[:20]],
-        "rows": rows or {}, "findings": findings or {},
+        "rows": rows or {},
+        "findings": findings or {},
     }
     entry.update(info or {})
     return entry
 
 
-def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
-           cfg: TrialConfig, spec: CrfSpec, encoding, steps: _Steps) -> BuildResult:
+def _build(
+    package,
+    wh: Path,
+    work: Path,
+    build_id: str,
+    started: dt.datetime,
+    cfg: TrialConfig,
+    spec: CrfSpec,
+    encoding,
+    steps: _Steps,
+) -> BuildResult:
     problems: list[Problem] = []
     hidden = hidden_columns(cfg)
     conflicts = blinding.free_text_conflicts(cfg, spec, hidden)
@@ -166,8 +195,9 @@ def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
         rows = findings.form_counts(con, loaded)
         findings.problems_table(con, problems)
         derive.allocation(con, cfg)
-    entry = _history_entry(build_id, started, package, steps, status="published",
-                           problems=problems, info=info, rows=rows, findings=found)
+    entry = _history_entry(
+        build_id, started, package, steps, status="published", problems=problems, info=info, rows=rows, findings=found
+    )
     history = warehouse.load_history(wh) + [entry]
     findings.history_table(con, history)
 
@@ -179,15 +209,18 @@ def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
         # Every table the blinding changed is rewritten: those that lost a column, and those in
         # which a free-text cell was withheld. A new kind of blinding change must be added here.
         pattern = blinding.free_text_pattern(cfg)
-        publish.write(con.cursor(), work / warehouse.BLINDED, tables, hidden, "blinded_out", redact=(free_text, pattern))
+        publish.write(
+            con.cursor(), work / warehouse.BLINDED, tables, hidden, "blinded_out", redact=(free_text, pattern)
+        )
         # the withheld cells are findings already: their columns name the tables that changed
         changed = publish.with_columns(con, tables, hidden | findings.withheld_columns(con))
         shutil.copyfile(work / warehouse.BLINDED, work / warehouse.CLOSED)
-        with ThreadPoolExecutor(max_workers=2) as pool:     # the guard scans while the closed file is written
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the guard scans while the closed file is written
             guard = pool.submit(check_blinded, work / warehouse.BLINDED, cfg, free_text)
-            closed = pool.submit(publish.write, con.cursor(), work / warehouse.CLOSED, changed,
-                                 set(), "closed_out", replace=True)
-            guard.result()                                  # a breach is the error to report first
+            closed = pool.submit(
+                publish.write, con.cursor(), work / warehouse.CLOSED, changed, set(), "closed_out", replace=True
+            )
+            guard.result()  # a breach is the error to report first
             closed.result()
         con.close()
     with steps.step("publishing"):
@@ -197,17 +230,35 @@ def _build(package, wh: Path, work: Path, build_id: str, started: dt.datetime,
         entry["steps"] = steps.times
         entry["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         (work / warehouse.MANIFEST).write_text(
-            json.dumps({**entry, "warnings_list": [p.as_dict() for p in problems if p.severity == "warning"],
-                        "encodings": {f: pkg.files[f].encoding for f in pkg.files},
-                        "wrapper": pkg.wrapper, "ignored_files": pkg.ignored,
-                        "duckdb": duckdb.__version__, "config_sha256": _config_hash()},
-                       ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+            json.dumps(
+                {
+                    **entry,
+                    "warnings_list": [p.as_dict() for p in problems if p.severity == "warning"],
+                    "encodings": {f: pkg.files[f].encoding for f in pkg.files},
+                    "wrapper": pkg.wrapper,
+                    "ignored_files": pkg.ignored,
+                    "duckdb": duckdb.__version__,
+                    "config_sha256": _config_hash(),
+                },
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
         os.replace(work, final)
         warehouse.switch_current(wh, final)
         warehouse.append_history(wh, entry)
         publish.prune(wh, keep=final)
-    return BuildResult(build_id, final, round(steps.elapsed, 3), rows,
-                       [p for p in problems if p.severity == "warning"], found, steps.times)
+    return BuildResult(
+        build_id,
+        final,
+        round(steps.elapsed, 3),
+        rows,
+        [p for p in problems if p.severity == "warning"],
+        found,
+        steps.times,
+    )
 
 
 def _config_hash() -> str:

@@ -2,6 +2,7 @@
 order read from the SQL itself: a table is built once every derived table its query reads (as
 DuckDB's parser sees it) exists. Also build_info, the criteria, the data-checked eligibility
 (queries/eligibility, one statement) and the allocation counts."""
+
 from __future__ import annotations
 
 import graphlib
@@ -26,6 +27,7 @@ def _reads(sql: str, among: set[str]) -> set[str]:
 def _unbound(sql: str) -> str:
     """The query with its $parameters as NULL: DuckDB's parser will not read a prepared statement."""
     import re
+
     return re.sub(r"\$[A-Za-z_][A-Za-z0-9_]*", "NULL", sql)
 
 
@@ -48,12 +50,24 @@ def derived_tables() -> list[str]:
 
 
 def build_info(con: duckdb.DuckDBPyConnection, build_id: str, started, package, cfg: TrialConfig) -> dict:
-    con.execute(query("ingest/build_info"),
-                {"build_id": build_id, "built_at": started.replace(tzinfo=None), "package": Path(package).name,
-                 "demo": DEMO_SOURCE_PREFIX, "trial": cfg.trial.name, "registry": cfg.trial.registry_id})
+    con.execute(
+        query("ingest/build_info"),
+        {
+            "build_id": build_id,
+            "built_at": started.replace(tzinfo=None),
+            "package": Path(package).name,
+            "demo": DEMO_SOURCE_PREFIX,
+            "trial": cfg.trial.name,
+            "registry": cfg.trial.registry_id,
+        },
+    )
     cutoff, exported, source, is_demo = con.execute(query("ingest/build_info_row")).fetchall()[0]
-    return {"cutoff": cutoff.isoformat(), "exported": exported.isoformat(sep=" "),
-            "source": source, "is_demo": bool(is_demo)}
+    return {
+        "cutoff": cutoff.isoformat(),
+        "exported": exported.isoformat(sep=" "),
+        "source": source,
+        "is_demo": bool(is_demo),
+    }
 
 
 def frame_table(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
@@ -70,29 +84,45 @@ def parameters(cfg: TrialConfig) -> dict[str, dict]:
     """The trial.toml values each derived query binds, by table."""
     s, safety = cfg.schedule, cfg.safety
     return {
-        "subjects": {"never_operated_after_days": s.never_operated_after_days,
-                     "p16_staged_sites": cfg.trial.p16_staged_sites, "p16_positive": cfg.trial.p16_positive},
-        "windows": {"adjuvant_rt_types": s.adjuvant_rt_types,
-                    "response_imaging_max_days": s.response_imaging_max_days_after_last_cycle,
-                    "randomization_to_surgery_max_days": s.randomization_to_surgery_max_days,
-                    "surgery_to_adjuvant_rt_max_days": s.surgery_to_adjuvant_rt_max_days},
-        "followup_visits": {"followup_months": s.followup_months,
-                            "days_per_month": cfg.trial.days_per_month,
-                            "window_switch_month": s.followup_window_switch_month,
-                            "window_days": s.followup_window_days,
-                            "window_days_late": s.followup_window_days_late},
-        "adverse_events": {"clavien_order": safety.clavien_order,
-                           "clavien_serious": safety.clavien_serious,
-                           "complication_window_days": safety.complication_window_days,
-                           "early_death_days": sorted(safety.early_death_days)},
+        "subjects": {
+            "never_operated_after_days": s.never_operated_after_days,
+            "p16_staged_sites": cfg.trial.p16_staged_sites,
+            "p16_positive": cfg.trial.p16_positive,
+        },
+        "windows": {
+            "adjuvant_rt_types": s.adjuvant_rt_types,
+            "response_imaging_max_days": s.response_imaging_max_days_after_last_cycle,
+            "randomization_to_surgery_max_days": s.randomization_to_surgery_max_days,
+            "surgery_to_adjuvant_rt_max_days": s.surgery_to_adjuvant_rt_max_days,
+        },
+        "followup_visits": {
+            "followup_months": s.followup_months,
+            "days_per_month": cfg.trial.days_per_month,
+            "window_switch_month": s.followup_window_switch_month,
+            "window_days": s.followup_window_days,
+            "window_days_late": s.followup_window_days_late,
+        },
+        "adverse_events": {
+            "clavien_order": safety.clavien_order,
+            "clavien_serious": safety.clavien_serious,
+            "complication_window_days": safety.complication_window_days,
+            "early_death_days": sorted(safety.early_death_days),
+        },
     }
 
 
 def derive(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
     params = parameters(cfg)
-    frame_table(con, "criteria", pd.DataFrame([{"code": c.code, "kind": c.kind, "text": c.text,
-                                                "checked_by": "data" if c.check else "investigator"}
-                                               for c in cfg.eligibility]))
+    frame_table(
+        con,
+        "criteria",
+        pd.DataFrame(
+            [
+                {"code": c.code, "kind": c.kind, "text": c.text, "checked_by": "data" if c.check else "investigator"}
+                for c in cfg.eligibility
+            ]
+        ),
+    )
     deps = dependencies()
 
     def make(name: str, after: list) -> None:
@@ -107,6 +137,7 @@ def derive(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
             cur.execute(sql, wanted or None)
         finally:
             cur.close()
+
     # a job waits only for jobs submitted before it, which have started already: no deadlock
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         jobs: dict = {}
@@ -119,8 +150,10 @@ def derive(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
 def eligibility_data(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
     """One row per subject and checked criterion the data say is violated or unknown, all the
     checks in one statement; a check that fails is named."""
-    checks = [{"i": i, "check": c.check, "code": c.code, "params": c.params}
-              for i, c in enumerate(x for x in cfg.eligibility if x.check)]
+    checks = [
+        {"i": i, "check": c.check, "code": c.code, "params": c.params}
+        for i, c in enumerate(x for x in cfg.eligibility if x.check)
+    ]
     con.execute(query("ingest/eligibility_data_table"))
     if not checks:
         return
@@ -131,15 +164,17 @@ def eligibility_data(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
             out[f"code{c['i']}"] = c["code"]
             out.update({f"p{c['i']}_{k.lower()}": v for k, v in c["params"].items()})
         return out
+
     try:
         con.execute(render("ingest/eligibility_data", checks=checks), bound(checks))
     except duckdb.Error:
-        for c in checks:            # name the check that fails, one at a time
+        for c in checks:  # name the check that fails, one at a time
             try:
                 con.execute(render("ingest/eligibility_data", checks=[c]), bound([c]))
             except duckdb.Error as exc:
-                raise duckdb.Error(f"eligibility check {c['code']} (queries/eligibility/{c['check']}.sql): "
-                                   f"{exc}") from exc
+                raise duckdb.Error(
+                    f"eligibility check {c['code']} (queries/eligibility/{c['check']}.sql): {exc}"
+                ) from exc
         raise
 
 
@@ -152,10 +187,11 @@ def allocation(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
     long = con.execute(query("ingest/allocation_long")).df()
     keys = {a.code: a.key for a in cfg.arms}
     long["arm_key"] = "n_" + long["arm"].map(keys)
-    wide = (long.pivot_table(index=["grouping", "group_value"], columns="arm_key", values="n",
-                             aggfunc="sum", fill_value=0)
-            .reindex(columns=[f"n_{a.key}" for a in cfg.arms], fill_value=0)
-            .reset_index())
+    wide = (
+        long.pivot_table(index=["grouping", "group_value"], columns="arm_key", values="n", aggfunc="sum", fill_value=0)
+        .reindex(columns=[f"n_{a.key}" for a in cfg.arms], fill_value=0)
+        .reset_index()
+    )
     wide.columns.name = None
     wide["n_total"] = wide[[f"n_{a.key}" for a in cfg.arms]].sum(axis=1)
     frame_table(con, "allocation", wide)

@@ -1,6 +1,7 @@
 """What the build found and records in the warehouse: data-quality findings (queries/findings and
 the generated ones: dates after the cut-off, imputed partial dates, free text that may name the
 arm), the rows read and kept per form, the problems of the package and the load history."""
+
 from __future__ import annotations
 
 import json
@@ -35,15 +36,18 @@ def _free_text_findings(loaded, spec: CrfSpec, cfg: TrialConfig, columns: set[st
     return render("ingest/free_text_findings", cells=cells, pattern=pattern)
 
 
-def record_findings(con: duckdb.DuckDBPyConnection, loaded, spec: CrfSpec, cfg: TrialConfig,
-                    columns: set[str]) -> dict[str, int]:
+def record_findings(
+    con: duckdb.DuckDBPyConnection, loaded, spec: CrfSpec, cfg: TrialConfig, columns: set[str]
+) -> dict[str, int]:
     """The findings table (kind, form, file, line, subjid, column_name, value, message); returns
     the count of each kind."""
     parts = [p for p in (clean.imputed_findings(spec, loaded), _free_text_findings(loaded, spec, cfg, columns)) if p]
     df = con.execute(render("ingest/findings", parts=parts, names=names("findings"))).df()
     df["file"] = [loaded[f].file.original if f in loaded else f"{f}.csv" for f in df["form"]]
-    df["line"] = [loaded[f].line_of(int(r)) if f in loaded and pd.notna(r) else None
-                  for f, r in zip(df["form"], df["_row"])]
+    df["line"] = [
+        loaded[f].line_of(int(r)) if f in loaded and pd.notna(r) else None
+        for f, r in zip(df["form"], df["_row"], strict=True)
+    ]
     df = df.drop(columns=["_row"]).sort_values(["kind", "form", "line"], kind="stable")
     con.register("findings_df", df)
     try:
@@ -62,10 +66,18 @@ def form_counts(con: duckdb.DuckDBPyConnection, loaded) -> dict[str, int]:
     rows = []
     for form, lf in loaded.items():
         kept = con.execute(render("ingest/row_count", table=f"crf_{form.lower()}")).fetchall()[0][0]
-        rows.append({"form": form, "file": lf.file.original, "encoding": lf.file.encoding,
-                     "rows_read": lf.rows, "rows_rejected": lf.rejected,
-                     "rows_after_cutoff": lf.rows - kept, "rows_kept": kept,
-                     "extra_columns": ", ".join(lf.extra_columns)})
+        rows.append(
+            {
+                "form": form,
+                "file": lf.file.original,
+                "encoding": lf.file.encoding,
+                "rows_read": lf.rows,
+                "rows_rejected": lf.rejected,
+                "rows_after_cutoff": lf.rows - kept,
+                "rows_kept": kept,
+                "extra_columns": ", ".join(lf.extra_columns),
+            }
+        )
     frame_table(con, "form_counts", pd.DataFrame(rows))
     return {r["form"]: r["rows_read"] for r in rows}
 
@@ -81,10 +93,22 @@ def problems_table(con: duckdb.DuckDBPyConnection, problems: list[Problem]) -> N
 
 
 def history_table(con: duckdb.DuckDBPyConnection, history: list[dict]) -> None:
-    rows = [{"build_id": h.get("build_id"), "started": h.get("started"), "status": h.get("status"),
-             "package": h.get("package"), "cutoff": h.get("cutoff"), "exported": h.get("exported"),
-             "source": h.get("source"), "seconds": h.get("seconds"), "errors": h.get("errors"),
-             "warnings": h.get("warnings"), "findings": sum((h.get("findings") or {}).values()),
-             "rows": json.dumps(h.get("rows") or {}), "first_errors": "\n".join(h.get("first_errors") or [])}
-            for h in history]
+    rows = [
+        {
+            "build_id": h.get("build_id"),
+            "started": h.get("started"),
+            "status": h.get("status"),
+            "package": h.get("package"),
+            "cutoff": h.get("cutoff"),
+            "exported": h.get("exported"),
+            "source": h.get("source"),
+            "seconds": h.get("seconds"),
+            "errors": h.get("errors"),
+            "warnings": h.get("warnings"),
+            "findings": sum((h.get("findings") or {}).values()),
+            "rows": json.dumps(h.get("rows") or {}),
+            "first_errors": "\n".join(h.get("first_errors") or []),
+        }
+        for h in history
+    ]
     frame_table(con, "load_history", pd.DataFrame(rows))

@@ -1,6 +1,7 @@
 """The blinding guard: the last check before a blinded warehouse file is published. Whatever a
 derivation does, a blinded file with an arm column, a text cell that is an arm or a
 protocol-surgery value, or free text that may name the arm is refused."""
+
 from __future__ import annotations
 
 from pathlib import Path

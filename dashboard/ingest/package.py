@@ -3,6 +3,7 @@
 Whatever the wrapper, the result is one UTF-8 CSV file per form in a staging folder (or the
 original file when it already is UTF-8), with the encoding that was detected for each.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -24,16 +25,16 @@ DETECT_ORDER = ("utf-8", "gb18030")
 
 @dataclass
 class FormFile:
-    form: str              # the form name, upper case (AE, DM, ...)
-    original: str          # the name as it stood in the package, for messages
-    path: Path             # a UTF-8 CSV file DuckDB can read
-    encoding: str          # what the original was written in
+    form: str  # the form name, upper case (AE, DM, ...)
+    original: str  # the name as it stood in the package, for messages
+    path: Path  # a UTF-8 CSV file DuckDB can read
+    encoding: str  # what the original was written in
 
 
 @dataclass
 class OpenedPackage:
     source: Path
-    wrapper: str                                   # folder, zip or xlsx
+    wrapper: str  # folder, zip or xlsx
     files: dict[str, FormFile] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
@@ -55,8 +56,7 @@ def open_package(source: str | Path, staging: Path, encoding: str | None = None)
         pkg = OpenedPackage(source, "xlsx")
         _collect_xlsx(pkg, source, staging)
     else:
-        return _failed(source, "package",
-                       f"{source.name}: not a folder, .zip or .xlsx export package")
+        return _failed(source, "package", f"{source.name}: not a folder, .zip or .xlsx export package")
     return pkg
 
 
@@ -73,19 +73,33 @@ def _form_name(filename: str) -> str | None:
     return stem.upper()
 
 
-def _add(pkg: OpenedPackage, form: str, original: str, raw: bytes, staging: Path,
-         encoding: str | None, existing: Path | None = None) -> None:
+def _add(
+    pkg: OpenedPackage,
+    form: str,
+    original: str,
+    raw: bytes,
+    staging: Path,
+    encoding: str | None,
+    existing: Path | None = None,
+) -> None:
     if form in pkg.files:
-        pkg.problems.append(Problem("error", original, None, None,
-                                    f"two files for form {form}: {pkg.files[form].original} "
-                                    f"and {original} (file names are case-insensitive)"))
+        pkg.problems.append(
+            Problem(
+                "error",
+                original,
+                None,
+                None,
+                f"two files for form {form}: {pkg.files[form].original} "
+                f"and {original} (file names are case-insensitive)",
+            )
+        )
         return
     text, used, problem = decode(raw, original, encoding)
     if problem:
         pkg.problems.append(problem)
         return
     if existing is not None and used in ("utf-8", "utf-8-sig"):
-        path = existing          # DuckDB reads UTF-8 with or without a BOM as it is
+        path = existing  # DuckDB reads UTF-8 with or without a BOM as it is
     else:
         path = staging / f"{form}.csv"
         path.write_text(text, encoding="utf-8", newline="")
@@ -122,9 +136,18 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
     tried = enc if len(candidates) == 1 or enc != "utf-8" else "UTF-8 (and it is not GB18030 either)"
     if enc == "utf-8" and _mostly_utf8(raw):
         tried = "UTF-8: the file is UTF-8 with an invalid byte"
-    return "", enc, Problem("error", name, line, column,
-                            f"cannot be decoded as {tried} (byte offset {exc.start}); "
-                            "fix the file or name its encoding with --encoding")
+    return (
+        "",
+        enc,
+        Problem(
+            "error",
+            name,
+            line,
+            column,
+            f"cannot be decoded as {tried} (byte offset {exc.start}); "
+            "fix the file or name its encoding with --encoding",
+        ),
+    )
 
 
 def _mostly_utf8(raw: bytes) -> bool:
@@ -144,8 +167,12 @@ def _locate(raw: bytes, offset: int, encoding: str) -> tuple[int, str | None]:
     before = raw[start:offset].decode(encoding, errors="replace")
     field_index = next(csv.reader([before + "x"]), [""]).__len__() - 1
     header_end = raw.find(b"\n")
-    header = next(csv.reader([raw[: header_end if header_end >= 0 else len(raw)]
-                              .decode(encoding, errors="replace").lstrip("\ufeff")]), [])
+    header = next(
+        csv.reader(
+            [raw[: header_end if header_end >= 0 else len(raw)].decode(encoding, errors="replace").lstrip("\ufeff")]
+        ),
+        [],
+    )
     column = header[field_index].strip().upper() if 0 <= field_index < len(header) else None
     return line, column
 
@@ -166,23 +193,27 @@ def _collect_zip(pkg: OpenedPackage, archive: Path, staging: Path, encoding: str
         pkg.problems.append(Problem("error", archive.name, None, None, f"not a readable zip: {exc}"))
         return
     with zf:
-        members = [m for m in zf.infolist()
-                   if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
+        members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
         tops = {m.filename.split("/")[0] for m in members if "/" in m.filename}
         at_root = [m for m in members if "/" not in m.filename]
         if at_root:
             chosen, prefix = at_root, ""
         elif len(tops) == 1:
             prefix = tops.pop() + "/"
-            chosen = [m for m in members if m.filename.startswith(prefix)
-                      and "/" not in m.filename[len(prefix):]]
+            chosen = [m for m in members if m.filename.startswith(prefix) and "/" not in m.filename[len(prefix) :]]
         else:
-            pkg.problems.append(Problem("error", archive.name, None, None,
-                                        "the zip must hold the forms at its root or in one "
-                                        f"top-level folder; it has {len(tops)} folders"))
+            pkg.problems.append(
+                Problem(
+                    "error",
+                    archive.name,
+                    None,
+                    None,
+                    f"the zip must hold the forms at its root or in one top-level folder; it has {len(tops)} folders",
+                )
+            )
             return
         for m in chosen:
-            name = m.filename[len(prefix):]
+            name = m.filename[len(prefix) :]
             form = _form_name(name)
             if form is None:
                 pkg.ignored.append(name)
@@ -223,21 +254,19 @@ def _cell_text(cell) -> str:
 
 
 def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path) -> None:
-    import openpyxl   # only needed for this wrapper
+    import openpyxl  # only needed for this wrapper
 
     try:
         wb = openpyxl.load_workbook(workbook, read_only=True, data_only=True)
-    except Exception as exc:   # openpyxl raises many kinds for a damaged file
-        pkg.problems.append(Problem("error", workbook.name, None, None,
-                                    f"not a readable .xlsx workbook: {exc}"))
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        pkg.problems.append(Problem("error", workbook.name, None, None, f"not a readable .xlsx workbook: {exc}"))
         return
     try:
         for ws in wb.worksheets:
             form = ws.title.strip().upper()
             original = f"{workbook.name}[{ws.title}]"
             if form in pkg.files:
-                pkg.problems.append(Problem("error", original, None, None,
-                                            f"two sheets for form {form}"))
+                pkg.problems.append(Problem("error", original, None, None, f"two sheets for form {form}"))
                 continue
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
@@ -247,7 +276,7 @@ def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path) -> None:
                 while cells and cells[-1] == "":
                     cells.pop()
                 if not cells:
-                    buf.write("\n")    # an empty sheet row: a blank line keeps line = sheet row
+                    buf.write("\n")  # an empty sheet row: a blank line keeps line = sheet row
                     continue
                 if width is None:
                     width = len(cells)  # the header row sets the width

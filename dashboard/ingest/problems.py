@@ -1,4 +1,5 @@
 """What the build reports about a package: errors refuse it, warnings and findings do not."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -6,9 +7,9 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    severity: str            # error | warning
-    file: str                # the file (or sheet) as named in the package
-    line: int | None         # line number in the file; the header is line 1
+    severity: str  # error | warning
+    file: str  # the file (or sheet) as named in the package
+    line: int | None  # line number in the file; the header is line 1
     column: str | None
     message: str
 

@@ -1,6 +1,7 @@
 """Writing a build to disk and publishing it: one build at a time per warehouse folder, the
 tables copied into the blinded and the closed file, the manifest, the atomic switch of
 `current`, and pruning old builds."""
+
 from __future__ import annotations
 
 import fcntl
@@ -40,8 +41,15 @@ def with_columns(con: duckdb.DuckDBPyConnection, tables: list[str], names: set[s
     return [t for t in tables if any(c.upper() in names for c in columns(con, t))]
 
 
-def write(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str], exclude: set[str], alias: str,
-          replace: bool = False, redact: tuple[set[str], str | None] | None = None) -> None:
+def write(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    tables: list[str],
+    exclude: set[str],
+    alias: str,
+    replace: bool = False,
+    redact: tuple[set[str], str | None] | None = None,
+) -> None:
     """Copy `tables` into a database file (new, or replacing those tables in it), leaving out the
     columns named in `exclude` and those starting with '_'; with `redact` (column names, pattern),
     a text cell of those columns that matches the pattern is written as blinding.FREE_TEXT_MARK."""
@@ -52,13 +60,25 @@ def write(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str], exclude
         cur = con.cursor()
         try:
             for t in some:
-                keep = [{"name": c, "redact": bool(pattern and ct == "VARCHAR" and c.lower() in names)}
-                        for c, ct in columns(cur, t, with_types=True)
-                        if c.upper() not in exclude and not c.startswith("_")]
-                cur.execute(render("ingest/copy_table", table=t, alias=alias, columns=keep, replace=replace,
-                                   pattern=pattern, mark=blinding.FREE_TEXT_MARK))
+                keep = [
+                    {"name": c, "redact": bool(pattern and ct == "VARCHAR" and c.lower() in names)}
+                    for c, ct in columns(cur, t, with_types=True)
+                    if c.upper() not in exclude and not c.startswith("_")
+                ]
+                cur.execute(
+                    render(
+                        "ingest/copy_table",
+                        table=t,
+                        alias=alias,
+                        columns=keep,
+                        replace=replace,
+                        pattern=pattern,
+                        mark=blinding.FREE_TEXT_MARK,
+                    )
+                )
         finally:
             cur.close()
+
     try:
         # two writers, each taking every other table: most tables are below the row-group size
         # DuckDB splits one statement's work by, so one writer left a core idle
@@ -72,8 +92,9 @@ def write(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str], exclude
 
 def prune(wh: Path, keep: Path) -> None:
     """Keep the newest builds; an open reader of an older file keeps its file until it closes."""
-    builds = sorted((p for p in (wh / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")),
-                    key=lambda p: p.name)
+    builds = sorted(
+        (p for p in (wh / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name
+    )
     for old in builds[:-KEEP_BUILDS]:
         if old != keep:
             shutil.rmtree(old, ignore_errors=True)

@@ -2,6 +2,7 @@
 headless Chromium. The open report holds the pooled pages; the closed report adds every closed
 page and is marked CONFIDENTIAL. Both are made by the same code from the same figure functions
 the dashboard and the summary use."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,14 +15,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard.views import deviations
-from dashboard.views import enrollment
-from dashboard.outputs import figures
-from dashboard.views import outcomes
-from dashboard.views import quality
-from dashboard.views import safety
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.outputs import figures
+from dashboard.views import deviations, enrollment, outcomes, quality, safety
 
 CONFIDENTIAL = "CONFIDENTIAL - DSMB CLOSED SESSION"
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -58,13 +55,19 @@ class _Doc:
         include = "inline" if not self._plotly_included else False
         self._plotly_included = True
         fig.update_layout(width=1000)
-        self.parts.append('<div class="figure">' + fig.to_html(full_html=False, include_plotlyjs=include,
-                                                              config={"staticPlot": True}) + "</div>")
+        self.parts.append(
+            '<div class="figure">'
+            + fig.to_html(full_html=False, include_plotlyjs=include, config={"staticPlot": True})
+            + "</div>"
+        )
 
     def html(self, title: str) -> str:
-        return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-                f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-                + "\n".join(self.parts) + "</body></html>")
+        return (
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            + "\n".join(self.parts)
+            + "</body></html>"
+        )
 
 
 def _pct(x) -> str:
@@ -76,23 +79,35 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     acc = enrollment.accrual(con, viewer, cfg)
     doc.h(2, "Accrual and sites")
     proj = acc.get("projection")
-    doc.p(f"Randomized {e['randomized']} of {e['target']}; screened {e['screened']}, screen failures "
-          f"{e['screen_failures']}." + (f" Projected completion {proj['completion_date']} "
-                                        f"({int(proj['level'] * 100)}% prediction interval {proj['lower']} to "
-                                        f"{proj['upper']})." if proj else ""))
+    doc.p(
+        f"Randomized {e['randomized']} of {e['target']}; screened {e['screened']}, screen failures "
+        f"{e['screen_failures']}."
+        + (
+            f" Projected completion {proj['completion_date']} "
+            f"({int(proj['level'] * 100)}% prediction interval {proj['lower']} to "
+            f"{proj['upper']})."
+            if proj
+            else ""
+        )
+    )
     doc.figure(figures.accrual(acc["cumulative"], acc.get("planned"), acc["target"], proj))
     sites = enrollment.site_table(con, viewer, cfg)
     doc.table(sites[["siteid", "sitename", "activated", "screened", "randomized", "per_month", "days_since_last"]])
     doc.h(2, "Arm balance")
     a = enrollment.allocation(con, viewer, cfg)
-    doc.table(pd.DataFrame([{"group": "all", **a["by_arm"]}] +
-                           [{"group": f"stratum {k}", **v} for k, v in a["by_stratum"].items()]))
+    doc.table(
+        pd.DataFrame(
+            [{"group": "all", **a["by_arm"]}] + [{"group": f"stratum {k}", **v} for k, v in a["by_stratum"].items()]
+        )
+    )
     doc.h(2, "Protocol deviations")
     dv = deviations.deviations(con, viewer, cfg)
     doc.table(deviations.by_criterion(con, viewer)[["code", "text", "checked_by", "violated", "site_disagrees"]])
     doc.table(pd.DataFrame([{"window": k, "subjects": len(v)} for k, v in dv["windows"].items()]))
-    doc.p(f"Site-reported deviations: {dv['reported']['total']} "
-          f"({', '.join(f'{k} {v}' for k, v in dv['reported']['by_severity'].items())}).")
+    doc.p(
+        f"Site-reported deviations: {dv['reported']['total']} "
+        f"({', '.join(f'{k} {v}' for k, v in dv['reported']['by_severity'].items())})."
+    )
     doc.h(2, "Survival, pooled over both arms")
     pooled = outcomes.pooled(con, viewer, cfg)
     if "suppressed" in pooled:
@@ -101,25 +116,55 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         for endpoint in outcomes.ENDPOINTS:
             km = pooled[endpoint]["pooled"]
             doc.h(3, outcomes.ENDPOINTS[endpoint][3])
-            doc.figure(figures.kaplan_meier({"pooled": km["curve"]}, cfg.trial.days_per_month,
-                                            pooled["design"]["curve"] if endpoint == "os" else None))
-            doc.table(pd.DataFrame([{"months": k, "survival": _pct(v["survival"]), "lower": _pct(v["lower"]),
-                                     "upper": _pct(v["upper"]), "at risk": v["at_risk"]}
-                                    for k, v in km["landmarks"].items()]))
+            doc.figure(
+                figures.kaplan_meier(
+                    {"pooled": km["curve"]},
+                    cfg.trial.days_per_month,
+                    pooled["design"]["curve"] if endpoint == "os" else None,
+                )
+            )
+            doc.table(
+                pd.DataFrame(
+                    [
+                        {
+                            "months": k,
+                            "survival": _pct(v["survival"]),
+                            "lower": _pct(v["lower"]),
+                            "upper": _pct(v["upper"]),
+                            "at risk": v["at_risk"],
+                        }
+                        for k, v in km["landmarks"].items()
+                    ]
+                )
+            )
             doc.p(f"{km['n']} subjects, {km['events']} events. {outcomes.CONF_TEXT}.", "note")
-        doc.p(f"Deaths {pooled['design']['observed_deaths']}; expected by now under the design "
-              f"{pooled['design']['expected_deaths_by_now']:.1f}; expected at the final analysis "
-              f"{pooled['design']['expected_deaths_final']}.")
+        doc.p(
+            f"Deaths {pooled['design']['observed_deaths']}; expected by now under the design "
+            f"{pooled['design']['expected_deaths_by_now']:.1f}; expected at the final analysis "
+            f"{pooled['design']['expected_deaths_final']}."
+        )
     doc.h(2, "Safety signals, pooled over both arms")
     s = safety.pooled(con, viewer, cfg)
     if "suppressed" in s:
         doc.p(f"Not shown: {s['suppressed']}.")
     else:
         doc.figure(figures.signals(s["signals"]))
-        doc.table(pd.DataFrame([{"signal": x["label"], "events": x["events"], "n": x["n"], "observed": _pct(x["observed"]),
-                                 "95% CI": f"{_pct(x['lower'])} to {_pct(x['upper'])}",
-                                 "threshold": _pct(x["threshold"]) if x["threshold"] is not None else "any",
-                                 "flagged": "yes" if x["flagged"] else ""} for x in s["signals"]]))
+        doc.table(
+            pd.DataFrame(
+                [
+                    {
+                        "signal": x["label"],
+                        "events": x["events"],
+                        "n": x["n"],
+                        "observed": _pct(x["observed"]),
+                        "95% CI": f"{_pct(x['lower'])} to {_pct(x['upper'])}",
+                        "threshold": _pct(x["threshold"]) if x["threshold"] is not None else "any",
+                        "flagged": "yes" if x["flagged"] else "",
+                    }
+                    for x in s["signals"]
+                ]
+            )
+        )
         doc.table(s["soc_by_grade"].head(15))
     doc.h(2, "Data quality")
     doc.table(quality.qol_completion(con, viewer, cfg))
@@ -135,46 +180,85 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     rows = []
     for key, name in closed.SETS.items():
         diff, hr = ni[key]["difference"], ni[key]["hazard_ratio"]
-        rows.append({"set": name, "n": ni[key]["n"], "OS difference": _pct(diff.get("difference")),
-                     "95% CI": f"{_pct(diff.get('lower'))} to {_pct(diff.get('upper'))}",
-                     "margin": f"-{d.noninferiority_margin:.0%}",
-                     "HR": "—" if hr.get("hazard_ratio") is None else f"{hr['hazard_ratio']:.2f}",
-                     "HR 95% CI": "—" if hr.get("lower") is None else f"{hr['lower']:.2f} to {hr['upper']:.2f}",
-                     "HR margin": d.hazard_ratio_margin, "deaths": hr.get("events")})
+        rows.append(
+            {
+                "set": name,
+                "n": ni[key]["n"],
+                "OS difference": _pct(diff.get("difference")),
+                "95% CI": f"{_pct(diff.get('lower'))} to {_pct(diff.get('upper'))}",
+                "margin": f"-{d.noninferiority_margin:.0%}",
+                "HR": "—" if hr.get("hazard_ratio") is None else f"{hr['hazard_ratio']:.2f}",
+                "HR 95% CI": "—" if hr.get("lower") is None else f"{hr['lower']:.2f} to {hr['upper']:.2f}",
+                "HR margin": d.hazard_ratio_margin,
+                "deaths": hr.get("events"),
+            }
+        )
     doc.table(pd.DataFrame(rows))
-    doc.figure(figures.forest([{"label": r["set"], "estimate": ni[k]["difference"].get("difference"),
-                                "lower": ni[k]["difference"].get("lower"), "upper": ni[k]["difference"].get("upper")}
-                               for k, r in zip(closed.SETS, rows)], -d.noninferiority_margin,
-                              f"{d.landmark_months}-month OS difference", percent=True))
+    doc.figure(
+        figures.forest(
+            [
+                {
+                    "label": r["set"],
+                    "estimate": ni[k]["difference"].get("difference"),
+                    "lower": ni[k]["difference"].get("lower"),
+                    "upper": ni[k]["difference"].get("upper"),
+                }
+                for k, r in zip(closed.SETS, rows, strict=True)
+            ],
+            -d.noninferiority_margin,
+            f"{d.landmark_months}-month OS difference",
+            percent=True,
+        )
+    )
     doc.h(2, "CLOSED: survival by arm")
     surv = closed.survival_by_arm(con, viewer, cfg)
     for key, name in closed.SETS.items():
         doc.h(3, f"Overall survival, {name}")
         by_arm = surv[key]["os"]
         doc.figure(figures.kaplan_meier({labels[a]: km["curve"] for a, km in by_arm.items()}, cfg.trial.days_per_month))
-        doc.table(pd.DataFrame([{"arm": labels[a], "n": km["n"], "events": km["events"], "months": m,
-                                 "survival": _pct(v["survival"]), "95% CI": f"{_pct(v['lower'])} to {_pct(v['upper'])}",
-                                 "at risk": v["at_risk"]} for a, km in by_arm.items() for m, v in km["landmarks"].items()]))
+        doc.table(
+            pd.DataFrame(
+                [
+                    {
+                        "arm": labels[a],
+                        "n": km["n"],
+                        "events": km["events"],
+                        "months": m,
+                        "survival": _pct(v["survival"]),
+                        "95% CI": f"{_pct(v['lower'])} to {_pct(v['upper'])}",
+                        "at risk": v["at_risk"],
+                    }
+                    for a, km in by_arm.items()
+                    for m, v in km["landmarks"].items()
+                ]
+            )
+        )
     doc.h(2, "CLOSED: interim monitoring")
     it = closed.interim(con, viewer, cfg)
-    doc.p(f"Deaths {it['observed_deaths']} of {it['expected_deaths_final']} expected: information fraction "
-          f"{it['information_fraction']:.1%}. Z for non-inferiority "
-          f"{'—' if it['z_statistic'] is None else format(it['z_statistic'], '.2f')}; conditional power "
-          f"{_pct(it.get('conditional_power_trend'))} under the current trend, "
-          f"{_pct(it.get('conditional_power_design'))} under the design assumption.")
+    doc.p(
+        f"Deaths {it['observed_deaths']} of {it['expected_deaths_final']} expected: information fraction "
+        f"{it['information_fraction']:.1%}. Z for non-inferiority "
+        f"{'—' if it['z_statistic'] is None else format(it['z_statistic'], '.2f')}; conditional power "
+        f"{_pct(it.get('conditional_power_trend'))} under the current trend, "
+        f"{_pct(it.get('conditional_power_design'))} under the design assumption."
+    )
     doc.figure(figures.boundaries(it["planned"], it.get("actual"), it["z_statistic"], it["information_fraction"]))
     doc.table(pd.DataFrame(it["planned"]))
     doc.h(2, "CLOSED: safety by arm")
     saf = closed.safety_by_arm(con, viewer, cfg)
-    doc.table(pd.DataFrame({labels[a]: {k: v for k, v in c.items() if k != "by_soc"}
-                            for a, c in saf["by_arm"].items()}).reset_index(names="subjects with"))
+    doc.table(
+        pd.DataFrame(
+            {labels[a]: {k: v for k, v in c.items() if k != "by_soc"} for a, c in saf["by_arm"].items()}
+        ).reset_index(names="subjects with")
+    )
     sig = saf["signal_differences"]
     exp, ref = saf["labels"]["experimental"], saf["labels"]["reference"]
     doc.figure(figures.dot_chart(sig.assign(label=sig.signal), labels[exp], labels[ref]))
     soc = saf["soc_differences"]
     if len(soc):
-        doc.figure(figures.dot_chart(soc[soc.grade == "any grade"].assign(label=lambda f: f.soc),
-                                     labels[exp], labels[ref]))
+        doc.figure(
+            figures.dot_chart(soc[soc.grade == "any grade"].assign(label=lambda f: f.soc), labels[exp], labels[ref])
+        )
     doc.h(2, "CLOSED: surgical quality")
     q = closed.surgical_quality(con, viewer, cfg)
     for label, table in q["markers"].items():
@@ -182,8 +266,9 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         doc.table(table.rename(columns=labels).reset_index(names="recorded"))
 
 
-def build_html(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None,
-               closed_report: bool | None = None) -> str:
+def build_html(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None, closed_report: bool | None = None
+) -> str:
     """The report for a viewer: the closed one for a closed role (unless asked for the open one)."""
     cfg = cfg or load_trial()
     is_closed = viewer.closed if closed_report is None else closed_report
@@ -195,9 +280,12 @@ def build_html(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig 
     if is_closed:
         doc.parts.append(f'<div class="banner">{CONFIDENTIAL}</div>')
     doc.h(1, title)
-    made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    doc.p(f"Data cut-off {cut['cutoff']} · exported {cut['exported']} · source {cut['source']} · "
-          f"made by {viewer.user or viewer.role} ({viewer.role}) on {made}", "meta")
+    made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    doc.p(
+        f"Data cut-off {cut['cutoff']} · exported {cut['exported']} · source {cut['source']} · "
+        f"made by {viewer.user or viewer.role} ({viewer.role}) on {made}",
+        "meta",
+    )
     if cut["is_demo"]:
         doc.p("Synthetic demo trial: no real patient data.", "meta")
     if not is_closed:
@@ -224,10 +312,24 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path:
         raise RuntimeError("no Chromium to print the PDF with (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
-             "--no-pdf-header-footer", "--virtual-time-budget=20000", f"--print-to-pdf={pdf_path}",
-             html_path.resolve().as_uri()], capture_output=True, text=True, timeout=timeout)
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--no-pdf-header-footer",
+                "--virtual-time-budget=20000",
+                f"--print-to-pdf={pdf_path}",
+                html_path.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     if not pdf_path.exists() or pdf_path.stat().st_size == 0:
         raise RuntimeError(f"Chromium did not print the PDF: {done.stderr[-500:]}")
     return pdf_path

@@ -2,17 +2,15 @@
 
 Built from the same functions the pages call, on the warehouse the role may open.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard.views import deviations
-from dashboard.views import enrollment
-from dashboard.views import outcomes
-from dashboard.views import safety
-from dashboard.store import warehouse
 from dashboard.access.roles import Viewer
 from dashboard.config import load_trial
+from dashboard.store import warehouse
+from dashboard.views import deviations, enrollment, outcomes, safety
 
 
 def summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:

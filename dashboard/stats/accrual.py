@@ -1,4 +1,5 @@
 """Accrual against plan: cumulative and planned curves, and a Poisson-gamma projection of the completion date."""
+
 from __future__ import annotations
 
 import math
@@ -10,7 +11,6 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["project_completion", "planned_accrual", "cumulative_accrual"]
-
 
 
 def _as_dates(values: Iterable) -> list[date]:
@@ -31,9 +31,17 @@ def _as_date(value, name: str) -> date:
     return ts.date()
 
 
-def project_completion(randomization_dates: Sequence[date], start: date, cutoff: date, target: int,
-                       planned_months: float, *, days_per_month: float, prior_weight_months: float = 3.0,
-                       level: float = 0.90) -> dict:
+def project_completion(
+    randomization_dates: Sequence[date],
+    start: date,
+    cutoff: date,
+    target: int,
+    planned_months: float,
+    *,
+    days_per_month: float,
+    prior_weight_months: float = 3.0,
+    level: float = 0.90,
+) -> dict:
     """Project the date the randomization target is reached, with a prediction interval.
 
     Model: randomizations form a Poisson process with a constant rate ``lambda`` per day. The
@@ -123,7 +131,7 @@ def project_completion(randomization_dates: Sequence[date], start: date, cutoff:
     ignored = len(all_dates) - len(dates)
     n = len(dates)
     exposure = (cutoff - start).days
-    planned_rate = target / (planned_months * days_per_month)          # per day
+    planned_rate = target / (planned_months * days_per_month)  # per day
     prior_days = prior_weight_months * days_per_month
     a0, b0 = planned_rate * prior_days, prior_days
     a, b = a0 + n, b0 + exposure
@@ -144,16 +152,25 @@ def project_completion(randomization_dates: Sequence[date], start: date, cutoff:
     if remaining == 0:
         reached = dates[target - 1]
         out.update(
-            model=(f"Target reached: the {_ordinal(target)} randomization was on {reached.isoformat()} "
-                   f"({n} randomized by the {cutoff.isoformat()} cut-off); nothing to project."),
-            completion_date=reached, lower=reached, upper=reached,
-            median_days=None, lower_days=None, upper_days=None, mean_days=None,
+            model=(
+                f"Target reached: the {_ordinal(target)} randomization was on {reached.isoformat()} "
+                f"({n} randomized by the {cutoff.isoformat()} cut-off); nothing to project."
+            ),
+            completion_date=reached,
+            lower=reached,
+            upper=reached,
+            median_days=None,
+            lower_days=None,
+            upper_days=None,
+            mean_days=None,
         )
         return out
 
     if a <= 0 or b <= 0:
-        raise ValueError("the accrual rate cannot be estimated: no randomizations (or no exposure time) "
-                         "and prior_weight_months = 0; give the prior some weight")
+        raise ValueError(
+            "the accrual rate cannot be estimated: no randomizations (or no exposure time) "
+            "and prior_weight_months = 0; give the prior some weight"
+        )
 
     waiting = stats.betaprime(remaining, a, scale=b)
     tail = (1.0 - level) / 2.0
@@ -180,8 +197,13 @@ def project_completion(randomization_dates: Sequence[date], start: date, cutoff:
             "(Poisson-gamma accrual model, cf. Gajewski, Simon & Carlson 2008). "
             "A constant rate does not foresee sites opening or closing."
         ),
-        completion_date=on(median_days), lower=on(lower_days), upper=on(upper_days),
-        median_days=median_days, lower_days=lower_days, upper_days=upper_days, mean_days=mean_days,
+        completion_date=on(median_days),
+        lower=on(lower_days),
+        upper=on(upper_days),
+        median_days=median_days,
+        lower_days=lower_days,
+        upper_days=upper_days,
+        mean_days=mean_days,
     )
     return out
 
@@ -247,8 +269,8 @@ def cumulative_accrual(randomization_dates: Iterable[date]) -> pd.DataFrame:
     """
     dates = _as_dates(randomization_dates)
     if not dates:
-        return pd.DataFrame({"date": pd.Series([], dtype="datetime64[ns]"),
-                             "randomized": pd.Series([], dtype="int64")})
+        return pd.DataFrame({"date": pd.Series([], dtype="datetime64[ns]"), "randomized": pd.Series([], dtype="int64")})
     counts = pd.Series(pd.to_datetime(dates)).value_counts().sort_index()
-    return pd.DataFrame({"date": counts.index.values.astype("datetime64[ns]"),
-                         "randomized": counts.cumsum().to_numpy(dtype=np.int64)})
+    return pd.DataFrame(
+        {"date": counts.index.values.astype("datetime64[ns]"), "randomized": counts.cumsum().to_numpy(dtype=np.int64)}
+    )

@@ -9,6 +9,7 @@ The Kaplan-Meier estimates come from :mod:`dashboard.stats.survival` (R-compatib
 variance); the Cox fit is lifelines' ``CoxPHFitter``, which handles ties by Efron's method, the
 default of R's ``coxph``.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,13 @@ def _arm_at(durations, events, at: float, alpha: float) -> dict:
     """S(at), its Greenwood standard error (plain scale), the number at risk, or why not."""
     t, e = _clean(durations, events)
     landmark = kaplan_meier(t, e, landmarks={"at": at}, conf_type="plain", alpha=alpha)["landmarks"]["at"]
-    out = {"survival": landmark["survival"], "se": None, "at_risk": landmark["at_risk"],
-           "max_time": float(t.max()), "reason": None}
+    out = {
+        "survival": landmark["survival"],
+        "se": None,
+        "at_risk": landmark["at_risk"],
+        "max_time": float(t.max()),
+        "reason": None,
+    }
     s = landmark["survival"]
     if s is None:
         out["reason"] = f"beyond the longest follow-up ({out['max_time']:g} days)"
@@ -60,8 +66,7 @@ def _is_empty(values) -> bool:
     return values is None or len(values) == 0
 
 
-def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
-                        alpha: float = 0.05) -> dict:
+def survival_difference(durations_a, events_a, durations_b, events_b, at: float, alpha: float = 0.05) -> dict:
     """Difference in Kaplan-Meier survival at `at`, arm A minus arm B, with a Wald interval.
 
     S_A(at) and S_B(at) are the Kaplan-Meier estimates at `at` (events at `at` included, as R's
@@ -111,10 +116,20 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
     at = float(at)
     if not math.isfinite(at) or at < 0:
         raise ValueError(f"at must be a non-negative time in days, not {at!r}")
-    out: dict = {"at": at, "alpha": alpha, "one_sided_alpha": alpha / 2,
-                 **dict.fromkeys(_DIFFERENCE_KEYS), "survival_a": None, "survival_b": None,
-                 "se_a": None, "se_b": None, "at_risk_a": 0, "at_risk_b": 0,
-                 "estimable": False, "reason": None}
+    out: dict = {
+        "at": at,
+        "alpha": alpha,
+        "one_sided_alpha": alpha / 2,
+        **dict.fromkeys(_DIFFERENCE_KEYS),
+        "survival_a": None,
+        "survival_b": None,
+        "se_a": None,
+        "se_b": None,
+        "at_risk_a": 0,
+        "at_risk_b": 0,
+        "estimable": False,
+        "reason": None,
+    }
     reasons = []
     arms = {}
     for label, durations, events in (("a", durations_a, events_a), ("b", durations_b, events_b)):
@@ -123,8 +138,7 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
             continue
         arm = _arm_at(durations, events, at, alpha)
         arms[label] = arm
-        out.update({f"survival_{label}": arm["survival"], f"se_{label}": arm["se"],
-                    f"at_risk_{label}": arm["at_risk"]})
+        out.update({f"survival_{label}": arm["survival"], f"se_{label}": arm["se"], f"at_risk_{label}": arm["at_risk"]})
         if arm["reason"]:
             reasons.append(f"arm {label.upper()}: {arm['reason']}")
     if reasons:
@@ -133,8 +147,7 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
     a, b = arms["a"], arms["b"]
     difference = a["survival"] - b["survival"]
     se = math.sqrt(a["se"] ** 2 + b["se"] ** 2)
-    out.update(difference=difference, se=se, lower=difference - z * se, upper=difference + z * se,
-               estimable=True)
+    out.update(difference=difference, se=se, lower=difference - z * se, upper=difference + z * se, estimable=True)
     out["lower_one_sided"] = out["lower"]
     return out
 
@@ -168,8 +181,9 @@ def noninferiority_z(difference: float | None, se: float | None, margin: float) 
     """
     margin = float(margin)
     if not 0 < margin < 1:
-        raise ValueError(f"margin must be on the probability scale, in (0, 1) (0.12 for 12 "
-                         f"percentage points), not {margin!r}")
+        raise ValueError(
+            f"margin must be on the probability scale, in (0, 1) (0.12 for 12 percentage points), not {margin!r}"
+        )
     if difference is None or se is None:
         return None
     if not math.isfinite(se) or se < 0:
@@ -202,8 +216,15 @@ def _informative_events(t: np.ndarray, e: np.ndarray, x: np.ndarray, groups: np.
     return exp_events, ref_events
 
 
-def cox_hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, arm_col: str, experimental,
-                     strata: list[str] | None = None, alpha: float = 0.05) -> dict:
+def cox_hazard_ratio(
+    df: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    arm_col: str,
+    experimental,
+    strata: list[str] | None = None,
+    alpha: float = 0.05,
+) -> dict:
     """Cox proportional-hazards hazard ratio of the experimental arm versus the other arm.
 
     The model has one covariate, 1 for the experimental arm and 0 for the other; with `strata`
@@ -267,10 +288,18 @@ def cox_hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, arm_co
         raise ValueError(f"the experimental arm {experimental!r} is not one of {labels}")
     others = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels if lab != experimental]
 
-    out: dict = {**dict.fromkeys(_COX_KEYS), "events": 0, "n": 0, "events_experimental": 0,
-                 "events_reference": 0, "dropped": 0, "stratified_by": strata,
-                 "experimental": experimental, "reference": others[0] if others else None,
-                 "reason": None}
+    out: dict = {
+        **dict.fromkeys(_COX_KEYS),
+        "events": 0,
+        "n": 0,
+        "events_experimental": 0,
+        "events_reference": 0,
+        "dropped": 0,
+        "stratified_by": strata,
+        "experimental": experimental,
+        "reference": others[0] if others else None,
+        "reason": None,
+    }
 
     keep = ~df[strata].isna().any(axis=1).to_numpy() if strata else np.ones(len(df), dtype=bool)
     out["dropped"] = int(np.count_nonzero(~keep))
@@ -280,10 +309,17 @@ def cox_hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, arm_co
         return _cox_not_estimable(out, why)
     t, e = _clean(used[duration_col], used[event_col])
     x = (used[arm_col] == experimental).to_numpy(dtype=int)
-    groups = (used.groupby(strata, sort=False, observed=True).ngroup().to_numpy() if strata
-              else np.zeros(len(used), dtype=int))
-    out.update(n=int(len(used)), events=int(e.sum()),
-               events_experimental=int(e[x == 1].sum()), events_reference=int(e[x == 0].sum()))
+    groups = (
+        used.groupby(strata, sort=False, observed=True).ngroup().to_numpy()
+        if strata
+        else np.zeros(len(used), dtype=int)
+    )
+    out.update(
+        n=int(len(used)),
+        events=int(e.sum()),
+        events_experimental=int(e[x == 1].sum()),
+        events_reference=int(e[x == 0].sum()),
+    )
 
     if x.min() == x.max():
         present = experimental if x[0] == 1 else out["reference"]
@@ -298,8 +334,10 @@ def cox_hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, arm_co
         where = "within a stratum " if strata else ""
         empty = experimental if exp_info == 0 else out["reference"]
         return _cox_not_estimable(
-            out, f"no event in arm {empty!r} at a time when both arms are at risk {where}"
-                 "(monotone likelihood: the hazard ratio is 0 or infinite)")
+            out,
+            f"no event in arm {empty!r} at a time when both arms are at risk {where}"
+            "(monotone likelihood: the hazard ratio is 0 or infinite)",
+        )
 
     data = pd.DataFrame({"time": t, "event": e, "experimental": x})
     if strata:
@@ -317,7 +355,13 @@ def cox_hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, arm_co
     if not (math.isfinite(log_hr) and math.isfinite(se) and se > 0):  # pragma: no cover
         return _cox_not_estimable(out, "the Cox fit gave no finite estimate")
     z = log_hr / se
-    out.update(hazard_ratio=math.exp(log_hr), lower=math.exp(log_hr - z_crit * se),
-               upper=math.exp(log_hr + z_crit * se), log_hr=log_hr, se=se, z=z,
-               p=float(2 * norm.sf(abs(z))))
+    out.update(
+        hazard_ratio=math.exp(log_hr),
+        lower=math.exp(log_hr - z_crit * se),
+        upper=math.exp(log_hr + z_crit * se),
+        log_hr=log_hr,
+        se=se,
+        z=z,
+        p=float(2 * norm.sf(abs(z))),
+    )
     return out

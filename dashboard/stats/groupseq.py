@@ -1,5 +1,6 @@
 """Group sequential monitoring: Lan-DeMets alpha spending, one-sided efficacy Z boundaries by
 numerical integration, crossing probabilities under a drift, and B-value conditional power."""
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,7 @@ def _check_alpha(alpha: float) -> float:
 
 def _check_kind(kind: str) -> str:
     if kind not in SPENDING_KINDS:
-        raise ValueError(f"unknown spending function {kind!r}; "
-                         f"choose one of {', '.join(SPENDING_KINDS)}")
+        raise ValueError(f"unknown spending function {kind!r}; choose one of {', '.join(SPENDING_KINDS)}")
     return kind
 
 
@@ -181,8 +181,9 @@ class _Recursion:
         else:
             dt = t - self.t_prev
             s = math.sqrt(t / dt)
-            arg = (z[:, None] * math.sqrt(t) - self.z[None, :] * math.sqrt(self.t_prev)
-                   - self.theta * dt) / math.sqrt(dt)
+            arg = (z[:, None] * math.sqrt(t) - self.z[None, :] * math.sqrt(self.t_prev) - self.theta * dt) / math.sqrt(
+                dt
+            )
             h = s * (norm.pdf(arg) @ self.hw)
         self.t_prev, self.z, self.hw = t, z, h * w
 
@@ -210,8 +211,9 @@ def _solve_bound(rec: _Recursion, t: float, target: float) -> float:
 # Boundaries and crossing probabilities
 
 
-def boundaries(fractions: Sequence[float], alpha: float = 0.025, kind: str = "obrien-fleming", *,
-               spend_all_at_last: bool = False) -> list[dict]:
+def boundaries(
+    fractions: Sequence[float], alpha: float = 0.025, kind: str = "obrien-fleming", *, spend_all_at_last: bool = False
+) -> list[dict]:
     """One-sided upper (efficacy) Z boundaries from a Lan-DeMets spending function.
 
     For looks at information fractions ``t_1 < ... < t_K`` the boundary ``c_k`` solves
@@ -272,17 +274,18 @@ def boundaries(fractions: Sequence[float], alpha: float = 0.025, kind: str = "ob
         b = _solve_bound(rec, float(tk), target)
         rec.advance(float(tk), b)
         prev = float(cum[k])
-        out.append({
-            "fraction": float(tk),
-            "z_boundary": b,
-            "cumulative_alpha": float(cum[k]),
-            "nominal_p": float(norm.sf(b)),
-        })
+        out.append(
+            {
+                "fraction": float(tk),
+                "z_boundary": b,
+                "cumulative_alpha": float(cum[k]),
+                "nominal_p": float(norm.sf(b)),
+            }
+        )
     return out
 
 
-def crossing_probabilities(fractions: Sequence[float], bounds: Sequence[float],
-                           drift: float) -> np.ndarray:
+def crossing_probabilities(fractions: Sequence[float], bounds: Sequence[float], drift: float) -> np.ndarray:
     """Cumulative probability of crossing the upper boundaries under a drift.
 
     Parameters

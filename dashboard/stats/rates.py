@@ -1,4 +1,5 @@
 """Proportions for the monitoring pages: exact and Wilson intervals, funnel-plot limits and flags, risk differences."""
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ def _clopper_pearson(events: int, n: int, alpha: float) -> tuple[float, float]:
     return lower, upper
 
 
-def proportion_ci(events: int, n: int, alpha: float = 0.05,
-                  method: str = "exact") -> tuple[float | None, float | None, float | None]:
+def proportion_ci(
+    events: int, n: int, alpha: float = 0.05, method: str = "exact"
+) -> tuple[float | None, float | None, float | None]:
     """Observed proportion with a two-sided confidence interval.
 
     Parameters
@@ -242,8 +244,9 @@ def funnel_flags(events, n, p0: float, level: float = 0.998) -> np.ndarray:
     return flags
 
 
-def risk_difference_ci(x1: int, n1: int, x2: int, n2: int,
-                       alpha: float = 0.05) -> tuple[float | None, float | None, float | None]:
+def risk_difference_ci(
+    x1: int, n1: int, x2: int, n2: int, alpha: float = 0.05
+) -> tuple[float | None, float | None, float | None]:
     """Difference of two independent proportions with Newcombe's hybrid score interval.
 
     Method 10 of Newcombe (1998, "Interval estimation for the difference between independent

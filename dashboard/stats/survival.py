@@ -1,4 +1,5 @@
 """Kaplan-Meier estimates, median follow-up and design-curve expectations for the survival pages."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,6 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from scipy.stats import norm
-
 
 CONF_TYPES = ("log", "log-log", "plain")
 
@@ -45,8 +45,9 @@ def _clean(durations, events) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"durations and events differ in length ({t.size} vs {e.size})")
     missing = int(np.count_nonzero(np.isnan(t) | np.isnan(e)))
     if missing:
-        raise ValueError(f"{missing} row(s) have a missing duration or event indicator (NaN); "
-                         "drop or impute them before estimating")
+        raise ValueError(
+            f"{missing} row(s) have a missing duration or event indicator (NaN); drop or impute them before estimating"
+        )
     if t.size == 0:
         raise ValueError("no subjects: durations is empty")
     if not np.all(np.isfinite(t)):
@@ -86,8 +87,7 @@ def _check_conf(conf_type: str, alpha: float) -> float:
     return float(norm.ppf(1 - alpha / 2))
 
 
-def _confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: str,
-                     z: float) -> tuple[np.ndarray, np.ndarray]:
+def _confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: str, z: float) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise CI from the Greenwood standard error of log S, as R's survfit computes it.
 
     ``log``: exp(log S -+ z se), upper clipped at 1 (R's default).
@@ -156,15 +156,29 @@ def _fit(t: np.ndarray, e: np.ndarray, conf_type: str, z: float) -> pd.DataFrame
         term = np.where(d > 0, d / (n * (n - d)), 0.0)
     var_log = np.cumsum(term)
     lower, upper = _confidence_band(surv, np.sqrt(var_log), conf_type, z)
-    curve = pd.DataFrame({
-        "time": times, "survival": surv, "lower": lower, "upper": upper,
-        "at_risk": table["at_risk"].to_numpy(dtype=int),
-        "observed": table["observed"].to_numpy(dtype=int),
-        "censored": table["censored"].to_numpy(dtype=int),
-    })
+    curve = pd.DataFrame(
+        {
+            "time": times,
+            "survival": surv,
+            "lower": lower,
+            "upper": upper,
+            "at_risk": table["at_risk"].to_numpy(dtype=int),
+            "observed": table["observed"].to_numpy(dtype=int),
+            "censored": table["censored"].to_numpy(dtype=int),
+        }
+    )
     if times[0] != 0.0:  # lifelines puts 0 on the timeline; keep the curve's contract regardless
-        start = pd.DataFrame({"time": [0.0], "survival": [1.0], "lower": [1.0], "upper": [1.0],
-                              "at_risk": [t.size], "observed": [0], "censored": [0]})
+        start = pd.DataFrame(
+            {
+                "time": [0.0],
+                "survival": [1.0],
+                "lower": [1.0],
+                "upper": [1.0],
+                "at_risk": [t.size],
+                "observed": [0],
+                "censored": [0],
+            }
+        )
         curve = pd.concat([start, curve], ignore_index=True)
     return curve
 
@@ -173,8 +187,9 @@ def _none_if_nan(x: float) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
 
 
-def kaplan_meier(durations, events, *, landmarks: dict[str, float] | None = None,
-                 conf_type: str = "log-log", alpha: float = 0.05) -> dict:
+def kaplan_meier(
+    durations, events, *, landmarks: dict[str, float] | None = None, conf_type: str = "log-log", alpha: float = 0.05
+) -> dict:
     """Kaplan-Meier estimate with R-compatible confidence limits, median and landmarks.
 
     The estimate comes from lifelines' ``KaplanMeierFitter``; the pointwise confidence limits are
@@ -239,13 +254,16 @@ def kaplan_meier(durations, events, *, landmarks: dict[str, float] | None = None
             raise ValueError(f"landmark {label!r} must be a non-negative time in days, not {at!r}")
         at_risk = int(np.count_nonzero(t >= at))
         if at > max_time:
-            out_landmarks[label] = {"time": at, "survival": None, "lower": None, "upper": None,
-                                    "at_risk": at_risk}
+            out_landmarks[label] = {"time": at, "survival": None, "lower": None, "upper": None, "at_risk": at_risk}
             continue
         row = full.iloc[int(np.searchsorted(observed_times, at, side="right")) - 1]
-        out_landmarks[label] = {"time": at, "survival": float(row["survival"]),
-                                "lower": _none_if_nan(row["lower"]), "upper": _none_if_nan(row["upper"]),
-                                "at_risk": at_risk}
+        out_landmarks[label] = {
+            "time": at,
+            "survival": float(row["survival"]),
+            "lower": _none_if_nan(row["lower"]),
+            "upper": _none_if_nan(row["upper"]),
+            "at_risk": at_risk,
+        }
 
     # R's print.survfit looks along the fit's own times (distinct observed times); the extra
     # time-0 row at survival 1 can never be the median, so the full curve is used as is.
@@ -262,8 +280,7 @@ def kaplan_meier(durations, events, *, landmarks: dict[str, float] | None = None
     }
 
 
-def reverse_km_median_follow_up(durations, events, alpha: float = 0.05, *,
-                                conf_type: str = "log") -> dict:
+def reverse_km_median_follow_up(durations, events, alpha: float = 0.05, *, conf_type: str = "log") -> dict:
     """Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996).
 
     The event indicator is swapped (censored = "event", event = censored) and the median of that

@@ -1,4 +1,5 @@
 """Running a named query of queries/ against a warehouse connection, with its parameters."""
+
 from __future__ import annotations
 
 import re

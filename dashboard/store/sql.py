@@ -5,10 +5,11 @@ Templates are filled with identifiers and constants from crf_spec.toml, trial.to
 own file and table names, always through the `ident` and `lit` filters; a value from an export
 package never enters SQL text, it is bound as a parameter ($name). This is how dbt templates SQL.
 """
+
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import duckdb
 import jinja2
@@ -32,12 +33,18 @@ def rename_params(sql: str, prefix: str) -> str:
     return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: f"${prefix}{m.group(1).lower()}", sql)
 
 
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(QUERIES)), undefined=jinja2.StrictUndefined,
-                          autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(QUERIES)),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _ENV.filters.update(ident=ident, lit=lit, rename_params=rename_params)
 
 
-@lru_cache(maxsize=None)
+@cache
 def query(name: str) -> str:
     """The text of queries/<name>.sql, e.g. query("derived/subjects")."""
     path = QUERIES / f"{name}.sql"

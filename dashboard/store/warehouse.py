@@ -10,6 +10,7 @@
 Each build writes a new folder, so a reader holding the old files keeps reading them until it
 reconnects (duckdb#15912: an os.replace() under an open connection is not seen).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ def current_build(warehouse: str | Path) -> Path:
     try:
         target = os.readlink(pointer)
     except (FileNotFoundError, OSError) as exc:
-        raise NoWarehouse(f"{warehouse}: no warehouse has been built here yet "
-                          "(python -m dashboard build PACKAGE --warehouse DIR)") from exc
+        raise NoWarehouse(
+            f"{warehouse}: no warehouse has been built here yet (python -m dashboard build PACKAGE --warehouse DIR)"
+        ) from exc
     # joined without resolve(): realpath() on every page run was 3% of the server's CPU under
     # load, and the link target is relative to the warehouse folder by construction
     return Path(os.path.abspath(os.path.join(warehouse, target)))

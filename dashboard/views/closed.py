@@ -4,6 +4,7 @@ interim boundaries, surgical quality by arm and site.
 Every function refuses a viewer without a closed role, and reads tables that exist only in the
 closed warehouse: called on a blinded connection it fails, it does not fall back to anything.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,11 +13,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from dashboard.views import outcomes
-from dashboard.views import safety
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
 from dashboard.store.data import fetch
+from dashboard.views import outcomes, safety
 
 SETS = {"itt": "Intention to treat", "pp": "Per protocol"}
 # The randomization strata (RAND.csv fields in trial.toml) as columns of queries/closed/arms.sql.
@@ -41,8 +41,9 @@ def analysis_sets(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
 
 def _times_with_arm(con, viewer, cfg) -> tuple[pd.DataFrame, dict]:
     sets = analysis_sets(con, viewer, cfg)
-    times = outcomes.survival_times(con, viewer).merge(sets["itt"][["subjid", "arm", "stratum_response",
-                                                                    "stratum_site"]], on="subjid")
+    times = outcomes.survival_times(con, viewer).merge(
+        sets["itt"][["subjid", "arm", "stratum_response", "stratum_site"]], on="subjid"
+    )
     return times, sets
 
 
@@ -57,9 +58,12 @@ def survival_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialCo
         out[set_key] = {}
         for endpoint in outcomes.ENDPOINTS:
             out[set_key][endpoint] = {
-                arm.code: {**outcomes.km_summary(subset[subset.arm == arm.code], endpoint, cfg),
-                           "at_risk_table": outcomes.at_risk_table(subset[subset.arm == arm.code], endpoint, 6, cfg)}
-                for arm in cfg.arms}
+                arm.code: {
+                    **outcomes.km_summary(subset[subset.arm == arm.code], endpoint, cfg),
+                    "at_risk_table": outcomes.at_risk_table(subset[subset.arm == arm.code], endpoint, 6, cfg),
+                }
+                for arm in cfg.arms
+            }
     out["excluded"] = sets["excluded"]
     return out
 
@@ -85,14 +89,30 @@ def noninferiority(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialCon
     for set_key in SETS:
         subset = times[times.subjid.isin(set(sets[set_key].subjid)) & times.os_excluded_reason.isna()]
         a, b = subset[subset.arm == exp.code], subset[subset.arm == ref.code]
-        diff = survival_difference(a.os_days.to_numpy(float), a.os_event.to_numpy(bool),
-                                   b.os_days.to_numpy(float), b.os_event.to_numpy(bool), at)
-        hr = cox_hazard_ratio(subset, "os_days", "os_event", "arm", exp.code,
-                              strata=[STRATUM_COLUMNS[s.field] for s in cfg.randomization.strata])
-        out[set_key] = {"n": int(len(subset)), "difference": diff, "hazard_ratio": hr,
-                        "margin": d.noninferiority_margin, "hr_margin": d.hazard_ratio_margin,
-                        "noninferior_by_difference": diff.get("lower") is not None and diff["lower"] > -d.noninferiority_margin,
-                        "noninferior_by_hr": hr.get("upper") is not None and hr["upper"] < d.hazard_ratio_margin}
+        diff = survival_difference(
+            a.os_days.to_numpy(float),
+            a.os_event.to_numpy(bool),
+            b.os_days.to_numpy(float),
+            b.os_event.to_numpy(bool),
+            at,
+        )
+        hr = cox_hazard_ratio(
+            subset,
+            "os_days",
+            "os_event",
+            "arm",
+            exp.code,
+            strata=[STRATUM_COLUMNS[s.field] for s in cfg.randomization.strata],
+        )
+        out[set_key] = {
+            "n": int(len(subset)),
+            "difference": diff,
+            "hazard_ratio": hr,
+            "margin": d.noninferiority_margin,
+            "hr_margin": d.hazard_ratio_margin,
+            "noninferior_by_difference": diff.get("lower") is not None and diff["lower"] > -d.noninferiority_margin,
+            "noninferior_by_hr": hr.get("upper") is not None and hr["upper"] < d.hazard_ratio_margin,
+        }
     return out
 
 
@@ -113,9 +133,15 @@ def interim(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
     z = None
     if hr.get("log_hr") is not None and hr.get("se"):
         z = (math.log(d.hazard_ratio_margin) - hr["log_hr"]) / hr["se"]
-    out = {"expected_deaths_final": d.expected_deaths_final, "observed_deaths": observed,
-           "information_fraction": t, "planned": planned, "z_statistic": z, "spending": d.spending,
-           "alpha": d.alpha_one_sided}
+    out = {
+        "expected_deaths_final": d.expected_deaths_final,
+        "observed_deaths": observed,
+        "information_fraction": t,
+        "planned": planned,
+        "z_statistic": z,
+        "spending": d.spending,
+        "alpha": d.alpha_one_sided,
+    }
     if 0 < t < 1:
         earlier = [f for f in d.interim_fractions if f < t]
         actual = groupseq.boundaries(earlier + [t, 1.0], alpha=d.alpha_one_sided, kind=kind)
@@ -126,12 +152,19 @@ def interim(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
         design_drift = groupseq.drift_from_design(math.log(d.hazard_ratio_margin), 0.0, d.expected_deaths_final)
         out["design_drift"] = design_drift
         if z is not None:
-            out["conditional_power_trend"] = groupseq.conditional_power(z, t, groupseq.drift_current_trend(z, t), final_z)
+            out["conditional_power_trend"] = groupseq.conditional_power(
+                z, t, groupseq.drift_current_trend(z, t), final_z
+            )
             out["conditional_power_design"] = groupseq.conditional_power(z, t, design_drift, final_z)
             out["crossed"] = z >= current["z_boundary"]
     else:
-        out.update(actual=None, current_boundary=None, conditional_power_trend=None,
-                   conditional_power_design=None, crossed=None)
+        out.update(
+            actual=None,
+            current_boundary=None,
+            conditional_power_trend=None,
+            conditional_power_design=None,
+            crossed=None,
+        )
     return out
 
 
@@ -160,18 +193,41 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
             x1 = g[g.arm == exp.code].subjid.nunique()
             x2 = g[g.arm == ref.code].subjid.nunique()
             diff, lo, hi = risk_difference_ci(int(x1), n_arm[exp.code], int(x2), n_arm[ref.code])
-            rows.append({"soc": soc_name, "grade": label, "events_exp": int(x1), "events_ref": int(x2),
-                         "p_exp": x1 / n_arm[exp.code] if n_arm[exp.code] else None,
-                         "p_ref": x2 / n_arm[ref.code] if n_arm[ref.code] else None,
-                         "difference": diff, "lower": lo, "upper": hi})
+            rows.append(
+                {
+                    "soc": soc_name,
+                    "grade": label,
+                    "events_exp": int(x1),
+                    "events_ref": int(x2),
+                    "p_exp": x1 / n_arm[exp.code] if n_arm[exp.code] else None,
+                    "p_ref": x2 / n_arm[ref.code] if n_arm[ref.code] else None,
+                    "difference": diff,
+                    "lower": lo,
+                    "upper": hi,
+                }
+            )
     sig_rows = []
     for i, s in enumerate(cfg.safety_signals):
         e, r = out["signals"][exp.code][i], out["signals"][ref.code][i]
         diff, lo, hi = risk_difference_ci(e["events"], e["n"], r["events"], r["n"])
-        sig_rows.append({"signal": s.label, "name": s.name, "events_exp": e["events"], "n_exp": e["n"],
-                         "events_ref": r["events"], "n_ref": r["n"], "p_exp": e["observed"], "p_ref": r["observed"],
-                         "difference": diff, "lower": lo, "upper": hi, "threshold": s.threshold,
-                         "flagged_exp": e["flagged"], "flagged_ref": r["flagged"]})
+        sig_rows.append(
+            {
+                "signal": s.label,
+                "name": s.name,
+                "events_exp": e["events"],
+                "n_exp": e["n"],
+                "events_ref": r["events"],
+                "n_ref": r["n"],
+                "p_exp": e["observed"],
+                "p_ref": r["observed"],
+                "difference": diff,
+                "lower": lo,
+                "upper": hi,
+                "threshold": s.threshold,
+                "flagged_exp": e["flagged"],
+                "flagged_ref": r["flagged"],
+            }
+        )
     out["soc_differences"] = pd.DataFrame(rows)
     out["signal_differences"] = pd.DataFrame(sig_rows)
     out["labels"] = {"experimental": exp.code, "reference": ref.code}
@@ -193,9 +249,11 @@ def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialC
         if not s.by_site_within_arm:
             continue
         den, ev = safety.signal_columns(subjects, s)
-        frame = pd.DataFrame({"siteid": subjects.siteid, "arm": subjects.arm, "n": den.astype(int), "events": ev.astype(int)})
+        frame = pd.DataFrame(
+            {"siteid": subjects.siteid, "arm": subjects.arm, "n": den.astype(int), "events": ev.astype(int)}
+        )
         grouped = frame.groupby(["arm", "siteid"], as_index=False).sum()
-        for arm_code, g in grouped.groupby("arm"):
+        for _arm, g in grouped.groupby("arm"):
             g = g[g.n > 0].copy()
             p0 = g.events.sum() / g.n.sum() if g.n.sum() else np.nan
             g["rate"] = g.events / g.n
@@ -205,12 +263,15 @@ def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialC
             by_site.append(g)
     surgery = fetch(con, "closed/surgery_by_arm")
     markers = {}
-    for col, label in [("prprim", "Primary lesion resected"), ("mandpres", "Mandible preserved"),
-                       ("flap", "Flap reconstruction"), ("glossext", "Tongue resection")]:
+    for col, label in [
+        ("prprim", "Primary lesion resected"),
+        ("mandpres", "Mandible preserved"),
+        ("flap", "Flap reconstruction"),
+        ("glossext", "Tongue resection"),
+    ]:
         table = pd.crosstab(surgery[col].fillna("not recorded"), surgery.arm)
         markers[label] = table.reindex(columns=[arm.code for arm in cfg.arms], fill_value=0)
-    return {"by_site": pd.concat(by_site, ignore_index=True) if by_site else pd.DataFrame(),
-            "markers": markers}
+    return {"by_site": pd.concat(by_site, ignore_index=True) if by_site else pd.DataFrame(), "markers": markers}
 
 
 def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -219,27 +280,45 @@ def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfi
     surv = survival_by_arm(con, viewer, cfg)["itt"]
     by_arm = {}
     for endpoint in outcomes.ENDPOINTS:
-        by_arm[endpoint] = {arm: {k: v for k, v in km.items() if k not in ("curve", "at_risk_table")}
-                            for arm, km in surv[endpoint].items()}
+        by_arm[endpoint] = {
+            arm: {k: v for k, v in km.items() if k not in ("curve", "at_risk_table")}
+            for arm, km in surv[endpoint].items()
+        }
     saf = safety_by_arm(con, viewer, cfg)
     ni = noninferiority(con, viewer, cfg)["itt"]
     it = interim(con, viewer, cfg)
     diff, hr = ni["difference"], ni["hazard_ratio"]
     return {
         "survival_by_arm": by_arm,
-        "safety_by_arm": {arm: {"pooled": counts, "signals": [
-            {k: s[k] for k in ("name", "observed", "lower", "upper", "threshold", "flagged", "events", "n")}
-            for s in saf["signals"][arm]]} for arm, counts in saf["by_arm"].items()},
+        "safety_by_arm": {
+            arm: {
+                "pooled": counts,
+                "signals": [
+                    {k: s[k] for k in ("name", "observed", "lower", "upper", "threshold", "flagged", "events", "n")}
+                    for s in saf["signals"][arm]
+                ],
+            }
+            for arm, counts in saf["by_arm"].items()
+        },
         "closed": {
-            "noninferiority": {"os36_difference": diff.get("difference"), "lower": diff.get("lower"),
-                               "upper": diff.get("upper"), "margin": ni["margin"],
-                               "hazard_ratio": hr.get("hazard_ratio"), "hr_lower": hr.get("lower"),
-                               "hr_upper": hr.get("upper"), "hr_margin": ni["hr_margin"]},
-            "interim": {"expected_deaths_final": it["expected_deaths_final"], "observed_deaths": it["observed_deaths"],
-                        "information_fraction": it["information_fraction"],
-                        "planned": [{k: b[k] for k in ("fraction", "z_boundary", "cumulative_alpha")} for b in it["planned"]],
-                        "z_statistic": it["z_statistic"],
-                        "conditional_power_trend": it["conditional_power_trend"],
-                        "conditional_power_design": it["conditional_power_design"]},
+            "noninferiority": {
+                "os36_difference": diff.get("difference"),
+                "lower": diff.get("lower"),
+                "upper": diff.get("upper"),
+                "margin": ni["margin"],
+                "hazard_ratio": hr.get("hazard_ratio"),
+                "hr_lower": hr.get("lower"),
+                "hr_upper": hr.get("upper"),
+                "hr_margin": ni["hr_margin"],
+            },
+            "interim": {
+                "expected_deaths_final": it["expected_deaths_final"],
+                "observed_deaths": it["observed_deaths"],
+                "information_fraction": it["information_fraction"],
+                "planned": [{k: b[k] for k in ("fraction", "z_boundary", "cumulative_alpha")} for b in it["planned"]],
+                "z_statistic": it["z_statistic"],
+                "conditional_power_trend": it["conditional_power_trend"],
+                "conditional_power_design": it["conditional_power_design"],
+            },
         },
     }

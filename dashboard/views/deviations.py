@@ -1,4 +1,5 @@
 """Protocol deviations: eligibility computed from the data, stage, windows, site-reported ones."""
+
 from __future__ import annotations
 
 import duckdb
@@ -7,25 +8,31 @@ from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
 from dashboard.store.data import fetch
 
-WINDOW_NAMES = ["response_imaging", "consent_to_randomization", "randomization_to_surgery",
-                "surgery_to_adjuvant", "followup_visit"]
+WINDOW_NAMES = [
+    "response_imaging",
+    "consent_to_randomization",
+    "randomization_to_surgery",
+    "surgery_to_adjuvant",
+    "followup_visit",
+]
 
 
 def deviations(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     cfg = cfg or load_trial()
     site = viewer.site_filter
     violations = fetch(con, "views/eligibility_violations", site=site)
-    eligibility = {c.code: sorted(violations.loc[violations.code == c.code, "subjid"].unique().tolist())
-                   for c in cfg.eligibility}
+    eligibility = {
+        c.code: sorted(violations.loc[violations.code == c.code, "subjid"].unique().tolist()) for c in cfg.eligibility
+    }
     eligibility["STAGE_MISMATCH"] = sorted(fetch(con, "views/stage_mismatches", site=site).subjid.tolist())
-    eligibility["IE_DISAGREES"] = sorted(fetch(con, "views/eligibility_disagreements", site=site)
-                                         .subjid.unique().tolist())
+    eligibility["IE_DISAGREES"] = sorted(
+        fetch(con, "views/eligibility_disagreements", site=site).subjid.unique().tolist()
+    )
     windows = fetch(con, "views/window_deviations", site=site)
     reported = fetch(con, "views/reported_deviations", site=site)
     return {
         "eligibility": eligibility,
-        "windows": {w: sorted(windows.loc[windows.window_name == w, "subjid"].unique().tolist())
-                    for w in WINDOW_NAMES},
+        "windows": {w: sorted(windows.loc[windows.window_name == w, "subjid"].unique().tolist()) for w in WINDOW_NAMES},
         "reported": {
             "total": int(reported.n.sum()),
             "by_category": {k: int(v) for k, v in reported.groupby("category").n.sum().items()},
@@ -61,9 +68,16 @@ def by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
 
     cfg = cfg or load_trial()
     df = fetch(con, "views/deviations_by_site", site=viewer.site_filter)
-    df = blinding.suppress_by_group(df, "siteid", "site", [], con, cfg, merge=True,
-                                    sum_columns=["randomized", "reported", "major",
-                                                 "eligibility_subjects", "window_subjects"])
+    df = blinding.suppress_by_group(
+        df,
+        "siteid",
+        "site",
+        [],
+        con,
+        cfg,
+        merge=True,
+        sum_columns=["randomized", "reported", "major", "eligibility_subjects", "window_subjects"],
+    )
     shown = df.suppressed.isna() & (df.randomized.fillna(0) > 0)
     df.loc[shown, "reported_per_subject"] = df.loc[shown, "reported"] / df.loc[shown, "randomized"]
     df.loc[shown, "window_rate"] = df.loc[shown, "window_subjects"] / df.loc[shown, "randomized"]
@@ -73,5 +87,5 @@ def by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
     df["window_flag"] = None
     if len(n) and 0 < p0 < 1:
         df.loc[shown, "window_flag"] = funnel_flags(x, n, p0, level=max(cfg.safety.funnel_confidence))
-    df["window_p0"] = p0    # a column, not attrs: it survives the cache's pickling
+    df["window_p0"] = p0  # a column, not attrs: it survives the cache's pickling
     return df

@@ -1,4 +1,5 @@
 """Accrual, screening and allocation: the figures of the accrual and arm-balance views."""
+
 from __future__ import annotations
 
 import duckdb
@@ -17,8 +18,13 @@ def _iso(value) -> str | None:
 
 def data_cut(con: duckdb.DuckDBPyConnection) -> dict:
     row = fetch(con, "views/data_cut").iloc[0]
-    return {"cutoff": _iso(row.cutoff_date), "exported": str(pd.Timestamp(row.exported)),
-            "source": row.source, "is_demo": bool(row.is_demo), "build_id": row.build_id}
+    return {
+        "cutoff": _iso(row.cutoff_date),
+        "exported": str(pd.Timestamp(row.exported)),
+        "source": row.source,
+        "is_demo": bool(row.is_demo),
+        "build_id": row.build_id,
+    }
 
 
 def enrollment(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -37,8 +43,13 @@ def enrollment(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig 
         "target": cfg.trial.target_enrollment,
         "screen_failure_reasons": {r.reason: int(r.n) for r in reasons.itertuples()},
         "by_site": {
-            r.siteid: {"name": r.sitename, "screened": int(r.screened), "randomized": int(r.randomized),
-                       "activated": _iso(r.activated), "first_randomized": _iso(r.first_randomized)}
+            r.siteid: {
+                "name": r.sitename,
+                "screened": int(r.screened),
+                "randomized": int(r.randomized),
+                "activated": _iso(r.activated),
+                "first_randomized": _iso(r.first_randomized),
+            }
             for r in by_site.itertuples()
         },
     }
@@ -114,14 +125,16 @@ def accrual(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
     out = {"cumulative": cumulative_accrual(dates), "start": start, "cutoff": cut, "target": target}
     if target:
         out["planned"] = planned_accrual(start, target, planned_months, cfg.trial.days_per_month)
-        out["projection"] = project_completion(dates, start, cut, target, planned_months,
-                                               days_per_month=cfg.trial.days_per_month)
+        out["projection"] = project_completion(
+            dates, start, cut, target, planned_months, days_per_month=cfg.trial.days_per_month
+        )
     return out
 
 
 # ---------------------------------------------------------------- arm balance page
-def allocation_over_time(con: duckdb.DuckDBPyConnection, viewer: Viewer,
-                         cfg: TrialConfig | None = None) -> pd.DataFrame:
+def allocation_over_time(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None
+) -> pd.DataFrame:
     """Cumulative randomized per arm by month of randomization (allocation, not outcome)."""
     cfg = cfg or load_trial()
     months = fetch(con, "views/allocation", grouping="month").sort_values("group_value")
@@ -146,12 +159,14 @@ def imbalance(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig |
         if not groups:
             return {"group": None, "difference": 0}
         key = max(groups, key=lambda k: abs(groups[k][codes[0]] - groups[k][codes[1]]))
-        return {"group": key, "difference": abs(groups[key][codes[0]] - groups[key][codes[1]]),
-                "counts": groups[key]}
+        return {"group": key, "difference": abs(groups[key][codes[0]] - groups[key][codes[1]]), "counts": groups[key]}
 
-    return {"stratum": worst(a["by_stratum"]), "site": worst(a["by_site"]),
-            "block_size": cfg.randomization.block_size,
-            "stratum_bound": cfg.randomization.block_size // 2}
+    return {
+        "stratum": worst(a["by_stratum"]),
+        "site": worst(a["by_site"]),
+        "block_size": cfg.randomization.block_size,
+        "stratum_bound": cfg.randomization.block_size // 2,
+    }
 
 
 def baseline(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -162,11 +177,22 @@ def baseline(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | 
     out: dict = {"n": n}
     if n:
         age = df.age_at_consent.dropna()
-        out["age"] = {"median": float(age.median()), "q1": float(age.quantile(0.25)),
-                      "q3": float(age.quantile(0.75)), "min": int(age.min()), "max": int(age.max())}
-    for col, label in [("sex", "Sex"), ("ecog", "ECOG"), ("primary_site", "Primary site"),
-                       ("p16", "p16 (oropharynx)"), ("stage_computed", "Stage (AJCC 8th, recomputed)"),
-                       ("response_at_randomization", "Response"), ("smoking", "Smoking")]:
+        out["age"] = {
+            "median": float(age.median()),
+            "q1": float(age.quantile(0.25)),
+            "q3": float(age.quantile(0.75)),
+            "min": int(age.min()),
+            "max": int(age.max()),
+        }
+    for col, label in [
+        ("sex", "Sex"),
+        ("ecog", "ECOG"),
+        ("primary_site", "Primary site"),
+        ("p16", "p16 (oropharynx)"),
+        ("stage_computed", "Stage (AJCC 8th, recomputed)"),
+        ("response_at_randomization", "Response"),
+        ("smoking", "Smoking"),
+    ]:
         series = df[col]
         if col == "p16":
             series = df.loc[df.primary_site.isin(cfg.trial.p16_staged_sites), col]

@@ -3,6 +3,7 @@
 No arm exists in the blinded warehouse; a population that is one site is checked against the
 blinding rule first (dashboard.access.blinding) and not analysed when it breaks it.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -14,12 +15,16 @@ from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
 from dashboard.store.data import fetch
 
-ENDPOINTS = {"os": ("os_days", "os_event", "os_excluded_reason", "Overall survival"),
-             "dfs": ("dfs_days", "dfs_event", "dfs_excluded_reason", "Disease-free survival")}
+ENDPOINTS = {
+    "os": ("os_days", "os_event", "os_excluded_reason", "Overall survival"),
+    "dfs": ("dfs_days", "dfs_event", "dfs_excluded_reason", "Disease-free survival"),
+}
 CONF_TYPE = "log-log"
-CONF_TEXT = ("95% pointwise confidence band by Greenwood's variance on the log(-log) scale "
-             "(R survfit conf.type = \"log-log\"; lifelines' default); curves stop where fewer than "
-             f"{load_trial().blinding.min_cell_size} subjects remain at risk")
+CONF_TEXT = (
+    "95% pointwise confidence band by Greenwood's variance on the log(-log) scale "
+    '(R survfit conf.type = "log-log"; lifelines\' default); curves stop where fewer than '
+    f"{load_trial().blinding.min_cell_size} subjects remain at risk"
+)
 
 
 def landmarks_days(cfg: TrialConfig) -> dict[str, float]:
@@ -37,8 +42,12 @@ def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig, conf_type: 
 
     days, event, excluded, _label = ENDPOINTS[endpoint]
     usable = times[times[excluded].isna() & times[days].notna()]
-    km = kaplan_meier(usable[days].to_numpy(dtype=float), usable[event].to_numpy(dtype=bool),
-                      landmarks=landmarks_days(cfg), conf_type=conf_type)
+    km = kaplan_meier(
+        usable[days].to_numpy(dtype=float),
+        usable[event].to_numpy(dtype=bool),
+        landmarks=landmarks_days(cfg),
+        conf_type=conf_type,
+    )
     # Curves stop where fewer than the minimum cell remain at risk (Pocock, Clayton & Altman 2002,
     # Lancet 359:1686): a tail carried by one or two subjects misleads, and small cells are
     # exactly what the blinding rule keeps off the screen.
@@ -48,10 +57,15 @@ def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig, conf_type: 
     if enough:
         curve = curve[curve["time"] <= max(enough)].reset_index(drop=True)
     return {
-        "n": int(km["n"]), "events": int(km["events"]),
-        "median_days": km["median"], "median_lower": km["median_lower"], "median_upper": km["median_upper"],
-        "landmarks": {k: {"survival": v["survival"], "lower": v["lower"], "upper": v["upper"],
-                          "at_risk": int(v["at_risk"])} for k, v in km["landmarks"].items()},
+        "n": int(km["n"]),
+        "events": int(km["events"]),
+        "median_days": km["median"],
+        "median_lower": km["median_lower"],
+        "median_upper": km["median_upper"],
+        "landmarks": {
+            k: {"survival": v["survival"], "lower": v["lower"], "upper": v["upper"], "at_risk": int(v["at_risk"])}
+            for k, v in km["landmarks"].items()
+        },
         "excluded": int(len(times) - len(usable)),
         "curve": curve,
     }
@@ -65,8 +79,7 @@ def at_risk_table(times: pd.DataFrame, endpoint: str, every_months: int, cfg: Tr
         return pd.DataFrame({"months": [0], "at_risk": [0]})
     last = int(np.floor(t.max() / cfg.trial.days_per_month / every_months)) * every_months
     months = np.arange(0, last + 1, every_months)
-    return pd.DataFrame({"months": months,
-                         "at_risk": [int((t >= m * cfg.trial.days_per_month).sum()) for m in months]})
+    return pd.DataFrame({"months": months, "at_risk": [int((t >= m * cfg.trial.days_per_month).sum()) for m in months]})
 
 
 def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -80,23 +93,28 @@ def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | No
     times = survival_times(con, viewer)
     out: dict = {}
     for endpoint in ENDPOINTS:
-        out[endpoint] = {"pooled": {**km_summary(times, endpoint, cfg),
-                                    "at_risk_table": at_risk_table(times, endpoint, 6, cfg)}}
+        out[endpoint] = {
+            "pooled": {**km_summary(times, endpoint, cfg), "at_risk_table": at_risk_table(times, endpoint, 6, cfg)}
+        }
     d = cfg.design
     at_time = d.landmark_months * cfg.trial.days_per_month
     usable = times[times.os_excluded_reason.isna()]
     out["design"] = {
-        "expected_survival": d.expected_survival, "landmark_months": d.landmark_months,
+        "expected_survival": d.expected_survival,
+        "landmark_months": d.landmark_months,
         "observed_deaths": int(usable.os_event.sum()),
-        "expected_deaths_by_now": float(expected_events(usable.potential_follow_up.to_numpy(dtype=float),
-                                                        d.expected_survival, at_time)),
+        "expected_deaths_by_now": float(
+            expected_events(usable.potential_follow_up.to_numpy(dtype=float), d.expected_survival, at_time)
+        ),
         "expected_deaths_final": d.expected_deaths_final,
     }
     grid = np.linspace(0, max(float(usable.os_days.max() or 0), 1.0), 120)
-    out["design"]["curve"] = pd.DataFrame({"time": grid,
-                                           "survival": exponential_survival(grid, d.expected_survival, at_time)})
-    out["follow_up"] = reverse_km_median_follow_up(usable.os_days.to_numpy(dtype=float),
-                                                   usable.os_event.to_numpy(dtype=bool))
+    out["design"]["curve"] = pd.DataFrame(
+        {"time": grid, "survival": exponential_survival(grid, d.expected_survival, at_time)}
+    )
+    out["follow_up"] = reverse_km_median_follow_up(
+        usable.os_days.to_numpy(dtype=float), usable.os_event.to_numpy(dtype=bool)
+    )
     return out
 
 

@@ -1,5 +1,6 @@
 """Data quality: forms expected against received, overdue follow-up, entry lag, QoL completion,
 and what the last build found and warned about."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard.store import warehouse
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.store import warehouse
 from dashboard.store.data import fetch
 
 
@@ -24,10 +25,16 @@ def visits_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFra
         if col not in table:
             table[col] = 0
     table = table.reset_index().sort_values(["siteid", "month"])
-    return pd.DataFrame({"siteid": table.siteid, "visit": table.visit,
-                         "expected": table["in window"] + table["out of window"] + table["missed"],
-                         "received": table["in window"] + table["out of window"],
-                         "missed": table["missed"], "out_of_window": table["out of window"]})
+    return pd.DataFrame(
+        {
+            "siteid": table.siteid,
+            "visit": table.visit,
+            "expected": table["in window"] + table["out of window"] + table["missed"],
+            "received": table["in window"] + table["out of window"],
+            "missed": table["missed"],
+            "out_of_window": table["out of window"],
+        }
+    )
 
 
 def overdue(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
@@ -42,8 +49,13 @@ def entry_lag(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
 
 def qol_completion(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> pd.DataFrame:
     cfg = cfg or load_trial()
-    df = fetch(con, "views/qol_completion", site=viewer.site_filter, qol_visits=cfg.schedule.qol_visits,
-               days_per_month=cfg.trial.days_per_month)
+    df = fetch(
+        con,
+        "views/qol_completion",
+        site=viewer.site_filter,
+        qol_visits=cfg.schedule.qol_visits,
+        days_per_month=cfg.trial.days_per_month,
+    )
     order = {v: i for i, v in enumerate(cfg.schedule.qol_visits)}
     df = df.sort_values("visit", key=lambda s: s.map(order)).reset_index(drop=True)
     df["completion"] = (df.received / df.expected).where(df.expected > 0)
@@ -53,8 +65,11 @@ def qol_completion(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialCon
 def build_report(con: duckdb.DuckDBPyConnection, viewer: Viewer, warehouse_dir: str | Path) -> dict:
     """The last build's findings and warnings, its form counts, and every build attempt."""
     history = pd.DataFrame(warehouse.load_history(warehouse_dir))
-    keep = [c for c in ("started", "status", "package", "cutoff", "exported", "seconds", "errors",
-                        "warnings", "first_errors") if c in history]
+    keep = [
+        c
+        for c in ("started", "status", "package", "cutoff", "exported", "seconds", "errors", "warnings", "first_errors")
+        if c in history
+    ]
     return {
         "findings": fetch(con, "views/findings_summary", site=viewer.site_filter),
         "warnings": fetch(con, "views/build_warnings"),

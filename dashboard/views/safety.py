@@ -5,6 +5,7 @@ Counts are subjects, not events. A windowed signal (within 30 days of surgery, .
 subject in its denominator only when the whole window lies before the cut-off or the event has
 happened, so an early look is not biased low by subjects who have not had the time.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -27,11 +28,16 @@ def subjects(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
 def signal_columns(df: pd.DataFrame, signal: SafetySignal) -> tuple[pd.Series, pd.Series]:
     """(in the denominator, had the event) per subject, for one configured signal."""
     if signal.source not in df:
-        raise KeyError(f"trial.toml safety signal {signal.name}: source {signal.source!r} is not a column of "
-                       f"queries/views/safety_subjects.sql ({', '.join(df.columns)})")
+        raise KeyError(
+            f"trial.toml safety signal {signal.name}: source {signal.source!r} is not a column of "
+            f"queries/views/safety_subjects.sql ({', '.join(df.columns)})"
+        )
     source = df[signal.source]
-    population = {"randomized": pd.Series(True, index=df.index), "operated": df.operated.astype(bool),
-                  "with_pathology": df.with_pathology.astype(bool)}[signal.population]
+    population = {
+        "randomized": pd.Series(True, index=df.index),
+        "operated": df.operated.astype(bool),
+        "with_pathology": df.with_pathology.astype(bool),
+    }[signal.population]
     if signal.window_days is None:
         event = source.fillna(False).astype(bool)
         return population, event & population
@@ -52,13 +58,26 @@ def signals(df: pd.DataFrame, cfg: TrialConfig) -> list[dict]:
         observed, lower, upper = proportion_ci(x, n)
         above = s.threshold is not None and observed is not None and observed > s.threshold
         any_event = s.flag_any and x > 0
-        out.append({"name": s.name, "label": s.label, "events": x, "n": n,
-                    "observed": observed, "lower": lower, "upper": upper,
-                    "threshold": s.threshold, "flagged": bool(above or any_event),
-                    "flag_reason": ("above the threshold" if above else "") +
-                                   (" and " if above and any_event else "") +
-                                   ("any event is a signal" if any_event else "") or None,
-                    "window_days": s.window_days, "population": s.population, "assumed": s.assumed})
+        out.append(
+            {
+                "name": s.name,
+                "label": s.label,
+                "events": x,
+                "n": n,
+                "observed": observed,
+                "lower": lower,
+                "upper": upper,
+                "threshold": s.threshold,
+                "flagged": bool(above or any_event),
+                "flag_reason": ("above the threshold" if above else "")
+                + (" and " if above and any_event else "")
+                + ("any event is a signal" if any_event else "")
+                or None,
+                "window_days": s.window_days,
+                "population": s.population,
+                "assumed": s.assumed,
+            }
+        )
     return out
 
 
@@ -116,35 +135,42 @@ def soc_by_grade(soc: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("total", ascending=False).reset_index()
 
 
-def site_funnel(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, signal: SafetySignal,
-                cfg: TrialConfig | None = None) -> pd.DataFrame:
+def site_funnel(
+    con: duckdb.DuckDBPyConnection, df: pd.DataFrame, signal: SafetySignal, cfg: TrialConfig | None = None
+) -> pd.DataFrame:
     """Per site: events, denominator and rate of one signal, blinding-suppressed (sites that are
     one arm or too small are merged), with exact binomial funnel limits around the pooled rate."""
     from dashboard.stats.rates import funnel_flags
 
     cfg = cfg or load_trial()
     denominator, event = signal_columns(df, signal)
-    per_site = (pd.DataFrame({"siteid": df.siteid, "n": denominator.astype(int), "events": event.astype(int)})
-                .groupby("siteid", as_index=False).sum())
-    per_site = blinding.suppress_by_group(per_site, "siteid", "site", [], con, cfg,
-                                          merge=True, sum_columns=["n", "events"])
+    per_site = (
+        pd.DataFrame({"siteid": df.siteid, "n": denominator.astype(int), "events": event.astype(int)})
+        .groupby("siteid", as_index=False)
+        .sum()
+    )
+    per_site = blinding.suppress_by_group(
+        per_site, "siteid", "site", [], con, cfg, merge=True, sum_columns=["n", "events"]
+    )
     shown = per_site[per_site.suppressed.isna() & (per_site.n > 0)].copy()
     total_n, total_x = int(denominator.sum()), int(event.sum())
     p0 = total_x / total_n if total_n else np.nan
     shown["rate"] = shown.events / shown.n
     if len(shown) and total_n and 0 < p0 < 1:
-        shown["flag"] = funnel_flags(shown.events.to_numpy(int), shown.n.to_numpy(int), p0,
-                                     level=max(cfg.safety.funnel_confidence))
+        shown["flag"] = funnel_flags(
+            shown.events.to_numpy(int), shown.n.to_numpy(int), p0, level=max(cfg.safety.funnel_confidence)
+        )
     else:
         shown["flag"] = "within"
     hidden = per_site[per_site.suppressed.notna()]
     out = pd.concat([shown, hidden], ignore_index=True)
-    out["p0"] = p0          # a column, not attrs: it survives the cache's pickling
+    out["p0"] = p0  # a column, not attrs: it survives the cache's pickling
     return out
 
 
-def signal_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, signal_name: str,
-                   cfg: TrialConfig | None = None) -> pd.DataFrame:
+def signal_by_site(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, signal_name: str, cfg: TrialConfig | None = None
+) -> pd.DataFrame:
     """site_funnel for a configured signal by name (the page's entry point)."""
     cfg = cfg or load_trial()
     signal = next(s for s in cfg.safety_signals if s.name == signal_name)
@@ -154,6 +180,10 @@ def signal_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, signal_name: 
 def summary_part(result: dict) -> dict:
     if "suppressed" in result:
         return {"suppressed": result["suppressed"]}
-    return {"pooled": result["pooled"], "signals": [
-        {k: s[k] for k in ("name", "observed", "lower", "upper", "threshold", "flagged", "events", "n")}
-        for s in result["signals"]]}
+    return {
+        "pooled": result["pooled"],
+        "signals": [
+            {k: s[k] for k in ("name", "observed", "lower", "upper", "threshold", "flagged", "events", "n")}
+            for s in result["signals"]
+        ],
+    }

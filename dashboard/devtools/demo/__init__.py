@@ -11,42 +11,38 @@ trial.toml and every form, column and code from crf_spec.toml, through dashboard
 output depends only on the arguments: the same seed gives byte-identical files.
 
 A handful of findings are planted on purpose (an over-age subject, stage mismatches, a late
-operation, a deviation term that names the arm, ...). Everything else keeps to the protocol, so the returned dict lists every
-subject a correct build must flag for each planted kind; see `write_demo_package`.
+operation, a deviation term that names the arm, ...). Everything else keeps to the protocol, so
+the returned dict lists every subject a correct build must flag for each planted kind; see
+`write_demo_package`.
 """
+
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
-import re
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
 
 from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
+from dashboard.devtools.demo.clinical import ajcc8_stage  # noqa: F401  (public: the tests stage with it)
 from dashboard.devtools.demo.forms import FormsMixin
 from dashboard.devtools.demo.planted import PlantedMixin
+from dashboard.devtools.demo.randomness import _d, _Stream
 from dashboard.devtools.demo.sites import SitesMixin
 from dashboard.devtools.demo.subjects import SubjectsMixin
-from dashboard.devtools.demo.vocabulary import _DRUGS, _CLAVIEN, _DV_RANDOM, _MONTH_VISIT, _LAYOUT
-from dashboard.devtools.demo.randomness import _d, _Stream
-from dashboard.devtools.demo.clinical import ajcc8_stage  # noqa: F401  (public: the tests stage with it)
+from dashboard.devtools.demo.vocabulary import _CLAVIEN, _DRUGS, _DV_RANDOM, _LAYOUT, _MONTH_VISIT
 from dashboard.ingest.validate import DEMO_SOURCE_PREFIX as SOURCE_PREFIX  # the build recognises demo data by it
+
 # The generator as EXPORT.csv SOURCE names it, unchanged since the first demo package so that a
 # package made before the code moved to devtools/ compares equal to one made after.
 GENERATOR = "dashboard.demo_data"
 
 
-
 class Demo(SitesMixin, SubjectsMixin, PlantedMixin, FormsMixin):
     """The generator: its state, and the steps of its parts (sites, subjects, planted, forms)."""
 
-    def __init__(self, trial: TrialConfig, spec: CrfSpec, subjects: int, sites: int,
-                 cutoff: dt.date, seed: int):
+    def __init__(self, trial: TrialConfig, spec: CrfSpec, subjects: int, sites: int, cutoff: dt.date, seed: int):
         self.trial, self.spec = trial, spec
         self.N, self.n_sites = subjects, sites
         self.cutoff = cutoff.toordinal()
@@ -63,8 +59,11 @@ class Demo(SitesMixin, SubjectsMixin, PlantedMixin, FormsMixin):
         self.early_death_max = max(trial.safety.early_death_days)
         self.max_age = next(int(c.params["max_age"]) for c in trial.eligibility if c.check == "age_range")
         self.fu_months = list(sch.followup_months)
-        self.qol = [(v, 0 if v == "BASELINE" else int(_MONTH_VISIT.match(v).group(1)))
-                    for v in sch.qol_visits if v == "BASELINE" or _MONTH_VISIT.match(v)]
+        self.qol = [
+            (v, 0 if v == "BASELINE" else int(_MONTH_VISIT.match(v).group(1)))
+            for v in sch.qol_visits
+            if v == "BASELINE" or _MONTH_VISIT.match(v)
+        ]
         self.arms = trial.arm_codes
         self.experimental = {a.code: a.experimental for a in trial.arms}
         psv = list(trial.blinding.protocol_surgery_values)
@@ -80,8 +79,7 @@ class Demo(SitesMixin, SubjectsMixin, PlantedMixin, FormsMixin):
         self._need("EX", "EXCLASS", *sorted({c for _, c, _ in _DRUGS}))
         self._need("RS", "RSORRES", "CR", "PR", "SD")
         self._need("AE", "AECLAV", *_CLAVIEN, "V")
-        self._need("DS", "DSDECOD", "WITHDREW CONSENT", "LOST TO FOLLOW-UP", "PHYSICIAN DECISION",
-                   "DEATH", "COMPLETED")
+        self._need("DS", "DSDECOD", "WITHDREW CONSENT", "LOST TO FOLLOW-UP", "PHYSICIAN DECISION", "DEATH", "COMPLETED")
         self._need("PATH", "MARGIN", "NEGATIVE", "CLOSE", "POSITIVE")
         self._need("ADJ", "ADJTYPE", "RT", "CRT", "IMMUNOTHERAPY")
         self._need("DV", "DVCAT", *sorted({c for c, *_ in _DV_RANDOM}), "ELIGIBILITY")
@@ -89,9 +87,15 @@ class Demo(SitesMixin, SubjectsMixin, PlantedMixin, FormsMixin):
         self.qscat = self.codes("QS", "QSCAT")
 
 
-def write_demo_package(out: str | Path, *, subjects: int = 300, sites: int = 12,
-                       cutoff: dt.date = dt.date(2028, 6, 30), seed: int = 20260101,
-                       encoding: str = "utf-8") -> dict:
+def write_demo_package(
+    out: str | Path,
+    *,
+    subjects: int = 300,
+    sites: int = 12,
+    cutoff: dt.date = dt.date(2028, 6, 30),
+    seed: int = 20260101,
+    encoding: str = "utf-8",
+) -> dict:
     """Write a synthetic export package (one CSV per form of the CRF spec) into the folder `out`.
 
     `subjects` is the number of randomized subjects; more are screened. Everything is dated on
@@ -99,7 +103,8 @@ def write_demo_package(out: str | Path, *, subjects: int = 300, sites: int = 12,
     `randomized`, `screened`, `screen_failures`, `screening_pending`, `sites`, `pending_sites`,
     `cutoff`, `exported`, `rows` (per form) and `planted`, a dict of finding -> SUBJIDs:
 
-    - `I01` aged one year over the maximum (trial.toml I01) at consent, IE says met; `I03` recomputed stage not III-IVA (IE says met);
+    - `I01` aged one year over the maximum (trial.toml I01) at consent, IE says met; `I03`
+      recomputed stage not III-IVA (IE says met);
       `STAGE_MISMATCH` recorded STAGE differs from the recomputed one (includes `I03`);
       `I04` ECOG 2 (IE says not met, the site reported a deviation); `I06` seven cycles;
       `I07` last response before randomization SD; `I12` consent after randomization;
@@ -142,22 +147,26 @@ def write_demo_package(out: str | Path, *, subjects: int = 300, sites: int = 12,
     tables["SITES"] = g.sites_rows()
     sec = g.s.int(3600, 5 * 3600)
     exported = f"{_d(g.export_day)}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
-    tables["EXPORT"] = [(exported, cutoff.isoformat(),
-                         f"{SOURCE_PREFIX} ({GENERATOR}, seed {seed}, {subjects} randomized, {sites} sites)",
-                         spec.version)]
+    tables["EXPORT"] = [
+        (
+            exported,
+            cutoff.isoformat(),
+            f"{SOURCE_PREFIX} ({GENERATOR}, seed {seed}, {subjects} randomized, {sites} sites)",
+            spec.version,
+        )
+    ]
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows_written = {}
     for form_name, form in spec.forms.items():
         layout = _LAYOUT.get(form_name, [])
-        header = form.column_names + (["ENTDTC"] if "ENTDTC" in layout and "ENTDTC" in spec.optional_everywhere
-                                      else [])
+        header = form.column_names + (["ENTDTC"] if "ENTDTC" in layout and "ENTDTC" in spec.optional_everywhere else [])
         unknown = [c for c in layout if c not in header and c != "ENTDTC"]
         if unknown:
             raise ValueError(f"crf_spec.toml: {form_name} has no column {unknown[0]} the demo writes")
         rows = tables.get(form_name, [])
-        if header != layout:       # the spec's order differs, or it has columns the demo leaves empty
+        if header != layout:  # the spec's order differs, or it has columns the demo leaves empty
             pos = {c: k for k, c in enumerate(layout)}
             idx = [pos.get(c) for c in header]
             rows = [tuple("" if k is None else r[k] for k in idx) for r in rows]
@@ -181,4 +190,3 @@ def write_demo_package(out: str | Path, *, subjects: int = 300, sites: int = 12,
         "rows": rows_written,
         "planted": planted,
     }
-

@@ -1,19 +1,7 @@
 """The demo trial's clinical model: AJCC 8th staging, quality-of-life curves by arm, and the
 attributes of one subject."""
+
 from __future__ import annotations
-
-import csv
-import datetime as dt
-import math
-import re
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
-from pathlib import Path
-
-import numpy as np
-
-from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
 
 
 def ajcc8_stage(primsite: str, p16: str | None, ct: str, cn: str, cm: str) -> str | None:
@@ -63,36 +51,90 @@ def ajcc8_stage(primsite: str, p16: str | None, ct: str, cn: str, cm: str) -> st
 def _interp(knots: list[tuple[int, float]], month: int) -> float:
     if month <= knots[0][0]:
         return knots[0][1]
-    for (m0, v0), (m1, v1) in zip(knots, knots[1:]):
+    for (m0, v0), (m1, v1) in zip(knots, knots[1:], strict=False):
         if month <= m1:
             return v0 + (v1 - v0) * (month - m0) / (m1 - m0)
     return knots[-1][1]
 
 
 def _ghs(month: int, de: bool) -> float:
-    return _interp([(0, 62), (3, 60 if de else 55), (6, 66 if de else 63), (12, 70 if de else 68),
-                    (24, 71 if de else 70)], month)
+    return _interp(
+        [(0, 62), (3, 60 if de else 55), (6, 66 if de else 63), (12, 70 if de else 68), (24, 71 if de else 70)], month
+    )
 
 
 def _swallow(month: int, de: bool) -> float:
-    return _interp([(0, 22), (3, 35 if de else 45), (6, 27 if de else 35), (12, 22 if de else 28),
-                    (24, 20 if de else 25)], month)
+    return _interp(
+        [(0, 22), (3, 35 if de else 45), (6, 27 if de else 35), (12, 22 if de else 28), (24, 20 if de else 25)], month
+    )
 
 
 def _mdadi(month: int, de: bool) -> float:
-    return _interp([(0, 72), (3, 66 if de else 58), (6, 70 if de else 63), (12, 73 if de else 68),
-                    (24, 74 if de else 70)], month)
+    return _interp(
+        [(0, 72), (3, 66 if de else 58), (6, 70 if de else 63), (12, 73 if de else 68), (24, 74 if de else 70)], month
+    )
 
 
 class _Subject:
     __slots__ = (
-        "i", "site", "subjid", "num", "R", "consent", "scrn", "birth", "birth_partial", "age", "male",
-        "prim", "p16", "ct", "cn", "stage", "resp", "interim", "ncyc", "cycle_dates", "drug", "xclass",
-        "chemo", "rs_last", "dx", "bl", "ecog", "smoking", "arm", "randno", "stratresp", "stratsite",
-        "surg_gap", "S", "operated", "protected", "rt_late", "img_late", "pre_withdraw", "t_rec1",
-        "rec1", "t_rec2", "rec2", "t_death", "death_cause", "t_withdraw", "t_ltfu", "t_phys",
-        "treat_death", "ie_over", "oow", "ae_late", "prim_resected", "flap", "mand", "gloss",
-        "neck", "tongue",
+        "i",
+        "site",
+        "subjid",
+        "num",
+        "R",
+        "consent",
+        "scrn",
+        "birth",
+        "birth_partial",
+        "age",
+        "male",
+        "prim",
+        "p16",
+        "ct",
+        "cn",
+        "stage",
+        "resp",
+        "interim",
+        "ncyc",
+        "cycle_dates",
+        "drug",
+        "xclass",
+        "chemo",
+        "rs_last",
+        "dx",
+        "bl",
+        "ecog",
+        "smoking",
+        "arm",
+        "randno",
+        "stratresp",
+        "stratsite",
+        "surg_gap",
+        "S",
+        "operated",
+        "protected",
+        "rt_late",
+        "img_late",
+        "pre_withdraw",
+        "t_rec1",
+        "rec1",
+        "t_rec2",
+        "rec2",
+        "t_death",
+        "death_cause",
+        "t_withdraw",
+        "t_ltfu",
+        "t_phys",
+        "treat_death",
+        "ie_over",
+        "oow",
+        "ae_late",
+        "prim_resected",
+        "flap",
+        "mand",
+        "gloss",
+        "neck",
+        "tongue",
     )
 
     def __init__(self, i: int, site: int, R: int):

@@ -1,21 +1,20 @@
 """The rows of every CRF form of the demo trial, from the subjects' timelines."""
+
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import math
-import re
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
-from pathlib import Path
-
-import numpy as np
-
-from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
-from dashboard.devtools.demo.vocabulary import _AE_IMMUNE, _AE_GENERAL, _CHEMO_ONLY, _AE_SURGICAL, _CLAVIEN, _CLAVIEN_GRADE, _FATAL_SURGICAL, _AE_RT, _DV_RANDOM
-from dashboard.devtools.demo.clinical import _ghs, _swallow, _mdadi, _Subject
-from dashboard.devtools.demo.randomness import _d, _W
+from dashboard.devtools.demo.clinical import _ghs, _mdadi, _Subject, _swallow
+from dashboard.devtools.demo.randomness import _W, _d
+from dashboard.devtools.demo.vocabulary import (
+    _AE_GENERAL,
+    _AE_IMMUNE,
+    _AE_RT,
+    _AE_SURGICAL,
+    _CHEMO_ONLY,
+    _CLAVIEN,
+    _CLAVIEN_GRADE,
+    _DV_RANDOM,
+    _FATAL_SURGICAL,
+)
 
 
 class FormsMixin:
@@ -32,14 +31,22 @@ class FormsMixin:
         P["death_90d"] = []
         P["dates_after_cutoff"] = []
         ie_default = {c: ("Y" if c.startswith("I") else "N") for c in self.criteria}
-        fu_due = [(m, round(m * dpm), sch.followup_window_days if m <= sch.followup_window_switch_month
-                   else sch.followup_window_days_late) for m in self.fu_months]
+        fu_due = [
+            (
+                m,
+                round(m * dpm),
+                sch.followup_window_days if m <= sch.followup_window_switch_month else sch.followup_window_days_late,
+            )
+            for m in self.fu_months
+        ]
         last_visit = f"M{fu_due[-1][0]}" if fu_due else None
         rt_types = [t for t in ("RT", "CRT") if t in sch.adjuvant_rt_types] or ["RT"]
         fatal_w = _W(_FATAL_SURGICAL, [4, 3, 1])
         immune_w = _W(_AE_IMMUNE, [a[6] for a in _AE_IMMUNE])
-        surg_w = {flap: _W([a for a in _AE_SURGICAL if flap or not a[7]],
-                           [a[6] for a in _AE_SURGICAL if flap or not a[7]]) for flap in (True, False)}
+        surg_w = {
+            flap: _W([a for a in _AE_SURGICAL if flap or not a[7]], [a[6] for a in _AE_SURGICAL if flap or not a[7]])
+            for flap in (True, False)
+        }
         clav_w = {a[0]: _W(_CLAVIEN, a[3]) for a in _AE_SURGICAL}
         dv_w = _W(_DV_RANDOM, [d[4] for d in _DV_RANDOM])
         grade_w: dict[tuple, _W] = {}
@@ -71,8 +78,18 @@ class FormsMixin:
                 rs.append((sid, site, _d(p.interim[0]), p.interim[1]))
             rs.append((sid, site, _d(p.rs_last), p.resp))
             sec = s.int(9 * 3600, 17 * 3600)
-            rnd.append((sid, site, _d(R), p.randno, p.arm, p.stratresp, p.stratsite,
-                        f"{_d(R)}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"))
+            rnd.append(
+                (
+                    sid,
+                    site,
+                    _d(R),
+                    p.randno,
+                    p.arm,
+                    p.stratresp,
+                    p.stratsite,
+                    f"{_d(R)}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}",
+                )
+            )
 
             # ---- how long the subject is observed
             death = p.t_death if p.t_death <= C else None
@@ -84,7 +101,7 @@ class FormsMixin:
                 stop = None
             end = min([C] + [t for t in (death, stop) if t is not None])
             S, operated = p.S, p.operated
-            visits: list[tuple[int, str, int, int]] = []      # (date, visit, due date, window)
+            visits: list[tuple[int, str, int, int]] = []  # (date, visit, due date, window)
             ds_row = None
             if operated:
                 for m, due, win in fu_due:
@@ -94,7 +111,7 @@ class FormsMixin:
                     if p.t_ltfu is not None and date >= p.t_ltfu:
                         break
                     if not p.oow and s.chance(0.05):
-                        continue                               # missed visit
+                        continue  # missed visit
                     visits.append((date, f"M{m}", S + due, win))
                 if p.oow:
                     self._out_of_window(p, visits, S, end)
@@ -123,14 +140,27 @@ class FormsMixin:
                 if (a[0] in _CHEMO_ONLY and not p.chemo) or not s.chance(a[6] * 0.015):
                     continue
                 on = first + s.int(1, max(2, last - first + 14))
-                aes.append(self._ae(a, on, grade(a[3]), "IMMUNOTHERAPY" if a[0] == "乏力" else "UNKNOWN",
-                                    "N", None, end))
+                aes.append(
+                    self._ae(a, on, grade(a[3]), "IMMUNOTHERAPY" if a[0] == "乏力" else "UNKNOWN", "N", None, end)
+                )
 
             # ---- surgery, complications, pathology, adjuvant therapy
             if operated:
                 self._surgery_fields(p)
-                pr.append((sid, site, _d(S), self.surgery_of[p.arm], p.prim_resected, p.mand, p.flap,
-                           p.gloss, p.neck, self.entry(S, p.site)))
+                pr.append(
+                    (
+                        sid,
+                        site,
+                        _d(S),
+                        self.surgery_of[p.arm],
+                        p.prim_resected,
+                        p.mand,
+                        p.flap,
+                        p.gloss,
+                        p.neck,
+                        self.entry(S, p.site),
+                    )
+                )
                 n_comp = 0 if s.chance(0.70 if de else 0.64) else (1 if s.chance(0.78) else 2)
                 for _ in range(n_comp):
                     a = surg_w[p.flap == "Y"](s)
@@ -139,8 +169,20 @@ class FormsMixin:
                     aes.append(self._ae(a, on, _CLAVIEN_GRADE[clav], "SURGERY", "N", clav, end))
                     if clav == "IIIB" and on <= end:
                         when = min(on + s.int(0, 2), end)
-                        pr.append((sid, site, _d(when), self.reoperation, "", "", "Y" if a[7] else "", "", "",
-                                   self.entry(when, p.site)))
+                        pr.append(
+                            (
+                                sid,
+                                site,
+                                _d(when),
+                                self.reoperation,
+                                "",
+                                "",
+                                "Y" if a[7] else "",
+                                "",
+                                "",
+                                self.entry(when, p.site),
+                            )
+                        )
                 if p.treat_death is not None and death == p.treat_death:
                     a = fatal_w(s)
                     on = max(S + 1, death - s.int(0, 5))
@@ -150,7 +192,7 @@ class FormsMixin:
                 if pdate <= end:
                     row = self._pathology(p, pdate)
                     path.append(row)
-                    high_risk = row[4] == "POSITIVE" or row[5] == "Y"      # margin, extranodal extension
+                    high_risk = row[4] == "POSITIVE" or row[5] == "Y"  # margin, extranodal extension
                 self._adjuvant(p, adj, aes, high_risk, end, rt_types)
 
             # ---- follow-up, recurrences, death, end of study
@@ -184,11 +226,13 @@ class FormsMixin:
             if qdates:
                 gh_b, sw_b, md_b = s.normal(0, 11), s.normal(0, 10), s.normal(0, 9)
                 for v, m, date in qdates:
-                    if s.chance(0.10):                          # the whole visit's forms missing
+                    if s.chance(0.10):  # the whole visit's forms missing
                         continue
-                    for cat, code, val in (("QLQ-C30", "GHS", _ghs(m, de) + gh_b),
-                                           ("QLQ-H&N35", "SWALLOW", _swallow(m, de) + sw_b),
-                                           ("MDADI", "MDADI", _mdadi(m, de) + md_b)):
+                    for cat, code, val in (
+                        ("QLQ-C30", "GHS", _ghs(m, de) + gh_b),
+                        ("QLQ-H&N35", "SWALLOW", _swallow(m, de) + sw_b),
+                        ("MDADI", "MDADI", _mdadi(m, de) + md_b),
+                    ):
                         if cat not in self.qscat or s.chance(0.055):
                             continue
                         x = val + s.normal(0, 9)
@@ -214,7 +258,7 @@ class FormsMixin:
                     continue
                 lag = self.lag_days(p.site)
                 if on + lag > last_entry_day and gr < 5 and not after_cutoff:
-                    continue                                    # entered after the export
+                    continue  # entered after the export
                 k += 1
                 txt = _d(on)
                 if not after_cutoff and gr < 5:
@@ -223,8 +267,25 @@ class FormsMixin:
                         txt = txt[:4]
                     elif r < 0.095:
                         txt = txt[:7]
-                ae.append((sid, site, str(k), term, decod, soc, txt, "" if en is None else _d(en), str(gr), ser,
-                           rel, imm, clav or "", out, self.stamp(min(on + lag, last_entry_day))))
+                ae.append(
+                    (
+                        sid,
+                        site,
+                        str(k),
+                        term,
+                        decod,
+                        soc,
+                        txt,
+                        "" if en is None else _d(en),
+                        str(gr),
+                        ser,
+                        rel,
+                        imm,
+                        clav or "",
+                        out,
+                        self.stamp(min(on + lag, last_entry_day)),
+                    )
+                )
 
             # ---- deviations reported by the site
             self._deviations(p, dv, dv_w, end, death, visits)
@@ -340,8 +401,9 @@ class FormsMixin:
         if sid in P["randomization_to_surgery"][:2]:
             items.append((p.S, "TREATMENT", "随机化后超过28天才手术", "MINOR"))
         if sid in P["surgery_to_adjuvant_rt"][:1]:
-            items.append((p.S + 43, "TREATMENT", "Adjuvant radiotherapy started more than 6 weeks after surgery",
-                          "MINOR"))
+            items.append(
+                (p.S + 43, "TREATMENT", "Adjuvant radiotherapy started more than 6 weeks after surgery", "MINOR")
+            )
         if p.oow and visits and s.chance(0.5):
             for date, name, due, win in visits:
                 if abs(date - due) > win:

@@ -1,19 +1,8 @@
 """The findings planted on purpose in the demo trial, each listed with the subjects a correct
 build must flag."""
+
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import math
-import re
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
-from pathlib import Path
-
-import numpy as np
-
-from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
 from dashboard.devtools.demo.clinical import _Subject
 
 
@@ -37,9 +26,22 @@ class PlantedMixin:
 
         C = self.cutoff
         nonhpv = lambda p: not (p.prim == "OROPHARYNX" and p.p16 == "POSITIVE")  # noqa: E731
-        for key in ("I01", "STAGE_MISMATCH", "I03", "I04", "I06", "I07", "I12", "IE_NOT_MET",
-                    "STRATUM_MISMATCH", "response_imaging_late", "randomization_to_surgery",
-                    "surgery_to_adjuvant_rt", "followup_out_of_window", "ae_after_cutoff"):
+        for key in (
+            "I01",
+            "STAGE_MISMATCH",
+            "I03",
+            "I04",
+            "I06",
+            "I07",
+            "I12",
+            "IE_NOT_MET",
+            "STRATUM_MISMATCH",
+            "response_imaging_late",
+            "randomization_to_surgery",
+            "surgery_to_adjuvant_rt",
+            "followup_out_of_window",
+            "ae_after_cutoff",
+        ):
             P[key] = []
         P["IE_DISAGREE"] = []
 
@@ -53,38 +55,47 @@ class PlantedMixin:
             P["I01"].append(p.subjid)
             P["IE_DISAGREE"].append([p.subjid, "I01"])
         # recorded stage differs from the recomputed one: three make the subject ineligible
-        for p in take(1, nonhpv):                          # T4B is IVB, recorded IVA
+        for p in take(1, nonhpv):  # T4B is IVB, recorded IVA
             p.ct, p.stage = "T4B", "IVA"
-            P["STAGE_MISMATCH"].append(p.subjid); P["I03"].append(p.subjid); disagree(p, "I03")
-        for p in take(1, nonhpv):                          # T2 N0 is II, recorded III
+            P["STAGE_MISMATCH"].append(p.subjid)
+            P["I03"].append(p.subjid)
+            disagree(p, "I03")
+        for p in take(1, nonhpv):  # T2 N0 is II, recorded III
             p.ct, p.cn, p.stage = "T2", "N0", "III"
-            P["STAGE_MISMATCH"].append(p.subjid); P["I03"].append(p.subjid); disagree(p, "I03")
+            P["STAGE_MISMATCH"].append(p.subjid)
+            P["I03"].append(p.subjid)
+            disagree(p, "I03")
         for p in take(1, lambda p: p.prim == "OROPHARYNX") or take(1, lambda p: True):
             # p16-positive oropharynx staged with the p16-negative rules: T3 N1 is II, not III
             p.prim, p.p16, p.ct, p.cn, p.stage = "OROPHARYNX", "POSITIVE", "T3", "N1", "III"
             p.tongue = False
-            P["STAGE_MISMATCH"].append(p.subjid); P["I03"].append(p.subjid); disagree(p, "I03")
-        for p in take(1, nonhpv):                          # T4A N0 is IVA, recorded III: still eligible
+            P["STAGE_MISMATCH"].append(p.subjid)
+            P["I03"].append(p.subjid)
+            disagree(p, "I03")
+        for p in take(1, nonhpv):  # T4A N0 is IVA, recorded III: still eligible
             p.ct, p.cn, p.stage = "T4A", "N0", "III"
             P["STAGE_MISMATCH"].append(p.subjid)
-        for p in take(1, lambda p: True):                  # ECOG 2: the site said so and reported it
+        for p in take(1, lambda p: True):  # ECOG 2: the site said so and reported it
             p.ecog = 2
             p.ie_over["I04"] = "N"
             P["I04"].append(p.subjid)
         for p in take(1, lambda p: p.R <= C - 30):
             p.ncyc = 7
-            P["I06"].append(p.subjid); disagree(p, "I06")
+            P["I06"].append(p.subjid)
+            disagree(p, "I06")
         for p in take(1, lambda p: p.R <= C - 30):
             p.resp = "SD"
-            P["I07"].append(p.subjid); disagree(p, "I07")
+            P["I07"].append(p.subjid)
+            disagree(p, "I07")
         for p in take(2, lambda p: p.R <= C - 40):
             p.consent = p.R + s.int(1, 6)
-            P["I12"].append(p.subjid); disagree(p, "I12")
+            P["I12"].append(p.subjid)
+            disagree(p, "I12")
         for p in take(1, lambda p: True):
             p.ie_over["I11"] = "N"
             P["IE_NOT_MET"].append(p.subjid)
         for p in take(1, lambda p: p.R <= C - 30):
-            p.stratsite = "WRONG"                          # resolved at randomization
+            p.stratsite = "WRONG"  # resolved at randomization
             P["STRATUM_MISMATCH"].append(p.subjid)
         for p in take(2, lambda p: True):
             p.img_late = True

@@ -1,22 +1,18 @@
 """The demo generator's random draws (one stream, so the same seed gives the same files) and
 its date helpers (days as ordinals)."""
+
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
-import re
 from bisect import bisect_right
-from functools import lru_cache
+from functools import cache
 from itertools import accumulate
-from pathlib import Path
 
 import numpy as np
 
-from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
 
-
-@lru_cache(maxsize=None)
+@cache
 def _d(o: int) -> str:
     """ISO date of a proleptic Gregorian ordinal."""
     return dt.date.fromordinal(o).isoformat()
@@ -29,7 +25,7 @@ def _age(birth: dt.date, on: dt.date) -> int:
 def _years_before(d: dt.date, years: int) -> dt.date:
     try:
         return d.replace(year=d.year - years)
-    except ValueError:          # 29 February
+    except ValueError:  # 29 February
         return d.replace(year=d.year - years, day=28)
 
 

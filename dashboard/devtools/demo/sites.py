@@ -1,21 +1,15 @@
 """Sites, their activation and accrual, the screening log and the EDC entry stamps of the demo trial."""
+
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
-import re
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
-from pathlib import Path
 
 import numpy as np
 
-from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
-from dashboard.devtools.demo.vocabulary import _HOSPITALS, _CITIES, _SUFFIXES, _DRUGS
 from dashboard.devtools.demo.clinical import _Subject
-from dashboard.devtools.demo.randomness import _d, _age, _W
+from dashboard.devtools.demo.randomness import _W, _age, _d
+from dashboard.devtools.demo.vocabulary import _CITIES, _DRUGS, _HOSPITALS, _SUFFIXES
 
 
 class SitesMixin:
@@ -59,7 +53,7 @@ class SitesMixin:
         offsets[0] = 0.0
         self.actdat = {k: first + int(offsets[j]) for j, k in enumerate(active)}
         rates = rng.gamma(2.5, 1.0, len(active))
-        rates[0] = max(rates[0], float(rates.max()))          # the lead site enrolls most
+        rates[0] = max(rates[0], float(rates.max()))  # the lead site enrolls most
         self.closed: dict[int, int] = {}
         if len(active) >= 8:
             k = active[1 + int(s.u() * (len(active) - 1))]
@@ -67,7 +61,7 @@ class SitesMixin:
             self.closed[k] = a + int((self.cutoff - a) * (0.5 + 0.25 * s.u()))
             rates[active.index(k)] *= 0.4
         self.active = active
-        self.rate = dict(zip(active, rates))
+        self.rate = dict(zip(active, rates, strict=True))
         # enrolment windows: from 3 weeks after activation to the cut-off (or the closure)
         self.window = {k: (self.actdat[k] + 21, self.closed.get(k, self.cutoff)) for k in active}
         # the site's entry lag (median days) and how often it reports deviations
@@ -85,7 +79,7 @@ class SitesMixin:
         site_of = np.repeat(np.array(act), counts)
         lo = np.array([self.window[k][0] for k in site_of])
         hi = np.array([self.window[k][1] for k in site_of])
-        u = rng.random(self.N) ** 0.8                     # accrual picks up once a site is running
+        u = rng.random(self.N) ** 0.8  # accrual picks up once a site is running
         R = lo + np.floor((hi - lo + 1) * u).astype(np.int64)
         R = np.minimum(R, hi)
         tie = rng.random(self.N)
@@ -101,30 +95,53 @@ class SitesMixin:
     # -------------------------------------------------------------- 7. screening log and sites
     def screening(self) -> list[tuple]:
         s, rng = self.s, self.rng
-        entries = []          # (site, date, age, sex, outcome, reason, subjid)
+        entries = []  # (site, date, age, sex, outcome, reason, subjid)
         for p in self.subjects:
-            entries.append((p.site, p.scrn, _age(p.birth, dt.date.fromordinal(p.scrn)), "M" if p.male else "F",
-                            "ENROLLED", "", p.subjid))
+            entries.append(
+                (
+                    p.site,
+                    p.scrn,
+                    _age(p.birth, dt.date.fromordinal(p.scrn)),
+                    "M" if p.male else "F",
+                    "ENROLLED",
+                    "",
+                    p.subjid,
+                )
+            )
         act = self.active
         exposure = np.array([self.rate[k] * max(1, self.window[k][1] - self.window[k][0]) for k in act])
         n_fail = round(self.N * 0.24)
         fails = rng.multinomial(n_fail, exposure / exposure.sum()) if n_fail else np.zeros(len(act), int)
-        reason = _W(["I07", "I03", "I04", "E02", "OTHER", "I01", "I02", "I09", "E03", "E06", "I10"],
-                    [55, 12, 7, 6, 10, 3, 2, 2, 1, 1, 1])
-        for k, n in zip(act, fails):
+        reason = _W(
+            ["I07", "I03", "I04", "E02", "OTHER", "I01", "I02", "I09", "E03", "E06", "I10"],
+            [55, 12, 7, 6, 10, 3, 2, 2, 1, 1, 1],
+        )
+        for k, n in zip(act, fails, strict=True):
             lo, hi = self.window[k][0] - 14, self.window[k][1]
             for _ in range(int(n)):
                 why = reason(s)
-                age = (s.int(self.max_age + 1, self.max_age + 7) if why == "I01"
-                       else int(min(self.max_age, max(30, round(s.normal(58, 10))))))
+                age = (
+                    s.int(self.max_age + 1, self.max_age + 7)
+                    if why == "I01"
+                    else int(min(self.max_age, max(30, round(s.normal(58, 10)))))
+                )
                 entries.append((k, s.int(lo, hi), age, "M" if s.chance(0.78) else "F", "SCREEN FAILURE", why, ""))
         open_sites = [k for k in act if k not in self.closed]
         n_pend = max(1, round(self.N * 0.012)) if open_sites else 0
         for _ in range(n_pend):
             k = s.pick(open_sites)
             lo = max(self.actdat[k], self.cutoff - 20)
-            entries.append((k, s.int(lo, self.cutoff), int(min(self.max_age, max(30, round(s.normal(58, 10))))),
-                            "M" if s.chance(0.78) else "F", "PENDING", "", ""))
+            entries.append(
+                (
+                    k,
+                    s.int(lo, self.cutoff),
+                    int(min(self.max_age, max(30, round(s.normal(58, 10))))),
+                    "M" if s.chance(0.78) else "F",
+                    "PENDING",
+                    "",
+                    "",
+                )
+            )
         entries.sort(key=lambda e: (e[0], e[1], e[6] or "~"))
         counts: dict[int, int] = {}
         for e in entries:

@@ -1,22 +1,14 @@
 """Each randomized subject of the demo trial: baseline, the dates before randomization, the
 randomization in permuted blocks within strata, and outcomes (recurrence, death, withdrawal)."""
+
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
-import re
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
-from pathlib import Path
 
-import numpy as np
-
-from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
+from dashboard.devtools.demo.clinical import _Subject, ajcc8_stage
+from dashboard.devtools.demo.randomness import _W, _age, _years_before
 from dashboard.devtools.demo.vocabulary import _DRUGS
-from dashboard.devtools.demo.clinical import ajcc8_stage, _Subject
-from dashboard.devtools.demo.randomness import _age, _years_before, _W
 
 
 class SubjectsMixin:
@@ -71,8 +63,9 @@ class SubjectsMixin:
         p.scrn = min(p.consent, p.R - s.int(1, 4)) if p.consent > p.R else p.consent
         anchor = min(p.consent, p.scrn)
         p.rs_last = anchor - s.int(0, 10)
-        last = p.rs_last - (s.int(self.imaging_max + 5, self.imaging_max + 17) if p.img_late
-                            else s.int(10, self.imaging_max))
+        last = p.rs_last - (
+            s.int(self.imaging_max + 5, self.imaging_max + 17) if p.img_late else s.int(10, self.imaging_max)
+        )
         dates = [last]
         for _ in range(p.ncyc - 1):
             dates.append(dates[-1] - 21 - (0 if s.chance(0.75) else s.int(1, 7)))
@@ -91,7 +84,7 @@ class SubjectsMixin:
             birth = anniv
         p.birth = birth
         first = birth.replace(day=1)
-        p.birth_partial = (s.chance(0.05) and _age(first, c) == p.age and "I01" not in p.ie_over)
+        p.birth_partial = s.chance(0.05) and _age(first, c) == p.age and "I01" not in p.ie_over
 
     # -------------------------------------------------------------- 4. randomization
     def randomize(self) -> None:
@@ -100,7 +93,7 @@ class SubjectsMixin:
         ratio = trial.randomization.ratio
         bs = trial.randomization.block_size
         per = bs // sum(ratio) if bs % sum(ratio) == 0 else 1
-        template = [a for a, r in zip(self.arms, ratio) for _ in range(r * per)]
+        template = [a for a, r in zip(self.arms, ratio, strict=True) for _ in range(r * per)]
         strata = {st.field: st.values for st in trial.randomization.strata}
         blocks: dict[tuple, list] = {}
         order = sorted(self.subjects, key=lambda p: (p.R, p.consent, p.site, p.num))
@@ -124,7 +117,7 @@ class SubjectsMixin:
     # -------------------------------------------------------------- 5. outcomes
     def outcomes(self) -> None:
         s, C, dpm = self.s, self.cutoff, self.dpm
-        base_rec = -math.log(0.70) / 36.0                 # per month: about 70% recurrence-free at 3 years
+        base_rec = -math.log(0.70) / 36.0  # per month: about 70% recurrence-free at 3 years
         other_death = -math.log(0.965) / 36.0
         for p in self.subjects:
             de = self.experimental.get(p.arm, False)
@@ -152,14 +145,13 @@ class SubjectsMixin:
             p.t_ltfu = p.R + s.int(150, 1100) if s.chance(0.02) else None
             p.t_phys = p.R + s.int(60, 900) if s.chance(0.004) else None
             if p.protected:
-                p.t_death = p.t_rec1 = p.t_rec2 = 10 ** 7
+                p.t_death = p.t_rec1 = p.t_rec2 = 10**7
                 p.t_withdraw = p.t_ltfu = p.t_phys = None
             if p.pre_withdraw is not None:
                 p.t_withdraw = None
             p.operated = p.S <= C and p.pre_withdraw is None and p.t_death > p.S
         # deaths from surgery (Clavien-Dindo V), at least one when there are enough operations
-        cands = [p for p in self.subjects if p.operated and not p.protected and p.S + 60 <= C
-                 and p.t_death > p.S + 60]
+        cands = [p for p in self.subjects if p.operated and not p.protected and p.S + 60 <= C and p.t_death > p.S + 60]
         if cands:
             k = int(self.rng.binomial(len(cands), 0.006))
             if len(cands) >= 100:

@@ -1,20 +1,9 @@
 """The words the demo trial writes: hospitals and cities, drugs, adverse-event terms (Chinese
 verbatim with their MedDRA terms), deviations, and the column layout of each form."""
+
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import math
 import re
-from bisect import bisect_right
-from functools import lru_cache
-from itertools import accumulate
-from pathlib import Path
-
-import numpy as np
-
-from dashboard.config import CrfSpec, TrialConfig, load_crf_spec, load_trial
-
 
 # Real head-and-neck centres (name, city); the lead site first. Two names carry a comma and
 # quotes on purpose, to exercise RFC 4180 quoting in the readers.
@@ -43,17 +32,81 @@ _HOSPITALS = [
 
 
 _CITIES = [
-    "苏州", "无锡", "宁波", "温州", "合肥", "南昌", "厦门", "青岛", "大连", "沈阳", "石家庄", "太原",
-    "兰州", "贵阳", "海口", "乌鲁木齐", "呼和浩特", "银川", "西宁", "徐州", "常州", "洛阳", "烟台",
-    "潍坊", "佛山", "东莞", "深圳", "珠海", "汕头", "桂林", "柳州", "绵阳", "宜昌", "襄阳", "株洲",
-    "赣州", "泉州", "扬州", "南通", "嘉兴", "绍兴", "台州", "金华", "唐山", "保定", "邯郸", "包头",
-    "鞍山", "大庆", "淄博", "济宁", "临沂", "芜湖", "蚌埠", "遵义", "曲靖", "南充", "泸州", "十堰",
-    "岳阳", "常德", "九江",
+    "苏州",
+    "无锡",
+    "宁波",
+    "温州",
+    "合肥",
+    "南昌",
+    "厦门",
+    "青岛",
+    "大连",
+    "沈阳",
+    "石家庄",
+    "太原",
+    "兰州",
+    "贵阳",
+    "海口",
+    "乌鲁木齐",
+    "呼和浩特",
+    "银川",
+    "西宁",
+    "徐州",
+    "常州",
+    "洛阳",
+    "烟台",
+    "潍坊",
+    "佛山",
+    "东莞",
+    "深圳",
+    "珠海",
+    "汕头",
+    "桂林",
+    "柳州",
+    "绵阳",
+    "宜昌",
+    "襄阳",
+    "株洲",
+    "赣州",
+    "泉州",
+    "扬州",
+    "南通",
+    "嘉兴",
+    "绍兴",
+    "台州",
+    "金华",
+    "唐山",
+    "保定",
+    "邯郸",
+    "包头",
+    "鞍山",
+    "大庆",
+    "淄博",
+    "济宁",
+    "临沂",
+    "芜湖",
+    "蚌埠",
+    "遵义",
+    "曲靖",
+    "南充",
+    "泸州",
+    "十堰",
+    "岳阳",
+    "常德",
+    "九江",
 ]
 
 
-_SUFFIXES = ["市第一人民医院", "市第二人民医院", "市人民医院", "市中心医院", "市肿瘤医院",
-             "市口腔医院", "市中医医院", "市第三人民医院"]
+_SUFFIXES = [
+    "市第一人民医院",
+    "市第二人民医院",
+    "市人民医院",
+    "市中心医院",
+    "市肿瘤医院",
+    "市口腔医院",
+    "市中医医院",
+    "市第三人民医院",
+]
 
 
 # (EXTRT, EXCLASS, weight)
@@ -75,10 +128,16 @@ _AE_IMMUNE = [
     ("甲状腺功能亢进", "Hyperthyroidism", "Endocrine disorders", (60, 36, 4, 0), (20, 90), 0.1, 5),
     ("皮疹", "Rash", "Skin and subcutaneous tissue disorders", (55, 33, 11, 1), (7, 40), 0.0, 14),
     ("瘙痒", "Pruritus", "Skin and subcutaneous tissue disorders", (70, 27, 3, 0), (7, 30), 0.0, 10),
-    ("免疫相关性肺炎", "Pneumonitis", "Respiratory, thoracic and mediastinal disorders",
-     (20, 45, 28, 7), (21, 80), 0.1, 4),
-    ("丙氨酸氨基转移酶升高", "Alanine aminotransferase increased", "Investigations",
-     (60, 25, 12, 3), (7, 40), 0.0, 9),
+    (
+        "免疫相关性肺炎",
+        "Pneumonitis",
+        "Respiratory, thoracic and mediastinal disorders",
+        (20, 45, 28, 7),
+        (21, 80),
+        0.1,
+        4,
+    ),
+    ("丙氨酸氨基转移酶升高", "Alanine aminotransferase increased", "Investigations", (60, 25, 12, 3), (7, 40), 0.0, 9),
     ("免疫相关性肝炎", "Immune-mediated hepatitis", "Hepatobiliary disorders", (10, 40, 40, 10), (20, 60), 0.0, 2),
     ("免疫相关性结肠炎", "Colitis", "Gastrointestinal disorders", (25, 45, 27, 3), (10, 45), 0.0, 3),
     ("肾上腺皮质功能减退", "Adrenal insufficiency", "Endocrine disorders", (15, 60, 25, 0), (60, 200), 0.7, 2),
@@ -86,7 +145,7 @@ _AE_IMMUNE = [
 ]
 
 
-_AE_GENERAL = [   # during neoadjuvant therapy, not immune-related; (..., needs chemotherapy)
+_AE_GENERAL = [  # during neoadjuvant therapy, not immune-related; (..., needs chemotherapy)
     ("乏力", "Fatigue", "General disorders and administration site conditions", (70, 27, 3, 0), (5, 30), 0.0, 12),
     ("恶心", "Nausea", "Gastrointestinal disorders", (70, 27, 3, 0), (2, 10), 0.0, 8),
     ("中性粒细胞计数降低", "Neutrophil count decreased", "Investigations", (30, 40, 25, 5), (5, 14), 0.0, 9),
@@ -102,16 +161,48 @@ _CHEMO_ONLY = {"中性粒细胞计数降低", "贫血", "脱发"}
 # P(chronic), weight, only after a flap)
 _AE_SURGICAL = [
     ("伤口感染", "Wound infection", "Infections and infestations", (25, 55, 15, 5, 0, 0), (7, 30), 0.0, 20, False),
-    ("皮瓣坏死", "Flap necrosis", "Injury, poisoning and procedural complications",
-     (5, 15, 15, 60, 5, 0), (14, 45), 0.0, 6, True),
+    (
+        "皮瓣坏死",
+        "Flap necrosis",
+        "Injury, poisoning and procedural complications",
+        (5, 15, 15, 60, 5, 0),
+        (14, 45),
+        0.0,
+        6,
+        True,
+    ),
     ("咽瘘", "Pharyngeal fistula", "Gastrointestinal disorders", (5, 45, 25, 25, 0, 0), (14, 60), 0.0, 5, False),
-    ("术后出血", "Post procedural haemorrhage", "Injury, poisoning and procedural complications",
-     (10, 20, 10, 55, 5, 0), (2, 10), 0.0, 5, False),
+    (
+        "术后出血",
+        "Post procedural haemorrhage",
+        "Injury, poisoning and procedural complications",
+        (10, 20, 10, 55, 5, 0),
+        (2, 10),
+        0.0,
+        5,
+        False,
+    ),
     ("肺部感染", "Pneumonia", "Infections and infestations", (0, 65, 10, 0, 18, 7), (7, 28), 0.0, 9, False),
-    ("切口裂开", "Wound dehiscence", "Injury, poisoning and procedural complications",
-     (30, 40, 20, 10, 0, 0), (7, 30), 0.0, 6, False),
-    ("颈部血肿", "Post procedural haematoma", "Injury, poisoning and procedural complications",
-     (40, 25, 10, 25, 0, 0), (3, 14), 0.0, 4, False),
+    (
+        "切口裂开",
+        "Wound dehiscence",
+        "Injury, poisoning and procedural complications",
+        (30, 40, 20, 10, 0, 0),
+        (7, 30),
+        0.0,
+        6,
+        False,
+    ),
+    (
+        "颈部血肿",
+        "Post procedural haematoma",
+        "Injury, poisoning and procedural complications",
+        (40, 25, 10, 25, 0, 0),
+        (3, 14),
+        0.0,
+        4,
+        False,
+    ),
     ("乳糜漏", "Lymphorrhoea", "Vascular disorders", (20, 60, 10, 10, 0, 0), (7, 30), 0.0, 4, False),
     ("吞咽困难", "Dysphagia", "Gastrointestinal disorders", (50, 50, 0, 0, 0, 0), (14, 90), 0.2, 12, False),
     ("术后谵妄", "Delirium", "Psychiatric disorders", (55, 45, 0, 0, 0, 0), (2, 7), 0.0, 5, False),
@@ -125,16 +216,32 @@ _CLAVIEN = ["I", "II", "IIIA", "IIIB", "IVA", "IVB"]
 _CLAVIEN_GRADE = {"I": 1, "II": 2, "IIIA": 3, "IIIB": 3, "IVA": 4, "IVB": 4, "V": 5}
 
 
-_FATAL_SURGICAL = [("术后大出血", "Post procedural haemorrhage", "Injury, poisoning and procedural complications"),
-                   ("重症肺部感染", "Pneumonia", "Infections and infestations"),
-                   ("术后急性心肌梗死", "Acute myocardial infarction", "Cardiac disorders")]
+_FATAL_SURGICAL = [
+    ("术后大出血", "Post procedural haemorrhage", "Injury, poisoning and procedural complications"),
+    ("重症肺部感染", "Pneumonia", "Infections and infestations"),
+    ("术后急性心肌梗死", "Acute myocardial infarction", "Cardiac disorders"),
+]
 
 
-_AE_RT = [   # (..., P(chronic), probability per irradiated subject)
-    ("放射性口腔黏膜炎", "Mucosal inflammation", "General disorders and administration site conditions",
-     (25, 45, 28, 2), (20, 50), 0.0, 0.55),
-    ("放射性皮炎", "Radiation skin injury", "Injury, poisoning and procedural complications",
-     (45, 42, 13, 0), (14, 40), 0.0, 0.40),
+_AE_RT = [  # (..., P(chronic), probability per irradiated subject)
+    (
+        "放射性口腔黏膜炎",
+        "Mucosal inflammation",
+        "General disorders and administration site conditions",
+        (25, 45, 28, 2),
+        (20, 50),
+        0.0,
+        0.55,
+    ),
+    (
+        "放射性皮炎",
+        "Radiation skin injury",
+        "Injury, poisoning and procedural complications",
+        (45, 42, 13, 0),
+        (14, 40),
+        0.0,
+        0.40,
+    ),
     ("口干", "Dry mouth", "Gastrointestinal disorders", (60, 38, 2, 0), (60, 300), 0.5, 0.30),
 ]
 
@@ -168,8 +275,7 @@ _LAYOUT = {
     "SCREENING": ["SCRNID", "SITEID", "SCRNDAT", "AGE", "SEX", "SCRNOUT", "SFREAS", "SUBJID"],
     "DM": ["SUBJID", "SITEID", "BRTHDAT", "SEX", "RFICDAT", "ENTDTC"],
     "IE": ["SUBJID", "SITEID", "IETESTCD", "IEORRES"],
-    "DX": ["SUBJID", "SITEID", "DXDAT", "PRIMSITE", "HISTOL", "P16", "CT", "CN", "CM", "STAGE", "RECUR",
-           "PRIORTX"],
+    "DX": ["SUBJID", "SITEID", "DXDAT", "PRIMSITE", "HISTOL", "P16", "CT", "CN", "CM", "STAGE", "RECUR", "PRIORTX"],
     "BL": ["SUBJID", "SITEID", "BLDAT", "ECOG", "CARDIAC6M", "PREGNANT", "OTHMAL5Y", "SMOKING"],
     "EX": ["SUBJID", "SITEID", "EXCYCLE", "EXSTDAT", "EXTRT", "EXCLASS", "EXCHEMO"],
     "RS": ["SUBJID", "SITEID", "RSDAT", "RSORRES"],
@@ -177,8 +283,23 @@ _LAYOUT = {
     "PR": ["SUBJID", "SITEID", "PRDAT", "PRTRT", "PRPRIM", "MANDPRES", "FLAP", "GLOSSEXT", "NECKDIS", "ENTDTC"],
     "PATH": ["SUBJID", "SITEID", "PATHDAT", "PCR", "MARGIN", "ENE", "PNPOS", "ENTDTC"],
     "ADJ": ["SUBJID", "SITEID", "ADJTYPE", "ADJSTDAT", "ADJENDAT", "RTDOSE"],
-    "AE": ["SUBJID", "SITEID", "AESPID", "AETERM", "AEDECOD", "AESOC", "AESTDAT", "AEENDAT", "AETOXGR",
-           "AESER", "AEREL", "AEIMMUNE", "AECLAV", "AEOUT", "ENTDTC"],
+    "AE": [
+        "SUBJID",
+        "SITEID",
+        "AESPID",
+        "AETERM",
+        "AEDECOD",
+        "AESOC",
+        "AESTDAT",
+        "AEENDAT",
+        "AETOXGR",
+        "AESER",
+        "AEREL",
+        "AEIMMUNE",
+        "AECLAV",
+        "AEOUT",
+        "ENTDTC",
+    ],
     "FU": ["SUBJID", "SITEID", "VISIT", "VISDAT", "SSSTAT", "ENTDTC"],
     "RECUR": ["SUBJID", "SITEID", "RECDAT", "RECTYPE"],
     "DD": ["SUBJID", "SITEID", "DTHDAT", "DTHCAUS"],

@@ -3,14 +3,15 @@
 It stands apart from the page files (pages/ at the top of the project) on purpose: Streamlit
 serves a `pages/` folder beside its entrypoint by URL, before any role check runs.
 """
+
 from __future__ import annotations
 
 import streamlit as st
 
 from app import auth, ui
-from dashboard.store import warehouse
 from dashboard.access.roles import pages_for
 from dashboard.config import load_trial
+from dashboard.store import warehouse
 
 cfg = load_trial()
 # The icon is a file of ours: a Material icon as favicon made every browser fetch it from
@@ -28,8 +29,9 @@ if viewer is None:
     auth.login_page(cfg, manifest)
     st.stop()
 
-pages = [st.Page(str(ui.PAGES_DIR / p.file), title=p.title, icon=p.icon, url_path=p.key)
-         for p in pages_for(viewer, cfg)]
+pages = [
+    st.Page(str(ui.PAGES_DIR / p.file), title=p.title, icon=p.icon, url_path=p.key) for p in pages_for(viewer, cfg)
+]
 if not pages:
     st.info(f"No pages for the role {viewer.role} yet.")
     st.stop()

@@ -1,6 +1,7 @@
 """What every page shares: who is looking, the warehouse connection, cached figures, the data-cut
 stamp. The only Streamlit code outside the page files; the figures themselves come from the
 dashboard package."""
+
 from __future__ import annotations
 
 import importlib
@@ -11,9 +12,9 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard.store import warehouse
-from dashboard.access.roles import AccessDenied, Viewer, may_open
+from dashboard.access.roles import Viewer, may_open
 from dashboard.config import TrialConfig, load_trial
+from dashboard.store import warehouse
 
 WAREHOUSE_ENV = "NEO_MARGIN_WAREHOUSE"
 
@@ -54,6 +55,7 @@ def funnel_limits(p0: float, n_max: int) -> pd.DataFrame:
     """Funnel-plot limits for denominators 1..n_max: pure arithmetic on a pooled rate, cached
     because the exact binomial quantiles were 6% of the server's CPU under load."""
     from dashboard.stats.rates import funnel_limits as limits
+
     return limits(p0, range(1, n_max + 1))
 
 
@@ -82,8 +84,13 @@ def closed_page(key: str) -> Viewer:
     manifest = warehouse.manifest(warehouse_dir())
     visit = (key, manifest.get("build_id"))
     if st.session_state.get("_closed_visit") != visit:
-        audit.append(f"closed view: {key}", user=viewer.user, role=viewer.role, site=viewer.site,
-                     data_cut={"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")})
+        audit.append(
+            f"closed view: {key}",
+            user=viewer.user,
+            role=viewer.role,
+            site=viewer.site,
+            data_cut={"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")},
+        )
         st.session_state["_closed_visit"] = visit
     st.markdown(":red-background[**CONFIDENTIAL - DSMB CLOSED SESSION**] outcomes by arm")
     return viewer
@@ -95,8 +102,10 @@ def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     cut = cached(_data_cut, viewer)
     st.title(title)
     scope = f"site {viewer.site}" if viewer.site_filter else "all sites"
-    st.caption(f"{cfg.trial.name} ({cfg.trial.registry_id}) · data cut-off **{cut['cutoff']}** · "
-               f"exported {cut['exported']} · {scope} · role {viewer.role}")
+    st.caption(
+        f"{cfg.trial.name} ({cfg.trial.registry_id}) · data cut-off **{cut['cutoff']}** · "
+        f"exported {cut['exported']} · {scope} · role {viewer.role}"
+    )
     if cut["is_demo"]:
         st.caption(":orange[Synthetic demo trial: no real patient data.]")
     return cut
@@ -104,6 +113,7 @@ def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
 
 def _data_cut(con, viewer):
     from dashboard.views.enrollment import data_cut
+
     return data_cut(con)
 
 
@@ -120,9 +130,11 @@ def pct(x, digits: int = 1) -> str:
 
 
 def suppressed_notice(reason: str) -> None:
-    st.warning(f"Outcomes are not shown for this population: {reason}. Under the blinding rule a "
-               "pooled figure of a group that is one arm, or smaller than the minimum cell, would "
-               "reveal arm-level results.")
+    st.warning(
+        f"Outcomes are not shown for this population: {reason}. Under the blinding rule a "
+        "pooled figure of a group that is one arm, or smaller than the minimum cell, would "
+        "reveal arm-level results."
+    )
 
 
 def pooled(fn, viewer: Viewer) -> dict:

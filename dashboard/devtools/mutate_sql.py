@@ -17,6 +17,7 @@ the file is restored. A mutant is killed when the command fails, survived when i
 
 `python` in --cmd is replaced by this interpreter. The exit code is 1 when a mutant survived.
 """
+
 import argparse
 import os
 import random
@@ -31,14 +32,34 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CMD = ("python -m pytest tests/test_derivations.py tests/test_build_order.py "
-               "tests/test_bad_packages.py -x -q -p no:cacheprovider")
-SWAP = {"<": "<=", ">": ">=", "<=": "<", ">=": ">", "=": "<>", "<>": "=", "!=": "=", "+": "-",
-        "and": "or", "or": "and", "min": "max", "max": "min", "least": "greatest",
-        "greatest": "least", "true": "false", "false": "true"}
-TOKEN = re.compile(r"\bis\s+not\s+null\b|\bis\s+null\b|<=|>=|<>|!=|::|<|>|=|\+"
-                   r"|\b(?:and|or|true|false)\b|\b(?:min|max|least|greatest)(?=\s*\()"
-                   r"|(?<![\w.$])\d+(?![\w.])|\bcoalesce\s*\(", re.I)
+DEFAULT_CMD = (
+    "python -m pytest tests/test_derivations.py tests/test_build_order.py "
+    "tests/test_bad_packages.py -x -q -p no:cacheprovider"
+)
+SWAP = {
+    "<": "<=",
+    ">": ">=",
+    "<=": "<",
+    ">=": ">",
+    "=": "<>",
+    "<>": "=",
+    "!=": "=",
+    "+": "-",
+    "and": "or",
+    "or": "and",
+    "min": "max",
+    "max": "min",
+    "least": "greatest",
+    "greatest": "least",
+    "true": "false",
+    "false": "true",
+}
+TOKEN = re.compile(
+    r"\bis\s+not\s+null\b|\bis\s+null\b|<=|>=|<>|!=|::|<|>|=|\+"
+    r"|\b(?:and|or|true|false)\b|\b(?:min|max|least|greatest)(?=\s*\()"
+    r"|(?<![\w.$])\d+(?![\w.])|\bcoalesce\s*\(",
+    re.I,
+)
 SKIP = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
 
 
@@ -86,27 +107,33 @@ def mutants(path):
             if swapped is None:
                 continue
             end, new = swapped
-            tok = text[m.start():end]
+            tok = text[m.start() : end]
         else:
             new = SWAP[low]
         line_no = text.count("\n", 0, m.start()) + 1
         line = text.splitlines()[line_no - 1].strip()
-        out.append((line_no, " ".join(tok.split()), new, text[:m.start()] + new + text[end:], line))
+        out.append((line_no, " ".join(tok.split()), new, text[: m.start()] + new + text[end:], line))
     return out
 
 
 def scratch_copy():
     dest = Path(tempfile.mkdtemp(prefix="mutate_sql_")) / "project"
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "mutants", "__pycache__", ".pytest_cache", "data", "node_modules"))
+    shutil.copytree(
+        ROOT,
+        dest,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "mutants", "__pycache__", ".pytest_cache", "data", "node_modules"
+        ),
+    )
     return dest
 
 
 def run_cmd(cmd, cwd, timeout):
     argv = [sys.executable if a == "python" else a for a in shlex.split(cmd)]
     env = dict(os.environ, PYTHONPATH=str(cwd), PYTHONDONTWRITEBYTECODE="1")
-    rc = subprocess.run(["timeout", str(timeout), *argv], cwd=cwd, env=env,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    rc = subprocess.run(
+        ["timeout", str(timeout), *argv], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ).returncode
     return "timeout" if rc == 124 else ("survived" if rc == 0 else "killed")
 
 
@@ -158,7 +185,7 @@ def main(argv=None):
     for c in copies:
         shutil.rmtree(c.parent, ignore_errors=True)
     print(f"{'file':34} {'line':>4}  {'original':22} {'mutant':22} result")
-    for (rel, line, old, new, _, _), res in zip(todo, results):
+    for (rel, line, old, new, _, _), res in zip(todo, results, strict=True):
         print(f"{str(rel):34} {line:>4}  {old[:22]:22} {new[:22]:22} {res}")
     counts = {k: results.count(k) for k in ("killed", "survived", "timeout")}
     print(f"total {len(results)}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -1,5 +1,5 @@
 {#- Every cell of one form that breaks the spec: an empty required value, text that did not type,
-    a value outside the codes, a pattern or the range; at most $max_lines rows of one kind of
+    a value outside the codes, a pattern or the range; at most `max_lines` rows of one kind of
     problem in one column, with the count of all of them. `columns`: the spec columns present in
     the file, each {name, required, type, codes, pattern, min, max}; `type_words`: type -> words. -#}
 {%- set raw, typed = ("raw_" ~ form) | ident, ("typed_" ~ form) | ident -%}
@@ -42,5 +42,5 @@ from (
 {% endif %}
 {% endfor %}
 )
-qualify row_number() over (partition by col, problem order by _row) <= $max_lines
+qualify row_number() over (partition by col, problem order by _row) <= {{ max_lines | int }}
 order by _row, col

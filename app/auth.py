@@ -1,6 +1,7 @@
 """Sign-in for the Streamlit app: local accounts (dashboard.access.accounts), or single sign-on through
 Streamlit's st.login when trial.toml names an OIDC provider; idle expiry; sign-out. Every sign-in,
 failed sign-in, sign-out and expiry goes to the audit log."""
+
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.access import accounts
-from dashboard.access import audit
+from dashboard.access import accounts, audit
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig
 
@@ -43,8 +43,9 @@ def _test_clock_offset(manifest: dict) -> float:
     if not manifest.get("is_demo"):
         if not _warned:
             _warned.append(True)
-            _log.warning("%s is set but the warehouse is not the demo trial: ignored, the real clock is used",
-                         TEST_CLOCK_ENV)
+            _log.warning(
+                "%s is set but the warehouse is not the demo trial: ignored, the real clock is used", TEST_CLOCK_ENV
+            )
         return 0.0
     try:
         offset = float(Path(_TEST_CLOCK_FILE).read_text(encoding="utf-8").strip() or 0)
@@ -58,8 +59,14 @@ def data_cut(manifest: dict) -> dict:
 
 
 def _record(action: str, viewer: Viewer | None, manifest: dict, detail=None, user: str | None = None) -> None:
-    audit.append(action, user=user or (viewer.user if viewer else None), role=viewer.role if viewer else None,
-                 site=viewer.site if viewer else None, detail=detail, data_cut=data_cut(manifest))
+    audit.append(
+        action,
+        user=user or (viewer.user if viewer else None),
+        role=viewer.role if viewer else None,
+        site=viewer.site if viewer else None,
+        detail=detail,
+        data_cut=data_cut(manifest),
+    )
 
 
 def _start(viewer: Viewer, manifest: dict, how: str) -> None:
@@ -78,11 +85,12 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
         if idle > cfg.access.idle_timeout_minutes * 60:
             detail = {"idle_minutes": round(idle / 60, 1)}
             if offset:
-                detail["test_clock_offset_seconds"] = offset     # the record says the clock was moved
+                detail["test_clock_offset_seconds"] = offset  # the record says the clock was moved
             _record("session expired", viewer, manifest, detail=detail)
             st.session_state.clear()
-            st.session_state["notice"] = (f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes "
-                                          "without activity.")
+            st.session_state["notice"] = (
+                f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes without activity."
+            )
             return None
         st.session_state["last_activity"] = now
         return viewer
@@ -90,8 +98,13 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
         mapped = accounts.viewer_from_claims(dict(st.user), cfg)
         if mapped is None:
             st.error("Your account has no role in this trial monitor (or more than one). Ask the administrator.")
-            _record("failed sign-in", None, manifest, detail={"method": "oidc", "reason": "no role"},
-                    user=st.user.get("email"))
+            _record(
+                "failed sign-in",
+                None,
+                manifest,
+                detail={"method": "oidc", "reason": "no role"},
+                user=st.user.get("email"),
+            )
             st.stop()
         _start(mapped, manifest, "oidc")
         return mapped
@@ -116,14 +129,19 @@ def login_page(cfg: TrialConfig, manifest: dict) -> None:
     if not submitted:
         st.stop()
     failures = st.session_state.get("failures", 0)
-    if failures >= FAILURES_BEFORE_DELAY:          # slow down guessing within a session
+    if failures >= FAILURES_BEFORE_DELAY:  # slow down guessing within a session
         time.sleep(min(2 ** (failures - FAILURES_BEFORE_DELAY), 8))
     try:
         viewer = accounts.sign_in(username.strip(), password, demo_data=bool(manifest.get("is_demo")), cfg=cfg)
     except accounts.SignInRefused as exc:
         st.session_state["failures"] = failures + 1
-        _record("failed sign-in", None, manifest, detail={"method": "password", "reason": str(exc)},
-                user=username.strip()[:64])
+        _record(
+            "failed sign-in",
+            None,
+            manifest,
+            detail={"method": "password", "reason": str(exc)},
+            user=username.strip()[:64],
+        )
         st.error(f"Sign-in refused: {exc}.")
         st.stop()
     st.session_state.pop("failures", None)

@@ -9,6 +9,7 @@ Written for shared, noisy machines: on two loaded cores a Streamlit rerun can ta
    machine is slow. Idle expiry is tested with a clock the test moves (the `clock` fixture, which
    drives the seam in app/auth.py through NEO_MARGIN_TEST_CLOCK_FILE), not by sleeping through it.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-test-password"
-HANG_MS = 180_000          # a ceiling for a hang: a rerun on a loaded 2-core machine can take 20-30 s
-IDLE_MINUTES = 30          # the server's idle timeout: no test comes near it, however slow the machine
-LOCKOUT_MINUTES = 60       # the lockout outlasts any run of the suite
+HANG_MS = 180_000  # a ceiling for a hang: a rerun on a loaded 2-core machine can take 20-30 s
+IDLE_MINUTES = 30  # the server's idle timeout: no test comes near it, however slow the machine
+LOCKOUT_MINUTES = 60  # the lockout outlasts any run of the suite
 MAX_FAILED_LOGINS = 3
-CLOCK_ENV = "NEO_MARGIN_TEST_CLOCK_FILE"     # app/auth.py TEST_CLOCK_ENV
+CLOCK_ENV = "NEO_MARGIN_TEST_CLOCK_FILE"  # app/auth.py TEST_CLOCK_ENV
 
 
 def pytest_collection_modifyitems(items):
@@ -43,9 +44,17 @@ def pytest_collection_modifyitems(items):
 def browser_type_launch_args():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does it)")
-    return {"executable_path": CHROMIUM,
-            "args": ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
+    return {
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-gpu",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
 
 
 def _free_port() -> int:
@@ -58,8 +67,11 @@ def _config(tmp: Path) -> Path:
     """trial.toml with the tests' own access settings: the idle timeout, the lockout and the number
     of failed sign-ins before it (whatever the trial office has written there)."""
     text = (ROOT / "trial.toml").read_text(encoding="utf-8")
-    for key, value in (("idle_timeout_minutes", IDLE_MINUTES), ("lockout_minutes", LOCKOUT_MINUTES),
-                       ("max_failed_logins", MAX_FAILED_LOGINS)):
+    for key, value in (
+        ("idle_timeout_minutes", IDLE_MINUTES),
+        ("lockout_minutes", LOCKOUT_MINUTES),
+        ("max_failed_logins", MAX_FAILED_LOGINS),
+    ):
         text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
         assert n == 1, f"trial.toml: no single line for {key}"
     path = tmp / "trial.toml"
@@ -73,27 +85,68 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server")
     clock = tmp / "clock-offset-seconds"
     clock.write_text("0", encoding="utf-8")
-    env = {**os.environ, "NEO_MARGIN_WAREHOUSE": str(tmp / "wh"), "NEO_MARGIN_USERS": str(tmp / "users.json"),
-           "NEO_MARGIN_AUDIT": str(tmp / "audit.jsonl"), "NEO_MARGIN_CONFIG": str(_config(tmp)),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "NEO_MARGIN_WAREHOUSE": str(tmp / "wh"),
+        "NEO_MARGIN_USERS": str(tmp / "users.json"),
+        "NEO_MARGIN_AUDIT": str(tmp / "audit.jsonl"),
+        "NEO_MARGIN_CONFIG": str(_config(tmp)),
+        "PYTHONPATH": str(ROOT),
+    }
     # only the server process gets the clock seam; the CLI runs above and below do not need it
     server_env = {**env, CLOCK_ENV: str(clock)}
     py = sys.executable
-    subprocess.run([py, "-m", "dashboard", "demo-data", str(tmp / "pkg")], env=env, check=True, cwd=ROOT,
-                   capture_output=True)
-    subprocess.run([py, "-m", "dashboard", "build", str(tmp / "pkg"), "--warehouse", str(tmp / "wh")],
-                   env=env, check=True, cwd=ROOT, capture_output=True)
-    for name, role, site in [("pi.user", "pi", None), ("site01.user", "site", "01"), ("dm.user", "data_manager", None),
-                             ("steering.user", "steering", None), ("dsmb.chair", "dsmb", None),
-                             ("admin.user", "admin", None), ("locked.user", "pi", None), ("idle.user", "pi", None)]:
+    subprocess.run(
+        [py, "-m", "dashboard", "demo-data", str(tmp / "pkg")], env=env, check=True, cwd=ROOT, capture_output=True
+    )
+    subprocess.run(
+        [py, "-m", "dashboard", "build", str(tmp / "pkg"), "--warehouse", str(tmp / "wh")],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    for name, role, site in [
+        ("pi.user", "pi", None),
+        ("site01.user", "site", "01"),
+        ("dm.user", "data_manager", None),
+        ("steering.user", "steering", None),
+        ("dsmb.chair", "dsmb", None),
+        ("admin.user", "admin", None),
+        ("locked.user", "pi", None),
+        ("idle.user", "pi", None),
+    ]:
         args = ["users", "add", name, "--role", role, "--password-stdin"] + (["--site", site] if site else [])
-        subprocess.run([py, "-m", "dashboard", *args], input=PASSWORD + "\n", text=True, env=env, check=True,
-                       cwd=ROOT, capture_output=True)
+        subprocess.run(
+            [py, "-m", "dashboard", *args],
+            input=PASSWORD + "\n",
+            text=True,
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
     port = _free_port()
     log = open(tmp / "streamlit.log", "w")
-    proc = subprocess.Popen([py, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            py,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app" / "main.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + HANG_MS / 1000
     while time.monotonic() < deadline:
@@ -103,7 +156,7 @@ def server(tmp_path_factory):
             if urllib.request.urlopen(url + "/_stcore/health", timeout=5).read() == b"ok":
                 break
         except OSError:
-            time.sleep(0.3)                 # polling for the server to answer, not a wait for a result
+            time.sleep(0.3)  # polling for the server to answer, not a wait for a result
     else:
         proc.kill()
         raise RuntimeError("streamlit did not start: " + (tmp / "streamlit.log").read_text())
@@ -133,7 +186,7 @@ class Clock:
     def ahead(self, seconds: float) -> None:
         part = self.path.with_suffix(".part")
         part.write_text(repr(float(seconds)), encoding="utf-8")
-        os.replace(part, self.path)             # the server never reads half a number
+        os.replace(part, self.path)  # the server never reads half a number
 
 
 @pytest.fixture
@@ -144,8 +197,11 @@ def clock(server):
 
 
 def audit_entries(server) -> list[dict]:
-    return [json.loads(line) for line in (server["tmp"] / "audit.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line)
+        for line in (server["tmp"] / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def wait_for_audit(server, predicate, timeout: float = HANG_MS) -> list[dict]:
@@ -162,11 +218,13 @@ def wait_for_audit(server, predicate, timeout: float = HANG_MS) -> list[dict]:
 
 def wait_idle(page, timeout: float = HANG_MS) -> None:
     """Streamlit's e2e rule: connected, script not running, no skeleton left."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout,
-                           state="attached")
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout,
-                           state="attached")
-    page.wait_for_function('document.querySelectorAll(\'[data-testid="stSkeleton"]\').length === 0', timeout=timeout)
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout, state="attached"
+    )
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout, state="attached"
+    )
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0", timeout=timeout)
 
 
 def sign_in(page, url: str, user: str, password: str = PASSWORD, path: str = "") -> None:
@@ -175,11 +233,14 @@ def sign_in(page, url: str, user: str, password: str = PASSWORD, path: str = "")
     page.get_by_role("textbox", name="User name").fill(user)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_test_id("stBaseButton-secondaryFormSubmit").or_(
-        page.get_by_test_id("stBaseButton-primaryFormSubmit")).click()
+        page.get_by_test_id("stBaseButton-primaryFormSubmit")
+    ).click()
     # the script state may still read notRunning right after the click: wait for the outcome
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stSidebarNav\"]') !== null"
-        " || document.body.innerText.includes('Sign-in refused')", timeout=HANG_MS)
+        " || document.body.innerText.includes('Sign-in refused')",
+        timeout=HANG_MS,
+    )
     wait_idle(page)
 
 
@@ -194,8 +255,7 @@ def open_page(page, link_title: str, heading: str, timeout: float = HANG_MS) -> 
     """Click a page's link in the navigation and wait for that page: its link marked current, a
     first heading starting with `heading` that is not a stale element of the previous run, and the
     app idle. (The script state alone can still read notRunning just after the click.)"""
-    link = page.locator('[data-testid="stSidebarNavLink"]').filter(
-        has=page.get_by_text(link_title, exact=True))
+    link = page.locator('[data-testid="stSidebarNavLink"]').filter(has=page.get_by_text(link_title, exact=True))
     link.click()
     page.wait_for_function(
         r"""([link, heading]) => {
@@ -204,7 +264,10 @@ def open_page(page, link_title: str, heading: str, timeout: float = HANG_MS) -> 
             const h1 = document.querySelector('h1');
             return h1 !== null && h1.innerText.trim().startsWith(heading)
                 && h1.closest('[data-stale="true"]') === null;
-        }""", arg=[link_title, heading], timeout=timeout)
+        }""",
+        arg=[link_title, heading],
+        timeout=timeout,
+    )
     wait_idle(page, timeout)
 
 

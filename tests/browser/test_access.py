@@ -1,5 +1,6 @@
 """Access control in a real browser on a freshly started server: typed URLs, wrong passwords,
 lockout, idle expiry, a site user's own site."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,19 @@ import subprocess
 import sys
 import urllib.request
 
-from conftest import (HANG_MS, IDLE_MINUTES, MAX_FAILED_LOGINS, PASSWORD, assert_healthy, audit_entries, open_page,
-                      screenshot, sign_in, wait_for_text, wait_idle)
+from conftest import (
+    HANG_MS,
+    IDLE_MINUTES,
+    MAX_FAILED_LOGINS,
+    PASSWORD,
+    assert_healthy,
+    audit_entries,
+    open_page,
+    screenshot,
+    sign_in,
+    wait_for_text,
+    wait_idle,
+)
 
 
 def test_a_page_url_on_a_fresh_server_shows_the_sign_in_not_the_page(server, page):
@@ -51,7 +63,7 @@ def test_lockout_after_three_failures(server, page):
         if attempt < MAX_FAILED_LOGINS:
             assert "Sign-in refused: wrong user name or password" in body, attempt
     assert "Sign-in refused: account locked after too many failed sign-ins" in body
-    sign_in(page, server["url"], "locked.user", PASSWORD)          # the right one, too late
+    sign_in(page, server["url"], "locked.user", PASSWORD)  # the right one, too late
     body = page.inner_text("body")
     assert f"Sign-in refused: account locked after {MAX_FAILED_LOGINS} failed sign-ins" in body
     assert "Accrual and sites" not in body and page.locator('[data-testid="stSidebarNav"]').count() == 0
@@ -69,8 +81,14 @@ def test_a_blinded_user_typing_an_admin_or_closed_url_gets_none_of_it(server, pa
             wait_idle(page)
             body = page.inner_text("body")
             assert "Chain intact" not in body and "Users file" not in body, path
-            for closed_text in ("CONFIDENTIAL", "Non-inferiority", "Interim monitoring", "Conditional power",
-                                "Hazard ratio", "by arm"):
+            for closed_text in (
+                "CONFIDENTIAL",
+                "Non-inferiority",
+                "Interim monitoring",
+                "Conditional power",
+                "Hazard ratio",
+                "by arm",
+            ):
                 assert closed_text not in body, (user, path, closed_text)
             assert_healthy(page)
 
@@ -95,8 +113,9 @@ def test_idle_sessions_expire(server, page, clock):
     open_page(page, "Arm balance", "Arm balance")
     assert "Signed out after" not in page.inner_text("body")
     clock.ahead(IDLE_MINUTES * 60 + 60)
-    page.locator('[data-testid="stSidebarNavLink"]').filter(has=page.get_by_text("Protocol deviations",
-                                                                                  exact=True)).click()
+    page.locator('[data-testid="stSidebarNavLink"]').filter(
+        has=page.get_by_text("Protocol deviations", exact=True)
+    ).click()
     wait_for_text(page, f"Signed out after {IDLE_MINUTES} minutes without activity.")
     main = page.get_by_test_id("stMain").inner_text()
     assert "User name" in main and "Protocol deviations" not in main
@@ -105,9 +124,12 @@ def test_idle_sessions_expire(server, page, clock):
     assert page.get_by_role("button", name="Sign out").count() == 0
     assert "signed in as" not in page.inner_text("body")
     page.locator('[data-testid="stSidebarNavLink"]').filter(has=page.get_by_text("Data quality", exact=True)).click()
-    page.wait_for_function("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                           " return m !== null && m.innerText.includes('User name')"
-                           " && !m.innerText.includes('Signed out after'); }", timeout=HANG_MS)  # the rerun's form
+    page.wait_for_function(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m !== null && m.innerText.includes('User name')"
+        " && !m.innerText.includes('Signed out after'); }",
+        timeout=HANG_MS,
+    )  # the rerun's form
     wait_idle(page)
     main = page.get_by_test_id("stMain").inner_text()
     assert "User name" in main and "Data quality" not in main
@@ -118,9 +140,26 @@ def test_idle_sessions_expire(server, page, clock):
 
 
 def test_a_site_user_sees_only_their_site(server, page):
-    summary = json.loads(subprocess.run(
-        [sys.executable, "-m", "dashboard", "summary", "--warehouse", server["env"]["NEO_MARGIN_WAREHOUSE"],
-         "--role", "site", "--site", "01"], env=server["env"], capture_output=True, text=True, check=True).stdout)
+    summary = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dashboard",
+                "summary",
+                "--warehouse",
+                server["env"]["NEO_MARGIN_WAREHOUSE"],
+                "--role",
+                "site",
+                "--site",
+                "01",
+            ],
+            env=server["env"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     sign_in(page, server["url"], "site01.user")
     body = page.inner_text("body")
     assert "site 01" in body
@@ -137,6 +176,7 @@ def test_sign_in_and_out_are_on_the_record(server, page):
     mine = [e["action"] for e in log if e["user"] == "steering.user"]
     assert mine[-2:] == ["sign-in", "sign-out"]
     assert log[-1]["data_cut"]["cutoff"] == "2028-06-30"
-    verify = subprocess.run([sys.executable, "-m", "dashboard", "audit", "verify"], env=server["env"],
-                            capture_output=True, text=True)
+    verify = subprocess.run(
+        [sys.executable, "-m", "dashboard", "audit", "verify"], env=server["env"], capture_output=True, text=True
+    )
     assert verify.returncode == 0, verify.stdout

@@ -1,5 +1,6 @@
 """The test-clock seam of app/auth.py on its own (no server): it ages sessions only on the demo
 warehouse, only forward, and nothing it cannot read moves the clock."""
+
 from __future__ import annotations
 
 import pytest

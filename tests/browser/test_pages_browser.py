@@ -1,6 +1,7 @@
 """Every page of every role in a real browser: sign in, open each page from the navigation, wait
 for the app to be idle, check the page's title and that no exception or traceback is shown, and
 leave a screenshot in artifacts/screenshots/. Then the main interactions and a phone viewport."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,17 @@ import sys
 
 import pytest
 
-from conftest import (HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_for_audit, wait_for_text,
-                      wait_idle)
+from conftest import HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_for_audit, wait_for_text, wait_idle
 from dashboard.access.roles import Viewer, pages_for
 
-USERS = {"pi": "pi.user", "steering": "steering.user", "site": "site01.user", "data_manager": "dm.user",
-         "dsmb": "dsmb.chair", "admin": "admin.user"}
+USERS = {
+    "pi": "pi.user",
+    "steering": "steering.user",
+    "site": "site01.user",
+    "data_manager": "dm.user",
+    "dsmb": "dsmb.chair",
+    "admin": "admin.user",
+}
 
 
 @pytest.mark.parametrize("role", list(USERS))
@@ -23,8 +29,9 @@ def test_every_page_of_the_role(server, page, role):
     viewer = Viewer(role, "01" if role == "site" else None)
     # a closed deployment asks nothing of the internet: every request stays on the server
     outside = []
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server["url"], "data:", "blob:"))
-            else None)
+    page.on(
+        "request", lambda r: outside.append(r.url) if not r.url.startswith((server["url"], "data:", "blob:")) else None
+    )
     sign_in(page, server["url"], USERS[role])
     links = page.locator('[data-testid="stSidebarNavLink"]')
     expected = [p.title for p in pages_for(viewer)]
@@ -46,23 +53,40 @@ def _metric_reads(page, label: str, value) -> None:
             m.closest('[data-stale="true"]') === null
             && m.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim() === label
             && m.querySelector('[data-testid="stMetricValue"]')?.innerText.trim() === value)""",
-        arg=[label, str(value)], timeout=HANG_MS)
+        arg=[label, str(value)],
+        timeout=HANG_MS,
+    )
 
 
 def test_survival_endpoint_switch(server, page):
-    summary = json.loads(subprocess.run(
-        [sys.executable, "-m", "dashboard", "summary", "--warehouse", server["env"]["NEO_MARGIN_WAREHOUSE"],
-         "--role", "steering"], env=server["env"], capture_output=True, text=True, check=True).stdout)
+    summary = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dashboard",
+                "summary",
+                "--warehouse",
+                server["env"]["NEO_MARGIN_WAREHOUSE"],
+                "--role",
+                "steering",
+            ],
+            env=server["env"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     events = {e: summary["survival"][e]["pooled"]["events"] for e in ("os", "dfs")}
-    assert events["dfs"] > events["os"]         # more recurrences-or-deaths than deaths: the switch shows
+    assert events["dfs"] > events["os"]  # more recurrences-or-deaths than deaths: the switch shows
     sign_in(page, server["url"], "steering.user")
     open_page(page, "Survival (pooled)", "Survival")
     _metric_reads(page, "Events", events["os"])
     assert "Deaths against the design" in page.inner_text("body")
     page.get_by_test_id("stButtonGroup").get_by_text("Disease-free survival").click()
-    _metric_reads(page, "Events", events["dfs"])    # what the click must show
+    _metric_reads(page, "Events", events["dfs"])  # what the click must show
     wait_idle(page)
-    assert "Deaths against the design" not in page.inner_text("body")     # an OS-only section, gone
+    assert "Deaths against the design" not in page.inner_text("body")  # an OS-only section, gone
     assert_healthy(page)
 
 
@@ -76,8 +100,13 @@ def test_site_detail_filter(server, page):
     assert_healthy(page)
 
 
-CLOSED_SECTIONS = ("CLOSED: non-inferiority", "CLOSED: survival by arm", "CLOSED: interim monitoring",
-                   "CLOSED: safety by arm", "CLOSED: surgical quality")
+CLOSED_SECTIONS = (
+    "CLOSED: non-inferiority",
+    "CLOSED: survival by arm",
+    "CLOSED: interim monitoring",
+    "CLOSED: safety by arm",
+    "CLOSED: surgical quality",
+)
 
 
 def test_the_closed_report_download_is_the_closed_report(server, page):
@@ -89,25 +118,26 @@ def test_the_closed_report_download_is_the_closed_report(server, page):
     closed = page.locator(".st-key-html-closed").get_by_role("button", name="Download HTML")
     closed.wait_for(timeout=HANG_MS)
     wait_idle(page)
-    assert page.locator(".st-key-html-open").count() == 0          # the open one was never asked for
+    assert page.locator(".st-key-html-open").count() == 0  # the open one was never asked for
     with page.expect_download(timeout=HANG_MS) as info:
         closed.click()
     download = info.value
     assert re.fullmatch(r"neo-margin-closed-report-\d{4}-\d\d-\d\d\.html", download.suggested_filename)
     text = open(download.path(), encoding="utf-8").read()
     assert "<h1>Neo-Margin (NCT07320690) closed monitoring report</h1>" in text
-    assert text.count('<div class="banner">CONFIDENTIAL - DSMB CLOSED SESSION</div>') == 2   # top and foot
+    assert text.count('<div class="banner">CONFIDENTIAL - DSMB CLOSED SESSION</div>') == 2  # top and foot
     for heading in CLOSED_SECTIONS:
         assert f"<h2>{heading}</h2>" in text, heading
     assert "open monitoring report" not in text
-    assert "Outcomes pooled over both arms (blinding rule" not in text       # the open report's note
+    assert "Outcomes pooled over both arms (blinding rule" not in text  # the open report's note
     wait_for_audit(server, lambda e: e["action"] == "export: closed report (html)" and e["user"] == "dsmb.chair")
     assert_healthy(page)
 
 
 def test_the_accrual_page_on_a_phone(server, browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     context.set_default_timeout(HANG_MS)
     context.set_default_navigation_timeout(HANG_MS)
     page = context.new_page()

@@ -6,15 +6,15 @@ then and stopped for good ("Cached ForwardMsg MISS", streamlit/streamlit#9562 re
 fallback). The deployment's configuration turns such references off; this proves it on a real
 server, with a client that claims to hold every message it has been sent.
 """
+
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from dashboard.devtools import wsload
-from dashboard.access.roles import PAGES
-
 from conftest import HANG_MS, PASSWORD
+from dashboard.access.roles import PAGES
+from dashboard.devtools import wsload
 
 
 def _open_twice(url: str, user: str, page_name: str):
@@ -25,6 +25,7 @@ def _open_twice(url: str, user: str, page_name: str):
             first = await s.open_page(page_name)
             again = await s.open_page(page_name)
             return s, first, again
+
     # in a thread of its own: Playwright's sync API keeps an event loop running in this one
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, go()).result()
@@ -32,7 +33,7 @@ def _open_twice(url: str, user: str, page_name: str):
 
 def test_the_server_never_answers_with_a_reference_to_the_browsers_cache(server):
     session, first, again = _open_twice(server["url"], "pi.user", "Accrual and sites")
-    assert len(session.held) > 10                   # the client did claim the page's messages
+    assert len(session.held) > 10  # the client did claim the page's messages
     assert session.refs_received == 0
     assert first.charts >= 2 and again.charts == first.charts
     assert again.elements == first.elements and not again.exceptions

@@ -184,12 +184,9 @@ def test_a_site_of_one_patient_with_the_event_is_flagged_above():
     assert list(funnel_flags([1, 0], [1, 1], 0.1)) == ["above", "within"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real bug: funnel_flags compares with the unclipped interpolated upper limit, which is "
-    "negative when r_p = 0 (rare event), so a site with no events is flagged 'above'",
-)
 def test_a_site_without_events_is_never_flagged_above():
+    # found by mutation testing: funnel_flags compared with the unclipped interpolated upper
+    # limit, which is negative when r_p = 0 (a rare event), so a site with no events was "above"
     # p0 = 0.0001, n = 5, level 0.998: F(0) = 0.9999^5 = 0.9995 >= 0.999, so r_p = 0 and the
     # interpolated upper limit is 0 - (0.9995 - 0.999) / 0.9995 = -0.0005 events, plotted as 0
     # (funnel_limits clips it). 0 / 5 = 0 is not strictly above the plotted limit 0, and a site

@@ -235,8 +235,10 @@ def funnel_flags(events, n, p0: float, level: float = 0.998) -> np.ndarray:
         raise ValueError(f"events and n differ in length ({ev.size} and {sizes.size})")
     if np.any(ev > sizes):
         raise ValueError("events must not exceed n")
-    lower = _limit_counts((1.0 - level) / 2.0, sizes, p0)
-    upper = _limit_counts((1.0 + level) / 2.0, sizes, p0)
+    # the limits as funnel_limits plots them: the interpolation can fall below 0 events (a rare
+    # event) or above n, and a site with no events must not lie "above" a limit drawn at 0
+    lower = np.clip(_limit_counts((1.0 - level) / 2.0, sizes, p0), 0.0, sizes)
+    upper = np.clip(_limit_counts((1.0 + level) / 2.0, sizes, p0), 0.0, sizes)
     flags = np.full(ev.shape, "within", dtype="<U6")
     has = sizes > 0
     flags[has & (ev > upper)] = "above"

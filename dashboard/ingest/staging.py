@@ -250,8 +250,13 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, hide_values)
         for c in _all_columns(form, spec)
         if c.name in present
     ]
-    sql = render("ingest/cell_problems", form=form_name.lower(), columns=columns, type_words=_TYPE_WORDS,
-                 max_lines=MAX_LINES_PER_PROBLEM)
+    sql = render(
+        "ingest/cell_problems",
+        form=form_name.lower(),
+        columns=columns,
+        type_words=_TYPE_WORDS,
+        max_lines=MAX_LINES_PER_PROBLEM,
+    )
     for row, col, val, problem, n in con.execute(sql).fetchall():
         shown = val is not None and col not in hide_values
         text = f"{val!r}: {problem}" if shown else problem

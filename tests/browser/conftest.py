@@ -196,6 +196,15 @@ def clock(server):
     c.ahead(0)
 
 
+def summary_of(server, role: str, site: str | None = None) -> dict:
+    """What `python -m dashboard summary` says the role sees on the server's warehouse: the
+    figures a page must show, from the command line rather than from the page."""
+    args = [sys.executable, "-m", "dashboard", "summary", "--warehouse", server["env"]["NEO_MARGIN_WAREHOUSE"]]
+    args += ["--role", role] + (["--site", site] if site else [])
+    run = subprocess.run(args, env=server["env"], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)
+
+
 def audit_entries(server) -> list[dict]:
     return [
         json.loads(line)

@@ -3,7 +3,6 @@ lockout, idle expiry, a site user's own site."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import urllib.request
@@ -18,6 +17,7 @@ from conftest import (
     open_page,
     screenshot,
     sign_in,
+    summary_of,
     wait_for_text,
     wait_idle,
 )
@@ -140,26 +140,7 @@ def test_idle_sessions_expire(server, page, clock):
 
 
 def test_a_site_user_sees_only_their_site(server, page):
-    summary = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dashboard",
-                "summary",
-                "--warehouse",
-                server["env"]["NEO_MARGIN_WAREHOUSE"],
-                "--role",
-                "site",
-                "--site",
-                "01",
-            ],
-            env=server["env"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    summary = summary_of(server, "site", "01")
     sign_in(page, server["url"], "site01.user")
     body = page.inner_text("body")
     assert "site 01" in body

@@ -4,14 +4,21 @@ leave a screenshot in artifacts/screenshots/. Then the main interactions and a p
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from conftest import HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_for_audit, wait_for_text, wait_idle
+from conftest import (
+    HANG_MS,
+    assert_healthy,
+    open_page,
+    screenshot,
+    sign_in,
+    summary_of,
+    wait_for_audit,
+    wait_for_text,
+    wait_idle,
+)
 from dashboard.access.roles import Viewer, pages_for
 
 USERS = {
@@ -59,24 +66,7 @@ def _metric_reads(page, label: str, value) -> None:
 
 
 def test_survival_endpoint_switch(server, page):
-    summary = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dashboard",
-                "summary",
-                "--warehouse",
-                server["env"]["NEO_MARGIN_WAREHOUSE"],
-                "--role",
-                "steering",
-            ],
-            env=server["env"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    summary = summary_of(server, "steering")
     events = {e: summary["survival"][e]["pooled"]["events"] for e in ("os", "dfs")}
     assert events["dfs"] > events["os"]  # more recurrences-or-deaths than deaths: the switch shows
     sign_in(page, server["url"], "steering.user")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 import pandas as pd
 
-from dashboard.store.sql import query
-
-_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+from dashboard.store.sql import PARAMETER, query
 
 
 def fetch(con: duckdb.DuckDBPyConnection, name: str, **params) -> pd.DataFrame:
@@ -19,7 +15,7 @@ def fetch(con: duckdb.DuckDBPyConnection, name: str, **params) -> pd.DataFrame:
     is not thread-safe, a cursor is.
     """
     text = query(name)
-    wanted = set(_PARAM.findall(text))
+    wanted = set(PARAMETER.findall(text))
     missing = wanted - params.keys()
     if missing:
         raise TypeError(f"query {name} needs {sorted(missing)}")

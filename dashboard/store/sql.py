@@ -17,6 +17,9 @@ import jinja2
 
 from dashboard.config import PROJECT_ROOT, QUERIES
 
+# A bound parameter of a query: $name.
+PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
 
 def ident(name: str) -> str:
     """A quoted SQL identifier."""
@@ -31,7 +34,7 @@ def lit(text) -> str:
 def rename_params(sql: str, prefix: str) -> str:
     """$name -> $<prefix>name, so several queries can share one statement (DuckDB's parameter
     names are case-insensitive, so the renaming is too)."""
-    return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: f"${prefix}{m.group(1).lower()}", sql)
+    return PARAMETER.sub(lambda m: f"${prefix}{m.group(1).lower()}", sql)
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -82,5 +85,6 @@ def names(folder: str) -> list[str]:
 
 
 def tables_read(sql: str) -> set[str]:
-    """The tables a query reads, as DuckDB's own parser sees them (CTE names left out)."""
-    return {t.lower() for t in duckdb.get_table_names(sql)}
+    """The tables a query reads, as DuckDB's own parser sees them (CTE names left out); its
+    $parameters are read as NULL, since the parser will not take a prepared statement."""
+    return {t.lower() for t in duckdb.get_table_names(PARAMETER.sub("NULL", sql))}

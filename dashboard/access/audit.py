@@ -83,6 +83,23 @@ def read(path: Path | None = None) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def anchor(path: Path | None = None) -> dict | None:
+    """{"seq", "hash"} of the last entry, or None when the log has none: what a build manifest and a
+    closed report record, so that a later truncation or deletion of the log (with its head) is
+    detected by `verify` against it."""
+    path = path or audit_path()
+    last = None
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line: the entry before it is the last one
+            if isinstance(entry, dict) and "seq" in entry and "hash" in entry:
+                last = entry
+    return None if last is None else {"seq": last["seq"], "hash": last["hash"]}
+
+
 def verify(path: Path | None = None) -> tuple[bool, str]:
     """(intact, message): every entry's hash, its link to the one before, its sequence number,
     and the head file's record of the last entry."""

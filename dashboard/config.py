@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRIAL_CONFIG = PROJECT_ROOT / "trial.toml"
 CRF_SPEC = Path(__file__).resolve().parent / "crf_spec.toml"
+ALLOW_LIST = Path(__file__).resolve().parent / "blinded_tables.toml"
 QUERIES = PROJECT_ROOT / "queries"
 
 
@@ -208,9 +209,17 @@ class TrialConfig(_Strict):
 ColumnType = Literal["text", "date", "partial_date", "partial_date_y", "datetime", "integer", "number", "yn"]
 
 
+# Who may read a column (docs/blinding.md): "blinded" at subject level in the blinded file;
+# "pooled" closed at subject level, blinded pages get the build's pooled aggregates only;
+# "closed" in the closed file only. Unclassified is closed.
+Visibility = Literal["blinded", "pooled", "closed"]
+
+
 class Column(_Strict):
     name: str
     type: ColumnType
+    visibility: Visibility = "closed"
+    why: str | None = None  # the reason, required for every column that is not "blinded"
     required: bool = False
     codes: list[str] | None = None
     pattern: str | None = None
@@ -236,6 +245,44 @@ class CrfSpec(_Strict):
     version: str
     optional_everywhere: list[str]
     forms: dict[str, Form]
+
+    @model_validator(mode="after")
+    def _justified(self) -> CrfSpec:
+        unjustified = [
+            f"{f}.{c.name}"
+            for f, form in self.forms.items()
+            for c in form.columns
+            if c.visibility != "blinded" and not c.why
+        ]
+        if unjustified:
+            raise ValueError("a column kept from blinded roles needs its reason (why): " + ", ".join(unjustified))
+        return self
+
+    def visibility(self, form: str, column: str) -> str:
+        """A column's visibility; a form or column not in the spec is closed."""
+        f = self.forms.get(form.upper())
+        for c in f.columns if f else []:
+            if c.name.upper() == column.upper():
+                return c.visibility
+        return "closed"
+
+
+# ------------------------------------------------------- blinded_tables.toml (the allow-list)
+class BlindedTable(_Strict):
+    why: str
+    # a crf_<form> table: its columns are the form's "blinded" columns (crf_spec.toml) with their
+    # build companions (<date>_imputed) and ENTDTC
+    form: str | None = None
+    # a derived or metadata table: the columns blinded roles may read
+    columns: list[str] = []
+    # its other columns, closed, each with the reason
+    closed: dict[str, str] = {}
+    # the blinded file's rows come from this table of the build instead (a blinded variant)
+    source: str | None = None
+
+
+class AllowList(_Strict):
+    tables: dict[str, BlindedTable]
 
 
 def _load(path: Path, model: type[BaseModel]):
@@ -266,3 +313,8 @@ def load_trial(path: str | os.PathLike | None = None) -> TrialConfig:
 @lru_cache(maxsize=1)
 def load_crf_spec() -> CrfSpec:
     return _load(CRF_SPEC, CrfSpec)
+
+
+@lru_cache(maxsize=1)
+def load_allow_list() -> AllowList:
+    return _load(ALLOW_LIST, AllowList)

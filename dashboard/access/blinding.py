@@ -92,8 +92,20 @@ def population_check(con: duckdb.DuckDBPyConnection, site: str | None, cfg: Tria
     grouping, key = ("site", site) if site else ("overall", "all")
     alloc = allocation_table(con, grouping, cfg)
     row = alloc[alloc.group_value == key]
+    if len(row) and _withheld(row.iloc[0]):
+        return CellCheck(False, WITHHELD)
     counts = [int(row[c].iloc[0]) for c in _arm_columns(cfg)] if len(row) else [0] * len(cfg.arms)
     return check_counts(counts, cfg.blinding.min_cell_size)
+
+
+# The blinded file's allocation cells that break the cell rule carry no counts by arm (see
+# dashboard/ingest/blinded.py), only this reason: a group among them is never shown.
+WITHHELD = "withheld by the cell rule"
+MERGED_ROW = "other (merged)"
+
+
+def _withheld(row) -> bool:
+    return "suppressed" in row.index and isinstance(row["suppressed"], str)
 
 
 def suppress_by_group(
@@ -120,6 +132,9 @@ def suppress_by_group(
     out["suppressed"] = None
     bad = []
     for i, group in out[key].items():
+        if group in alloc.index and _withheld(alloc.loc[group]):
+            bad.append((i, group, None, WITHHELD))
+            continue
         counts = [int(alloc.at[group, c]) if group in alloc.index else 0 for c in arms]
         check = check_counts(counts, cfg.blinding.min_cell_size)
         if not check.ok:
@@ -129,7 +144,18 @@ def suppress_by_group(
     blank = value_columns + list(sum_columns or [])
     if merge and len(bad) > 1 and sum_columns:
         members = [b[0] for b in bad]
-        merged_counts = [sum(b[2][j] for b in bad) for j in range(len(arms))]
+        if any(b[2] is None for b in bad):
+            # withheld cells have no counts here: the build's merged row holds all of them
+            # together; it speaks for this merge only when the merge is exactly those cells
+            withheld = {g for g, r in alloc.iterrows() if g != MERGED_ROW and _withheld(r)}
+            known = [b for b in bad if b[2] is not None]
+            exact = {b[1] for b in bad if b[2] is None} == withheld and MERGED_ROW in alloc.index
+            if exact and not _withheld(alloc.loc[MERGED_ROW]):
+                merged_counts = [int(alloc.at[MERGED_ROW, c]) + sum(b[2][j] for b in known) for j, c in enumerate(arms)]
+            else:
+                merged_counts = [0] * len(arms)
+        else:
+            merged_counts = [sum(b[2][j] for b in bad) for j in range(len(arms))]
         row = {key: MERGED, "suppressed": None}
         for c in sum_columns:
             row[c] = out.loc[members, c].sum()

@@ -1,6 +1,11 @@
-"""The blinding guard: the last check before a blinded warehouse file is published. Whatever a
-derivation does, a blinded file with an arm column, a text cell that is an arm or a
-protocol-surgery value, or free text that may name the arm is refused."""
+"""The blinding guard: the last check before a blinded warehouse file is published.
+
+First line: the blinded file's tables and columns must be exactly those of the allow-list
+(dashboard/blinded_tables.toml with crf_spec.toml's visibility), read from the file itself and
+compared with the list read from the configuration, not with what the writer meant to write.
+Second line, whatever a derivation does: a column named as the arm or an arm-revealing field, a
+text cell that is an arm or a protocol-surgery value, or free text that may name the arm is
+refused."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from pathlib import Path
 import duckdb
 
 from dashboard.access import blinding
-from dashboard.config import TrialConfig, load_crf_spec
+from dashboard.config import TrialConfig, load_allow_list, load_crf_spec
+from dashboard.ingest.blinded import expected
 from dashboard.store.sql import query, render
 
 
@@ -33,8 +39,23 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
     pattern = blinding.free_text_pattern(cfg)
     con = duckdb.connect(str(path), read_only=True)
     try:
+        allowed = expected(load_crf_spec(), load_allow_list())
+        found: dict[str, set[str]] = {}
+        rows = con.execute(query("ingest/guard_columns")).fetchall()
+        for table, column, _ in rows:
+            found.setdefault(table.lower(), set()).add(column.lower())
+        for table, cols in sorted(found.items()):
+            if table not in allowed:
+                raise BlindingBreach(f"blinded file has table {table}, which is not on the allow-list")
+            if cols != allowed[table]:
+                extra, missing = sorted(cols - allowed[table]), sorted(allowed[table] - cols)
+                raise BlindingBreach(
+                    f"blinded table {table} does not match the allow-list"
+                    + (f": columns not on it: {', '.join(extra)}" if extra else "")
+                    + (f"; listed columns missing: {', '.join(missing)}" if missing else "")
+                )
         by_table: dict[str, list[str]] = {}
-        for table, column, dtype in con.execute(query("ingest/guard_columns")).fetchall():
+        for table, column, dtype in rows:
             if column.upper() in hidden:
                 raise BlindingBreach(f"blinded table {table} has column {column}")
             if dtype == "VARCHAR":

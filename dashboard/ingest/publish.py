@@ -44,35 +44,42 @@ def with_columns(con: duckdb.DuckDBPyConnection, tables: list[str], names: set[s
 def write(
     con: duckdb.DuckDBPyConnection,
     path: Path,
-    tables: list[str],
-    exclude: set[str],
+    copies: list,
     alias: str,
     replace: bool = False,
     redact: tuple[set[str], str | None] | None = None,
 ) -> None:
-    """Copy `tables` into a database file (new, or replacing those tables in it), leaving out the
-    columns named in `exclude` and those starting with '_'; with `redact` (column names, pattern),
-    a text cell of those columns that matches the pattern is written as blinding.FREE_TEXT_MARK."""
+    """Copy tables into a database file (new, or replacing those tables in it). `copies`: table
+    names (every column but those starting with '_') or blinded.Copy (a table from a source with
+    exactly these columns). With `redact` (column names, pattern), a text cell of those columns
+    that may name the arm is written as blinding.FREE_TEXT_MARK."""
+    from dashboard.ingest.blinded import Copy
+
     names, pattern = redact if redact and redact[1] else (set(), None)
     con.execute(render("ingest/attach", path=str(path), alias=alias))
 
-    def copy(some: list[str]) -> None:
+    def copy(some: list) -> None:
         cur = con.cursor()
         try:
-            for t in some:
+            for job in some:
+                job = job if isinstance(job, Copy) else Copy(job, job, ())
+                typed = columns(cur, job.source, with_types=True)
+                wanted = {c.lower() for c in job.columns}
                 keep = [
                     {"name": c, "redact": bool(pattern and ct == "VARCHAR" and c.lower() in names)}
-                    for c, ct in columns(cur, t, with_types=True)
-                    if c.upper() not in exclude and not c.startswith("_")
+                    for c, ct in typed
+                    if (c.lower() in wanted if job.columns else not c.startswith("_"))
                 ]
                 cur.execute(
                     render(
                         "ingest/copy_table",
-                        table=t,
+                        table=job.table,
+                        source=job.source,
                         alias=alias,
                         columns=keep,
                         replace=replace,
                         pattern=pattern,
+                        match=None,
                         mark=blinding.FREE_TEXT_MARK,
                     )
                 )
@@ -83,7 +90,7 @@ def write(
         # two writers, each taking every other table: most tables are below the row-group size
         # DuckDB splits one statement's work by, so one writer left a core idle
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            for job in [pool.submit(copy, tables[i::WRITERS]) for i in range(WRITERS)]:
+            for job in [pool.submit(copy, copies[i::WRITERS]) for i in range(WRITERS)]:
                 job.result()
     finally:
         con.execute(render("ingest/detach", alias=alias))
@@ -101,27 +108,47 @@ def write_warehouses(
     free_text: set[str],
 ) -> None:
     """Write the build's blinded and closed file into `work`, and have the guard check the blinded
-    one (BlindingBreach when it fails)."""
-    from dashboard.ingest import findings
-    from dashboard.ingest.guard import check_blinded, hidden_columns
+    one (BlindingBreach when it fails).
+
+    The blinded file holds exactly the allow-list (dashboard/blinded_tables.toml, with the
+    visibility of each spec column): every other table and column is in the closed file only.
+    The closed file starts as a byte copy of the blinded one; the tables the blinded file lacks or
+    holds in another form (fewer columns, a blinded variant, withheld free text) are then written
+    to it whole.
+    """
+    from dashboard.config import load_allow_list
+    from dashboard.ingest import blinded, findings
+    from dashboard.ingest.guard import check_blinded
     from dashboard.store import warehouse
 
-    hidden = hidden_columns(cfg)
-    # The blinded file is written once; the closed file starts as a byte copy of it and only
-    # the tables that lost a column to the blinding are written again, whole. Writing two
-    # files of 2.6 M rows each took 2.4 s at 35,600 subjects; this takes about 1.8 s.
-    # Every table the blinding changed is rewritten: those that lost a column, and those in
-    # which a free-text cell was withheld. A new kind of blinding change must be added here.
+    allow = load_allow_list()
+    blinded.blinded_variants(con, cfg)
+    tables = tables + [blinded.POOLED]
+    plan = blinded.plan(con, tables, spec, allow)
     pattern = blinding.free_text_pattern(cfg)
-    write(con.cursor(), work / warehouse.BLINDED, tables, hidden, "blinded_out", redact=(free_text, pattern))
-    # the withheld cells are findings already: their columns name the tables that changed
-    changed = with_columns(con, tables, hidden | findings.withheld_columns(con))
+    write(con.cursor(), work / warehouse.BLINDED, plan, "blinded_out", redact=(free_text, pattern))
+    redacted = set(findings.withheld_columns(con))
+    same = {
+        c.table
+        for c in plan
+        if c.source == c.table
+        and {x.lower() for x in c.columns} == {x.lower() for x in columns(con, c.table) if not x.startswith("_")}
+        and not ({x.upper() for x in c.columns} & redacted)
+    }
+    in_blinded = {c.table for c in plan}
+    rewrite = [t for t in tables if t in in_blinded and t not in same]
+    add = [t for t in tables if t not in in_blinded]
     shutil.copyfile(work / warehouse.BLINDED, work / warehouse.CLOSED)
+
+    def closed() -> None:
+        write(con.cursor(), work / warehouse.CLOSED, rewrite, "closed_out", replace=True)
+        write(con.cursor(), work / warehouse.CLOSED, add, "closed_add")
+
     with ThreadPoolExecutor(max_workers=2) as pool:  # the guard scans while the closed file is written
         guard = pool.submit(check_blinded, work / warehouse.BLINDED, cfg, free_text)
-        closed = pool.submit(write, con.cursor(), work / warehouse.CLOSED, changed, set(), "closed_out", replace=True)
+        done = pool.submit(closed)
         guard.result()  # a breach is the error to report first
-        closed.result()
+        done.result()
 
 
 def prune(wh: Path, keep: Path) -> None:

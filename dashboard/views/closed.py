@@ -23,6 +23,11 @@ SETS = {"itt": "Intention to treat", "pp": "Per protocol"}
 STRATUM_COLUMNS = {"STRATRESP": "stratum_response", "STRATSITE": "stratum_site"}
 
 
+def margins(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
+    """Each randomized subject's margin status (pooled-only: closed file only)."""
+    return fetch(con, "closed/margins", site=viewer.site_filter)
+
+
 def arms(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
     viewer.require_closed()
     return fetch(con, "closed/arms")
@@ -176,7 +181,7 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
     viewer.require_closed()
     cfg = cfg or load_trial()
     a = arms(con, viewer)[["subjid", "arm"]]
-    subjects = safety.subjects(con, viewer).merge(a, on="subjid")
+    subjects = safety.subjects(con, viewer).merge(margins(con, viewer), on="subjid", how="left").merge(a, on="subjid")
     soc = fetch(con, "views/ae_by_soc_grade", site=None).merge(a, on="subjid")
     exp, ref = _experimental(cfg)
     out: dict = {"by_arm": {}, "signals": {}}
@@ -243,7 +248,7 @@ def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialC
     viewer.require_closed()
     cfg = cfg or load_trial()
     a = arms(con, viewer)[["subjid", "arm"]]
-    subjects = safety.subjects(con, viewer).merge(a, on="subjid")
+    subjects = safety.subjects(con, viewer).merge(margins(con, viewer), on="subjid", how="left").merge(a, on="subjid")
     by_site = []
     for s in cfg.safety_signals:
         if not s.by_site_within_arm:

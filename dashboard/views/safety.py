@@ -21,8 +21,22 @@ from dashboard.store.data import fetch
 WINDOW_SINCE = {"surgery": "days_since_surgery", "randomization": "days_since_randomization"}
 
 
+# Signal sources that are pooled-only (crf_spec.toml visibility "pooled"): the blinded file has
+# their counts per site (pooled_by_site), not the subject-level column; closed views add it.
+POOLED_SOURCES = {"positive_margin"}
+
+
 def subjects(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
     return fetch(con, "views/safety_subjects", site=viewer.site_filter)
+
+
+def pooled_margin(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> tuple[int, int] | None:
+    """(with pathology, positive margin) of the viewer's population from the build's pooled
+    counts; None when the build withheld them."""
+    df = fetch(con, "views/pooled_margin", site=viewer.site_filter)
+    if df.empty or pd.isna(df.n.iloc[0]):
+        return None
+    return int(df.n.iloc[0]), int(df.events.iloc[0])
 
 
 def signal_columns(df: pd.DataFrame, signal: SafetySignal) -> tuple[pd.Series, pd.Series]:
@@ -47,14 +61,18 @@ def signal_columns(df: pd.DataFrame, signal: SafetySignal) -> tuple[pd.Series, p
     return population & (complete.fillna(False) | event), event
 
 
-def signals(df: pd.DataFrame, cfg: TrialConfig) -> list[dict]:
-    """Each configured signal: observed rate, exact 95% CI, threshold, flagged."""
+def signals(df: pd.DataFrame, cfg: TrialConfig, pooled: dict[str, tuple[int, int] | None] | None = None) -> list[dict]:
+    """Each configured signal: observed rate, exact 95% CI, threshold, flagged. A pooled-only
+    source missing from `df` takes its (n, events) from `pooled`; None there: not shown."""
     from dashboard.stats.rates import proportion_ci
 
     out = []
     for s in cfg.safety_signals:
-        denominator, event = signal_columns(df, s)
-        n, x = int(denominator.sum()), int(event.sum())
+        if s.source not in df and s.source in (pooled or {}):
+            n, x = pooled[s.source] or (0, 0)
+        else:
+            denominator, event = signal_columns(df, s)
+            n, x = int(denominator.sum()), int(event.sum())
         observed, lower, upper = proportion_ci(x, n)
         above = s.threshold is not None and observed is not None and observed > s.threshold
         any_event = s.flag_any and x > 0
@@ -89,22 +107,36 @@ def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | No
         return {"suppressed": check.reason}
     df = subjects(con, viewer)
     soc = fetch(con, "views/ae_by_soc_grade", site=viewer.site_filter)
-    counts = safety_counts(df, soc, cfg, soc_order="frequency")
+    margin = pooled_margin(con, viewer)
+    counts = safety_counts(df, soc, cfg, soc_order="frequency", margin=margin)
     # aggregates only: the result is cached and copied into every page run, and subject-level
     # frames made it 8 MB at 35,600 subjects (30 ms of unpickling per run)
-    return {"pooled": counts, "signals": signals(df, cfg), "soc_by_grade": soc_by_grade(soc)}
+    return {
+        "pooled": counts,
+        "signals": signals(df, cfg, {"positive_margin": margin}),
+        "soc_by_grade": soc_by_grade(soc),
+    }
 
 
 def complication_key(cfg: TrialConfig) -> str:
     return f"clavien_3a_plus_{cfg.safety.complication_window_days}d"
 
 
-def safety_counts(df: pd.DataFrame, soc: pd.DataFrame, cfg: TrialConfig, soc_order: str = "frequency") -> dict:
+def safety_counts(
+    df: pd.DataFrame,
+    soc: pd.DataFrame,
+    cfg: TrialConfig,
+    soc_order: str = "frequency",
+    margin: tuple[int, int] | None = None,
+) -> dict:
     """Subjects with each kind of event among the subjects of `df` (views/safety_subjects) and
     their AEs by system organ class (`soc`, views/ae_by_soc_grade): the counts of the pooled safety
     page, and of each arm on the closed one. Early deaths within each of trial.toml
     safety.early_death_days of surgery, Clavien-Dindo IIIA+ within complication_window_days.
-    `soc_order`: "frequency" (most subjects first) or "name"."""
+    `soc_order`: "frequency" (most subjects first) or "name". Margins come from `df` when it has
+    them (closed views), else from `margin` (with pathology, positive), the build's pooled counts."""
+    if "positive_margin" in df:
+        margin = (int(df.with_pathology.sum()), int(df.positive_margin.sum()))
     death_day = pd.to_numeric(df.death_day_after_surgery, errors="coerce")
     clav_day = pd.to_numeric(df.first_clavien_3a_plus_day, errors="coerce")
     by_soc = soc.groupby("soc").subjid.nunique()
@@ -119,8 +151,8 @@ def safety_counts(df: pd.DataFrame, soc: pd.DataFrame, cfg: TrialConfig, soc_ord
         "operated": int(df.operated.sum()),
         complication_key(cfg): int(clav_day.between(0, cfg.safety.complication_window_days).sum()),
         **{f"death_{d}d": int(death_day.between(0, d).sum()) for d in sorted(set(cfg.safety.early_death_days))},
-        "with_pathology": int(df.with_pathology.sum()),
-        "positive_margin": int(df.positive_margin.sum()),
+        "with_pathology": margin[0] if margin else None,
+        "positive_margin": margin[1] if margin else None,
         "by_soc": {k: int(v) for k, v in by_soc.items()},
     }
 
@@ -143,17 +175,25 @@ def site_funnel(
     from dashboard.stats.rates import funnel_flags
 
     cfg = cfg or load_trial()
-    denominator, event = signal_columns(df, signal)
-    per_site = (
-        pd.DataFrame({"siteid": df.siteid, "n": denominator.astype(int), "events": event.astype(int)})
-        .groupby("siteid", as_index=False)
-        .sum()
-    )
-    per_site = blinding.suppress_by_group(
-        per_site, "siteid", "site", [], con, cfg, merge=True, sum_columns=["n", "events"]
-    )
+    if signal.source not in df and signal.source in POOLED_SOURCES:
+        # counted per site by the build, the cell rule applied there
+        per_site = fetch(con, "views/pooled_margin_by_site").rename(columns={"merged_sites": "merged_groups"})
+        per_site["suppressed"] = [None if pd.notna(n) else blinding.WITHHELD for n in per_site.n]
+        total = pooled_margin(con, Viewer("pi"))
+        total_n, total_x = total or (0, 0)
+    else:
+        denominator, event = signal_columns(df, signal)
+        per_site = (
+            pd.DataFrame({"siteid": df.siteid, "n": denominator.astype(int), "events": event.astype(int)})
+            .groupby("siteid", as_index=False)
+            .sum()
+        )
+        per_site = blinding.suppress_by_group(
+            per_site, "siteid", "site", [], con, cfg, merge=True, sum_columns=["n", "events"]
+        )
+        total_n, total_x = int(denominator.sum()), int(event.sum())
     shown = per_site[per_site.suppressed.isna() & (per_site.n > 0)].copy()
-    total_n, total_x = int(denominator.sum()), int(event.sum())
+    shown = shown.astype({"n": int, "events": int})
     p0 = total_x / total_n if total_n else np.nan
     shown["rate"] = shown.events / shown.n
     if len(shown) and total_n and 0 < p0 < 1:

@@ -114,6 +114,7 @@ select
     r.subjid is not null and su.first_surgery_date is null
         and r.randdat < (select cutoff_date from cutoff) - $never_operated_after_days::integer
         as never_operated,
+    pa.subjid is not null as with_pathology,
     pa.margin as surgical_margin,
     pa.pcr as pathological_complete_response
 from crf_dm as dm

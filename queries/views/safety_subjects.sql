@@ -1,5 +1,7 @@
 -- Per randomized subject: the dated facts the safety signals are computed from (subjects, not
--- events); the windows themselves come from trial.toml and are applied in dashboard/safety.py.
+-- events); the windows themselves come from trial.toml and are applied in dashboard/views/safety.py.
+-- Margins are pooled-only (crf_spec.toml): blinded views read their counts from pooled_by_site,
+-- closed views add them per subject from queries/closed/margins.sql.
 with ae as (
     select subjid,
            count(*) as events,
@@ -13,8 +15,7 @@ with ae as (
     from adverse_events where randomized group by subjid
 )
 select s.subjid, s.siteid, s.operated, s.randomization_date, s.first_surgery_date,
-       s.surgical_margin is not null as with_pathology,
-       coalesce(s.surgical_margin = 'POSITIVE', false) as positive_margin,
+       s.with_pathology,
        coalesce(ae.events, 0) as ae_events,
        ae.worst_grade,
        coalesce(ae.events > 0, false) as any_ae,

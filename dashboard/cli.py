@@ -210,14 +210,26 @@ def _users(args) -> int:
 def _audit(args) -> int:
     from dashboard.access import audit
 
+    if args.action == "init":
+        try:
+            key, created = audit.init_key()
+        except audit.AuditError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{'made' if created else 'kept'} the audit key {key} (0600, folder 0700)", file=sys.stderr)
+        return 0
     if args.action == "verify":
-        ok, message = audit.verify()
-        print(("OK: " if ok else "TAMPERED: ") + message)
-        return 0 if ok else 1
-    for e in audit.read()[-args.last :]:
+        try:
+            check = audit.check(warehouse=args.warehouse, anchors=args.anchor or ())
+        except ValueError as exc:  # an --anchor that is not SEQ:HASH
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(("OK: " if check.ok else "TAMPERED: ") + check.message)
+        return 0 if check.ok else 1
+    for e in audit.read(lenient=True)[-args.last :]:
         print(
-            f"{e['seq']:>6} {e['time']} {e['user'] or '-':<20} {e['role'] or '-':<12} {e['action']:<24} "
-            f"{json.dumps(e['detail'], ensure_ascii=False) if e['detail'] else ''}"
+            f"{e.get('seq', '?'):>6} {e.get('time')} {e.get('user') or '-':<20} {e.get('role') or '-':<12} "
+            f"{e.get('action')!s:<24} {json.dumps(e['detail'], ensure_ascii=False) if e.get('detail') else ''}"
         )
     return 0
 
@@ -308,9 +320,23 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.set_defaults(func=_users)
 
-    a = sub.add_parser("audit", help="verify or show the audit log (NEO_MARGIN_AUDIT)")
-    a.add_argument("action", choices=["verify", "show"])
+    a = sub.add_parser(
+        "audit",
+        help="make the audit key (init), verify or show the audit log (NEO_MARGIN_AUDIT, key NEO_MARGIN_AUDIT_KEY)",
+    )
+    a.add_argument("action", choices=["init", "verify", "show"])
     a.add_argument("--last", type=int, default=50)
+    a.add_argument(
+        "--anchor",
+        action="append",
+        metavar="SEQ:HASH",
+        help="verify: an anchor the log must still hold, as printed in a closed report (repeatable)",
+    )
+    a.add_argument(
+        "--warehouse",
+        default=None,
+        help="verify: check the anchors of this warehouse's build manifests (default NEO_MARGIN_WAREHOUSE)",
+    )
     a.set_defaults(func=_audit)
 
     m = sub.add_parser("bench", help="measure the build against DuckDB's floor (prints numbers)")

@@ -14,8 +14,10 @@ def _private_audit_and_users(tmp_path_factory):
     import os
 
     tmp = tmp_path_factory.mktemp("security")
-    old = {k: os.environ.get(k) for k in ("NEO_MARGIN_AUDIT", "NEO_MARGIN_USERS")}
+    old = {k: os.environ.get(k) for k in ("NEO_MARGIN_AUDIT", "NEO_MARGIN_AUDIT_KEY", "NEO_MARGIN_USERS")}
     os.environ["NEO_MARGIN_AUDIT"] = str(tmp / "audit.jsonl")
+    # the audit key is kept outside the audit log's folder (audit.py refuses one inside it)
+    os.environ["NEO_MARGIN_AUDIT_KEY"] = str(tmp_path_factory.mktemp("audit-key") / "audit.key")
     os.environ["NEO_MARGIN_USERS"] = str(tmp / "users.json")
     yield tmp
     for k, v in old.items():

@@ -1,8 +1,23 @@
-"""The audit log: append-only JSON lines, each entry hash-chained to the one before.
+"""The audit log: append-only JSON lines, each entry chained to the one before by a keyed hash.
 
 Each entry holds seq, time, user, role, site, action, detail, data cut, the previous entry's
-hash and its own (SHA-256 over the canonical JSON of the rest). A head file keeps the last seq
-and hash, so removing the last lines is detected too. `verify` names the first broken line.
+hash and its own: HMAC-SHA256 over the canonical JSON of the rest, with a 32-byte key kept
+outside the audit folder (`data/keys/audit.key`, `NEO_MARGIN_AUDIT_KEY`). Whoever can write the
+log but not read the key can neither edit an entry nor recompute the chain after dropping one.
+
+A head file keeps the last seq and hash under its own HMAC, so lines cut from the end are
+detected, and the head cannot be rewound to an earlier entry without the key. What the log
+cannot move with it are the anchors: `anchor()` (the last seq and hash) is recorded in every
+build manifest and printed in every closed report, and `verify` checks the log still holds each
+of them, so cutting the tail together with the head, or deleting log and head, is detected too.
+
+A torn last line (a write interrupted by a crash or a full disk: a final fragment without a
+newline that is not a JSON entry) is reported by `verify`, not fatal; the next `append` moves
+the fragment into `<log>.torn`, records that in a recovery entry and continues the chain.
+Anything else malformed is a verification failure.
+
+Files: the audit folder 0700; log, head, lock and torn files 0600; the key folder 0700, the key
+0600.
 """
 
 from __future__ import annotations
@@ -10,28 +25,219 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import hmac
 import json
 import os
+import secrets
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 AUDIT_ENV = "NEO_MARGIN_AUDIT"
 DEFAULT_AUDIT = "data/audit/audit.jsonl"
+KEY_ENV = "NEO_MARGIN_AUDIT_KEY"
+DEFAULT_KEY = "data/keys/audit.key"
+WAREHOUSE_ENV = "NEO_MARGIN_WAREHOUSE"
 GENESIS = "0" * 64
+KEY_BYTES = 32
+_ENTRY_CONTEXT = b"neo-margin audit entry\x00"
+_HEAD_CONTEXT = b"neo-margin audit head\x00"
+TORN_ACTION = "audit: torn last line set aside"
+
+
+class AuditError(Exception):
+    """The audit log cannot be written (its key is missing or unsafe): nothing may proceed that
+    must be on the record."""
 
 
 def audit_path() -> Path:
     return Path(os.environ.get(AUDIT_ENV, DEFAULT_AUDIT))
 
 
-def _digest(entry: dict) -> str:
-    body = {k: v for k, v in entry.items() if k != "hash"}
-    return hashlib.sha256(
-        json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    ).hexdigest()
+def key_path() -> Path:
+    return Path(os.environ.get(KEY_ENV, DEFAULT_KEY))
 
 
 def _head_path(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".head")
+
+
+def _torn_path(path: Path) -> Path:
+    return path.with_suffix(path.suffix + ".torn")
+
+
+def _canonical(entry: dict) -> bytes:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _digest(entry: dict, key: bytes) -> str:
+    return hmac.new(key, _ENTRY_CONTEXT + _canonical(entry), hashlib.sha256).hexdigest()
+
+
+def _head_mac(seq: int, digest: str, key: bytes) -> str:
+    return hmac.new(key, _HEAD_CONTEXT + f"{seq}:{digest}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+# --- the key ------------------------------------------------------------------------------------
+
+
+def _inside(child: Path, folder: Path) -> bool:
+    try:
+        child.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _check_key_place(key_file: Path, log: Path) -> None:
+    if _inside(key_file, log.parent):
+        raise AuditError(
+            f"the audit key {key_file} is inside the audit folder {log.parent}: whoever can write the log "
+            f"could replace it; keep it elsewhere ({KEY_ENV})"
+        )
+
+
+def init_key(key_file: Path | None = None, *, log: Path | None = None) -> tuple[Path, bool]:
+    """Create the audit key (32 random bytes, file 0600 in a folder 0700) unless it exists:
+    (path, created). Never overwrites a key; refuses to make one for a log that already has
+    entries (a log without its key cannot be verified, and a new key would not change that)."""
+    key_file = key_file or key_path()
+    log = log or audit_path()
+    _check_key_place(key_file, log)
+    if key_file.exists():
+        _load_key(key_file)  # exists: only check it is a usable, private key
+        return key_file, False
+    if log.exists() and log.stat().st_size > 0 or _head_path(log).exists():
+        raise AuditError(
+            f"the audit log {log} exists but its key {key_file} does not: restore the key from its backup "
+            "(a new key cannot verify the entries already written)"
+        )
+    _private_dir(key_file.parent)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by a concurrent process a moment ago
+        _load_key(key_file)
+        return key_file, False
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, secrets.token_bytes(KEY_BYTES))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return key_file, True
+
+
+def _load_key(key_file: Path) -> bytes:
+    try:
+        st = key_file.stat()
+        data = key_file.read_bytes()
+    except FileNotFoundError:
+        raise AuditError(f"the audit key {key_file} is missing") from None
+    except OSError as exc:
+        raise AuditError(f"the audit key {key_file} cannot be read: {exc.strerror}") from None
+    if st.st_mode & 0o077:
+        raise AuditError(
+            f"the audit key {key_file} is readable or writable by other users (mode "
+            f"{stat.filemode(st.st_mode)}): chmod 600 it"
+        )
+    if len(data) != KEY_BYTES:
+        raise AuditError(f"the audit key {key_file} holds {len(data)} bytes, not {KEY_BYTES}: it is not this log's key")
+    return data
+
+
+def _private_dir(folder: Path) -> None:
+    """Make folder (and missing parents) and set it to 0700 when this user owns it."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+
+
+def _open_private(path: Path, flags: int):
+    fd = os.open(path, flags | os.O_CREAT, 0o600)
+    st = os.fstat(fd)
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != 0o600:
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+# --- reading the log ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Parsed:
+    entries: list[dict] = field(default_factory=list)
+    problem: str | None = None  # the first malformed line, if any (not a torn last line)
+    torn: tuple[int, int] | None = None  # (line number, bytes) of a torn last line
+
+
+def _parse(data: bytes) -> _Parsed:
+    out = _Parsed()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline, else the unterminated last line
+    for number, raw in enumerate(lines, start=1):
+        entry = _entry(raw)
+        if entry is None:
+            out.problem = f"line {number}: not a JSON entry (edited or corrupted)"
+            return out
+        out.entries.append(entry)
+    if tail:
+        entry = _entry(tail)
+        if entry is not None:
+            out.entries.append(entry)  # complete but for its newline
+        else:
+            out.torn = (len(lines) + 1, len(tail))
+    return out
+
+
+def _entry(raw: bytes) -> dict | None:
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def read(path: Path | None = None, *, lenient: bool = False) -> list[dict]:
+    """The entries, in order; a torn last line is left out (verify reports it). Raises ValueError
+    naming the line when another line is not a JSON entry, unless `lenient`: then the entries
+    before that line (for showing what can be shown beside verify's failure)."""
+    path = path or audit_path()
+    if not path.exists():
+        return []
+    parsed = _parse(path.read_bytes())
+    if parsed.problem and not lenient:
+        raise ValueError(f"{path}: {parsed.problem}")
+    return parsed.entries
+
+
+def anchor(path: Path | None = None) -> dict | None:
+    """{"seq", "hash"} of the last entry, or None when the log has none: what a build manifest and a
+    closed report record, so that a later truncation or deletion of the log (with its head) is
+    detected by `verify` against it."""
+    path = path or audit_path()
+    if not path.exists():
+        return None
+    entries = _parse(path.read_bytes()).entries
+    for entry in reversed(entries):
+        if isinstance(entry.get("seq"), int) and isinstance(entry.get("hash"), str):
+            return {"seq": entry["seq"], "hash": entry["hash"]}
+    return None
+
+
+def _read_head(path: Path) -> dict | None:
+    head = _head_path(path)
+    if not head.exists():
+        return None
+    try:
+        h = json.loads(head.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"malformed": True}
+    return h if isinstance(h, dict) else {"malformed": True}
+
+
+# --- writing --------------------------------------------------------------------------------------
 
 
 def append(
@@ -44,96 +250,324 @@ def append(
     data_cut: dict | None = None,
     path: Path | None = None,
 ) -> dict:
-    """Write one entry (under a lock, fsynced) and return it."""
+    """Write one entry (under a lock, fsynced) and return it.
+
+    Makes the key first when neither it nor a log exists; raises AuditError when a log exists
+    without its key (that log can no longer be verified, and nothing is written to it). A torn
+    last line is moved into `<log>.torn` first, with a recovery entry saying so.
+    """
     path = path or audit_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(path.suffix + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        head = _head_path(path)
-        seq, prev = (0, GENESIS)
-        if head.exists():
-            h = json.loads(head.read_text(encoding="utf-8"))
-            seq, prev = h["seq"], h["hash"]
-        entry = {
-            "seq": seq + 1,
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            "user": user,
-            "role": role,
-            "site": site,
-            "action": action,
-            "detail": detail,
-            "data_cut": data_cut,
-            "prev": prev,
-        }
-        entry["hash"] = _digest(entry)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp = head.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"seq": entry["seq"], "hash": entry["hash"]}), encoding="utf-8")
-        os.replace(tmp, head)
+    kf = key_path()
+    _check_key_place(kf, path)
+    _private_dir(path.parent)
+    lock_fd = _open_private(path.with_suffix(path.suffix + ".lock"), os.O_WRONLY)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        if not kf.exists():
+            init_key(kf, log=path)  # raises when a log exists already
+        key = _load_key(kf)
+        fd = _open_private(path, os.O_RDWR)
+        try:
+            size, data = _tail(fd)
+            parsed = _parse(data)
+            fragment = b""
+            if parsed.torn is not None:
+                fragment = data[data.rfind(b"\n") + 1 :]
+                _set_aside(path, fragment)
+                os.ftruncate(fd, size - len(fragment))
+                os.fsync(fd)
+            elif data and not data.endswith(b"\n"):
+                _write(fd, b"\n")  # the last entry was complete but for its newline
+            seq, prev = _last(parsed, _read_head(path))
+            if parsed.torn is not None:
+                torn = _entry_dict(
+                    seq + 1,
+                    prev,
+                    TORN_ACTION,
+                    user=None,
+                    role="system",
+                    site=None,
+                    detail={
+                        "bytes": len(fragment),
+                        "sha256": hashlib.sha256(fragment).hexdigest(),
+                        "moved_to": str(_torn_path(path)),
+                        "after_seq": seq,
+                    },
+                    data_cut=None,
+                    key=key,
+                )
+                _write(fd, _line(torn))
+                seq, prev = torn["seq"], torn["hash"]
+            entry = _entry_dict(
+                seq + 1,
+                prev,
+                action,
+                user=user,
+                role=role,
+                site=site,
+                detail=detail,
+                data_cut=data_cut,
+                key=key,
+            )
+            _write(fd, _line(entry))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _write_head(path, entry, key)
+    finally:
+        os.close(lock_fd)
     return entry
 
 
-def read(path: Path | None = None) -> list[dict]:
-    path = path or audit_path()
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _entry_dict(seq, prev, action, *, user, role, site, detail, data_cut, key) -> dict:
+    entry = {
+        "seq": seq,
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "user": user,
+        "role": role,
+        "site": site,
+        "action": action,
+        "detail": detail,
+        "data_cut": data_cut,
+        "prev": prev,
+    }
+    entry["hash"] = _digest(entry, key)
+    return entry
 
 
-def anchor(path: Path | None = None) -> dict | None:
-    """{"seq", "hash"} of the last entry, or None when the log has none: what a build manifest and a
-    closed report record, so that a later truncation or deletion of the log (with its head) is
-    detected by `verify` against it."""
-    path = path or audit_path()
-    last = None
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line: the entry before it is the last one
-            if isinstance(entry, dict) and "seq" in entry and "hash" in entry:
-                last = entry
-    return None if last is None else {"seq": last["seq"], "hash": last["hash"]}
+def _line(entry: dict) -> bytes:
+    return (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
 
 
-def verify(path: Path | None = None) -> tuple[bool, str]:
-    """(intact, message): every entry's hash, its link to the one before, its sequence number,
-    and the head file's record of the last entry."""
-    path = path or audit_path()
-    if not path.exists():
-        return (
-            not _head_path(path).exists(),
-            "no audit log yet"
-            if not _head_path(path).exists()
-            else "the audit log is missing but its head file exists: the log was deleted",
-        )
-    prev, expected_seq = GENESIS, 1
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
+def _tail(fd: int) -> tuple[int, bytes]:
+    """(the file's size, its last lines): at least the last complete line whole, and whatever
+    follows the last newline. Read from the end, so an append costs the same for a long log."""
+    size = os.fstat(fd).st_size
+    block = 1 << 16
+    while True:
+        start = max(0, size - block)
+        os.lseek(fd, start, os.SEEK_SET)
+        chunks, left = [], size - start
+        while left > 0 and (chunk := os.read(fd, left)):
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if start == 0:
+            return size, data
+        if data.count(b"\n") >= 2:
+            return size, data[data.index(b"\n") + 1 :]  # from the first whole line on
+        block *= 4
+
+
+def _write(fd: int, data: bytes) -> None:
+    os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _last(parsed: _Parsed, head: dict | None) -> tuple[int, str]:
+    """The seq and hash to continue from: the log's last entry, or the head's when the head is
+    further on (lines were cut from the log: continuing from the head keeps the gap visible
+    instead of papering over it)."""
+    seq, prev = 0, GENESIS
+    if parsed.entries:
+        last = parsed.entries[-1]
+        if isinstance(last.get("seq"), int) and isinstance(last.get("hash"), str):
+            seq, prev = last["seq"], last["hash"]
+    if head and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str) and head["seq"] > seq:
+        seq, prev = head["seq"], head["hash"]
+    return seq, prev
+
+
+def _set_aside(path: Path, fragment: bytes) -> None:
+    fd = _open_private(_torn_path(path), os.O_WRONLY | os.O_APPEND)
+    try:
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        _write(fd, f"# set aside {stamp}, {len(fragment)} bytes:\n".encode() + fragment + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_head(path: Path, entry: dict, key: bytes) -> None:
+    head = _head_path(path)
+    tmp = head.with_suffix(f".tmp-{os.getpid()}")
+    body = {"seq": entry["seq"], "hash": entry["hash"], "mac": _head_mac(entry["seq"], entry["hash"], key)}
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        _write(fd, json.dumps(body).encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, head)
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """What `verify` found: ok, the message, the entries that check, a torn last line if any
+    (line number and bytes: reported, not a failure), and how many anchors were checked."""
+
+    ok: bool
+    message: str
+    entries: int = 0
+    torn: tuple[int, int] | None = None
+    anchors: int = 0
+
+
+def warehouse_anchors(warehouse: str | Path | None) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The anchors recorded in the warehouse's build manifests: ([(source, anchor)], problems).
+    A manifest that cannot be read is a problem (it may have been damaged to hide its anchor)."""
+    if warehouse is None:
+        return [], []
+    found, problems = [], []
+    for manifest in sorted(Path(warehouse).glob("builds/*/manifest.json")):
+        build = manifest.parent.name
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            return False, f"line {number}: not a JSON entry (edited)"
-        if entry.get("hash") != _digest(entry):
-            return False, f"line {number}: entry seq {entry.get('seq')} was changed (its hash does not match)"
-        if entry.get("seq") != expected_seq:
-            return False, (
-                f"line {number}: seq {entry.get('seq')} where {expected_seq} was expected "
-                "(an entry was deleted or inserted)"
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            problems.append(f"the manifest of build {build} ({manifest}) cannot be read, so neither can its anchor")
+            continue
+        a = m.get("audit_anchor") if isinstance(m, dict) else None
+        if a is not None:
+            found.append((f"build {build}", a))
+    return found, problems
+
+
+def parse_anchor(text: str) -> dict:
+    """SEQ:HASH (as printed in a closed report) as an anchor; ValueError when it is not one."""
+    seq, sep, digest = text.strip().partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{text!r} is not an audit anchor SEQ:HASH (a number, a colon, 64 hex digits)")
+    return {"seq": int(seq), "hash": digest}
+
+
+def check(
+    path: Path | None = None, *, warehouse: str | Path | None = None, anchors=(), key_file: Path | None = None
+) -> Verification:
+    """Every entry's HMAC, its sequence number and link to the one before, the head file, and every
+    anchor (the warehouse's build manifests and those given as dicts, SEQ:HASH strings or
+    (source, anchor) pairs). The warehouse defaults to NEO_MARGIN_WAREHOUSE when that is set."""
+    path = path or audit_path()
+    key_file = key_file or key_path()
+    if warehouse is None:
+        warehouse = os.environ.get(WAREHOUSE_ENV) or None
+    all_anchors, problems = warehouse_anchors(warehouse)
+    for a in anchors:
+        if isinstance(a, str):
+            a = ("the anchor given", parse_anchor(a))
+        elif isinstance(a, dict):
+            a = ("the anchor given", a)
+        all_anchors.append(a)
+    checked = []
+    for source, a in all_anchors:
+        if not (isinstance(a, dict) and isinstance(a.get("seq"), int) and isinstance(a.get("hash"), str)):
+            problems.append(f"{source} records a malformed audit anchor {a!r}")
+        elif a["seq"] > 0:
+            checked.append((source, a))
+
+    def result(ok, message, **kw):
+        if problems:
+            message = f"{message}; " + "; ".join(problems) if not ok else f"{message}, but " + "; ".join(problems)
+            ok = False
+        return Verification(ok, message, anchors=len(checked), **kw)
+
+    head = _read_head(path)
+    if not path.exists():
+        if head is not None:
+            return result(False, f"the audit log {path} is missing but its head file exists: the log was deleted")
+        if checked:
+            source, a = max(checked, key=lambda sa: sa[1]["seq"])
+            return result(
+                False,
+                f"the audit log {path} and its head file are missing, but {source} recorded the log at seq "
+                f"{a['seq']}: the log was deleted",
+            )
+        return result(True, "no audit log yet")
+    try:
+        key = _load_key(key_file)
+    except AuditError as exc:
+        return result(False, f"{exc}: the log's entries cannot be verified (restore the key)")
+    parsed = _parse(path.read_bytes())
+    prev, expected = GENESIS, 1
+    for number, entry in enumerate(parsed.entries, start=1):
+        if entry.get("hash") != _digest(entry, key):
+            return result(
+                False,
+                f"line {number}: entry seq {entry.get('seq')} does not carry this log's keyed hash: it was "
+                "changed, or written without the key",
+            )
+        if entry.get("seq") != expected:
+            return result(
+                False,
+                f"line {number}: seq {entry.get('seq')} where {expected} was expected "
+                "(an entry was deleted or inserted)",
             )
         if entry.get("prev") != prev:
-            return False, f"line {number}: does not link to the entry before it (deleted or inserted)"
-        prev, expected_seq = entry["hash"], expected_seq + 1
-    head = _head_path(path)
-    if head.exists():
-        h = json.loads(head.read_text(encoding="utf-8"))
-        if h["seq"] != expected_seq - 1 or h["hash"] != prev:
-            return False, (
-                f"the log ends at seq {expected_seq - 1} but the head records seq {h['seq']}: "
-                "entries were removed from the end"
+            return result(False, f"line {number}: does not link to the entry before it (deleted or inserted)")
+        prev, expected = entry["hash"], expected + 1
+    if parsed.problem:
+        return result(False, parsed.problem)
+    last = expected - 1
+    lag = ""
+    if last:
+        if head is None:
+            return result(False, f"the head file {_head_path(path)} is missing: it was deleted")
+        if head.get("malformed") or not isinstance(head.get("seq"), int) or head["seq"] < 1:
+            return result(False, f"the head file {_head_path(path)} is not a head record: edited")
+        if head.get("mac") != _head_mac(head["seq"], str(head.get("hash")), key):
+            return result(
+                False,
+                f"the head file {_head_path(path)} does not carry its keyed hash: it was rewritten without the key",
             )
-    return True, f"{expected_seq - 1} entries, chain intact"
+        if head["seq"] > last:
+            return result(
+                False,
+                f"the log ends at seq {last} but the head records seq {head['seq']}: entries were removed from the end",
+            )
+        if head["seq"] < last - 1:
+            return result(
+                False,
+                f"the log has entries up to seq {last} but the head records seq {head['seq']}: "
+                "the head was rewound or entries were added",
+            )
+        if parsed.entries[head["seq"] - 1]["hash"] != head["hash"]:
+            return result(False, f"the head records seq {head['seq']} with a hash the log's entry does not have")
+        if head["seq"] == last - 1:
+            lag = f"; the head records seq {last - 1} (an append was interrupted before the head was written)"
+    elif head is not None and not head.get("malformed") and head.get("seq"):
+        return result(
+            False, f"the log is empty but the head records seq {head['seq']}: entries were removed from the end"
+        )
+    for source, a in checked:
+        if a["seq"] > last:
+            problems.append(
+                f"{source} recorded seq {a['seq']} and the log ends at seq {last}: entries were removed "
+                "from the end (truncated below the anchor)"
+            )
+        elif parsed.entries[a["seq"] - 1]["hash"] != a["hash"]:
+            problems.append(f"entry seq {a['seq']} does not match {source}'s anchor: the log was rewritten or replaced")
+    anchored = f", {len(checked)} anchor(s) held" if checked else ""
+    if parsed.torn:
+        line, size = parsed.torn
+        return result(
+            True,
+            f"chain intact up to seq {last} ({last} entries){anchored}{lag}; line {line} is torn: an interrupted "
+            f"write of {size} bytes without a newline, set aside into {_torn_path(path).name} at the next append",
+            entries=last,
+            torn=parsed.torn,
+        )
+    return result(True, f"{last} entries, chain intact{anchored}{lag}", entries=last)
+
+
+def verify(
+    path: Path | None = None, *, warehouse: str | Path | None = None, anchors=(), key_file: Path | None = None
+) -> tuple[bool, str]:
+    """(intact, message): see `check`. A torn last line is intact-with-a-notice (its message says
+    so); an edit, a deletion, a truncation below an anchor, a missing key or head are not."""
+    v = check(path, warehouse=warehouse, anchors=anchors, key_file=key_file)
+    return v.ok, v.message

@@ -1,18 +1,26 @@
-"""Local accounts: a users file with argon2id password hashes, one role each, failed-login
-counting and lockout; the demo accounts; the mapping of single-sign-on claims to roles.
+"""Local accounts: a users file with argon2id password hashes, one role each; the throttle that
+slows a password guesser; the demo accounts; the mapping of single-sign-on claims to roles.
 
 The users file is JSON, written whole to a new file and renamed over the old under a lock, so a
-crash never leaves half a file. Lockout state lives in the file too: it survives restarts and is
-shared by every server process.
+crash never leaves half a file.
+
+Failed sign-ins do not lock an account (whoever knows a name could then lock its owner out); they
+slow the next attempt on that name. The throttle's state is a file of its own beside the users
+file (`<users file>.throttle`), keyed by a hash of the name typed, written the same way for a name
+that exists and one that does not: nothing in the answer, its timing or the files tells them
+apart. It survives restarts and is shared by every server process and the command line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,8 +39,28 @@ _hasher = PasswordHasher()  # argon2id with the library's vetted defaults
 # A hash to verify against when the user does not exist: same cost, so timing tells nothing.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
-# Demo accounts: one per role, passwords published in the README. They open only a warehouse
-# that holds the generated demo trial (build_info.is_demo), never a real export.
+# The answer to every failed sign-in, whatever failed (the name, the password, a disabled account).
+WRONG = "wrong user name or password"
+
+# The throttle: the first `max_failed_logins` (trial.toml [access]) failures on a name cost
+# nothing; after that every attempt on the name waits THROTTLE_BASE_SECONDS * 2^(n - free) from the
+# last failure, at most THROTTLE_CAP_SECONDS, then is checked like any other: the right password
+# gets in after the wait. The cap is what keeps the owner in: an attacker fails as often as they
+# like, and the owner waits at most the cap. (An attacker with P parallel sessions gets about P
+# guesses per cap; the session throttle in app/auth.py and argon2's cost bound that further.)
+THROTTLE_BASE_SECONDS = 1.0
+THROTTLE_CAP_SECONDS = 30.0
+THROTTLE_FORGET_SECONDS = 24 * 3600  # a name with no failure for a day starts afresh
+THROTTLE_MAX_NAMES = 10_000  # the oldest names are forgotten beyond this many
+
+# Demo accounts: one per role, passwords published in the README. They exist only when the
+# operator started the server in demo mode (scripts/start.sh sets NEO_MARGIN_DEMO=1) AND the
+# warehouse serves the very build start.sh made from the package it had just generated
+# (NEO_MARGIN_DEMO_BUILD names it) AND that build is the demo trial (build_info.is_demo). The
+# export's SOURCE alone decides nothing: whoever writes an export writes its SOURCE. Outside demo
+# mode a demo name is an unknown name like any other. See demo_warehouse().
+DEMO_ENV = "NEO_MARGIN_DEMO"
+DEMO_BUILD_ENV = "NEO_MARGIN_DEMO_BUILD"
 DEMO_ACCOUNTS = {
     "demo-pi": ("pi", None),
     "demo-steering": ("steering", None),
@@ -49,7 +77,37 @@ class AccountError(Exception):
 
 
 class SignInRefused(Exception):
-    """Wrong name or password, a locked account, or a demo account on real data."""
+    """Wrong name or password, or a demo account on a warehouse that is not the demo build."""
+
+
+def demo_mode() -> bool:
+    """Did the operator start this process in demo mode? (Its environment: nothing a browser or an
+    export can set.)"""
+    return os.environ.get(DEMO_ENV) == "1"
+
+
+def demo_warehouse(manifest: dict | None) -> bool:
+    """Do the demo accounts open this warehouse? Only in demo mode, and only on the build the demo
+    was started with: its build id is the one the operator pinned in NEO_MARGIN_DEMO_BUILD when
+    starting the server (scripts/start.sh: the build of the package it generated a moment before),
+    and the build says it is the demo trial. A later build, of anything, into the same warehouse
+    has another id: the demo accounts stop opening it at once, whatever its SOURCE says."""
+    pinned = os.environ.get(DEMO_BUILD_ENV, "").strip()
+    return (
+        demo_mode()
+        and bool(pinned)
+        and manifest is not None
+        and manifest.get("is_demo") is True
+        and manifest.get("build_id") == pinned
+    )
+
+
+def demo_server_env(warehouse_dir: str | Path) -> dict[str, str]:
+    """The environment a server needs to run the demo accounts on `warehouse_dir`'s current build
+    (which the caller has just built from a generated demo package)."""
+    from dashboard.store import warehouse
+
+    return {DEMO_ENV: "1", DEMO_BUILD_ENV: str(warehouse.manifest(warehouse_dir)["build_id"])}
 
 
 def users_path() -> Path:
@@ -97,6 +155,60 @@ def _write(path: Path, users: dict[str, User]) -> None:
     )
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+
+
+def throttle_path(path: Path) -> Path:
+    return path.with_name(path.name + ".throttle")
+
+
+def throttle_delay(failures: int, free: int) -> float:
+    """Seconds an attempt waits after `failures` failures on its name, of which `free` cost nothing."""
+    if failures < free:
+        return 0.0
+    return min(THROTTLE_BASE_SECONDS * 2.0 ** min(failures - free, 64), THROTTLE_CAP_SECONDS)
+
+
+def _throttle_key(username: str) -> str:
+    # a hash, so the file does not list what people typed (a password in the name box, say)
+    return hashlib.sha256(b"neo-margin sign-in throttle\0" + username.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _read_throttle(path: Path) -> dict[str, dict]:
+    try:
+        raw = json.loads(throttle_path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {}  # unreadable state forgets the delays; it never refuses anyone
+    return {k: v for k, v in raw.items() if isinstance(v, dict)} if isinstance(raw, dict) else {}
+
+
+def _write_throttle(path: Path, state: dict[str, dict], now: float) -> None:
+    state = {k: v for k, v in state.items() if now - float(v.get("last", 0)) < THROTTLE_FORGET_SECONDS}
+    if len(state) > THROTTLE_MAX_NAMES:
+        keep = sorted(state, key=lambda k: float(state[k].get("last", 0)))[-THROTTLE_MAX_NAMES:]
+        state = {k: state[k] for k in keep}
+    target = throttle_path(path)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+
+
+def throttle_wait(username: str, cfg: TrialConfig | None = None, path: Path | None = None) -> float:
+    """Seconds the next sign-in attempt on `username` will wait (0 when it will not)."""
+    cfg = cfg or load_trial()
+    path = path or users_path()
+    with _locked(path):
+        entry = _read_throttle(path).get(_throttle_key(username))
+    return _wait(entry, cfg.access.max_failed_logins, time.time())
+
+
+def _wait(entry: dict | None, free: int, now: float) -> float:
+    if not entry:
+        return 0.0
+    due = float(entry.get("last", 0)) + throttle_delay(int(entry.get("failed", 0)), free)
+    return min(max(due - now, 0.0), THROTTLE_CAP_SECONDS)
 
 
 def _check_role(role: str, site: str | None, cfg: TrialConfig) -> None:
@@ -147,7 +259,7 @@ def remove_user(username: str, path: Path | None = None) -> None:
 
 
 def set_password(username: str, password: str, path: Path | None = None) -> None:
-    """A new password; also lifts a lockout."""
+    """A new password; also forgets the name's failed sign-ins (no delay for the next one)."""
     path = path or users_path()
     _check_password(password)
     with _locked(path):
@@ -157,6 +269,9 @@ def set_password(username: str, password: str, path: Path | None = None) -> None
         u = users[username]
         u.password_hash, u.failed, u.locked_until = _hasher.hash(password), 0, None
         _write(path, users)
+        state = _read_throttle(path)
+        if state.pop(_throttle_key(username), None) is not None:
+            _write_throttle(path, state, time.time())
 
 
 def list_users(path: Path | None = None) -> list[dict]:
@@ -168,54 +283,71 @@ def list_users(path: Path | None = None) -> list[dict]:
 
 
 def sign_in(
-    username: str, password: str, *, demo_data: bool, path: Path | None = None, cfg: TrialConfig | None = None
+    username: str,
+    password: str,
+    *,
+    demo_data: bool,
+    path: Path | None = None,
+    cfg: TrialConfig | None = None,
+    manifest: dict | None = None,
+    min_delay: float = 0.0,
 ) -> Viewer:
     """The Viewer for a correct name and password, or SignInRefused with a reason to show.
 
-    Failed attempts are counted per account; after `max_failed_logins` the account is locked for
-    `lockout_minutes`, even for the right password. The message never says whether the name exists.
+    Every attempt first waits out the name's throttle (see THROTTLE_*: nothing for the first
+    `max_failed_logins` failures, then a doubling delay up to a cap), or `min_delay` seconds if
+    that is longer (the caller's own throttle, e.g. per browser session); then the password is
+    checked, against a dummy hash of the same cost when the name does not exist or is disabled.
+    A failure is counted on the name whether it exists or not and answered with the same words.
+    The owner is never locked out: after the wait the right password gets in.
+
+    Demo accounts work only when the caller says the warehouse is the demo (`demo_data`) and
+    `manifest`, the warehouse's current build, passes demo_warehouse() (demo mode, the pinned
+    build). Outside demo mode a demo name is an unknown name.
     """
     cfg = cfg or load_trial()
     path = path or users_path()
-    if username in DEMO_ACCOUNTS:
-        if password != DEMO_PASSWORD:
-            raise SignInRefused("wrong user name or password")
-        if not demo_data:
-            raise SignInRefused("demo accounts open only the synthetic demo trial, not this warehouse")
-        role, site = DEMO_ACCOUNTS[username]
-        return Viewer(role, site, username)
+    key = _throttle_key(username)
+    with _locked(path):
+        wait = _wait(_read_throttle(path).get(key), cfg.access.max_failed_logins, time.time())
+    wait = max(wait, min(float(min_delay), THROTTLE_CAP_SECONDS))
+    if wait > 0:
+        time.sleep(wait)  # outside the lock: one name's delay holds up nobody else's sign-in
     with _locked(path):
         users = _read(path)
-        user = users.get(username)
-        if user is None or user.disabled:
-            try:
-                _hasher.verify(_DUMMY_HASH, password)
-            except VerificationError:
-                pass
-            raise SignInRefused("wrong user name or password")
-        now = _now()
-        if user.locked_until and dt.datetime.fromisoformat(user.locked_until) > now:
-            raise SignInRefused(
-                f"account locked after {cfg.access.max_failed_logins} failed sign-ins; "
-                f"try again after {user.locked_until[11:16]} UTC or ask the administrator"
-            )
+        demo = username in DEMO_ACCOUNTS and demo_mode()
+        user = None if demo else users.get(username)
+        ok = False
         try:
-            _hasher.verify(user.password_hash, password)
+            if user is None or user.disabled:
+                _hasher.verify(_DUMMY_HASH, password)  # the same cost as a real check
+            else:
+                ok = _hasher.verify(user.password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            user.failed += 1
-            locked = user.failed >= cfg.access.max_failed_logins
-            if locked:
-                user.locked_until = (now + dt.timedelta(minutes=cfg.access.lockout_minutes)).isoformat(
-                    timespec="seconds"
+            ok = False
+        if demo:
+            ok = hmac.compare_digest(password.encode("utf-8", "surrogatepass"), DEMO_PASSWORD.encode())
+        state = _read_throttle(path)
+        now = time.time()
+        if not ok:
+            entry = state.get(key) or {"failed": 0}
+            state[key] = {"failed": int(entry.get("failed", 0)) + 1, "last": now}
+            _write_throttle(path, state, now)
+            raise SignInRefused(WRONG)
+        if state.pop(key, None) is not None:
+            _write_throttle(path, state, now)
+        if demo:
+            if not (demo_data and demo_warehouse(manifest)):
+                raise SignInRefused(
+                    "demo accounts open only the demo trial this server was started with (scripts/start.sh), "
+                    "not this warehouse"
                 )
-                user.failed = 0
-            _write(path, users)
-            raise SignInRefused(
-                "account locked after too many failed sign-ins" if locked else "wrong user name or password"
-            ) from None
+            role, site = DEMO_ACCOUNTS[username]
+            return Viewer(role, site, username)
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        user.failed, user.locked_until, user.last_sign_in = 0, None, now.isoformat(timespec="seconds")
+        user.failed, user.locked_until = 0, None
+        user.last_sign_in = _now().isoformat(timespec="seconds")
         _write(path, users)
         try:
             return Viewer(user.role, user.site, user.username).validated(cfg)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv, installs the locked requirements with their hashes checked, then the project itself
-# as an editable package (quietly; again only when a lock or pyproject.toml changed).
+# as an editable package (quietly; again only when a lock or pyproject.toml changed), and makes the
+# audit key if there is none.
 #   bash scripts/setup.sh [requirements.txt | requirements-test.txt]      (see docs/packaging.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,7 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/lib/python3*/site-packages/neo_margin.pth
   touch "$stamp"
 fi
+# the audit log's key (32 random bytes, data/keys/audit.key or NEO_MARGIN_AUDIT_KEY; 0600 in a 0700
+# folder, outside the audit folder). Made once, never overwritten; refused, with the reason, when an
+# audit log exists without its key (restore the key from its backup: a new one cannot verify it).
+.venv/bin/python -m dashboard audit init

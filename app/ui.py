@@ -4,7 +4,10 @@ dashboard package."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
+import json
 import os
 from pathlib import Path
 
@@ -14,9 +17,20 @@ import streamlit as st
 
 from dashboard.access.roles import Viewer, may_open
 from dashboard.config import TrialConfig, load_trial
+from dashboard.outputs import escape
 from dashboard.store import warehouse
 
 WAREHOUSE_ENV = "NEO_MARGIN_WAREHOUSE"
+
+# The tables' own CSV download and clipboard copy are off: an export leaves through `export_csv`
+# only, audited and formula-escaped. (A convenience control, not a barrier: the cells are in the
+# browser. Belongs in .streamlit/config.toml [client] too; set here so no deployment lacks it.)
+st.set_option("client.disableDataExport", True)
+
+md = escape.markdown
+"""A value from the data, as Markdown that shows its text and nothing else (no image, no link):
+every st.markdown / caption / write / info / warning / error / metric label or value that holds a
+value from the data passes it through `md` first."""
 
 
 def warehouse_dir() -> str:
@@ -101,10 +115,10 @@ def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     cfg = cfg or load_trial()
     cut = cached(_data_cut, viewer)
     st.title(title)
-    scope = f"site {viewer.site}" if viewer.site_filter else "all sites"
+    scope = f"site {md(viewer.site)}" if viewer.site_filter else "all sites"
     st.caption(
-        f"{cfg.trial.name} ({cfg.trial.registry_id}) · data cut-off **{cut['cutoff']}** · "
-        f"exported {cut['exported']} · {scope} · role {viewer.role}"
+        f"{md(cfg.trial.name)} ({md(cfg.trial.registry_id)}) · data cut-off **{md(cut['cutoff'])}** · "
+        f"exported {md(cut['exported'])} · {scope} · role {md(viewer.role)}"
     )
     if cut["is_demo"]:
         st.caption(":orange[Synthetic demo trial: no real patient data.]")
@@ -131,7 +145,7 @@ def pct(x, digits: int = 1) -> str:
 
 def suppressed_notice(reason: str) -> None:
     st.warning(
-        f"Outcomes are not shown for this population: {reason}. Under the blinding rule a "
+        f"Outcomes are not shown for this population: {md(reason)}. Under the blinding rule a "
         "pooled figure of a group that is one arm, or smaller than the minimum cell, would "
         "reveal arm-level results."
     )
@@ -145,6 +159,94 @@ def pooled(fn, viewer: Viewer) -> dict:
         suppressed_notice(result["suppressed"])
         st.stop()
     return result
+
+
+def data_cut() -> dict:
+    """The build and cut-off every audit entry of a page names."""
+    manifest = warehouse.manifest(warehouse_dir())
+    return {"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")}
+
+
+def record(viewer: Viewer, action: str, detail: dict | None = None) -> dict:
+    """An export or a retrieval, on the audit log (who, what, the data cut); the entry is returned."""
+    from dashboard.access import audit
+
+    return audit.append(
+        action, user=viewer.user, role=viewer.role, site=viewer.site, detail=detail, data_cut=data_cut()
+    )
+
+
+_DELIVER = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
+body {{ font-family: "Source Sans", sans-serif; font-size: 14px; margin: 0; color: #31333f; }}
+a {{ color: #1f5f8b; }}</style></head><body>
+<span id="state">Preparing {name}...</span> <a id="save" download="{name}" hidden>Save {name} again</a>
+<script>
+const b64 = {b64};
+const bin = atob(b64);
+const bytes = new Uint8Array(bin.length);
+for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+const url = URL.createObjectURL(new Blob([bytes], {{ type: {mime} }}));
+const save = document.getElementById("save");
+save.href = url;
+save.hidden = false;
+document.getElementById("state").textContent = {done};
+save.click();
+</script></body></html>"""
+
+
+def deliver(data: bytes, file_name: str, mime: str) -> None:
+    """Hand a file to this session's browser over the session's own websocket, never through
+    Streamlit's media file manager (whose /media/ URLs answer anyone who has them, with no session).
+
+    The bytes travel inside the page message, in a component iframe (st.iframe's srcdoc): a script
+    there makes a Blob of them and saves it (the browser's download), with a link to save it again.
+    Nothing is stored on the server and no URL is made that another browser could fetch: a blob:
+    URL lives in this document only. Render this only in the run that follows the user's click
+    (the caller has written the audit entry): on the next rerun the iframe and the bytes are gone."""
+    done = f"{file_name} ({len(data) / 1024:,.0f} kB) sent to this browser."
+    page = _DELIVER.format(
+        name=escape.html(file_name),
+        b64=_js(base64.b64encode(data).decode("ascii")),
+        mime=_js(mime),
+        done=_js(done),
+    )
+    st.iframe(page, height=40, alt=f"download of {file_name}")
+
+
+def _js(value: str) -> str:
+    """A string as a JavaScript literal inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def export_csv(frame: pd.DataFrame, listing: str, viewer: Viewer, key: str, file_stem: str | None = None) -> None:
+    """The one way a listing leaves the dashboard as CSV: a button; on its click the listing is
+    formula-escaped (escape.csv_bytes: a text cell starting with = + - @ tab or CR gets a leading
+    apostrophe), written to the audit log (who, which listing, how many rows, the data cut, the
+    file's SHA-256) and sent to this session's browser only (`deliver`)."""
+    if not st.button(f"Export {listing} (CSV)", key=f"csv-{key}", icon=":material/download:"):
+        return
+    data = escape.csv_bytes(frame)
+    cut = data_cut()
+    name = f"neo-margin-{file_stem or key}-{cut.get('cutoff')}.csv"
+    record(
+        viewer,
+        "export: listing (csv)",
+        detail={
+            "listing": listing,
+            "rows": int(len(frame)),
+            "columns": [str(c) for c in frame.columns],
+            "file": name,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    )
+    deliver(data, name, "text/csv")
+
+
+def listing(frame: pd.DataFrame, name: str, viewer: Viewer, key: str, **kw) -> None:
+    """A subject listing: the table, and its audited CSV export beneath it."""
+    table(frame, **kw)
+    export_csv(frame, name, viewer, key)
 
 
 APP_DIR = Path(__file__).resolve().parent

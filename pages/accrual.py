@@ -79,7 +79,7 @@ if len(sites) > 1:
     if pick != "all sites":
         row = sites.set_index("siteid").loc[pick]
         d1, d2, d3, d4 = st.columns(4)
-        d1.metric(f"Site {pick} randomized", int(row.randomized))
+        d1.metric(f"Site {ui.md(pick)} randomized", int(row.randomized))
         d2.metric("Screened", int(row.screened))
         d3.metric("Per month since activation", "—" if row.per_month != row.per_month else f"{row.per_month:.2f}")
         d4.metric(

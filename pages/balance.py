@@ -30,7 +30,7 @@ cols[-1].metric(
 )
 if imb["stratum"]["difference"] > imb["stratum_bound"]:
     st.error(
-        f"Stratum {imb['stratum']['group']} is {imb['stratum']['difference']} apart, more than "
+        f"Stratum {ui.md(imb['stratum']['group'])} is {imb['stratum']['difference']} apart, more than "
         f"blocks of {imb['block_size']} allow: check the randomization."
     )
 
@@ -59,7 +59,7 @@ with right:
         ui.chart(figures.grouped_bars(by_site, "site", [labels[c.code] for c in cfg.arms], [c.label for c in cfg.arms]))
         st.caption(
             f"Largest difference within a site: {imb['site']['difference']} (site "
-            f"{imb['site']['group']}); sites are not a stratification factor."
+            f"{ui.md(imb['site']['group'])}); sites are not a stratification factor."
         )
 
 if not viewer.site_filter:
@@ -81,7 +81,7 @@ if b["n"]:
     for i, item in enumerate(items):
         with grid[i % 3]:
             total = sum(item["counts"].values())
-            st.markdown(f"**{item['label']}**")
+            st.markdown(f"**{ui.md(item['label'])}**")
             ui.table(
                 pd.DataFrame(
                     [{"": k, "n": v, "%": ui.pct(v / total if total else None)} for k, v in item["counts"].items()]

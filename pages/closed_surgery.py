@@ -22,7 +22,7 @@ if len(by_site):
     for col, arm in zip(cols, cfg.arms, strict=True):
         with col:
             g = by_site[(by_site.signal == signal) & (by_site.arm == arm.code)]
-            st.markdown(f"**{arm.label}**")
+            st.markdown(f"**{ui.md(arm.label)}**")
             if g.empty:
                 st.write("No subjects yet.")
                 continue
@@ -31,12 +31,12 @@ if len(by_site):
             ui.chart(figures.funnel(g, p0, limits))
             flagged = g[g.flag.isin(["above", "below"])]
             for r in flagged.itertuples():
-                st.warning(f"Site {r.siteid}: {r.events}/{r.n} ({r.rate:.1%}) {r.flag} the 99.8% limits")
+                st.warning(f"Site {ui.md(r.siteid)}: {r.events}/{r.n} ({r.rate:.1%}) {ui.md(r.flag)} the 99.8% limits")
     st.caption("Exact binomial funnel limits (Spiegelhalter 2005) around each arm's own rate.")
 
 st.subheader("De-escalation markers of the protocol surgery, by arm")
 cols = st.columns(2)
 for i, (label, table) in enumerate(q["markers"].items()):
     with cols[i % 2]:
-        st.markdown(f"**{label}**")
+        st.markdown(f"**{ui.md(label)}**")
         ui.table(table.rename(columns=labels).reset_index(names="recorded"))

@@ -45,10 +45,10 @@ with left:
     ui.chart(
         figures.forest(rows_diff, -d.noninferiority_margin, f"{d.landmark_months}-month OS difference", percent=True)
     )
-    st.caption(f"{exp.label} minus {ref.label}; left of the dashed line is worse than the margin")
+    st.caption(f"{ui.md(exp.label)} minus {ui.md(ref.label)}; left of the dashed line is worse than the margin")
 with right:
     ui.chart(figures.forest(rows_hr, d.hazard_ratio_margin, "Hazard ratio (stratified Cox)", log=True))
-    st.caption(f"{exp.label} against {ref.label}; right of the dashed line is worse than the margin")
+    st.caption(f"{ui.md(exp.label)} against {ui.md(ref.label)}; right of the dashed line is worse than the margin")
 table = []
 for key, name in closed.SETS.items():
     diff, hr = ni[key]["difference"], ni[key]["hazard_ratio"]
@@ -77,7 +77,7 @@ st.caption(
 excluded = surv["excluded"]
 if len(excluded):
     with st.expander(f"Per-protocol set: {len(excluded)} subject(s) left out"):
-        ui.table(excluded)
+        ui.listing(excluded, "per-protocol exclusions", viewer, "pp-excluded")
 
 endpoint = (
     st.segmented_control(

@@ -28,7 +28,7 @@ else:
 
 if policy.subject_listings:
     with st.expander("Overdue follow-up visits (subject listing)"):
-        ui.table(ui.cached(quality.overdue, viewer))
+        ui.listing(ui.cached(quality.overdue, viewer), "overdue follow-up visits", viewer, "overdue")
 
 left, right = st.columns(2)
 with left:
@@ -56,7 +56,7 @@ rep = quality.build_report(ui.connection(viewer)[0], viewer, ui.warehouse_dir())
 f1, f2 = st.columns(2)
 with f1:
     st.markdown("**Findings** (recorded, not refused)")
-    ui.table(rep["findings"])
+    ui.listing(rep["findings"], "build findings", viewer, "findings")
 with f2:
     st.markdown("**Warnings**")
     ui.table(rep["warnings"]) if len(rep["warnings"]) else st.write("None.")

@@ -96,12 +96,13 @@ with right:
 hidden = site_rates[site_rates.suppressed.notna()]
 if len(hidden):
     st.caption(
-        "Suppressed under the blinding rule: " + "; ".join(f"{r.siteid}: {r.suppressed}" for r in hidden.itertuples())
+        "Suppressed under the blinding rule: "
+        + "; ".join(f"{ui.md(r.siteid)}: {ui.md(r.suppressed)}" for r in hidden.itertuples())
     )
 merged = site_rates[site_rates.siteid == "other sites (merged)"]
 if len(merged) and "merged_groups" in merged:
     st.caption(
-        f"Merged: sites {merged.merged_groups.iloc[0]} (each one arm or fewer than "
+        f"Merged: sites {ui.md(merged.merged_groups.iloc[0])} (each one arm or fewer than "
         f"{cfg.blinding.min_cell_size} subjects)."
     )
 
@@ -116,7 +117,14 @@ with r2:
 if policy.subject_listings:
     st.subheader("Listings")
     lst = ui.cached(deviations.listings, viewer)
-    tabs = st.tabs(["Eligibility", "Site disagrees", "Stage", "Windows", "Reported"])
-    for tab, key in zip(tabs, ["eligibility", "disagreements", "stage", "windows", "reported"], strict=True):
+    names = {
+        "eligibility": "Eligibility",
+        "disagreements": "Site disagrees",
+        "stage": "Stage",
+        "windows": "Windows",
+        "reported": "Reported",
+    }
+    tabs = st.tabs(list(names.values()))
+    for tab, key in zip(tabs, names, strict=True):
         with tab:
-            ui.table(lst[key])
+            ui.listing(lst[key], f"deviation listing: {names[key].lower()}", viewer, f"deviations-{key}")

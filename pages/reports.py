@@ -1,5 +1,11 @@
 """Reports to take away: the open report (pooled pages) for every trial role, and the closed
-report for the DSMB closed session. Each one made is on the audit log."""
+report for the DSMB closed session.
+
+A report is made when asked for and handed to this session's browser only (app.ui.deliver: the
+bytes travel over the session's websocket into a component iframe that saves them), never through
+Streamlit's media file manager, whose /media/ URLs answer without a session. Each report made is
+on the audit log before it is built, and a closed report prints the log's anchor (the seq and
+hash of that very entry), so a later truncation of the log is detected against the report."""
 
 import tempfile
 from pathlib import Path
@@ -16,54 +22,45 @@ cfg = load_trial()
 viewer = ui.page("reports")
 ui.header("Reports", viewer, cfg)
 manifest = warehouse.manifest(ui.warehouse_dir())
-cut = {"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")}
 kinds = ["open"] + (["closed"] if viewer.closed else [])
+pdf_possible = report.chromium() is not None
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _report(path: str, role: str, site: str | None, user: str | None, kind: str) -> str:
-    from dashboard.access.roles import Viewer
-
-    con = ui._connection(path)
-    return report.build_html(con, Viewer(role, site, user), cfg, closed_report=(kind == "closed"))
-
-
-def _record(kind: str, fmt: str) -> None:
-    audit.append(f"export: {kind} report ({fmt})", user=viewer.user, role=viewer.role, site=viewer.site, data_cut=cut)
+def _make(kind: str, fmt: str) -> tuple[bytes, str, str]:
+    """The report's bytes, file name and type; its audit entry is written first."""
+    if kind == "closed":
+        viewer.require_closed()
+    ui.record(viewer, f"export: {kind} report ({fmt})", detail={"delivery": "in-session download"})
+    anchor = audit.anchor() if kind == "closed" else None  # the last entry: the one just written
+    con, _path = ui.connection(viewer)
+    html = report.build_html(con.cursor(), viewer, cfg, closed_report=(kind == "closed"), audit_anchor=anchor)
+    name = f"neo-margin-{kind}-report-{manifest.get('cutoff')}"
+    if fmt == "html":
+        return html.encode("utf-8"), f"{name}.html", "text/html"
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "r.html"
+        src.write_text(html, encoding="utf-8")
+        pdf = report.html_to_pdf(src, Path(tmp) / "r.pdf").read_bytes()
+    return pdf, f"{name}.pdf", "application/pdf"
 
 
 for kind in kinds:
     st.subheader("Closed report (DSMB)" if kind == "closed" else "Open report (pooled outcomes)")
     if kind == "closed":
         st.markdown(":red-background[**" + report.CONFIDENTIAL + "**]")
-    if st.button(f"Make the {kind} report", key=f"make-{kind}"):
-        _con, path = ui.connection(viewer)
-        st.session_state[f"report-{kind}"] = _report(path, viewer.role, viewer.site_filter, viewer.user, kind)
-    html = st.session_state.get(f"report-{kind}")
-    if html:
-        name = f"neo-margin-{kind}-report-{manifest.get('cutoff')}"
-        st.download_button(
-            "Download HTML",
-            html.encode("utf-8"),
-            file_name=f"{name}.html",
-            mime="text/html",
-            key=f"html-{kind}",
-            on_click=_record,
-            args=(kind, "html"),
+    left, right = st.columns(2)
+    with left:
+        html_asked = st.button(f"Make the {kind} report", key=f"make-{kind}", help="HTML, charts included")
+    with right:
+        pdf_asked = pdf_possible and st.button(f"Make the {kind} report as PDF", key=f"makepdf-{kind}")
+    if html_asked or pdf_asked:
+        with st.spinner("Making the report..."):
+            data, file_name, mime = _make(kind, "pdf" if pdf_asked else "html")
+        with st.container(key=f"delivered-{kind}"):
+            ui.deliver(data, file_name, mime)
+    if kind == "closed":
+        st.caption(
+            "The closed report reaches this browser only, over this session's connection; nothing is "
+            "kept on the server. Each one made is on the audit log, and the report prints the log's "
+            "anchor (seq and hash) for `audit verify --anchor N:H`."
         )
-        if report.chromium():
-            with tempfile.TemporaryDirectory() as tmp:
-                src = Path(tmp) / "r.html"
-                src.write_text(html, encoding="utf-8")
-                if st.button("Make the PDF", key=f"pdf-{kind}"):
-                    st.session_state[f"pdf-{kind}"] = report.html_to_pdf(src, Path(tmp) / "r.pdf").read_bytes()
-            if st.session_state.get(f"pdf-{kind}"):
-                st.download_button(
-                    "Download PDF",
-                    st.session_state[f"pdf-{kind}"],
-                    file_name=f"{name}.pdf",
-                    mime="application/pdf",
-                    key=f"pdfdl-{kind}",
-                    on_click=_record,
-                    args=(kind, "pdf"),
-                )

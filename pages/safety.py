@@ -46,7 +46,7 @@ st.caption(
 )
 for s in sig:
     if s["flagged"]:
-        st.error(f"{s['label']}: {ui.pct(s['observed'])} ({s['events']}/{s['n']}) — {s['flag_reason']}.")
+        st.error(f"{ui.md(s['label'])}: {ui.pct(s['observed'])} ({s['events']}/{s['n']}) — {ui.md(s['flag_reason'])}.")
 
 st.subheader("Adverse events by system organ class and worst grade")
 soc = result["soc_by_grade"]
@@ -85,8 +85,8 @@ if not viewer.site_filter:
     if len(hidden):
         st.caption(
             "Suppressed under the blinding rule: "
-            + "; ".join(f"{r.siteid} ({r.suppressed})" for r in hidden.itertuples())
+            + "; ".join(f"{ui.md(r.siteid)} ({ui.md(r.suppressed)})" for r in hidden.itertuples())
         )
     flagged = fun[fun.get("flag").isin(["above", "below"])] if "flag" in fun else fun.iloc[0:0]
     for r in flagged.itertuples():
-        st.warning(f"Site {r.siteid}: {r.events}/{r.n} ({r.rate:.1%}) lies {r.flag} the 99.8% limits.")
+        st.warning(f"Site {ui.md(r.siteid)}: {r.events}/{r.n} ({r.rate:.1%}) lies {ui.md(r.flag)} the 99.8% limits.")

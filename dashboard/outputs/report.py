@@ -6,7 +6,6 @@ the dashboard and the summary use."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import shutil
 import subprocess
 import tempfile
@@ -17,7 +16,7 @@ import pandas as pd
 
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
-from dashboard.outputs import figures
+from dashboard.outputs import escape, figures
 from dashboard.views import deviations, enrollment, outcomes, quality, safety
 
 CONFIDENTIAL = "CONFIDENTIAL - DSMB CLOSED SESSION"
@@ -43,13 +42,14 @@ class _Doc:
         self._plotly_included = False
 
     def h(self, level: int, text: str) -> None:
-        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+        self.parts.append(f"<h{level}>{escape.html(text)}</h{level}>")
 
     def p(self, text: str, cls: str = "") -> None:
-        self.parts.append(f'<p class="{cls}">{html.escape(text)}</p>')
+        self.parts.append(f'<p class="{escape.html(cls)}">{escape.html(text)}</p>')
 
     def table(self, df: pd.DataFrame) -> None:
-        self.parts.append(df.to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.3g}", border=0))
+        # escape=True (pandas' default, said here on purpose): cells and column names are text
+        self.parts.append(df.to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.3g}", border=0, escape=True))
 
     def figure(self, fig) -> None:
         include = "inline" if not self._plotly_included else False
@@ -64,7 +64,7 @@ class _Doc:
     def html(self, title: str) -> str:
         return (
             '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            f"<title>{escape.html(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(self.parts)
             + "</body></html>"
         )
@@ -266,14 +266,37 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         doc.table(table.rename(columns=labels).reset_index(names="recorded"))
 
 
+def anchor_text(anchor: dict | None) -> str:
+    """The audit anchor a closed report prints: `audit verify --anchor N:H` checks the log against it
+    later, so a log cut back (or deleted with its head) to before this report is detected."""
+    if not anchor:
+        return "Audit log at seq 0 (empty) when this report was made."
+    if "unavailable" in anchor:
+        return f"Audit log anchor unavailable when this report was made ({anchor['unavailable']})."
+    return f"Audit log at seq {anchor['seq']}, hash {anchor['hash']} when this report was made."
+
+
 def build_html(
-    con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None, closed_report: bool | None = None
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    cfg: TrialConfig | None = None,
+    closed_report: bool | None = None,
+    audit_anchor: dict | None = None,
 ) -> str:
-    """The report for a viewer: the closed one for a closed role (unless asked for the open one)."""
+    """The report for a viewer: the closed one for a closed role (unless asked for the open one).
+    A closed report prints the audit log's anchor (`audit_anchor`, else the log's last entry now,
+    dashboard.access.audit.anchor): record the report's export on the log first, then build it."""
     cfg = cfg or load_trial()
     is_closed = viewer.closed if closed_report is None else closed_report
     if is_closed:
         viewer.require_closed()
+        if audit_anchor is None:
+            from dashboard.access import audit
+
+            try:
+                audit_anchor = audit.anchor()
+            except OSError as exc:  # the log unreadable here: say so rather than print a wrong anchor
+                audit_anchor = {"unavailable": f"{type(exc).__name__}: {exc.strerror or exc}"}
     cut = enrollment.data_cut(con)
     doc = _Doc()
     title = f"{cfg.trial.name} ({cfg.trial.registry_id}) {'closed' if is_closed else 'open'} monitoring report"
@@ -288,6 +311,8 @@ def build_html(
     )
     if cut["is_demo"]:
         doc.p("Synthetic demo trial: no real patient data.", "meta")
+    if is_closed:
+        doc.p(anchor_text(audit_anchor), "meta anchor")
     if not is_closed:
         doc.p("Outcomes pooled over both arms (blinding rule of the monitoring plan).", "note")
     _open_sections(doc, con, viewer, cfg)

@@ -1,7 +1,42 @@
 """Free text that may name the arm, matched after normalisation.
 
-Site staff write the arm into verbatims in many spellings. Before matching, a cell and every
-term are brought to one form (`normalize`), and a term matches at word boundaries (`Matcher`).
+Site staff write the arm into verbatims in many spellings: "De‐Escalation" with another dash,
+"ｃｏｎｔｒｏｌ ａｒｍ" in full width, "d\u200be\u200b-escalation" with zero-width characters between
+the letters, "dе-escalation" with a Cyrillic е, "降級組" in traditional characters. A cell and
+every term are brought to one form (`normalize`) before they are compared, and a term matches
+at word boundaries (`Matcher`), so that a short term ("arm b") does not match inside unrelated
+words ("farm based", "arm bleeding").
+
+The normal form, in order:
+
+1. Unicode compatibility decomposition (NFKD: what NFKC folds, full-width and mathematical
+   letters, ligatures, the small and full-width hyphens, with accents taken apart so that they
+   can go).
+2. Format characters (category Cf: zero-width space and joiners, word joiner, soft hyphen, BOM,
+   bidi controls) and combining marks (Mn, Me) removed; punctuation, symbols, separators and
+   control characters (P*, S*, Z*, Cc: every dash, the minus sign, line breaks, ...) become a
+   space.
+3. Latin look-alikes folded with the Unicode confusables data (UTS #39 `confusables.txt`, as
+   shipped and kept current by the `confusable-homoglyphs` package): a character that is not
+   ASCII and whose confusable prototype is one ASCII letter becomes that letter (Cyrillic а е о
+   р с х у і ѕ, Greek ο ν ρ, capital Α Β Ε Η Ι Κ Μ Ν Ο Ρ Τ Χ ...). Nothing is hand-written except
+   one rule: UTS #39 folds I and l into one prototype 'l'; a capital letter whose prototype is 'l'
+   is an I here (Greek Ι, Cyrillic Ӏ).
+4. Case folded (str.casefold), then step 3 again for the lower-case forms.
+5. Traditional Chinese made simplified with OpenCC (`t2s`).
+6. Runs of spaces made one; no space at either end.
+
+Matching (`Matcher`): a term holding Latin letters begins where a word begins (not after a
+letter or digit) and ends where a word ends, allowing a plural 's'/'es' after a last word of
+three letters or more ('control arms'; but 'arm b' does not match 'arm bs', nor 'arm a' 'arm
+as'); a term whose last word has five letters or more is a stem and may run on ('de escalat'
+matches 'de escalation', 'control group' 'control groups'). A multi-word term also matches
+written as one word ('controlarm', 'deescalation'), and text spelled out letter by letter
+('c o n t r o l a r m', from 'c-o-n-t-r-o-l a-r-m') is read with those letters joined. A
+Chinese term matches anywhere, with or without a space between its characters (Chinese has no
+spaces, so '对 照 组' is 对照组), except that a term ending in 组 (group) does not match where
+组 begins 组织 (tissue), 组合 (combination) or 组成 (composition). Arm codes that are common
+words (STANDARD) match only as the whole cell (`whole`).
 """
 
 from __future__ import annotations
@@ -12,73 +47,179 @@ from functools import lru_cache
 
 import opencc
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _T2S = opencc.OpenCC("t2s")
 
+# Latin letters and digits: a word boundary for a Latin term is anything else (a space, a Chinese
+# character, the end of the text).
+_LATIN = "0-9a-z\u00c0-\u024f"
+_HAS_LATIN = re.compile(f"[{_LATIN}]")
+_ASCII_SEPS = re.compile(r"[^0-9a-z]+")
+# a run of three or more single letters: text spelled out letter by letter
+_SPELLED = re.compile(r"(?<![^ ])[a-z](?: [a-z]){2,}(?![^ ])")
+_STEM_LENGTH = 5
+_NOT_AFTER_GROUP = "织合成"
 
-def _is_sep(ch: str) -> bool:
-    cat = unicodedata.category(ch)
-    return cat[0] in "PSZ" or cat == "Cc"
+
+@lru_cache(maxsize=1)
+def _confusable_prototypes() -> dict[str, str]:
+    """Non-ASCII characters whose UTS #39 prototype is one ASCII letter, to that letter."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    def resolve(ch: str, depth: int = 0) -> str | None:
+        glyphs = [h["c"] for h in confusables_data.get(ch, [])]
+        for g in glyphs:
+            if len(g) == 1 and g.isascii():
+                return g
+        if depth < 3:
+            for g in glyphs:
+                if len(g) == 1 and (r := resolve(g, depth + 1)):
+                    return r
+        return None
+
+    out = {}
+    for ch in confusables_data:
+        if len(ch) != 1 or ch.isascii():
+            continue
+        proto = resolve(ch)
+        if proto and proto.isalpha():
+            if proto == "l" and "CAPITAL" in unicodedata.name(ch, ""):
+                proto = "I"
+            out[ch] = proto
+    return out
+
+
+class _Table(dict):
+    """str.translate table, filled on first sight of each character: delete format characters
+    and combining marks, turn punctuation, symbols, separators and controls into a space, fold a
+    Latin look-alike into its letter."""
+
+    def __missing__(self, code: int):
+        ch = chr(code)
+        cat = unicodedata.category(ch)
+        if cat in ("Cf", "Mn", "Me"):
+            value = None
+        elif cat[0] in "PSZ" or cat == "Cc":
+            value = " "
+        else:
+            value = _confusable_prototypes().get(ch, ch)
+        self[code] = value
+        return value
+
+
+_TABLE = _Table()
 
 
 def normalize(text: str) -> str:
-    """One form for matching: NFKD, format characters and combining marks removed, case folded,
-    traditional Chinese made simplified, every run of punctuation, symbols and white space one
-    space."""
+    """The form in which cells and terms are compared (see the module's docstring)."""
     if text.isascii():
-        out = re.sub(r"[^0-9a-z]+", " ", text.lower())
-        return out.strip()
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Mn", "Me"))
-    text = text.casefold()
+        return _ASCII_SEPS.sub(" ", text.lower()).strip()
+    text = unicodedata.normalize("NFKD", text).translate(_TABLE)
+    text = text.casefold().translate(_TABLE)
     text = _T2S.convert(text)
-    text = unicodedata.normalize("NFKC", text)
-    return " ".join("".join(" " if _is_sep(ch) else ch for ch in text).split())
+    return " ".join(text.split())
 
 
-_LATIN = "0-9a-z\u00c0-\u024f"
+def _cjk_right(word: str) -> str:
+    return f"(?!\\ ?[{_NOT_AFTER_GROUP}])" if word.endswith("组") else ""
 
 
-def _term_pattern(term: str) -> str:
+def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
+    """The ways one normalised term is written, each as (begins at a word boundary, the regular
+    expression atoms of its characters, the condition after its end)."""
+    if not _HAS_LATIN.search(term):  # Chinese (or another script without spaces)
+        chars = term.replace(" ", "")
+        atoms = []
+        for i, ch in enumerate(chars):
+            atoms += ([r"\ ?"] if i else []) + [re.escape(ch)]
+        return [(False, tuple(atoms), _cjk_right(chars))]
     words = term.split(" ")
-    body = r"\ ".join(re.escape(w) for w in words)
-    left = f"(?<![{_LATIN}])" if re.match(f"[{_LATIN}]", term) else ""
-    if re.search(f"[{_LATIN}]$", term):
-        if len(words[-1]) >= 5:
-            right = ""  # a stem such as 'escalat': may run on into the word
-        else:
-            right = f"(?:e?s)?(?![{_LATIN}])"
-    elif term.endswith("组"):
-        right = "(?![织合成])"  # 组织 tissue, 组合 combination, 组成 composition
+    last = words[-1]
+    if not _HAS_LATIN.search(last[-1]):
+        right = _cjk_right(last)
+    elif len(last) >= _STEM_LENGTH:
+        right = ""  # a stem: may run on into the word
+    elif len(last) >= 3:
+        right = f"(?:e?s)?(?![{_LATIN}])"  # a plural
     else:
-        right = ""
-    return left + body + right
+        right = f"(?![{_LATIN}])"
+    left = bool(_HAS_LATIN.match(term))
+    spellings = [" ".join(words)] + (["".join(words)] if len(words) > 1 else [])
+    return [(left, tuple(r"\ " if ch == " " else re.escape(ch) for ch in w), right) for w in spellings]
+
+
+def _trie(sequences) -> str:
+    """One regular expression for many, merged on common prefixes: Python's re tries the branches
+    of an alternation one by one at every position, a trie one character at a time (20 times
+    faster for this list)."""
+    root: dict = {}
+    for atoms, end in sequences:
+        node = root
+        for a in atoms:
+            node = node.setdefault(a, {})
+        node.setdefault(None, set()).add(end)
+
+    def render(node: dict) -> str:
+        alts = [a + render(node[a]) for a in sorted(k for k in node if k is not None)]
+        ends = node.get(None, set())
+        optional = "" in ends
+        alts += sorted(e for e in ends if e)
+        if optional:
+            return f"(?:{'|'.join(alts)})?" if alts else ""
+        return alts[0] if len(alts) == 1 else f"(?:{'|'.join(alts)})"
+
+    return render(root)
+
+
+def _compile(terms) -> re.Pattern | None:
+    seqs = [s for t in terms for s in _sequences(t)]
+    parts = []
+    if latin := [(a, e) for left, a, e in seqs if left]:
+        parts.append(f"(?<![{_LATIN}])" + _trie(latin))
+    if other := [(a, e) for left, a, e in seqs if not left]:
+        parts.append(_trie(other))
+    return re.compile("|".join(parts)) if parts else None
 
 
 class Matcher:
-    """Does a cell hold one of the terms, after both are normalised? A Latin term begins at the
-    start of a word and ends at the end of one (a plural 's' allowed) unless its last word is
-    five letters or longer, which makes it a stem; a Chinese term matches anywhere."""
+    """Does a cell hold one of `terms`, after both are normalised (see the module's docstring)?
+    `whole`: values that match only as the whole cell (an arm code that is a common word, such
+    as STANDARD)."""
 
     def __init__(self, terms: list[str], whole: list[str] | None = None):
         self.terms = sorted({n for t in terms if (n := normalize(t))})
-        self.whole = {n for t in whole or [] if (n := normalize(t))}
-        alts = set()
-        for t in self.terms:
-            alts.add(_term_pattern(t))
-            if " " in t and re.search(f"[{_LATIN}]", t):
-                compact = t.replace(" ", "")
-                alts.add(_term_pattern(compact) if len(t.split(" ")[-1]) < 5 else _stem(compact))
-        self._re = re.compile("|".join(sorted(alts))) if alts else None
+        self.whole = frozenset(n for t in whole or [] if (n := normalize(t)))
+        self._re = _compile(self.terms)
         self._cached = lru_cache(maxsize=1 << 16)(self._match)
+
+    def which(self, text: str | None) -> str | None:
+        """The normalised term (or whole value) that `text` matches, for messages; None if none."""
+        if not self(text):
+            return None
+        n = normalize(text)
+        spelled = _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), n)
+        for form in (n, spelled):
+            if form in self.whole:
+                return form
+            for t in self.terms:
+                if _compile([t]).search(form):
+                    return t
+        return None
 
     def _match(self, text: str) -> bool:
         n = normalize(text)
         if n in self.whole:
             return True
-        return bool(self._re and self._re.search(n))
+        if self._re is None:
+            return False
+        if self._re.search(n):
+            return True
+        spelled = _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), n)
+        return spelled != n and (spelled in self.whole or bool(self._re.search(spelled)))
 
     def __call__(self, text: str | None) -> bool:
+        """True when the text may name the arm; None is False."""
         if text is None:
             return False
         return self._cached(text)
@@ -88,26 +229,18 @@ class Matcher:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if not pa.types.is_dictionary(values.type):
-            values = values.dictionary_encode()
+            values = pc.dictionary_encode(values)
         flags = pa.array([self._match(v) for v in values.dictionary.to_pylist()], pa.bool_())
         indices = values.indices
-        out = flags.take(indices.fill_null(0))
         if indices.null_count:
-            import pyarrow.compute as pc
-
-            out = pc.and_kleene(out, pc.is_valid(indices))
-            out = pc.fill_null(out, False)
-        return out
-
-
-def _stem(compact: str) -> str:
-    return f"(?<![{_LATIN}])" + re.escape(compact)
+            return pc.fill_null(pc.take(flags, indices), False)
+        return pc.take(flags, indices)
 
 
 def matcher(cfg) -> Matcher:
-    """The trial's matcher: the configured terms and the protocol surgery's values anywhere in a
-    cell; an arm code (a common word such as STANDARD) as the whole cell, or beside 'arm' or
-    'group'."""
+    """The trial's matcher (cfg: dashboard.config.TrialConfig): the configured free-text terms
+    and the protocol surgery's values anywhere in a cell; an arm code as the whole cell, and
+    beside 'arm', 'group', 组 (group) or 臂 (arm)."""
     b = cfg.blinding
     near = []
     for code in cfg.arm_codes:
@@ -115,15 +248,35 @@ def matcher(cfg) -> Matcher:
     return Matcher([*b.free_text_terms, *b.protocol_surgery_values, *near], whole=list(cfg.arm_codes))
 
 
-def register(con, cfg, name: str = "may_name_arm") -> None:
-    """Register `name(VARCHAR) -> BOOLEAN` on a DuckDB connection: a vectorised (Arrow) UDF
-    that is true when the text may name the arm, false for NULL."""
-    import duckdb
+def conflicts(cfg, spec, hidden: set[str]) -> list[str]:
+    """Coded values of columns blinded users see (spec: dashboard.config.CrfSpec; `hidden`: the
+    upper-case names of columns they never see) that the trial's matcher would take for a mention
+    of the arm, and the withholding mark itself if it would: withholding would blank a code or
+    mark its own mark, so the build should refuse such a configuration."""
+    from dashboard.access.blinding import FREE_TEXT_MARK
 
     m = matcher(cfg)
+    out = []
+    if term := m.which(FREE_TEXT_MARK):
+        out.append(f"free_text_terms: {term!r} matches the mark {FREE_TEXT_MARK!r}")
+    for form_name, form in spec.forms.items():
+        for col in form.columns:
+            if col.name.upper() in hidden:
+                continue
+            for code in col.codes or []:
+                if term := m.which(code):
+                    out.append(f"free_text_terms: {term!r} matches the code {code!r} of {form_name}.{col.name}")
+    return out
+
+
+def register(con, cfg, name: str = "may_name_arm") -> None:
+    """Register `name(VARCHAR) -> BOOLEAN` on a DuckDB connection: a vectorised (Arrow) scalar
+    UDF, true when the text may name the arm (`matcher(cfg)`), false for NULL."""
+    import duckdb
+
     con.create_function(
         name,
-        m.array,
+        matcher(cfg).array,
         [duckdb.sqltype("VARCHAR")],
         duckdb.sqltype("BOOLEAN"),
         type="arrow",

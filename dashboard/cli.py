@@ -1,4 +1,8 @@
-"""Command line: `neo-margin` or `python -m dashboard`: demo-data, build, summary, report, users, audit, bench."""
+"""Command line: `neo-margin` or `python -m dashboard`: demo-data, build, summary, report, users, audit, bench.
+
+The closed commands (summary and report for the dsmb role) sign a DSMB account in first (asked
+at the terminal, or --user NAME --password-stdin) and put the command on the audit record before
+anything closed is printed or written; a refusal is recorded too and exits with 2."""
 
 from __future__ import annotations
 
@@ -27,6 +31,57 @@ def _demo_data(args) -> int:
     return 0
 
 
+def _problem_line(p) -> str:
+    """One error or warning with everything a data manager needs to raise a query: file, line,
+    column and the subject (SUBJID) beside the message."""
+    where = [str(p.file)]
+    if p.line is not None:
+        where.append(f"line {p.line}")
+    if p.column:
+        where.append(f"column {p.column}")
+    subjid = getattr(p, "subjid", None)
+    where.append(f"SUBJID {subjid}" if subjid else "no SUBJID")
+    return f"{p.severity.upper()}: {', '.join(where)}: {p.message}"
+
+
+FINDINGS_SHOWN = 50
+FINDINGS_FILE = "findings.csv"
+
+
+def _list_findings(warehouse_dir, build_dir) -> None:
+    """Every finding of the build just published, with its subject: the first FINDINGS_SHOWN on
+    stdout, all of them in builds/<id>/findings.csv (0600, formula-escaped for spreadsheets)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from dashboard.outputs.escape import csv_bytes
+    from dashboard.store import warehouse
+    from dashboard.store.sql import query
+
+    con = warehouse.connect(warehouse_dir, closed=True)
+    try:
+        df = con.execute(query("cli/findings_listing")).df()
+    finally:
+        con.close()
+    df["line"] = df["line"].astype("Int64")  # 82, not 82.0, where some findings have no line
+    path = Path(build_dir) / FINDINGS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(csv_bytes(df))
+    for r in df.head(FINDINGS_SHOWN).itertuples(index=False):
+        where = [str(r.file)]
+        if pd.notna(r.line):
+            where.append(f"line {int(r.line)}")
+        if pd.notna(r.column) and r.column:
+            where.append(f"column {r.column}")
+        where.append(f"SUBJID {r.subjid}" if pd.notna(r.subjid) and r.subjid else "no SUBJID")
+        print(f"FINDING ({r.kind}): {', '.join(where)}: {r.message}")
+    more = f" (the first {FINDINGS_SHOWN} above)" if len(df) > FINDINGS_SHOWN else ""
+    print(f"all {len(df)} finding(s){more} with their subjects in {path}", file=sys.stderr)
+
+
 def _build(args) -> int:
     from dashboard.ingest.build import build
     from dashboard.ingest.problems import PackageRefused
@@ -38,7 +93,7 @@ def _build(args) -> int:
         result = build(args.package, args.warehouse, encoding=args.encoding, progress=progress)
     except PackageRefused as refused:
         for p in refused.problems:
-            print(p, file=sys.stderr)
+            print(_problem_line(p), file=sys.stderr)
         errors = sum(p.severity == "error" for p in refused.problems)
         print(
             f"REFUSED: {errors} error(s) in {args.package}; the warehouse in {args.warehouse} was not changed",
@@ -46,7 +101,7 @@ def _build(args) -> int:
         )
         return 2
     for w in result.warnings:
-        print(w, file=sys.stderr)
+        print(_problem_line(w), file=sys.stderr)
     findings = sum(result.findings.values())
     print(
         f"published build {result.build_id} in {result.seconds:.2f} s: "
@@ -56,7 +111,107 @@ def _build(args) -> int:
     )
     for kind, n in result.findings.items():
         print(f"  finding: {kind}: {n}", file=sys.stderr)
+    _list_findings(args.warehouse, result.build_dir)
     return 0
+
+
+def _closed_role(role: str) -> bool:
+    """Whether `role` opens the closed session (its commands print or write by-arm results)."""
+    from dashboard.access.roles import AccessDenied, Viewer
+
+    try:
+        return Viewer(role).closed
+    except (AccessDenied, KeyError):
+        return False  # an unknown role: the command refuses it as before
+
+
+def _data_cut(warehouse_dir) -> dict:
+    from dashboard.store import warehouse
+
+    try:
+        m = warehouse.manifest(warehouse_dir)
+    except (warehouse.NoWarehouse, OSError, ValueError):
+        m = {}
+    return {"build_id": m.get("build_id"), "cutoff": m.get("cutoff"), "is_demo": bool(m.get("is_demo"))}
+
+
+def _dsmb_sign_in(args, command: str):
+    """The signed-in DSMB viewer for a closed command, or None after a refusal (message on stderr,
+    `cli_sign_in_refused` on the record). Credentials: --user NAME --password-stdin (automation),
+    or asked for at a terminal (user name, then the password without echo)."""
+    import getpass
+
+    from dashboard.access import accounts, audit
+
+    os_user = getpass.getuser()
+    cut = _data_cut(args.warehouse)
+    name, password, reason = args.user, None, None
+    at_terminal = sys.stdin is not None and sys.stdin.isatty()
+    if args.password_stdin and not name:
+        reason = "--password-stdin needs --user NAME"
+    elif not name and not at_terminal:
+        reason = (
+            f"the closed {command} needs a DSMB account: run it at a terminal (it asks for the user name "
+            "and password) or pass --user NAME --password-stdin"
+        )
+    else:
+        if not name:
+            print("DSMB user name: ", end="", file=sys.stderr, flush=True)
+            name = sys.stdin.readline().strip()
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif at_terminal:
+            password = getpass.getpass(f"password for {name}: ")
+        else:
+            reason = "no password: pass --password-stdin with the password on standard input, or run at a terminal"
+        if not name:
+            reason = "no user name given"
+    viewer = None
+    if reason is None:
+        try:
+            viewer = accounts.sign_in(name, password or "", demo_data=cut["is_demo"])
+        except accounts.SignInRefused as exc:
+            reason = str(exc)
+        else:
+            if not viewer.closed:
+                reason = f"the account {name} has the role {viewer.role}, which may not open the closed session"
+    if reason is None:
+        return viewer
+    try:
+        audit.append(
+            "cli_sign_in_refused",
+            user=name or None,
+            role=None,
+            detail={"command": command, "requested_role": args.role, "reason": reason, "os_user": os_user},
+            data_cut={"build_id": cut["build_id"], "cutoff": cut["cutoff"]},
+        )
+    except audit.AuditError as exc:
+        print(f"error: the refusal could not be recorded: {exc}", file=sys.stderr)
+    print(f"refused: {reason}", file=sys.stderr)
+    return None
+
+
+def _record_closed(action: str, viewer, args, detail: dict | None = None) -> bool:
+    """The audit entry of a closed command, written before anything closed is printed or kept;
+    False (with the reason on stderr) when it cannot be written: then nothing is."""
+    import getpass
+
+    from dashboard.access import audit
+
+    cut = _data_cut(args.warehouse)
+    try:
+        audit.append(
+            action,
+            user=viewer.user,
+            role=viewer.role,
+            site=viewer.site,
+            detail={"os_user": getpass.getuser(), "via": "command line", **(detail or {})},
+            data_cut={"build_id": cut["build_id"], "cutoff": cut["cutoff"]},
+        )
+    except audit.AuditError as exc:
+        print(f"error: the closed {action} cannot be put on the record, so it is not given: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _summary(args) -> int:
@@ -64,10 +219,19 @@ def _summary(args) -> int:
     from dashboard.outputs.summary import summary
     from dashboard.store.warehouse import NoWarehouse
 
+    closed = _closed_role(args.role)
+    if closed:
+        viewer = _dsmb_sign_in(args, "summary")
+        if viewer is None:
+            return 2
+    else:
+        viewer = Viewer(args.role, args.site)
     try:
-        out = summary(args.warehouse, Viewer(args.role, args.site))
+        out = summary(args.warehouse, viewer)
     except (AccessDenied, NoWarehouse) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if closed and not _record_closed("cli_summary_closed", viewer, args):
         return 2
     json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
     sys.stdout.write("\n")
@@ -243,8 +407,14 @@ def _report(args) -> int:
     from dashboard.outputs import report
     from dashboard.store import warehouse
 
+    closed_role = _closed_role(args.role)
     try:
-        viewer = Viewer(args.role, args.site, getpass.getuser()).validated()
+        if closed_role:
+            viewer = _dsmb_sign_in(args, "report")
+            if viewer is None:
+                return 2
+        else:
+            viewer = Viewer(args.role, args.site, getpass.getuser()).validated()
         viewer.require_trial_data()
         con = warehouse.connect(args.warehouse, closed=viewer.closed)
     except (AccessDenied, warehouse.NoWarehouse) as exc:
@@ -256,21 +426,48 @@ def _report(args) -> int:
         con.close()
     out = Path(args.out)
     kind = "closed" if viewer.closed and not args.open else "open"
+    fmt = out.suffix.lstrip(".")
+    detail = {"file": str(out), "format": fmt}
+    if closed_role and not _record_closed(f"cli_report_{kind}", viewer, args, detail):
+        return 2
     html_path = out if out.suffix.lower() != ".pdf" else out.with_suffix(".html")
-    html_path.write_text(html, encoding="utf-8")
+    _write_private(html_path, html.encode("utf-8"))
     if out.suffix.lower() == ".pdf":
         report.html_to_pdf(html_path, out)
-    m = warehouse.manifest(args.warehouse)
-    audit.append(
-        f"export: {kind} report ({out.suffix.lstrip('.')})",
-        user=viewer.user,
-        role=viewer.role,
-        site=viewer.site,
-        detail={"file": str(out), "via": "command line"},
-        data_cut={"build_id": m.get("build_id"), "cutoff": m.get("cutoff")},
-    )
+        os.chmod(out, 0o600)
+    if not closed_role:
+        m = warehouse.manifest(args.warehouse)
+        audit.append(
+            f"export: {kind} report ({fmt})",
+            user=viewer.user,
+            role=viewer.role,
+            site=viewer.site,
+            detail={**detail, "via": "command line"},
+            data_cut={"build_id": m.get("build_id"), "cutoff": m.get("cutoff")},
+        )
     print(f"wrote the {kind} report: {out}", file=sys.stderr)
     return 0
+
+
+def _write_private(path, data: bytes) -> None:
+    """Write a file only its owner can read (0600), also when it existed with another mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(data)
+
+
+def _credentials(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--user",
+        default=None,
+        help="dsmb role: the DSMB account to sign in as (without it the command asks at the terminal)",
+    )
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="dsmb role: read the account's password from the first line of standard input (automation)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -303,6 +500,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse", required=True)
     s.add_argument("--role", required=True)
     s.add_argument("--site", default=None, help="the site, for the site role")
+    _credentials(s)
     s.set_defaults(func=_summary)
     r = sub.add_parser("report", help="write the open (pooled) or, for dsmb, the closed report")
     r.add_argument("--warehouse", required=True)
@@ -310,6 +508,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--site", default=None)
     r.add_argument("--out", required=True, help="FILE.html, or FILE.pdf (printed by headless Chromium)")
     r.add_argument("--open", action="store_true", help="the open report even for the dsmb role")
+    _credentials(r)
     r.set_defaults(func=_report)
 
     u = sub.add_parser("users", help="manage local accounts (users file: NEO_MARGIN_USERS)")
@@ -365,6 +564,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # everything the command line writes (warehouse builds, reports, findings, audit files, keys)
+    # is readable by the service user only
+    os.umask(0o077)
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,6 @@
+-- The build's findings for the command line's listing and findings.csv: each with its file, line,
+-- column and subject (SUBJID), so a data manager can raise a query from it. The cell's value is
+-- left out: a finding's value may come from a column only the closed session may see.
+select kind, file, line, column_name as "column", subjid, message
+from findings
+order by kind, file, line nulls last, "column", subjid

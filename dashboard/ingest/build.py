@@ -8,11 +8,16 @@ cut-off) -> derive (queries/derived, eligibility, allocation) -> findings (what 
 A package with errors is refused before anything is written; a good one is written to a new
 build folder and published by switching the `current` pointer, so the last good warehouse
 serves until the very end.
+
+Every refusal is a PackageRefused with messages naming the file (never a traceback) and an entry
+in the load history: a bad package, a second build while one runs, a disk that fills up while the
+build is written. The warehouse is the service user's alone: folders 0700, files 0600.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -27,12 +32,12 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard.access import blinding
+from dashboard.access import audit, blinding
 from dashboard.config import TRIAL_CONFIG, ConfigError, CrfSpec, TrialConfig, load_crf_spec, load_trial
 from dashboard.ingest import clean, derive, findings, publish, staging
 from dashboard.ingest.guard import BlindingBreach, check_blinded, hidden_columns  # noqa: F401  (the build's API)
 from dashboard.ingest.package import open_package
-from dashboard.ingest.problems import PackageRefused, Problem
+from dashboard.ingest.problems import PackageRefused, Problem, Quoting, refusal
 from dashboard.ingest.validate import DEMO_SOURCE_PREFIX, cross_form_checks  # noqa: F401
 from dashboard.store import warehouse
 
@@ -40,6 +45,11 @@ from dashboard.store import warehouse
 DEPENDS = {name: list(reads) for name, reads in derive.dependencies().items()}
 DERIVED = list(DEPENDS)
 META = ["build_info", "form_counts", "problems", "findings", "criteria", "allocation", "load_history"]
+DIR_MODE, FILE_MODE = 0o700, 0o600  # the warehouse is the service user's alone
+TMP_PREFIX = ".tmp-"  # a build folder being written; one left behind was interrupted
+# errno values and DuckDB's words for a disk (or the file-size limit) that is full
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_FULL_WORDS = ("no space left", "file too large", "disk quota", "not enough space")
 
 
 @dataclass
@@ -101,20 +111,129 @@ def build(
     started = dt.datetime.now(dt.UTC)
     build_id = started.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     steps = _Steps(progress, 9)
-    with publish.locked(wh):
-        work = wh / "builds" / f".tmp-{build_id}"
+    _private_dir(wh)
+
+    def refuse(refused: PackageRefused) -> PackageRefused:
+        entry = _history_entry(build_id, started, package, steps, status="refused", problems=refused.problems)
+        try:
+            _append_history(wh, entry)
+        except OSError as exc:  # the disk is full: say so beside the refusal
+            refused.problems.append(
+                Problem("error", str(wh), None, None, f"the load history could not be written: {exc}")
+            )
+        refused.history_entry = entry
+        return refused
+
+    try:
+        lock = publish.locked(wh)
+        lock.__enter__()
+    except RuntimeError as exc:  # another build holds the warehouse's lock
+        raise refuse(
+            refusal(
+                str(package), f"not built: another build of {wh} is running; try again when it has finished ({exc})"
+            )
+        ) from None
+    work = wh / "builds" / f"{TMP_PREFIX}{build_id}"
+    try:
+        for lock_file in wh.glob(".build.lock"):
+            os.chmod(lock_file, FILE_MODE)
+        _remove_leftovers(wh)
         try:
             result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps)
         except PackageRefused as refused:
             shutil.rmtree(work, ignore_errors=True)
-            entry = _history_entry(build_id, started, package, steps, status="refused", problems=refused.problems)
-            warehouse.append_history(wh, entry)
-            refused.history_entry = entry
-            raise
-        except BaseException:
+            raise refuse(refused) from None
+        except (OSError, duckdb.IOException) as exc:
             shutil.rmtree(work, ignore_errors=True)
+            if not _disk_full(exc):
+                _record_failure(wh, build_id, started, package, steps, exc)
+                raise
+            raise refuse(
+                refusal(
+                    str(package),
+                    f"not built: the disk holding {wh} is full ({_first_line(exc)}); the warehouse was not changed",
+                )
+            ) from None
+        except BaseException as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            _record_failure(wh, build_id, started, package, steps, exc)
             raise
+    finally:
+        lock.__exit__(None, None, None)
     return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in _FULL:
+        return True
+    return any(w in str(exc).lower() for w in _FULL_WORDS)
+
+
+def _record_failure(wh: Path, build_id, started, package, steps: _Steps, exc: BaseException) -> None:
+    """A build that failed for a reason that is not the package's still leaves a history entry."""
+    problem = Problem("error", str(package), None, None, f"the build failed: {type(exc).__name__}")
+    entry = _history_entry(build_id, started, package, steps, status="failed", problems=[problem])
+    try:
+        _append_history(wh, entry)
+    except OSError:
+        pass
+
+
+def _private_dir(path: Path) -> None:
+    """A folder only the service user can open (0700), made if missing."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)
+
+
+def _private_files(folder: Path) -> None:
+    """Every file in `folder` (and below) readable by the service user only (0600)."""
+    for root, dirs, files in os.walk(folder):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), DIR_MODE)
+        for f in files:
+            os.chmod(os.path.join(root, f), FILE_MODE)
+
+
+def _append_history(wh: Path, entry: dict) -> None:
+    warehouse.append_history(wh, entry)
+    os.chmod(wh / warehouse.HISTORY, FILE_MODE)
+
+
+def _load_history(wh: Path) -> list[dict]:
+    """The load history, leaving out a torn line (a crash or a full disk while it was written)."""
+    path = wh / warehouse.HISTORY
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def _remove_leftovers(wh: Path) -> list[str]:
+    """Remove the build folders interrupted builds left behind. Called under the warehouse's
+    lock, so no other build is writing one; the running build's folder does not exist yet."""
+    builds = wh / "builds"
+    removed = []
+    if builds.is_dir():
+        for p in builds.iterdir():
+            if p.name.startswith(TMP_PREFIX) and p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
+    for p in wh.glob(".current-*"):  # a pointer switch cut short
+        if p.is_symlink():
+            p.unlink(missing_ok=True)
+    return removed
 
 
 def _history_entry(
@@ -164,21 +283,24 @@ def _build(
     conflicts = blinding.free_text_conflicts(cfg, spec, hidden)
     if conflicts:
         raise ConfigError("; ".join(conflicts))
-    work.mkdir(parents=True)
+    quoting = Quoting(cfg, spec)
+    _private_dir(wh / "builds")
+    work.mkdir(mode=DIR_MODE)
+    os.chmod(work, DIR_MODE)
     con = duckdb.connect()
     with steps.step("opening the package"):
-        pkg = open_package(package, work / "staging", encoding)
+        pkg = open_package(package, work / "staging", encoding, spec=spec, quoting=quoting)
         problems += pkg.problems
     if any(p.severity == "error" for p in problems):
         raise PackageRefused(problems)
 
     with steps.step("reading the forms"):
-        loaded = staging.load_raw(con, pkg, spec, problems)
+        loaded = staging.load_raw(con, pkg, spec, problems, quoting)
     with steps.step("checking cells, codes and keys"):
         staging.type_forms(con, loaded, spec)
-        staging.check_cells(con, loaded, spec, problems, hide_values=hidden)
+        staging.check_cells(con, loaded, spec, problems, quoting)
     with steps.step("checking the forms against each other"):
-        cross_form_checks(con, loaded, spec, problems, cfg)
+        cross_form_checks(con, loaded, spec, problems, cfg, quoting)
     if any(p.severity == "error" for p in problems):
         raise PackageRefused(problems)
 
@@ -197,7 +319,7 @@ def _build(
     entry = _history_entry(
         build_id, started, package, steps, status="published", problems=problems, info=info, rows=rows, findings=found
     )
-    history = warehouse.load_history(wh) + [entry]
+    history = _load_history(wh) + [entry]
     findings.history_table(con, history)
 
     with steps.step("writing the closed and the blinded warehouse"):
@@ -220,6 +342,7 @@ def _build(
                     "ignored_files": pkg.ignored,
                     "duckdb": duckdb.__version__,
                     "config_sha256": _config_hash(),
+                    "audit_anchor": audit.anchor(),
                 },
                 ensure_ascii=False,
                 indent=1,
@@ -227,9 +350,10 @@ def _build(
             ),
             encoding="utf-8",
         )
+        _private_files(work)
         os.replace(work, final)
         warehouse.switch_current(wh, final)
-        warehouse.append_history(wh, entry)
+        _append_history(wh, entry)
         publish.prune(wh, keep=final)
     return BuildResult(
         build_id,

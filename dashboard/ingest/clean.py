@@ -25,9 +25,13 @@ def date_columns(spec: CrfSpec, form: str) -> list[str]:
 
 
 def create_subject_rows(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], spec: CrfSpec) -> None:
-    """subject_rows(form, _row, subjid, siteid) over the typed forms, for cross-form checks."""
+    """subject_rows(form, _row, subjid, siteid, subject) over the typed forms, for cross-form checks."""
     forms = [
-        {"name": n, "has_subjid": "SUBJID" in spec.forms[n].column_names}
+        {
+            "name": n,
+            "has_subjid": "SUBJID" in spec.forms[n].column_names,
+            "has_scrnid": n == "SCREENING" and "SCRNID" in spec.forms[n].column_names,
+        }
         for n in loaded
         if "SITEID" in spec.forms[n].column_names
     ]
@@ -48,8 +52,15 @@ def create_clean(con: duckdb.DuckDBPyConnection, loaded: dict[str, LoadedForm], 
                 other_dates=[d for d in dates if d != form.main_date],
             )
         )
+        subject = "scrnid" if name == "SCREENING" else "subjid" if "SUBJID" in form.column_names else None
         forms.append(
-            {"name": name, "has_subjid": "SUBJID" in form.column_names, "dates": dates, "main_date": form.main_date}
+            {
+                "name": name,
+                "has_subjid": "SUBJID" in form.column_names,
+                "dates": dates,
+                "main_date": form.main_date,
+                "subject": subject,
+            }
         )
     con.execute(render("ingest/after_cutoff", forms=forms))
 

@@ -2,6 +2,12 @@
 
 Whatever the wrapper, the result is one UTF-8 CSV file per form in a staging folder (or the
 original file when it already is UTF-8), with the encoding that was detected for each.
+
+Hostile input is refused with a message naming the file, never a traceback: an archive that is
+damaged, holds a password-protected member, or would expand beyond MAX_ARCHIVE_BYTES or
+MAX_ARCHIVE_MEMBERS; a workbook with XML entity declarations (openpyxl parses through defusedxml,
+checked at run time); a file whose encoding is ambiguous (see `decode`); an .xlsx number in a text
+column that does not follow the column's pattern.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -21,6 +28,14 @@ UTF8_BOM = codecs.BOM_UTF8
 # Encodings tried in order when none is given: the spec names UTF-8 (BOM or not) and the
 # GB18030 family (GBK and GB2312 are subsets of it) used by Chinese-language EDC installations.
 DETECT_ORDER = ("utf-8", "gb18030")
+# charset-normalizer's names for the GB18030 family: a file that decodes as GB18030 is taken as
+# GB18030 only when the second opinion names one of them among its candidates.
+GB_FAMILY = {"gb18030", "gbk", "gb2312", "hz"}
+CANDIDATES_SHOWN = 5
+# Caps on what a .zip (or the .xlsx zip) may expand to: our own limits, not the trial's. The
+# 35,600-subject benchmark package (100 times the trial) is 64 MB of CSV in 21 files.
+MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB uncompressed in all
+MAX_ARCHIVE_MEMBERS = 1000
 
 
 @dataclass
@@ -40,8 +55,12 @@ class OpenedPackage:
     ignored: list[str] = field(default_factory=list)
 
 
-def open_package(source: str | Path, staging: Path, encoding: str | None = None) -> OpenedPackage:
-    """Find every `<FORM>.csv` of the package and make it readable as UTF-8 in `staging`."""
+def open_package(
+    source: str | Path, staging: Path, encoding: str | None = None, spec=None, quoting=None
+) -> OpenedPackage:
+    """Find every `<FORM>.csv` of the package and make it readable as UTF-8 in `staging`.
+    `spec` (the CRF spec) lets an .xlsx's number cells be checked against their text columns;
+    `quoting` (problems.Quoting) decides which values a message may quote."""
     source = Path(source)
     staging.mkdir(parents=True, exist_ok=True)
     if not source.exists():
@@ -54,7 +73,8 @@ def open_package(source: str | Path, staging: Path, encoding: str | None = None)
         _collect_zip(pkg, source, staging, encoding)
     elif source.suffix.lower() in (".xlsx", ".xlsm"):
         pkg = OpenedPackage(source, "xlsx")
-        _collect_xlsx(pkg, source, staging)
+        if _archive_fits(pkg, source):
+            _collect_xlsx(pkg, source, staging, spec, quoting)
     else:
         return _failed(source, "package", f"{source.name}: not a folder, .zip or .xlsx export package")
     return pkg
@@ -107,12 +127,16 @@ def _add(
 
 
 def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str, Problem | None]:
-    """Decode a file's bytes strictly: the given encoding, or UTF-8 then GB18030.
+    """Decode a file's bytes strictly: the given encoding, or UTF-8 (BOM or not), or GB18030 when
+    a second opinion agrees.
 
     Strict decoding keeps mojibake out: a file that is not valid in the encoding chosen is
     refused with the line and column where it broke, never read with replacement characters.
-    A file that is UTF-8 but for a few stray bytes is refused as broken UTF-8 rather than read
-    as GB18030, which would accept almost any bytes and store nonsense.
+    A file that is UTF-8 but for a few stray bytes is refused as broken UTF-8. Strict GB18030
+    accepts almost any bytes (Latin-1 "Hôpital" decodes as "H魀ital"), so a file that is not
+    UTF-8 is read as GB18030 only when charset-normalizer also names the GB18030 family among its
+    candidates; otherwise the file is ambiguous and refused, naming the candidates, unless
+    `--encoding` says what it is.
     """
     if raw.startswith(UTF8_BOM) and encoding in (None, "utf-8", "utf-8-sig"):
         candidates = ("utf-8-sig",)
@@ -123,19 +147,45 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
     first_error: tuple[str, UnicodeDecodeError] | None = None
     for enc in candidates:
         try:
-            return raw.decode(enc), enc, None
+            text = raw.decode(enc)
         except UnicodeDecodeError as exc:
             first_error = first_error or (enc, exc)
             if enc == "utf-8" and not encoding and _mostly_utf8(raw):
                 break
+            continue
         except LookupError:
             return "", enc, Problem("error", name, None, None, f"unknown encoding {enc!r}")
+        if enc == "gb18030" and not encoding:
+            opinion = second_opinion(raw)
+            if not GB_FAMILY & set(opinion):
+                offset = next(i for i, b in enumerate(raw) if b > 127)
+                line, column = _locate(raw, offset, "latin-1")
+                shown = ", ".join(["GB18030 (decodes without error)"] + opinion[:CANDIDATES_SHOWN])
+                return (
+                    "",
+                    enc,
+                    Problem(
+                        "error",
+                        name,
+                        line,
+                        column,
+                        f"encoding is ambiguous: not UTF-8; candidates: {shown} (charset-normalizer's "
+                        f"reading); the first non-ASCII byte is at byte offset {offset}. Name the encoding "
+                        "with --encoding (e.g. --encoding latin-1, or --encoding gb18030 if it is Chinese)",
+                    ),
+                )
+        return text, enc, None
     assert first_error is not None
     enc, exc = first_error
     line, column = _locate(raw, exc.start, enc)
     tried = enc if len(candidates) == 1 or enc != "utf-8" else "UTF-8 (and it is not GB18030 either)"
     if enc == "utf-8" and _mostly_utf8(raw):
         tried = "UTF-8: the file is UTF-8 with an invalid byte"
+    hint = ""
+    if not encoding and not raw.startswith(UTF8_BOM):
+        opinion = second_opinion(raw)
+        if opinion:
+            hint = f"; charset-normalizer's candidates: {', '.join(opinion[:CANDIDATES_SHOWN])}"
     return (
         "",
         enc,
@@ -144,10 +194,23 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
             name,
             line,
             column,
-            f"cannot be decoded as {tried} (byte offset {exc.start}); "
+            f"cannot be decoded as {tried} (byte offset {exc.start}){hint}; "
             "fix the file or name its encoding with --encoding",
         ),
     )
+
+
+def second_opinion(raw: bytes) -> list[str]:
+    """charset-normalizer's candidate encodings for these bytes, most likely first, each with the
+    encodings it could equally be (Python codec names)."""
+    from charset_normalizer import from_bytes
+
+    out: list[str] = []
+    for match in from_bytes(raw):
+        for enc in [match.encoding, *match.could_be_from_charset]:
+            if enc not in out:
+                out.append(enc)
+    return out
 
 
 def _mostly_utf8(raw: bytes) -> bool:
@@ -186,10 +249,60 @@ def _collect_folder(pkg: OpenedPackage, folder: Path, staging: Path, encoding: s
         _add(pkg, form, path.name, path.read_bytes(), staging, encoding, existing=path)
 
 
+def _archive_fits(pkg: OpenedPackage, archive: Path) -> bool:
+    """A readable zip within the caps (members, uncompressed bytes) and without encrypted members;
+    else an error naming the archive (or the member) and False. The sizes are those the archive
+    declares: Python's zipfile stops reading a member at its declared size and checks its CRC,
+    so a member that lies about its size fails to read rather than expanding further."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        pkg.problems.append(Problem("error", archive.name, None, None, f"not a readable zip archive: {exc}"))
+        return False
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        pkg.problems.append(
+            Problem(
+                "error",
+                archive.name,
+                None,
+                None,
+                f"the archive holds {len(members):,} members, more than the cap of {MAX_ARCHIVE_MEMBERS:,}",
+            )
+        )
+        return False
+    total = sum(m.file_size for m in members)
+    if total > MAX_ARCHIVE_BYTES:
+        pkg.problems.append(
+            Problem(
+                "error",
+                archive.name,
+                None,
+                None,
+                f"the archive would expand to {total:,} bytes, more than the cap of {MAX_ARCHIVE_BYTES:,} bytes",
+            )
+        )
+        return False
+    encrypted = [m.filename for m in members if m.flag_bits & 0x1]
+    for name in encrypted:
+        pkg.problems.append(
+            Problem(
+                "error",
+                f"{archive.name}:{name}",
+                None,
+                None,
+                "the member is encrypted (password-protected): export the package without a password",
+            )
+        )
+    return not encrypted
+
+
 def _collect_zip(pkg: OpenedPackage, archive: Path, staging: Path, encoding: str | None) -> None:
+    if not _archive_fits(pkg, archive):
+        return
     try:
         zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         pkg.problems.append(Problem("error", archive.name, None, None, f"not a readable zip: {exc}"))
         return
     with zf:
@@ -220,8 +333,12 @@ def _collect_zip(pkg: OpenedPackage, archive: Path, staging: Path, encoding: str
                 continue
             try:
                 raw = zf.read(m)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                pkg.problems.append(Problem("error", name, None, None, f"cannot be read from the zip: {exc}"))
+            except Exception as exc:  # noqa: BLE001  zipfile raises BadZipFile, zlib.error, RuntimeError, NotImplementedError, ...
+                pkg.problems.append(
+                    Problem(
+                        "error", name, None, None, f"cannot be read from {archive.name}: {type(exc).__name__}: {exc}"
+                    )
+                )
                 continue
             _add(pkg, form, name, raw, staging, encoding)
 
@@ -253,13 +370,51 @@ def _cell_text(cell) -> str:
     return str(value)
 
 
-def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path) -> None:
-    import openpyxl  # only needed for this wrapper
+def _xml_refusal(exc: BaseException) -> str | None:
+    """defusedxml's reason when it refused the XML somewhere in the exception's chain."""
+    seen = exc
+    while seen is not None:
+        if type(seen).__module__.startswith("defusedxml"):
+            return (
+                f"its XML declares entities or a DTD ({type(seen).__name__}), which a workbook never needs: "
+                "refused as a possible XML bomb or external-entity attack"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
+
+def _number_in_text_column(cell, text: str, col) -> str | None:
+    """Why a number cell in a text column is refused, or None when its text is the column's.
+
+    A text column of the spec holds text (`SITEID` 01 is text): a number loses its leading zeros
+    (1 for 01). A number is accepted only when its text follows the column's pattern or is one of
+    its codes, or when the cell's number format pads it with zeros ("00": Excel shows 01)."""
+    fmt = cell.number_format or ""
+    if fmt and set(fmt) == {"0"}:
+        return None
+    if col.pattern and re.fullmatch(col.pattern, text):
+        return None
+    if col.codes and text in col.codes:
+        return None
+    if col.pattern or col.codes:
+        return "a number in a text column, and as text it does not follow the column's pattern or codes"
+    return "stored as a number in a text column (leading zeros are lost): store it as text"
+
+
+def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path, spec=None, quoting=None) -> None:
+    import openpyxl  # only needed for this wrapper
+    import openpyxl.xml
+
+    if not openpyxl.xml.DEFUSEDXML:
+        pkg.problems.append(
+            Problem("error", workbook.name, None, None, "defusedxml is not installed: .xlsx workbooks are not read")
+        )
+        return
     try:
         wb = openpyxl.load_workbook(workbook, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        pkg.problems.append(Problem("error", workbook.name, None, None, f"not a readable .xlsx workbook: {exc}"))
+    except Exception as exc:  # noqa: BLE001  openpyxl raises many kinds for a damaged file
+        reason = _xml_refusal(exc) or f"not a readable .xlsx workbook: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        pkg.problems.append(Problem("error", workbook.name, None, None, reason))
         return
     try:
         for ws in wb.worksheets:
@@ -268,25 +423,75 @@ def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path) -> None:
             if form in pkg.files:
                 pkg.problems.append(Problem("error", original, None, None, f"two sheets for form {form}"))
                 continue
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            width = None
-            for row in ws.iter_rows():
-                cells = [_cell_text(c) for c in row]
-                while cells and cells[-1] == "":
-                    cells.pop()
-                if not cells:
-                    buf.write("\n")  # an empty sheet row: a blank line keeps line = sheet row
-                    continue
-                if width is None:
-                    width = len(cells)  # the header row sets the width
-                cells += [""] * (width - len(cells))
-                writer.writerow(cells)
+            try:
+                text = _sheet_csv(pkg, ws, form, original, spec, quoting)
+            except Exception as exc:  # noqa: BLE001  a damaged or hostile sheet part
+                reason = _xml_refusal(exc) or f"the sheet cannot be read: {type(exc).__name__}"
+                pkg.problems.append(Problem("error", original, None, None, reason))
+                continue
             path = staging / f"{form}.csv"
-            path.write_text(buf.getvalue(), encoding="utf-8", newline="")
+            path.write_text(text, encoding="utf-8", newline="")
             pkg.files[form] = FormFile(form, original, path, "xlsx")
     finally:
         wb.close()
+
+
+def _sheet_csv(pkg: OpenedPackage, ws, form: str, original: str, spec, quoting) -> str:
+    """The sheet as CSV text (a blank line for an empty row keeps line = sheet row); number cells
+    in text columns of the spec checked (`_number_in_text_column`)."""
+    columns = {c.name: c for c in spec.forms[form].columns} if spec is not None and form in spec.forms else {}
+    text_types = ("text", "yn")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    width = None
+    header: list[str] = []
+    for line, row in enumerate(ws.iter_rows(), start=1):
+        cells = [_cell_text(c) for c in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if not cells:
+            buf.write("\n")  # an empty sheet row: a blank line keeps line = sheet row
+            continue
+        if width is None:
+            width = len(cells)  # the header row sets the width
+            header = [h.strip().upper() for h in cells]
+        elif columns:
+            for k, cell in enumerate(row[: len(header)]):
+                col = columns.get(header[k])
+                value = getattr(cell, "value", None)
+                if col is None or col.type not in text_types or isinstance(value, bool):
+                    continue
+                if not isinstance(value, (int, float)):
+                    continue
+                why = _number_in_text_column(cell, cells[k], col)
+                if why:
+                    pkg.problems.append(
+                        Problem(
+                            "error",
+                            original,
+                            line,
+                            col.name,
+                            f"{_shown(quoting, form, col.name, cells[k])}{why}",
+                            _row_subject(quoting, form, header, cells),
+                        )
+                    )
+        cells += [""] * (width - len(cells))
+        writer.writerow(cells)
+    return buf.getvalue()
+
+
+def _shown(quoting, form: str, column: str, value: str) -> str:
+    if quoting is not None and quoting.may_quote(form, column, value):
+        return f"{value!r}: "
+    return ""
+
+
+def _row_subject(quoting, form: str, header: list[str], cells: list[str]) -> str | None:
+    name = "SCRNID" if form == "SCREENING" else "SUBJID"
+    if name not in header or quoting is None:
+        return None
+    k = header.index(name)
+    return quoting.subject(form, name, cells[k]) if k < len(cells) else None
 
 
 def clear_staging(staging: Path) -> None:

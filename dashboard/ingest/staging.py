@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,68 @@ import duckdb
 
 from dashboard.config import Column, CrfSpec, Form
 from dashboard.ingest.package import FormFile, OpenedPackage
-from dashboard.ingest.problems import Problem
+from dashboard.ingest.problems import WITHHELD, Problem, Quoting
 from dashboard.store.sql import ident, lit, render  # noqa: F401  (ident, lit: used by clean and build)
 
 MAX_LINES_PER_PROBLEM = 20  # lines listed for one kind of problem in one column
+# DuckDB's CSV reader drops a record longer than its `max_line_size` (2,000,000 bytes by default
+# in DuckDB 2.0, measured) without an error and without a row in its rejects table when
+# store_rejects is on. The limit is passed explicitly, and every file's records are counted
+# independently (count_records) and reconciled with the rows loaded plus the rows rejected.
+MAX_RECORD_BYTES = 2_000_000
+# Words for the error types of DuckDB's rejects table; its own message is quoted only when it
+# carries no text of the file (a value could name the arm).
+_SAFE_READER_MESSAGE = re.compile(r"[A-Za-z0-9 :.,()_-]*")
+
+
+def subject_column(header: list[str] | set[str], form: str) -> str | None:
+    """The column that names a row's subject: SCRNID on the screening log, else SUBJID."""
+    for name in ("SCRNID", "SUBJID") if form == "SCREENING" else ("SUBJID",):
+        if name in header:
+            return name
+    return None
+
+
+@dataclass
+class RecordCount:
+    """An independent count of a CSV file's records (the header not counted) and the records
+    longer than MAX_RECORD_BYTES: (start line, bytes, fields)."""
+
+    records: int
+    long: list[tuple[int, int, list[str]]]
+    starts: list[int] | None = None  # the start line of every record, when the file was parsed
+
+
+def count_records(path: Path, limit: int = MAX_RECORD_BYTES) -> RecordCount:
+    """Count the records of a UTF-8 CSV file as an RFC 4180 reader does (blank lines are no
+    records), without DuckDB: bytes split at newlines when the file has no quote character and no
+    bare CR, else Python's csv module."""
+    data = path.read_bytes()
+    if b'"' not in data and data.count(b"\r") == data.count(b"\r\n"):
+        lines = data.split(b"\n")
+        records = sum(1 for x in lines if x and x != b"\r") - 1  # the header
+        long = []
+        if len(data) > limit:
+            for i, x in enumerate(lines):
+                if len(x) > limit - 1:
+                    long.append((i + 1, len(x) + 1, next(csv.reader([x.decode("utf-8", "replace")]), [])))
+        return RecordCount(max(records, 0), long)
+    text = data.decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, long, starts, start = -1, [], [], 1
+    try:
+        for record in reader:
+            if record:
+                records += 1
+                starts.append(start)
+                if sum(len(f) for f in record) * 4 + len(record) >= limit:
+                    size = len(",".join(record).encode("utf-8"))
+                    if size + 1 > limit:
+                        long.append((start, size, record))
+            start = reader.line_num + 1
+    except csv.Error:
+        return RecordCount(max(records, 0), long, None)  # DuckDB rejects the same line
+    return RecordCount(max(records, 0), long, starts[1:])
 
 
 @dataclass
@@ -33,7 +92,12 @@ class LoadedForm:
     rows: int = 0
     rejected: int = 0
     extra_columns: list[str] = field(default_factory=list)
+    records: int | None = None  # counted independently of DuckDB (count_records)
     _lines: list[int] | None = None
+
+    @property
+    def subject_column(self) -> str | None:
+        return subject_column(self.header, self.form)
 
     def line_of(self, row: int) -> int:
         """The file line on which accepted record `row` (0-based) starts; the header is line 1."""
@@ -76,15 +140,20 @@ def _read_header(ff: FormFile) -> tuple[list[str] | None, Problem | None]:
 
 
 def load_raw(
-    con: duckdb.DuckDBPyConnection, pkg: OpenedPackage, spec: CrfSpec, problems: list[Problem]
+    con: duckdb.DuckDBPyConnection,
+    pkg: OpenedPackage,
+    spec: CrfSpec,
+    problems: list[Problem],
+    quoting: Quoting | None = None,
 ) -> dict[str, LoadedForm]:
     """Read every form of the spec into raw_<form>, two forms at a time (see type_forms); report
-    missing files and columns, in the spec's form order."""
+    missing files and columns, in the spec's form order. Every record of every file is loaded or
+    reported as rejected with its line: the records are counted independently and reconciled."""
 
     def one(form_name: str, form: Form, ff: FormFile) -> tuple[LoadedForm | None, list[Problem]]:
         cur = con.cursor()
         try:
-            return _load_form(cur, form_name, form, ff, spec)
+            return _load_form(cur, form_name, form, ff, spec, quoting)
         finally:
             cur.close()
 
@@ -119,7 +188,9 @@ def load_raw(
     return loaded
 
 
-def _load_form(con, form_name: str, form: Form, ff: FormFile, spec: CrfSpec) -> tuple[LoadedForm | None, list[Problem]]:
+def _load_form(
+    con, form_name: str, form: Form, ff: FormFile, spec: CrfSpec, quoting: Quoting | None
+) -> tuple[LoadedForm | None, list[Problem]]:
     problems: list[Problem] = []
     header, problem = _read_header(ff)
     if problem:
@@ -152,20 +223,76 @@ def _load_form(con, form_name: str, form: Form, ff: FormFile, spec: CrfSpec) -> 
     form_key = form_name.lower()
     try:
         con.execute(
-            render("ingest/read_csv", form=form_key), {"path": str(ff.path), "columns": {h: "VARCHAR" for h in header}}
+            render("ingest/read_csv", form=form_key, max_line_size=MAX_RECORD_BYTES),
+            {"path": str(ff.path), "columns": {h: "VARCHAR" for h in header}},
         )
     except duckdb.Error as exc:
-        problems.append(Problem("error", ff.original, None, None, f"cannot be read as CSV: {str(exc).splitlines()[0]}"))
+        problems.append(Problem("error", ff.original, None, None, f"cannot be read as CSV: {_reader_words(exc)}"))
         return None, problems
     lf.rows = con.execute(render("ingest/row_count", table=f"raw_{form_key}")).fetchall()[0][0]
     rejects = con.execute(render("ingest/rejects", form=form_key)).fetchall()
-    lf.rejected = len(rejects)
     lf._rejected_lines = {int(r[0]) for r in rejects}
-    for line, column, error_type, message in rejects:
-        problems.append(
-            Problem("error", ff.original, int(line), column, f"malformed CSV line ({error_type.lower()}): {message}")
-        )
+    lf.rejected = len(lf._rejected_lines)
+    subject = subject_column(header, form_name)
+    at = header.index(subject) if subject else None
+
+    def subject_of(fields: list[str]) -> str | None:
+        if at is None or quoting is None or at >= len(fields):
+            return None
+        return quoting.subject(form_name, subject, fields[at])
+
+    for line, column, error_type, message, csv_line in rejects:
+        fields = next(csv.reader([csv_line or ""]), [])
+        words = f"malformed CSV line ({error_type.lower()})"
+        if message and _SAFE_READER_MESSAGE.fullmatch(message):
+            words += f": {message}"
+        problems.append(Problem("error", ff.original, int(line), column, words, subject_of(fields)))
+    problems += _reconcile(lf, form_name, subject_of)
     return lf, problems
+
+
+def _reader_words(exc: Exception) -> str:
+    """The first line of a DuckDB reader error, unless it quotes the file's text."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first if _SAFE_READER_MESSAGE.fullmatch(first) and '"' not in first else "the CSV reader failed"
+
+
+def _reconcile(lf: LoadedForm, form_name: str, subject_of) -> list[Problem]:
+    """Records counted in the file == rows loaded + rows rejected, or an error naming the file
+    (and the line of each record too long for the reader, which it drops without a word)."""
+    counted = count_records(lf.file.path)
+    lf.records = counted.records
+    problems = []
+    for line, size, fields in counted.long:
+        if line in lf._rejected_lines:
+            continue
+        lf._rejected_lines.add(line)
+        lf.rejected += 1
+        problems.append(
+            Problem(
+                "error",
+                lf.file.original,
+                line,
+                None,
+                f"record of {size:,} bytes is longer than the CSV reader's limit of {MAX_RECORD_BYTES:,} bytes; "
+                "it cannot be loaded",
+                subject_of(fields),
+            )
+        )
+    if counted.starts is not None and lf.rows + lf.rejected == counted.records:
+        lf._lines = [s for s in counted.starts if s not in lf._rejected_lines]
+    if lf.rows + lf.rejected != counted.records:
+        problems.append(
+            Problem(
+                "error",
+                lf.file.original,
+                None,
+                None,
+                f"{counted.records} records in the file, but the CSV reader loaded {lf.rows} and rejected "
+                f"{lf.rejected}: {counted.records - lf.rows - lf.rejected} record(s) unaccounted for",
+            )
+        )
+    return problems
 
 
 # ---------------------------------------------------------------- typing
@@ -210,18 +337,18 @@ def check_cells(
     loaded: dict[str, LoadedForm],
     spec: CrfSpec,
     problems: list[Problem],
-    hide_values: set[str] = frozenset(),
+    quoting: Quoting,
 ) -> None:
     """Required values, types, codes, patterns, ranges and keys, form by form.
 
-    Values of the columns in `hide_values` (the arm and what reveals it) are never quoted in a
-    message: the load history is read by blinded roles.
+    A value is quoted in a message only when `quoting` allows it (a column blinded roles read,
+    a value that does not name the arm): the load history is read by blinded roles.
     """
 
     def one(form_name: str, lf: LoadedForm) -> list[Problem]:
         cur = con.cursor()
         try:
-            return _check_form(cur, form_name, lf, spec, hide_values)
+            return _check_form(cur, form_name, lf, spec, quoting)
         finally:
             cur.close()
 
@@ -231,16 +358,18 @@ def check_cells(
             problems += job.result()
 
 
-def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, hide_values) -> list[Problem]:
+def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, quoting: Quoting) -> list[Problem]:
     problems: list[Problem] = []
     form = spec.forms[form_name]
     present = set(lf.header)
+    subject = lf.subject_column
     columns = [
         {
             "name": c.name,
             "required": c.required,
             "type": c.type,
             "codes": c.codes or (["Y", "N"] if c.type == "yn" else None),
+            "show_codes": quoting.visible(form_name, c.name),
             "pattern": c.pattern,
             "min": c.min,
             "max": c.max,
@@ -256,18 +385,26 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, hide_values)
         columns=columns,
         type_words=_TYPE_WORDS,
         max_lines=MAX_LINES_PER_PROBLEM,
+        subject=subject,
     )
-    for row, col, val, problem, n in con.execute(sql).fetchall():
-        shown = val is not None and col not in hide_values
-        text = f"{val!r}: {problem}" if shown else problem
+    for row, col, val, problem, n, subj in con.execute(sql).fetchall():
+        if val is None:
+            text = problem
+        else:
+            shown = quoting.quote(form_name, col, val)
+            text = f"{shown}: {problem}" if shown != WITHHELD else f"{problem} {WITHHELD}"
         if n > MAX_LINES_PER_PROBLEM:
             text += f" ({n} rows in all; the first {MAX_LINES_PER_PROBLEM} are listed)"
-        problems.append(Problem("error", lf.file.original, lf.line_of(row), col, text))
+        problems.append(
+            Problem("error", lf.file.original, lf.line_of(row), col, text, quoting.subject(form_name, subject, subj))
+        )
     if form.key and all(k in present for k in form.key):
         dupes = con.execute(render("ingest/duplicate_keys", form=form_name.lower(), key=form.key)).fetchall()
         for d in dupes:
             rows = d[-1]
-            value = "/".join(str(x) for x in d[:-1])
+            values = dict(zip(form.key, d[:-1], strict=True))
+            value = "/".join(str(v) if quoting.may_quote(form_name, k, v) else WITHHELD for k, v in values.items())
+            subj = quoting.subject(form_name, subject, values[subject]) if subject in values else None
             lines = ", ".join(str(lf.line_of(r)) for r in rows)
             for r in rows[1:]:
                 problems.append(
@@ -277,6 +414,7 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, hide_values)
                         lf.line_of(r),
                         "+".join(form.key),
                         f"key {value} appears more than once (lines {lines})",
+                        subj,
                     )
                 )
     if form.exactly_one_row and lf.rows != 1:

@@ -1,8 +1,13 @@
 {#- Every cell of one form that breaks the spec: an empty required value, text that did not type,
     a value outside the codes, a pattern or the range; at most `max_lines` rows of one kind of
-    problem in one column, with the count of all of them. `columns`: the spec columns present in
-    the file, each {name, required, type, codes, pattern, min, max}; `type_words`: type -> words. -#}
+    problem in one column, with the count of all of them, and the row's subject (`subject`: the
+    SUBJID or SCRNID column, or none). `columns`: the spec columns present in the file, each
+    {name, required, type, codes, show_codes, pattern, min, max}; `type_words`: type -> words.
+    The codes of a column blinded roles may not read are not listed (they may be the arms). -#}
 {%- set raw, typed = ("raw_" ~ form) | ident, ("typed_" ~ form) | ident -%}
+select p._row, p.col, p.val, p.problem, p.n,
+       {{ ("nullif(trim(s." ~ (subject | ident) ~ "), '')") if subject else "null::varchar" }} as subject
+from (
 select _row, col, val, problem, count(*) over (partition by col, problem) as n
 from (
     select null::bigint as _row, null::varchar as col, null::varchar as val, null::varchar as problem where false
@@ -21,7 +26,7 @@ from (
 {% endif %}
 {% if c.codes %}
     union all
-    select _row, {{ q }}, {{ col }}, {{ ("not one of: " ~ (c.codes | join(", "))) | lit }}
+    select _row, {{ q }}, {{ col }}, {{ (("not one of: " ~ (c.codes | join(", "))) if c.show_codes else "not one of the column's codes") | lit }}
     from {{ typed }} where {{ col }} is not null
       and {{ col }} not in ({% for x in c.codes %}{{ x | lit }}{{ ", " if not loop.last }}{% endfor %})
 {% endif %}
@@ -43,4 +48,8 @@ from (
 {% endfor %}
 )
 qualify row_number() over (partition by col, problem order by _row) <= {{ max_lines | int }}
-order by _row, col
+) as p
+{% if subject %}
+left join {{ raw }} as s on s.rowid = p._row
+{% endif %}
+order by p._row, p.col

@@ -22,7 +22,8 @@ The normal form, in order:
    р с х у і ѕ, Greek ο ν ρ, capital Α Β Ε Η Ι Κ Μ Ν Ο Ρ Τ Χ ...). Nothing is hand-written except
    one rule: UTS #39 folds I and l into one prototype 'l'; a capital letter whose prototype is 'l'
    is an I here (Greek Ι, Cyrillic Ӏ).
-4. Case folded (str.casefold), then step 3 again for the lower-case forms.
+4. Case folded (str.casefold), and steps 2 and 3 again for what that gives (the lower-case
+   forms of capital look-alikes, a combining dot).
 5. Traditional Chinese made simplified with OpenCC (`t2s`).
 6. Runs of spaces made one; no space at either end.
 
@@ -31,7 +32,8 @@ letter or digit) and ends where a word ends, allowing a plural 's'/'es' after a 
 three letters or more ('control arms'; but 'arm b' does not match 'arm bs', nor 'arm a' 'arm
 as'); a term whose last word has five letters or more is a stem and may run on ('de escalat'
 matches 'de escalation', 'control group' 'control groups'). A multi-word term also matches
-written as one word ('controlarm', 'deescalation'), and text spelled out letter by letter
+written as one word ('controlarm', 'deescalation'; one of ten letters or more even inside a
+longer word, 'theexperimentalgroup', 'randomisedtostandard'), and text spelled out letter by letter
 ('c o n t r o l a r m', from 'c-o-n-t-r-o-l a-r-m') is read with those letters joined. A
 Chinese term matches anywhere, with or without a space between its characters (Chinese has no
 spaces, so '对 照 组' is 对照组), except that a term ending in 组 (group) does not match where
@@ -57,8 +59,9 @@ _LATIN = "0-9a-z\u00c0-\u024f"
 _HAS_LATIN = re.compile(f"[{_LATIN}]")
 _ASCII_SEPS = re.compile(r"[^0-9a-z]+")
 # a run of three or more single letters: text spelled out letter by letter
-_SPELLED = re.compile(r"(?<![^ ])[a-z](?: [a-z]){2,}(?![^ ])")
+_SPELLED = re.compile(f"(?<![{_LATIN}])[a-z](?: [a-z]){{2,}}(?![{_LATIN}])")
 _STEM_LENGTH = 5
+_GLUED_LENGTH = 10
 _NOT_AFTER_GROUP = "织合成"
 
 
@@ -90,20 +93,21 @@ def _confusable_prototypes() -> dict[str, str]:
     return out
 
 
-class _Table(dict):
-    """str.translate table, filled on first sight of each character: delete format characters
-    and combining marks, turn punctuation, symbols, separators and controls into a space, fold a
-    Latin look-alike into its letter."""
+def _fold_char(ch: str) -> str:
+    """Steps 2 and 3 for one character (see the module's docstring)."""
+    cat = unicodedata.category(ch)
+    if cat in ("Cf", "Mn", "Me"):
+        return ""
+    if cat[0] in "PSZ" or cat == "Cc":
+        return " "
+    return _confusable_prototypes().get(ch, ch)
 
-    def __missing__(self, code: int):
-        ch = chr(code)
-        cat = unicodedata.category(ch)
-        if cat in ("Cf", "Mn", "Me"):
-            value = None
-        elif cat[0] in "PSZ" or cat == "Cc":
-            value = " "
-        else:
-            value = _confusable_prototypes().get(ch, ch)
+
+class _Table(dict):
+    """str.translate table for steps 2 to 4, filled on first sight of each character."""
+
+    def __missing__(self, code: int) -> str:
+        value = "".join(_fold_char(c) for c in _fold_char(chr(code)).casefold())
         self[code] = value
         return value
 
@@ -116,9 +120,14 @@ def normalize(text: str) -> str:
     if text.isascii():
         return _ASCII_SEPS.sub(" ", text.lower()).strip()
     text = unicodedata.normalize("NFKD", text).translate(_TABLE)
-    text = text.casefold().translate(_TABLE)
-    text = _T2S.convert(text)
+    if not text.isascii():
+        text = _T2S.convert(text)
     return " ".join(text.split())
+
+
+def _joined(normal: str) -> str:
+    """Runs of single letters joined into words: 'c o n t r o l a r m' is 'controlarm'."""
+    return _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), normal)
 
 
 def _cjk_right(word: str) -> str:
@@ -145,8 +154,14 @@ def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
     else:
         right = f"(?![{_LATIN}])"
     left = bool(_HAS_LATIN.match(term))
-    spellings = [" ".join(words)] + (["".join(words)] if len(words) > 1 else [])
-    return [(left, tuple(r"\ " if ch == " " else re.escape(ch) for ch in w), right) for w in spellings]
+    spellings = [(left, " ".join(words), right)]
+    if len(words) > 1:  # written as one word; a long one even glued to others ('theexperimentalgroup')
+        compact = "".join(words)
+        if len(compact) >= _GLUED_LENGTH:
+            spellings.append((False, compact, "" if _HAS_LATIN.search(last[-1]) else right))
+        else:
+            spellings.append((left, compact, right))
+    return [(lb, tuple(r"\ " if ch == " " else re.escape(ch) for ch in w), end) for lb, w, end in spellings]
 
 
 def _trie(sequences) -> str:
@@ -198,7 +213,7 @@ class Matcher:
         if not self(text):
             return None
         n = normalize(text)
-        spelled = _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), n)
+        spelled = _joined(n)
         for form in (n, spelled):
             if form in self.whole:
                 return form
@@ -215,8 +230,10 @@ class Matcher:
             return False
         if self._re.search(n):
             return True
-        spelled = _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), n)
-        return spelled != n and (spelled in self.whole or bool(self._re.search(spelled)))
+        if not _SPELLED.search(n):
+            return False
+        spelled = _joined(n)
+        return spelled in self.whole or bool(self._re.search(spelled))
 
     def __call__(self, text: str | None) -> bool:
         """True when the text may name the arm; None is False."""
@@ -230,7 +247,7 @@ class Matcher:
             values = values.combine_chunks()
         if not pa.types.is_dictionary(values.type):
             values = pc.dictionary_encode(values)
-        flags = pa.array([self._match(v) for v in values.dictionary.to_pylist()], pa.bool_())
+        flags = pa.array([self._cached(v) for v in values.dictionary.to_pylist()], pa.bool_())
         indices = values.indices
         if indices.null_count:
             return pc.fill_null(pc.take(flags, indices), False)

@@ -1,6 +1,7 @@
 """Sign-in for the Streamlit app: local accounts (dashboard.access.accounts), or single sign-on through
-Streamlit's st.login when trial.toml names an OIDC provider; idle expiry; sign-out. Every sign-in,
-failed sign-in, sign-out and expiry goes to the audit log."""
+Streamlit's st.login when trial.toml names an OIDC provider; idle expiry, checked on every request and
+by a timer that clears the screen on time; sign-out. Every sign-in, failed sign-in, sign-out and
+expiry goes to the audit log."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from dashboard.access import accounts, audit
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig
 
+# The session's own throttle, on top of the account name's (dashboard.access.accounts): after this
+# many failures in one browser session, each attempt waits accounts.throttle_delay(failures, 3).
 FAILURES_BEFORE_DELAY = 3
+# How often the idle timer looks at the clock of a signed-in session (seconds; a quarter of the
+# timeout when that is shorter). Its runs are not activity: they never move the session's clock.
+IDLE_CHECK_SECONDS = 10.0
 
 # The idle check's clock, and the one seam a browser test has into it. When the server process
 # was started with NEO_MARGIN_TEST_CLOCK_FILE naming a file, the idle check adds the number of
@@ -25,9 +31,10 @@ FAILURES_BEFORE_DELAY = 3
 # deployment:
 #  - it is read from the server's own environment when this module is first imported; nothing a
 #    browser sends can set it (tests/browser/conftest.py sets it for its server process only);
-#  - it is obeyed only on the synthetic demo warehouse (build_info.is_demo, the same mark that
-#    keeps the demo accounts out of a real trial): on a real export it is ignored, with a warning
-#    in the server log, and the real clock rules;
+#  - it is obeyed only on a warehouse whose build says it is the synthetic demo (build_info.is_demo):
+#    on a real export it is ignored, with a warning in the server log, and the real clock rules.
+#    (An export's writer can forge that mark, which is why the demo accounts need far more, see
+#    accounts.demo_warehouse; here a forged mark gains nothing, by the next point;)
 #  - the offset only ever ages a session: sessions are stamped with the real clock, a negative,
 #    unreadable or non-finite offset counts as 0, so it can end a session sooner, never later.
 TEST_CLOCK_ENV = "NEO_MARGIN_TEST_CLOCK_FILE"
@@ -75,24 +82,31 @@ def _start(viewer: Viewer, manifest: dict, how: str) -> None:
     _record("sign-in", viewer, manifest, detail={"method": how})
 
 
-def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
-    """The signed-in viewer of this session, after the idle check; None when nobody is."""
-    viewer: Viewer | None = st.session_state.get("viewer")
+def _expired(cfg: TrialConfig, manifest: dict, how: str) -> bool:
+    """Has this session been idle past the timeout? If so: on the record, signed out, a notice for
+    the sign-in page. `how` says which check found it (the next request, or the idle timer)."""
+    offset = _test_clock_offset(manifest)
     now = time.time()
+    idle = now + offset - st.session_state.get("last_activity", now)
+    if idle <= cfg.access.idle_timeout_minutes * 60:
+        return False
+    detail = {"idle_minutes": round(idle / 60, 1), "found_by": how}
+    if offset:
+        detail["test_clock_offset_seconds"] = offset  # the record says the clock was moved
+    _record("session expired", st.session_state.get("viewer"), manifest, detail=detail)
+    st.session_state.clear()
+    st.session_state["notice"] = f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes without activity."
+    return True
+
+
+def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
+    """The signed-in viewer of this session, after the idle check; None when nobody is. A full run
+    of the app is the user's doing (a click, a typed URL), so it counts as activity."""
+    viewer: Viewer | None = st.session_state.get("viewer")
     if viewer is not None:
-        offset = _test_clock_offset(manifest)
-        idle = now + offset - st.session_state.get("last_activity", now)
-        if idle > cfg.access.idle_timeout_minutes * 60:
-            detail = {"idle_minutes": round(idle / 60, 1)}
-            if offset:
-                detail["test_clock_offset_seconds"] = offset  # the record says the clock was moved
-            _record("session expired", viewer, manifest, detail=detail)
-            st.session_state.clear()
-            st.session_state["notice"] = (
-                f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes without activity."
-            )
+        if _expired(cfg, manifest, "request"):
             return None
-        st.session_state["last_activity"] = now
+        st.session_state["last_activity"] = time.time()
         return viewer
     if cfg.access.oidc_provider and getattr(st.user, "is_logged_in", False):
         mapped = accounts.viewer_from_claims(dict(st.user), cfg)
@@ -111,6 +125,21 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
     return None
 
 
+def _idle_timer(cfg: TrialConfig, manifest: dict) -> None:
+    # a timer run of the fragment below: it looks at the idle clock and never moves it
+    if st.session_state.get("viewer") is not None and _expired(cfg, manifest, "timer"):
+        st.rerun(scope="app")  # the whole screen: the app's run now shows the sign-in page
+
+
+def idle_watch(cfg: TrialConfig, manifest: dict) -> None:
+    """Clear the screen on time: a fragment rerun by the browser every few seconds while a signed-in
+    page is open; once the session has been idle past the timeout it signs the session out and
+    reruns the whole app, so the page's content is replaced by the sign-in page without a click.
+    Call it once per run of a signed-in page (app/main.py); it draws nothing."""
+    every = min(IDLE_CHECK_SECONDS, cfg.access.idle_timeout_minutes * 60 / 4)
+    st.fragment(_idle_timer, run_every=every)(cfg, manifest)
+
+
 def login_page(cfg: TrialConfig, manifest: dict) -> None:
     st.title(f"{cfg.trial.name} ({cfg.trial.registry_id}) trial monitor")
     notice = st.session_state.pop("notice", None)
@@ -124,15 +153,22 @@ def login_page(cfg: TrialConfig, manifest: dict) -> None:
         username = st.text_input("User name", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
-    if manifest.get("is_demo"):
+    demo = accounts.demo_warehouse(manifest)
+    if demo:  # only a server started in demo mode on its demo build says so
         st.caption("Synthetic demo trial: the demo accounts in the README work here, and only here.")
     if not submitted:
         st.stop()
     failures = st.session_state.get("failures", 0)
-    if failures >= FAILURES_BEFORE_DELAY:  # slow down guessing within a session
-        time.sleep(min(2 ** (failures - FAILURES_BEFORE_DELAY), 8))
     try:
-        viewer = accounts.sign_in(username.strip(), password, demo_data=bool(manifest.get("is_demo")), cfg=cfg)
+        viewer = accounts.sign_in(
+            username.strip(),
+            password,
+            demo_data=demo,
+            cfg=cfg,
+            manifest=manifest,
+            # this session's own throttle; the name's is applied by sign_in, the longer one wins
+            min_delay=accounts.throttle_delay(failures, FAILURES_BEFORE_DELAY),
+        )
     except accounts.SignInRefused as exc:
         st.session_state["failures"] = failures + 1
         _record(

@@ -6,12 +6,18 @@ serves a `pages/` folder beside its entrypoint by URL, before any role check run
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from app import auth, ui
-from dashboard.access.roles import pages_for
+from dashboard.access.roles import PAGES, pages_for
 from dashboard.config import load_trial
 from dashboard.store import warehouse
+
+# Files this server writes (the audit log, reports, the users and throttle files) are the service
+# user's only: no group or other bits, whatever the shell that started it had.
+os.umask(0o077)
 
 cfg = load_trial()
 # The icon is a file of ours: a Material icon as favicon made every browser fetch it from
@@ -24,9 +30,21 @@ except warehouse.NoWarehouse as exc:
     st.error(str(exc))
     st.stop()
 
+
+def sign_in_page() -> None:
+    auth.login_page(cfg, manifest)
+
+
 viewer = auth.signed_in(cfg, manifest)
 if viewer is None:
-    auth.login_page(cfg, manifest)
+    # Only the sign-in page, and no navigation: the sidebar lists nothing (not the titles of the
+    # pages of whoever was signed in before). Every page's URL is the sign-in page too (hidden), so a
+    # typed or bookmarked URL, or the page a session expired on, shows the form instead of "page not
+    # found", and after signing in the same URL opens that page if the role may open it.
+    sign_in_pages = [st.Page(sign_in_page, title="Sign in", default=True)] + [
+        st.Page(sign_in_page, title="Sign in", url_path=p.key, visibility="hidden") for p in PAGES
+    ]
+    st.navigation(sign_in_pages, position="hidden").run()
     st.stop()
 
 pages = [
@@ -40,4 +58,5 @@ with st.sidebar:
     st.caption(f"signed in as {viewer.user or viewer.role}")
     if st.button("Sign out"):
         auth.sign_out(cfg, manifest)
+    auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click
 st.navigation(pages).run()

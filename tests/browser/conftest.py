@@ -1,6 +1,12 @@
 """A real `streamlit run` server on a free port, on a demo warehouse built for the session, and
 Playwright driving Debian's Chromium against it (the way Streamlit's own e2e suite waits).
 
+Two servers on the same warehouse, each started only when a test asks for it:
+ - `server`: as a deployment runs, NOT in demo mode (the demo accounts do not exist there, even
+   though the warehouse holds the demo trial); local accounts made with the CLI;
+ - `demo_server`: as scripts/start.sh runs, in demo mode pinned to the warehouse's build
+   (accounts.demo_server_env), with users and audit files of its own.
+
 Written for shared, noisy machines: on two loaded cores a Streamlit rerun can take 20-30 s.
  - No test sleeps. Every wait is for what a click must show (a text, a heading, the page's link
    marked current, the script idle), and every limit is HANG_MS, a ceiling for a hang, not the
@@ -30,9 +36,10 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-test-password"
 HANG_MS = 180_000  # a ceiling for a hang: a rerun on a loaded 2-core machine can take 20-30 s
 IDLE_MINUTES = 30  # the server's idle timeout: no test comes near it, however slow the machine
-LOCKOUT_MINUTES = 60  # the lockout outlasts any run of the suite
-MAX_FAILED_LOGINS = 3
+LOCKOUT_MINUTES = 60  # no longer used by the app (failures slow the name, never lock it)
+MAX_FAILED_LOGINS = 3  # failures on a name before each attempt on it waits (1 s, 2 s, 4 s, ...)
 CLOCK_ENV = "NEO_MARGIN_TEST_CLOCK_FILE"  # app/auth.py TEST_CLOCK_ENV
+DEMO_ENV, DEMO_BUILD_ENV = "NEO_MARGIN_DEMO", "NEO_MARGIN_DEMO_BUILD"  # dashboard/access/accounts.py
 
 
 def pytest_collection_modifyitems(items):
@@ -79,58 +86,14 @@ def _config(tmp: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """A freshly started server: nothing has opened a session on it before the tests."""
-    tmp = tmp_path_factory.mktemp("server")
-    clock = tmp / "clock-offset-seconds"
-    clock.write_text("0", encoding="utf-8")
-    env = {
-        **os.environ,
-        "NEO_MARGIN_WAREHOUSE": str(tmp / "wh"),
-        "NEO_MARGIN_USERS": str(tmp / "users.json"),
-        "NEO_MARGIN_AUDIT": str(tmp / "audit.jsonl"),
-        "NEO_MARGIN_CONFIG": str(_config(tmp)),
-        "PYTHONPATH": str(ROOT),
-    }
-    # only the server process gets the clock seam; the CLI runs above and below do not need it
-    server_env = {**env, CLOCK_ENV: str(clock)}
-    py = sys.executable
-    subprocess.run(
-        [py, "-m", "dashboard", "demo-data", str(tmp / "pkg")], env=env, check=True, cwd=ROOT, capture_output=True
-    )
-    subprocess.run(
-        [py, "-m", "dashboard", "build", str(tmp / "pkg"), "--warehouse", str(tmp / "wh")],
-        env=env,
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    for name, role, site in [
-        ("pi.user", "pi", None),
-        ("site01.user", "site", "01"),
-        ("dm.user", "data_manager", None),
-        ("steering.user", "steering", None),
-        ("dsmb.chair", "dsmb", None),
-        ("admin.user", "admin", None),
-        ("locked.user", "pi", None),
-        ("idle.user", "pi", None),
-    ]:
-        args = ["users", "add", name, "--role", role, "--password-stdin"] + (["--site", site] if site else [])
-        subprocess.run(
-            [py, "-m", "dashboard", *args],
-            input=PASSWORD + "\n",
-            text=True,
-            env=env,
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-        )
+def _start_streamlit(tmp: Path, env: dict, name: str) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app/main.py` on a free port with `env`; returns once it answers its health check."""
     port = _free_port()
-    log = open(tmp / "streamlit.log", "w")
+    log_path = tmp / f"{name}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [
-            py,
+            sys.executable,
             "-m",
             "streamlit",
             "run",
@@ -143,7 +106,7 @@ def server(tmp_path_factory):
             "127.0.0.1",
         ],
         cwd=ROOT,
-        env=server_env,
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -151,21 +114,100 @@ def server(tmp_path_factory):
     deadline = time.monotonic() + HANG_MS / 1000
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("streamlit exited: " + (tmp / "streamlit.log").read_text())
+            raise RuntimeError("streamlit exited: " + log_path.read_text())
         try:
             if urllib.request.urlopen(url + "/_stcore/health", timeout=5).read() == b"ok":
-                break
+                return proc, url
         except OSError:
             time.sleep(0.3)  # polling for the server to answer, not a wait for a result
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start: " + (tmp / "streamlit.log").read_text())
-    yield {"url": url, "tmp": tmp, "env": env, "proc": proc, "clock": clock}
+    proc.kill()
+    raise RuntimeError("streamlit did not start: " + log_path.read_text())
+
+
+def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def _cli(env: dict, *args: str, stdin: str | None = None) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "dashboard", *args],
+        input=stdin,
+        text=True,
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory):
+    """The demo trial's package built into a warehouse, and the environment shared by the servers
+    and the CLI runs (trial.toml with the tests' access settings, the audit key)."""
+    tmp = tmp_path_factory.mktemp("server")
+    env = {
+        **os.environ,
+        "NEO_MARGIN_WAREHOUSE": str(tmp / "wh"),
+        "NEO_MARGIN_USERS": str(tmp / "users.json"),
+        "NEO_MARGIN_AUDIT": str(tmp / "audit" / "audit.jsonl"),  # the key may not be in the log's folder
+        "NEO_MARGIN_AUDIT_KEY": str(tmp / "keys" / "audit.key"),
+        "NEO_MARGIN_CONFIG": str(_config(tmp)),
+        "PYTHONPATH": str(ROOT),
+    }
+    for var in (DEMO_ENV, DEMO_BUILD_ENV, CLOCK_ENV):  # whatever the shell running pytest has
+        env.pop(var, None)
+    _cli(env, "audit", "init")
+    _cli(env, "demo-data", str(tmp / "pkg"))
+    _cli(env, "build", str(tmp / "pkg"), "--warehouse", str(tmp / "wh"))
+    return tmp, env
+
+
+@pytest.fixture(scope="session")
+def server(warehouse):
+    """A freshly started server, not in demo mode: nothing has opened a session on it before the
+    tests."""
+    tmp, env = warehouse
+    clock = tmp / "clock-offset-seconds"
+    clock.write_text("0", encoding="utf-8")
+    for name, role, site in [
+        ("pi.user", "pi", None),
+        ("site01.user", "site", "01"),
+        ("dm.user", "data_manager", None),
+        ("steering.user", "steering", None),
+        ("dsmb.chair", "dsmb", None),
+        ("admin.user", "admin", None),
+        ("guessed.user", "pi", None),
+        ("idle.user", "pi", None),
+    ]:
+        args = ["users", "add", name, "--role", role, "--password-stdin"] + (["--site", site] if site else [])
+        _cli(env, *args, stdin=PASSWORD + "\n")
+    # only the server process gets the clock seam; the CLI runs above and below do not need it
+    proc, url = _start_streamlit(tmp, {**env, CLOCK_ENV: str(clock)}, "streamlit")
+    yield {"url": url, "tmp": tmp, "env": env, "proc": proc, "clock": clock}
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def demo_server(warehouse):
+    """A server started the way scripts/start.sh starts one: demo mode, pinned to the build it serves."""
+    from dashboard.access.accounts import demo_server_env
+
+    tmp, base = warehouse
+    demo = tmp / "demo-mode"
+    demo.mkdir()
+    env = {
+        **base,
+        "NEO_MARGIN_USERS": str(demo / "users.json"),
+        "NEO_MARGIN_AUDIT": str(demo / "audit" / "audit.jsonl"),
+    }
+    env.update(demo_server_env(base["NEO_MARGIN_WAREHOUSE"]))
+    proc, url = _start_streamlit(tmp, env, "streamlit-demo")
+    yield {"url": url, "tmp": demo, "env": env, "proc": proc}
+    _stop(proc)
 
 
 @pytest.fixture
@@ -208,7 +250,7 @@ def summary_of(server, role: str, site: str | None = None) -> dict:
 def audit_entries(server) -> list[dict]:
     return [
         json.loads(line)
-        for line in (server["tmp"] / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+        for line in Path(server["env"]["NEO_MARGIN_AUDIT"]).read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
 

@@ -1,8 +1,10 @@
-"""Access control in a real browser on a freshly started server: typed URLs, wrong passwords,
-lockout, idle expiry, a site user's own site."""
+"""Access control in a real browser on a freshly started server: typed URLs, wrong passwords, the
+sign-in throttle, idle expiry that clears the screen without a click, demo accounts only in demo
+mode, a site user's own site."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.request
@@ -18,9 +20,11 @@ from conftest import (
     screenshot,
     sign_in,
     summary_of,
+    wait_for_audit,
     wait_for_text,
     wait_idle,
 )
+from dashboard.access import accounts
 
 
 def test_a_page_url_on_a_fresh_server_shows_the_sign_in_not_the_page(server, page):
@@ -55,20 +59,54 @@ def test_wrong_password_is_refused(server, page):
     assert "Accrual and sites" not in body
 
 
-def test_lockout_after_three_failures(server, page):
-    # each attempt in a new session: the lockout is the account's, not the session's throttle
-    for attempt in range(1, MAX_FAILED_LOGINS + 1):
-        sign_in(page, server["url"], "locked.user", "wrong password")
-        body = page.inner_text("body")
-        if attempt < MAX_FAILED_LOGINS:
-            assert "Sign-in refused: wrong user name or password" in body, attempt
-    assert "Sign-in refused: account locked after too many failed sign-ins" in body
-    sign_in(page, server["url"], "locked.user", PASSWORD)  # the right one, too late
-    body = page.inner_text("body")
-    assert f"Sign-in refused: account locked after {MAX_FAILED_LOGINS} failed sign-ins" in body
-    assert "Accrual and sites" not in body and page.locator('[data-testid="stSidebarNav"]').count() == 0
-    mine = [e["action"] for e in audit_entries(server) if e["user"] == "locked.user"]
-    assert mine == ["failed sign-in"] * (MAX_FAILED_LOGINS + 1)
+def test_failed_sign_ins_slow_the_name_alike_known_or_not_and_the_owner_still_gets_in(server, page):
+    """No lockout: past the free failures each attempt on a name waits, whether the name exists or
+    not, with the same answer; the owner's right password then gets in (after the wait)."""
+    tries = MAX_FAILED_LOGINS + 1  # one attempt past the free ones: it waited 1 s, the next waits 2 s
+    for name in ("guessed.user", "no.such.user"):
+        for attempt in range(tries):
+            # each attempt in a new session: the throttle is the name's, not only the session's
+            sign_in(page, server["url"], name, "wrong password")
+            main = page.get_by_test_id("stMain").inner_text()
+            assert "Sign-in refused: wrong user name or password." in main, (name, attempt)
+            assert "locked" not in main and "Accrual and sites" not in main
+    state = json.loads((server["tmp"] / "users.json.throttle").read_text(encoding="utf-8"))
+    # the same state for both names, under a hash of each
+    assert [state[accounts._throttle_key(n)]["failed"] for n in ("guessed.user", "no.such.user")] == [tries, tries]
+    sign_in(page, server["url"], "guessed.user", PASSWORD)  # the owner: slowed, never locked out
+    wait_for_text(page, "Accrual and sites")
+    assert_healthy(page)
+    log = audit_entries(server)
+    for name in ("guessed.user", "no.such.user"):
+        failed = [e for e in log if e["user"] == name and e["action"] == "failed sign-in"]
+        assert len(failed) == tries and {e["detail"]["reason"] for e in failed} == {"wrong user name or password"}
+    assert [e["action"] for e in log if e["user"] == "guessed.user"][-1] == "sign-in"
+
+
+def test_without_demo_mode_the_demo_accounts_do_not_exist(server, page):
+    """The warehouse holds the demo trial (its SOURCE says so, as a forged one would), but this
+    server was not started in demo mode: no word of demo accounts, and the published demo password
+    gets the answer of an unknown name."""
+    page.goto(server["url"])
+    page.get_by_role("textbox", name="User name").wait_for()
+    wait_idle(page)
+    assert "demo accounts" not in page.inner_text("body")
+    sign_in(page, server["url"], "demo-dsmb", "neo-margin-demo")
+    main = page.get_by_test_id("stMain").inner_text()
+    assert "Sign-in refused: wrong user name or password." in main
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0 and "CONFIDENTIAL" not in main
+
+
+def test_in_demo_mode_the_demo_accounts_open_the_demo(demo_server, page):
+    page.goto(demo_server["url"])
+    page.get_by_role("textbox", name="User name").wait_for()
+    wait_idle(page)
+    assert "the demo accounts in the README work here, and only here" in page.inner_text("body")
+    sign_in(page, demo_server["url"], "demo-dsmb", "neo-margin-demo")
+    open_page(page, "Survival by arm", "Survival by arm")
+    assert "CONFIDENTIAL - DSMB CLOSED SESSION" in page.inner_text("body")
+    assert_healthy(page)
+    assert [e["action"] for e in audit_entries(demo_server) if e["user"] == "demo-dsmb"][:1] == ["sign-in"]
 
 
 CLOSED_PAGES = ("closed_survival", "closed_interim", "closed_safety", "closed_surgery")
@@ -103,9 +141,22 @@ def test_the_dsmb_chair_opens_the_closed_pages(server, page):
         screenshot(page, "dsmb-" + title.lower().replace(" ", "-"))
 
 
+def _sign_in_form_without_a_click(page) -> str:
+    """Wait, clicking nothing, until the idle timer has replaced the page by the sign-in form; the
+    main area's text then."""
+    page.wait_for_function(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m !== null && m.innerText.includes('Signed out after') && m.innerText.includes('User name'); }",
+        timeout=HANG_MS,
+    )
+    wait_idle(page)
+    return page.get_by_test_id("stMain").inner_text()
+
+
 def test_idle_sessions_expire(server, page, clock):
     """The test moves the server's idle clock (no sleeping through the timeout, no racing the
-    machine): just short of the timeout the session lives on, past it the next click signs out."""
+    machine): just short of the timeout the session lives on, through a click and through the idle
+    timer's runs; past it the screen clears by itself."""
     sign_in(page, server["url"], "idle.user")
     assert "Accrual and sites" in page.inner_text("body")
     # five minutes short of the timeout: far more than any real gap between two clicks here
@@ -113,30 +164,41 @@ def test_idle_sessions_expire(server, page, clock):
     open_page(page, "Arm balance", "Arm balance")
     assert "Signed out after" not in page.inner_text("body")
     clock.ahead(IDLE_MINUTES * 60 + 60)
-    page.locator('[data-testid="stSidebarNavLink"]').filter(
-        has=page.get_by_text("Protocol deviations", exact=True)
-    ).click()
-    wait_for_text(page, f"Signed out after {IDLE_MINUTES} minutes without activity.")
-    main = page.get_by_test_id("stMain").inner_text()
-    assert "User name" in main and "Protocol deviations" not in main
-    # signed out: no sign-out button, no "signed in as"; the previous role's page links do stay in
-    # the sidebar (titles only), and one clicked now shows the sign-in form again, not its page
+    main = _sign_in_form_without_a_click(page)
+    assert f"Signed out after {IDLE_MINUTES} minutes without activity." in main and "Arm balance" not in main
+    # signed out: no sign-out button, no "signed in as", and the sidebar lists no page of before
     assert page.get_by_role("button", name="Sign out").count() == 0
-    assert "signed in as" not in page.inner_text("body")
-    page.locator('[data-testid="stSidebarNavLink"]').filter(has=page.get_by_text("Data quality", exact=True)).click()
-    page.wait_for_function(
-        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return m !== null && m.innerText.includes('User name')"
-        " && !m.innerText.includes('Signed out after'); }",
-        timeout=HANG_MS,
-    )  # the rerun's form
-    wait_idle(page)
-    main = page.get_by_test_id("stMain").inner_text()
-    assert "User name" in main and "Data quality" not in main
+    body = page.inner_text("body")
+    assert "signed in as" not in body and "Protocol deviations" not in body
+    assert page.locator('[data-testid="stSidebarNavLink"]').count() == 0
     assert_healthy(page)
     expired = [e for e in audit_entries(server) if e["action"] == "session expired" and e["user"] == "idle.user"]
     assert len(expired) == 1 and expired[0]["detail"]["test_clock_offset_seconds"] == IDLE_MINUTES * 60 + 60
-    assert expired[0]["detail"]["idle_minutes"] > IDLE_MINUTES
+    assert expired[0]["detail"]["idle_minutes"] > IDLE_MINUTES and expired[0]["detail"]["found_by"] == "timer"
+
+
+def test_an_idle_closed_page_is_cleared_without_a_click(server, page, clock):
+    """The DSMB chair leaves a closed page open: past the timeout its content disappears from the
+    screen by itself (nobody clicks), and the expiry is on the record."""
+    sign_in(page, server["url"], "dsmb.chair")
+    open_page(page, "Survival by arm", "Survival by arm")
+    assert "CONFIDENTIAL - DSMB CLOSED SESSION" in page.inner_text("body")
+    clock.ahead(IDLE_MINUTES * 60 + 120)
+    main = _sign_in_form_without_a_click(page)
+    body = page.inner_text("body")
+    for closed in ("CONFIDENTIAL", "Survival by arm", "Hazard ratio", "by arm"):
+        assert closed not in body, closed
+    assert "User name" in main and page.get_by_role("button", name="Sign out").count() == 0
+    screenshot(page, "dsmb-idle-cleared")
+    log = wait_for_audit(server, lambda e: e["action"] == "session expired" and e["user"] == "dsmb.chair")
+    expired = [e for e in log if e["action"] == "session expired" and e["user"] == "dsmb.chair"]
+    assert len(expired) == 1 and expired[0]["role"] == "dsmb" and expired[0]["detail"]["found_by"] == "timer"
+    assert expired[0]["detail"]["test_clock_offset_seconds"] == IDLE_MINUTES * 60 + 120
+    # the closed page's URL, typed again, is the sign-in form, not the page
+    page.goto(page.url)
+    page.get_by_role("textbox", name="User name").wait_for()
+    wait_idle(page)
+    assert "CONFIDENTIAL" not in page.inner_text("body")
 
 
 def test_a_site_user_sees_only_their_site(server, page):
@@ -153,6 +215,9 @@ def test_sign_in_and_out_are_on_the_record(server, page):
     sign_in(page, server["url"], "steering.user")
     page.get_by_role("button", name="Sign out").click()
     wait_for_text(page, "User name")
+    # signed out: the sidebar no longer lists the steering committee's pages
+    assert page.locator('[data-testid="stSidebarNavLink"]').count() == 0
+    assert "Accrual and sites" not in page.inner_text("body")
     log = audit_entries(server)
     mine = [e["action"] for e in log if e["user"] == "steering.user"]
     assert mine[-2:] == ["sign-in", "sign-out"]

@@ -278,6 +278,32 @@ def test_the_demo_generators_planted_term_matches():
     assert MATCH(planted) and MATCH.which(planted) == "降级"
 
 
+@pytest.mark.parametrize("seed", [20260101, 7])
+def test_on_a_whole_demo_package_only_the_planted_cell_matches(tmp_path, seed):
+    """Every cell a blinded role may see in a generated demo export (about 78,000): the
+    matcher flags the planted deviation term and nothing else (0 false positives)."""
+    import csv
+
+    from dashboard.devtools.demo import write_demo_package
+    from dashboard.ingest.guard import hidden_columns
+
+    out = write_demo_package(tmp_path / "pkg", seed=seed)
+    hidden = hidden_columns(CFG)
+    cells, flagged = 0, []
+    for path in sorted((tmp_path / "pkg").glob("*.csv")):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                for col, value in row.items():
+                    if col.upper() in hidden or not value:
+                        continue
+                    cells += 1
+                    if MATCH(value):
+                        flagged.append((path.name, col, row["SUBJID"]))
+    assert cells > 50_000
+    assert flagged == [("DV.csv", "DVTERM", s) for s in out["planted"]["free_text_arm"]]
+    assert len(flagged) == 1
+
+
 @pytest.mark.parametrize(
     ("text", "matches"),
     [

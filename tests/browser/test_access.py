@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 from conftest import (
     HANG_MS,
@@ -226,3 +227,6 @@ def test_sign_in_and_out_are_on_the_record(server, page):
         [sys.executable, "-m", "dashboard", "audit", "verify"], env=server["env"], capture_output=True, text=True
     )
     assert verify.returncode == 0, verify.stdout
+    # app/main.py set the server's umask: whatever it writes is the service user's only
+    status = Path(f"/proc/{server['proc'].pid}/status").read_text(encoding="utf-8")
+    assert "Umask:\t0077" in status

@@ -111,7 +111,8 @@ def init_key(key_file: Path | None = None, *, log: Path | None = None) -> tuple[
     if log.exists() and log.stat().st_size > 0 or _head_path(log).exists():
         raise AuditError(
             f"the audit log {log} exists but its key {key_file} does not: restore the key from its backup "
-            "(a new key cannot verify the entries already written)"
+            "(a new key cannot verify the entries already written); a log written before the audit was "
+            "keyed has no key: move its folder aside as an archive, then run `audit init`"
         )
     _private_dir(key_file.parent)
     try:

@@ -27,7 +27,10 @@ CFG = load_trial()
 MATCH = freetext.matcher(CFG)
 
 DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe63", "\uff0d", "\u2e3a"]
-INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e", "\u034f", "\u200e", "\u202e"]
+INVISIBLE = [
+    *["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e", "\u200e", "\u202e", "\u2066"],
+    *["\U000e0041", "\u034f", "\ufe0f", "\U000e0100", "\u3164", "\uffa0", "\u115f"],
+]
 BETWEEN_WORDS = [
     "  ",
     "\t",
@@ -391,6 +394,23 @@ def test_the_udf_answers_as_the_matcher_on_a_real_duckdb_file(tmp_path):
         assert marked == sum(MATCH(t) for t in texts)
     finally:
         con.close()
+
+
+def test_the_udf_is_seen_by_cursors_and_read_only_connections_and_can_be_registered_again(tmp_path):
+    path = tmp_path / "blinded.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create table t as select 'Ｃｏｎｔｒｏｌ\u2011Ａｒｍ' as v union all select 'wound infection'")
+    con.close()
+    ro = duckdb.connect(str(path), read_only=True)  # as the guard opens the blinded file
+    try:
+        freetext.register(ro, CFG)
+        freetext.register(ro, CFG)  # again: replaced, not refused
+        assert ro.cursor().execute("select v, may_name_arm(v) from t order by v").fetchall() == [
+            ("wound infection", False),
+            ("Ｃｏｎｔｒｏｌ\u2011Ａｒｍ", True),
+        ]
+    finally:
+        ro.close()
 
 
 def test_the_matcher_reads_arrow_arrays_with_nulls_and_chunks():

@@ -13,7 +13,8 @@ The normal form, in order:
    letters, ligatures, the small and full-width hyphens, with accents taken apart so that they
    can go).
 2. Format characters (category Cf: zero-width space and joiners, word joiner, soft hyphen, BOM,
-   bidi controls) and combining marks (Mn, Me) removed; punctuation, symbols, separators and
+   bidi controls, tags), combining marks (Mn, Me: also the combining grapheme joiner and the
+   variation selectors) and the four invisible Hangul filler letters removed; punctuation, symbols, separators and
    control characters (P*, S*, Z*, Cc: every dash, the minus sign, line breaks, ...) become a
    space.
 3. Latin look-alikes folded with the Unicode confusables data (UTS #39 `confusables.txt`, as
@@ -61,6 +62,9 @@ _ASCII_SEPS = re.compile(r"[^0-9a-z]+")
 # a run of three or more single letters: text spelled out letter by letter
 _SPELLED = re.compile(f"(?<![{_LATIN}])[a-z](?: [a-z]){{2,}}(?![{_LATIN}])")
 _STEM_LENGTH = 5
+# The Default_Ignorable_Code_Point characters (Unicode DerivedCoreProperties.txt) that are
+# letters (Lo), not format characters: the Hangul fillers, drawn as nothing.
+_IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 _GLUED_LENGTH = 10
 _NOT_AFTER_GROUP = "织合成"
 
@@ -96,7 +100,7 @@ def _confusable_prototypes() -> dict[str, str]:
 def _fold_char(ch: str) -> str:
     """Steps 2 and 3 for one character (see the module's docstring)."""
     cat = unicodedata.category(ch)
-    if cat in ("Cf", "Mn", "Me"):
+    if cat in ("Cf", "Mn", "Me") or ch in _IGNORABLE_LETTERS:
         return ""
     if cat[0] in "PSZ" or cat == "Cc":
         return " "
@@ -288,9 +292,15 @@ def conflicts(cfg, spec, hidden: set[str]) -> list[str]:
 
 def register(con, cfg, name: str = "may_name_arm") -> None:
     """Register `name(VARCHAR) -> BOOLEAN` on a DuckDB connection: a vectorised (Arrow) scalar
-    UDF, true when the text may name the arm (`matcher(cfg)`), false for NULL."""
+    UDF, true when the text may name the arm (`matcher(cfg)`), false for NULL. The connection's
+    cursors see it too; registering the name again on the same connection replaces it (on a
+    cursor of a connection that has it, DuckDB refuses: CatalogException)."""
     import duckdb
 
+    try:
+        con.remove_function(name)
+    except duckdb.InvalidInputException:
+        pass  # not registered yet
     con.create_function(
         name,
         matcher(cfg).array,

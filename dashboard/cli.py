@@ -111,8 +111,21 @@ def _build(args) -> int:
     )
     for kind, n in result.findings.items():
         print(f"  finding: {kind}: {n}", file=sys.stderr)
-    _list_findings(args.warehouse, result.build_dir)
+    try:
+        _list_findings(args.warehouse, result.build_dir)
+    except (OSError, _duckdb_error()) as exc:
+        print(
+            f"error: build {result.build_id} is published, but its findings could not be listed: {exc}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _duckdb_error():
+    import duckdb
+
+    return duckdb.Error
 
 
 def _closed_role(role: str) -> bool:

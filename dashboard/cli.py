@@ -542,7 +542,8 @@ def parser() -> argparse.ArgumentParser:
         "--anchor",
         action="append",
         metavar="SEQ:HASH",
-        help="verify: an anchor the log must still hold, as printed in a closed report (repeatable)",
+        help='verify: an anchor the log must still hold, as printed in a closed report ("seq N, hash H" '
+        "is taken too; repeatable)",
     )
     a.add_argument(
         "--warehouse",

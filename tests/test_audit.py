@@ -191,6 +191,8 @@ def test_the_tail_cut_with_an_old_head_put_back_is_detected_by_an_anchor(log):
     assert done.returncode == 1 and "truncated below the anchor" in done.stdout, done.stdout + done.stderr
     done = _cli("audit", "verify", "--anchor", f"{printed['seq']}:{printed['hash']}", env=env)
     assert done.returncode == 0 and done.stdout.startswith("OK: 4 entries, chain intact, 1 anchor(s) held")
+    done = _cli("audit", "verify", "--anchor", f"seq {later['seq']}, hash {later['hash']}", env=env)  # as printed
+    assert done.returncode == 1 and "truncated below the anchor" in done.stdout, done.stdout + done.stderr
     done = _cli("audit", "verify", "--anchor", "6:abc", env=env)
     assert done.returncode == 2 and "is not an audit anchor SEQ:HASH" in done.stderr
 

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass, field
@@ -439,12 +440,16 @@ def warehouse_anchors(warehouse: str | Path | None) -> tuple[list[tuple[str, dic
     return found, problems
 
 
+_ANCHOR = re.compile(r"^\s*(?:seq\s*)?(\d+)\s*[:,]?\s*(?:hash\s*)?([0-9a-f]{64})\s*\.?\s*$", re.IGNORECASE)
+
+
 def parse_anchor(text: str) -> dict:
-    """SEQ:HASH (as printed in a closed report) as an anchor; ValueError when it is not one."""
-    seq, sep, digest = text.strip().partition(":")
-    if not sep or not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    """SEQ:HASH, or the report's own wording "seq SEQ, hash HASH", as an anchor; ValueError when it
+    is neither."""
+    m = _ANCHOR.match(text)
+    if not m:
         raise ValueError(f"{text!r} is not an audit anchor SEQ:HASH (a number, a colon, 64 hex digits)")
-    return {"seq": int(seq), "hash": digest}
+    return {"seq": int(m.group(1)), "hash": m.group(2).lower()}
 
 
 def check(

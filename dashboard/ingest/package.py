@@ -136,9 +136,9 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
     accepts almost any bytes (Latin-1 "Hôpital" decodes as "H魀ital"), so a file that is not
     UTF-8 is read as GB18030 only when charset-normalizer also names the GB18030 family among its
     candidates; otherwise the file is ambiguous and refused, naming the candidates, unless
-    `--encoding` says what it is.
+    `--encoding` says what it is. A file that starts with the UTF-8 byte-order mark is UTF-8.
     """
-    if raw.startswith(UTF8_BOM) and encoding in (None, "utf-8", "utf-8-sig"):
+    if raw.startswith(UTF8_BOM):  # the byte-order mark declares UTF-8, whatever --encoding says
         candidates = ("utf-8-sig",)
     elif encoding:
         candidates = (encoding,)

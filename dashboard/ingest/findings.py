@@ -17,6 +17,7 @@ from dashboard.ingest.problems import Problem
 from dashboard.store.sql import names, query, render
 
 FREE_TEXT_KIND = "free text that may name the arm"
+UNLISTED_KIND = "column not in the spec: closed only"
 
 
 def free_text(loaded, spec: CrfSpec) -> set[str]:
@@ -48,13 +49,45 @@ def record_findings(
         loaded[f].line_of(int(r)) if f in loaded and pd.notna(r) else None
         for f, r in zip(df["form"], df["_row"], strict=True)
     ]
-    df = df.drop(columns=["_row"]).sort_values(["kind", "form", "line"], kind="stable")
+    df = df.drop(columns=["_row"])
+    unlisted = [
+        {
+            "kind": UNLISTED_KIND,
+            "form": form,
+            "file": lf.file.original,
+            "line": 1,
+            "subjid": None,
+            "col": col,
+            "val": None,
+            "message": f"{col} is not in the export spec: kept in the closed warehouse only, not shown to blinded roles",
+        }
+        for form, lf in loaded.items()
+        for col in lf.extra_columns
+    ]
+    if unlisted:
+        df = pd.concat([df, pd.DataFrame(unlisted)], ignore_index=True)
+    df["val"] = _quotable(df, spec, cfg)
+    df = df.sort_values(["kind", "form", "line"], kind="stable")
     con.register("findings_df", df)
     try:
         con.execute(query("ingest/findings_table"))
     finally:
         con.unregister("findings_df")
     return dict(con.execute(query("ingest/findings_by_kind")).fetchall())
+
+
+def _quotable(df: pd.DataFrame, spec: CrfSpec, cfg: TrialConfig) -> list:
+    """A finding quotes its cell's value only when blinded roles may read the column and the
+    value does not name the arm: the findings table is in the blinded file."""
+    from dashboard.access.freetext import matcher
+
+    names_arm = matcher(cfg)
+    return [
+        v
+        if v is not None and not pd.isna(v) and spec.visibility(f, c or "") == "blinded" and not names_arm(str(v))
+        else None
+        for f, c, v in zip(df["form"], df["col"], df["val"], strict=True)
+    ]
 
 
 def withheld_columns(con: duckdb.DuckDBPyConnection) -> set[str]:

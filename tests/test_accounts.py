@@ -203,26 +203,29 @@ def test_demo_accounts_are_unknown_names_without_demo_mode_even_on_demo_data(use
             _demo_sign_in(users, first)
 
 
-def test_demo_accounts_refuse_any_other_build_even_with_the_demo_source(users, demo_builds, monkeypatch):
+def test_demo_accounts_refuse_any_other_build_even_with_the_demo_source(users, demo_builds, monkeypatch, caplog):
+    """Answered like an unknown name; the reason is in the operator's log."""
     first, second, env = demo_builds
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     # a later build into the demo warehouse whose SOURCE starts with the demo prefix
     assert second["source"].startswith("NEO-MARGIN SYNTHETIC DEMO")
-    with pytest.raises(accounts.SignInRefused, match="only the demo trial this server was started with"):
+    with pytest.raises(accounts.SignInRefused, match=f"^{accounts.WRONG}$"):
         _demo_sign_in(users, second)
     # the pinned build id on a warehouse that is not the demo trial
-    with pytest.raises(accounts.SignInRefused, match="only the demo trial this server was started with"):
+    with pytest.raises(accounts.SignInRefused, match=f"^{accounts.WRONG}$"):
         _demo_sign_in(users, {**first, "is_demo": False})
     # demo mode without a pinned build, or a caller that does not vouch for the warehouse
     monkeypatch.delenv(accounts.DEMO_BUILD_ENV)
-    with pytest.raises(accounts.SignInRefused, match="only the demo trial"):
+    with pytest.raises(accounts.SignInRefused, match=f"^{accounts.WRONG}$"):
         _demo_sign_in(users, first)
     monkeypatch.setenv(accounts.DEMO_BUILD_ENV, first["build_id"])
-    with pytest.raises(accounts.SignInRefused, match="only the demo trial"):
+    with pytest.raises(accounts.SignInRefused, match=f"^{accounts.WRONG}$"):
         accounts.sign_in("demo-dsmb", accounts.DEMO_PASSWORD, demo_data=True, path=users)  # no manifest
-    with pytest.raises(accounts.SignInRefused, match="only the demo trial"):
+    with pytest.raises(accounts.SignInRefused, match=f"^{accounts.WRONG}$"):
         accounts.sign_in("demo-dsmb", accounts.DEMO_PASSWORD, demo_data=False, path=users, manifest=first)
+    refusals = [r.getMessage() for r in caplog.records if "demo account demo-dsmb refused" in r.getMessage()]
+    assert len(refusals) == 5 and f"build {second['build_id']}" in refusals[0]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import time
@@ -35,6 +36,7 @@ USERS_ENV = "NEO_MARGIN_USERS"
 DEFAULT_USERS = "data/users.json"
 NAME = re.compile(r"^[\w.@-]{2,64}$")  # \w is Unicode: 张医生 is a valid user name
 MIN_PASSWORD = 10
+_log = logging.getLogger(__name__)
 _hasher = PasswordHasher()  # argon2id with the library's vetted defaults
 # A hash to verify against when the user does not exist: same cost, so timing tells nothing.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
@@ -77,7 +79,8 @@ class AccountError(Exception):
 
 
 class SignInRefused(Exception):
-    """Wrong name or password, or a demo account on a warehouse that is not the demo build."""
+    """Wrong name or password (also: a disabled account, or a demo account anywhere but on the demo
+    build in demo mode, answered alike), or an account whose role no longer validates."""
 
 
 def demo_mode() -> bool:
@@ -303,7 +306,7 @@ def sign_in(
 
     Demo accounts work only when the caller says the warehouse is the demo (`demo_data`) and
     `manifest`, the warehouse's current build, passes demo_warehouse() (demo mode, the pinned
-    build). Outside demo mode a demo name is an unknown name.
+    build). Anywhere else a demo name gets the answer of an unknown one (the reason is logged).
     """
     cfg = cfg or load_trial()
     path = path or users_path()
@@ -329,6 +332,21 @@ def sign_in(
             ok = hmac.compare_digest(password.encode("utf-8", "surrogatepass"), DEMO_PASSWORD.encode())
         state = _read_throttle(path)
         now = time.time()
+        if demo and ok and not (demo_data and demo_warehouse(manifest)):
+            # the answer of any failure, so a demo name says nothing here either; the reason goes to
+            # the operator's log (the server's or the command's stderr), not to whoever typed it
+            _log.warning(
+                "demo account %s refused: the warehouse is not the demo build this process was started with "
+                "(%s=%s, %s=%s, build %s, is_demo %s)",
+                username,
+                DEMO_ENV,
+                os.environ.get(DEMO_ENV),
+                DEMO_BUILD_ENV,
+                os.environ.get(DEMO_BUILD_ENV),
+                (manifest or {}).get("build_id"),
+                (manifest or {}).get("is_demo"),
+            )
+            ok = False
         if not ok:
             entry = state.get(key) or {"failed": 0}
             state[key] = {"failed": int(entry.get("failed", 0)) + 1, "last": now}
@@ -337,11 +355,6 @@ def sign_in(
         if state.pop(key, None) is not None:
             _write_throttle(path, state, now)
         if demo:
-            if not (demo_data and demo_warehouse(manifest)):
-                raise SignInRefused(
-                    "demo accounts open only the demo trial this server was started with (scripts/start.sh), "
-                    "not this warehouse"
-                )
             role, site = DEMO_ACCOUNTS[username]
             return Viewer(role, site, username)
         if _hasher.check_needs_rehash(user.password_hash):

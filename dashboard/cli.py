@@ -138,14 +138,18 @@ def _closed_role(role: str) -> bool:
         return False  # an unknown role: the command refuses it as before
 
 
-def _data_cut(warehouse_dir) -> dict:
+def _manifest(warehouse_dir) -> dict:
+    """The current build's manifest, or {} when there is none (the command then says so itself)."""
     from dashboard.store import warehouse
 
     try:
-        m = warehouse.manifest(warehouse_dir)
+        return warehouse.manifest(warehouse_dir)
     except (warehouse.NoWarehouse, OSError, ValueError):
-        m = {}
-    return {"build_id": m.get("build_id"), "cutoff": m.get("cutoff"), "is_demo": bool(m.get("is_demo"))}
+        return {}
+
+
+def _data_cut(manifest: dict) -> dict:
+    return {"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")}
 
 
 def _dsmb_sign_in(args, command: str):
@@ -157,7 +161,7 @@ def _dsmb_sign_in(args, command: str):
     from dashboard.access import accounts, audit
 
     os_user = getpass.getuser()
-    cut = _data_cut(args.warehouse)
+    manifest = _manifest(args.warehouse)
     name, password, reason = args.user, None, None
     at_terminal = sys.stdin is not None and sys.stdin.isatty()
     if args.password_stdin and not name:
@@ -182,7 +186,9 @@ def _dsmb_sign_in(args, command: str):
     viewer = None
     if reason is None:
         try:
-            viewer = accounts.sign_in(name, password or "", demo_data=cut["is_demo"])
+            # demo accounts only where the app takes them: demo mode, on the pinned demo build
+            demo = accounts.demo_warehouse(manifest)
+            viewer = accounts.sign_in(name, password or "", demo_data=demo, manifest=manifest)
         except accounts.SignInRefused as exc:
             reason = str(exc)
         else:
@@ -196,7 +202,7 @@ def _dsmb_sign_in(args, command: str):
             user=name or None,
             role=None,
             detail={"command": command, "requested_role": args.role, "reason": reason, "os_user": os_user},
-            data_cut={"build_id": cut["build_id"], "cutoff": cut["cutoff"]},
+            data_cut=_data_cut(manifest),
         )
     except audit.AuditError as exc:
         print(f"error: the refusal could not be recorded: {exc}", file=sys.stderr)
@@ -211,7 +217,6 @@ def _record_closed(action: str, viewer, args, detail: dict | None = None) -> boo
 
     from dashboard.access import audit
 
-    cut = _data_cut(args.warehouse)
     try:
         audit.append(
             action,
@@ -219,7 +224,7 @@ def _record_closed(action: str, viewer, args, detail: dict | None = None) -> boo
             role=viewer.role,
             site=viewer.site,
             detail={"os_user": getpass.getuser(), "via": "command line", **(detail or {})},
-            data_cut={"build_id": cut["build_id"], "cutoff": cut["cutoff"]},
+            data_cut=_data_cut(_manifest(args.warehouse)),
         )
     except audit.AuditError as exc:
         print(f"error: the closed {action} cannot be put on the record, so it is not given: {exc}", file=sys.stderr)

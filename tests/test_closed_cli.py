@@ -253,3 +253,26 @@ def test_blinded_roles_need_no_credentials_and_are_unchanged(env):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["role"] == "pi"
     assert _new(env, before) == []
+
+
+def test_the_demo_dsmb_account_is_refused_on_a_trial_warehouse(env):
+    from dashboard.access.accounts import DEMO_PASSWORD
+
+    before = len(_entries(env))
+    demo_mode = {**env["env"], "NEO_MARGIN_DEMO": "1"}  # even in demo mode: this is not the demo build
+    done = _run(
+        demo_mode,
+        "summary",
+        "--warehouse",
+        str(env["wh"]),
+        "--role",
+        "dsmb",
+        "--user",
+        "demo-dsmb",
+        "--password-stdin",
+        stdin=DEMO_PASSWORD + "\n",
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1] == "refused: wrong user name or password"
+    [entry] = _new(env, before)
+    assert entry["action"] == "cli_sign_in_refused" and entry["user"] == "demo-dsmb"

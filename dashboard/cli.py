@@ -384,7 +384,11 @@ def _users(args) -> int:
     except accounts.AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    audit.append(f"user {args.action}", user=operator, role="cli", detail=detail)
+    try:
+        audit.append(f"user {args.action}", user=operator, role="cli", detail=detail)
+    except audit.AuditError as exc:
+        print(f"error: {args.action} {args.name} was done but could not be put on the record: {exc}", file=sys.stderr)
+        return 2
     print(f"{args.action}: {args.name}", file=sys.stderr)
     return 0
 

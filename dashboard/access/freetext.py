@@ -61,6 +61,11 @@ _HAS_LATIN = re.compile(f"[{_LATIN}]")
 _ASCII_SEPS = re.compile(r"[^0-9a-z]+")
 # a run of three or more single letters: text spelled out letter by letter
 _SPELLED = re.compile(f"(?<![{_LATIN}])[a-z](?: [a-z]){{2,}}(?![{_LATIN}])")
+# Patterns are written for both Python's re and RE2 (which pyarrow's match_substring_regex runs
+# over a whole column): no lookaround, so a boundary is a character consumed, or an end.
+_BEFORE = f"(?:^|[^{_LATIN}])"
+_AFTER = f"(?:$|[^{_LATIN}])"
+_SPELLED_ANY = f"{_BEFORE}[a-z](?: [a-z]){{2,}}{_AFTER}"
 _STEM_LENGTH = 5
 # The Default_Ignorable_Code_Point characters (Unicode DerivedCoreProperties.txt) that are
 # letters (Lo), not format characters: the Hangul fillers, drawn as nothing.
@@ -117,16 +122,38 @@ class _Table(dict):
 
 
 _TABLE = _Table()
+# What steps 2 to 4 leave as it is: lower-case ASCII letters, digits, the space and the CJK
+# ideographs (none of which is a Latin look-alike: a test checks). Only the other characters go
+# through the table, which is what makes Chinese text cheap.
+_CHANGING = re.compile("[^0-9a-z \u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def _translate(m: re.Match) -> str:
+    return _TABLE[ord(m.group())]
 
 
 def normalize(text: str) -> str:
     """The form in which cells and terms are compared (see the module's docstring)."""
     if text.isascii():
         return _ASCII_SEPS.sub(" ", text.lower()).strip()
-    text = unicodedata.normalize("NFKD", text).translate(_TABLE)
-    if not text.isascii():
-        text = _T2S.convert(text)
-    return " ".join(text.split())
+    return _normalize_many([text])[0]
+
+
+def _normalize_many(texts: list[str]) -> list[str]:
+    """`normalize` of each text, with one OpenCC call for all (its per-call cost dominates short
+    cells): the texts go through it joined by line breaks, which step 2 has removed from them."""
+    stage = [
+        _ASCII_SEPS.sub(" ", t.lower()) if t.isascii() else _CHANGING.sub(_translate, unicodedata.normalize("NFKD", t))
+        for t in texts
+    ]
+    chinese = [i for i, t in enumerate(stage) if not t.isascii()]
+    if chinese:
+        converted = _T2S.convert("\n".join(stage[i] for i in chinese)).split("\n")
+        if len(converted) != len(chinese):  # OpenCC never adds or drops a line break; if it did:
+            converted = [_T2S.convert(stage[i]) for i in chinese]
+        for i, text in zip(chinese, converted, strict=True):
+            stage[i] = text
+    return [" ".join(t.split()) for t in stage]
 
 
 def _joined(normal: str) -> str:
@@ -135,17 +162,22 @@ def _joined(normal: str) -> str:
 
 
 def _cjk_right(word: str) -> str:
-    return f"(?!\\ ?[{_NOT_AFTER_GROUP}])" if word.endswith("组") else ""
+    if not word.endswith("组"):
+        return ""
+    return f"(?:$|[^ {_NOT_AFTER_GROUP}]| $| [^{_NOT_AFTER_GROUP}])"  # not followed by 织, 合, 成
 
 
 def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
     """The ways one normalised term is written, each as (begins at a word boundary, the regular
-    expression atoms of its characters, the condition after its end)."""
+    expression atoms of its characters, the condition after its end). A normalised term holds
+    only letters, digits and single spaces, none of them special in a regular expression."""
+    if not all(ch == " " or ch.isalnum() for ch in term):
+        raise ValueError(f"not a normalised term: {term!r}")
     if not _HAS_LATIN.search(term):  # Chinese (or another script without spaces)
         chars = term.replace(" ", "")
         atoms = []
         for i, ch in enumerate(chars):
-            atoms += ([r"\ ?"] if i else []) + [re.escape(ch)]
+            atoms += ([" ?"] if i else []) + [ch]
         return [(False, tuple(atoms), _cjk_right(chars))]
     words = term.split(" ")
     last = words[-1]
@@ -154,9 +186,9 @@ def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
     elif len(last) >= _STEM_LENGTH:
         right = ""  # a stem: may run on into the word
     elif len(last) >= 3:
-        right = f"(?:e?s)?(?![{_LATIN}])"  # a plural
+        right = f"(?:e?s)?{_AFTER}"  # a plural
     else:
-        right = f"(?![{_LATIN}])"
+        right = _AFTER
     left = bool(_HAS_LATIN.match(term))
     spellings = [(left, " ".join(words), right)]
     if len(words) > 1:  # written as one word; a long one even glued to others ('theexperimentalgroup')
@@ -165,7 +197,7 @@ def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
             spellings.append((False, compact, "" if _HAS_LATIN.search(last[-1]) else right))
         else:
             spellings.append((left, compact, right))
-    return [(lb, tuple(r"\ " if ch == " " else re.escape(ch) for ch in w), end) for lb, w, end in spellings]
+    return [(lb, tuple(w), end) for lb, w, end in spellings]
 
 
 def _trie(sequences) -> str:
@@ -191,14 +223,20 @@ def _trie(sequences) -> str:
     return render(root)
 
 
-def _compile(terms) -> re.Pattern | None:
+def _pattern(terms) -> str | None:
+    """One regular expression (Python re and RE2) for the terms; None when there are none."""
     seqs = [s for t in terms for s in _sequences(t)]
     parts = []
     if latin := [(a, e) for left, a, e in seqs if left]:
-        parts.append(f"(?<![{_LATIN}])" + _trie(latin))
+        parts.append(_BEFORE + _trie(latin))
     if other := [(a, e) for left, a, e in seqs if not left]:
         parts.append(_trie(other))
-    return re.compile("|".join(parts)) if parts else None
+    return "|".join(parts) if parts else None
+
+
+def _compile(terms) -> re.Pattern | None:
+    pattern = _pattern(terms)
+    return re.compile(pattern) if pattern else None
 
 
 class Matcher:
@@ -209,8 +247,10 @@ class Matcher:
     def __init__(self, terms: list[str], whole: list[str] | None = None):
         self.terms = sorted({n for t in terms if (n := normalize(t))})
         self.whole = frozenset(n for t in whole or [] if (n := normalize(t)))
-        self._re = _compile(self.terms)
+        self.pattern = _pattern(self.terms)
+        self._re = re.compile(self.pattern) if self.pattern else None
         self._cached = lru_cache(maxsize=1 << 16)(self._match)
+        self._known: dict[str, bool] = {}  # answers of array(), kept across calls
 
     def which(self, text: str | None) -> str | None:
         """The normalised term (or whole value) that `text` matches, for messages; None if none."""
@@ -234,10 +274,7 @@ class Matcher:
             return False
         if self._re.search(n):
             return True
-        if not _SPELLED.search(n):
-            return False
-        spelled = _joined(n)
-        return spelled in self.whole or bool(self._re.search(spelled))
+        return bool(_SPELLED.search(n)) and self._spelled_match(n)
 
     def __call__(self, text: str | None) -> bool:
         """True when the text may name the arm; None is False."""
@@ -246,16 +283,49 @@ class Matcher:
         return self._cached(text)
 
     def array(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
-        """The matcher over an Arrow string array, each distinct value once; NULL is false."""
+        """The matcher over an Arrow string array (NULL is false), the same answers as calling it
+        on each cell: a value seen before (in this call or an earlier one) is answered from
+        memory; the others are normalised (ASCII ones by Arrow kernels, others in Python) and
+        searched all at once by RE2 (pyarrow's match_substring_regex) with the same pattern."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if not pa.types.is_dictionary(values.type):
             values = pc.dictionary_encode(values)
-        flags = pa.array([self._cached(v) for v in values.dictionary.to_pylist()], pa.bool_())
-        indices = values.indices
-        if indices.null_count:
-            return pc.fill_null(pc.take(flags, indices), False)
-        return pc.take(flags, indices)
+        distinct = values.dictionary.cast(pa.string()).to_pylist()
+        known = [self._known.get(v) for v in distinct]
+        new = [i for i, k in enumerate(known) if k is None]
+        if new:
+            if len(self._known) > 1 << 18:
+                self._known.clear()
+            texts = [distinct[i] for i in new]
+            for i, text, flag in zip(new, texts, self._flags(texts), strict=True):
+                known[i] = self._known[text] = flag
+        out = pc.take(pa.array(known, pa.bool_()), values.indices)
+        return pc.fill_null(out, False) if out.null_count else out
+
+    def _flags(self, texts: list[str]) -> list[bool]:
+        """The answers for distinct, non-null texts."""
+        if self._re is None and not self.whole:
+            return [False] * len(texts)
+        arr = pa.array(texts, pa.string())
+        if pc.all(pc.string_is_ascii(arr)).as_py():  # Arrow kernels, as normalize() does for ASCII
+            normal = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_lower(arr), "[^0-9a-z]+", " "), " ")
+        else:
+            normal = pa.array(_normalize_many(texts), pa.string())
+        hit = pc.is_in(normal, value_set=pa.array(sorted(self.whole), pa.string()))
+        if self.pattern:
+            hit = pc.or_(hit, pc.match_substring_regex(normal, self.pattern))
+            spelled = pc.and_(pc.invert(hit), pc.match_substring_regex(normal, _SPELLED_ANY))
+            if pc.any(spelled).as_py():
+                again = [
+                    s and self._spelled_match(n) for s, n in zip(spelled.to_pylist(), normal.to_pylist(), strict=True)
+                ]
+                hit = pc.or_(hit, pa.array(again, pa.bool_()))
+        return hit.to_pylist()
+
+    def _spelled_match(self, normal: str) -> bool:
+        joined = _joined(normal)
+        return joined in self.whole or bool(self._re and self._re.search(joined))
 
 
 def matcher(cfg) -> Matcher:
@@ -290,7 +360,10 @@ def conflicts(cfg, spec, hidden: set[str]) -> list[str]:
     return out
 
 
-def register(con, cfg, name: str = "may_name_arm") -> None:
+UDF = "may_name_arm"  # the name the build's SQL calls the matcher by
+
+
+def register(con, cfg, name: str = UDF) -> None:
     """Register `name(VARCHAR) -> BOOLEAN` on a DuckDB connection: a vectorised (Arrow) scalar
     UDF, true when the text may name the arm (`matcher(cfg)`), false for NULL. The connection's
     cursors see it too; registering the name again on the same connection replaces it (on a

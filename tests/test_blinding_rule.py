@@ -249,9 +249,9 @@ def test_a_term_in_codes_after_a_hidden_column_is_a_conflict():
     # in this form and the next
     out = free_text_conflicts(_cfg(["zzq"]), _spec(), {"ARM"})
     assert out == [
-        "free_text_terms: 'zzq' is part of the code 'ZZQ-VISIBLE' of PR.PRTYPE",
-        "free_text_terms: 'zzq' is part of the code 'ZZQ-SIDE' of PR.PRSIDE",
-        "free_text_terms: 'zzq' is part of the code 'ZZQ-AE' of AE.AEOUT",
+        "free_text_terms: 'zzq' matches the code 'ZZQ-VISIBLE' of PR.PRTYPE",
+        "free_text_terms: 'zzq' matches the code 'ZZQ-SIDE' of PR.PRSIDE",
+        "free_text_terms: 'zzq' matches the code 'ZZQ-AE' of AE.AEOUT",
     ]
 
 
@@ -260,7 +260,7 @@ def test_a_hidden_column_is_matched_by_its_upper_case_name():
     out = free_text_conflicts(_cfg(["ZZQ-HIDDEN"]), _spec(), {"ARM"})
     assert out == []
     out = free_text_conflicts(_cfg(["ZZQ-HIDDEN"]), _spec(), set())
-    assert out == ["free_text_terms: 'ZZQ-HIDDEN' is part of the code 'ZZQ-HIDDEN' of PR.ARM"]
+    assert out == ["free_text_terms: 'zzq hidden' matches the code 'ZZQ-HIDDEN' of PR.ARM"]
     # a spec column spelled in lower case is still the hidden ARM
     lower = CrfSpec(
         version="1.0",
@@ -273,7 +273,7 @@ def test_a_hidden_column_is_matched_by_its_upper_case_name():
 def test_a_term_that_is_part_of_the_mark_is_a_conflict():
     assert "withheld" in FREE_TEXT_MARK
     out = free_text_conflicts(_cfg(["WITHHELD", "NOT IN ANY CODE"]), _spec(), {"ARM"})
-    assert out == [f"free_text_terms: 'WITHHELD' is part of the mark {FREE_TEXT_MARK!r}"]
+    assert out == [f"free_text_terms: 'withheld' matches the mark {FREE_TEXT_MARK!r}"]
 
 
 def test_the_configured_terms_have_no_conflict_with_the_real_spec():

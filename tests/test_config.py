@@ -122,3 +122,11 @@ def test_the_crf_spec_has_every_form_of_the_export_spec():
     assert set(subject_level) == set(spec.forms) - {"EXPORT", "SITES", "SCREENING"}, subject_level
     for name in subject_level:
         assert spec.forms[name].column_names[:2] == ["SUBJID", "SITEID"], name
+
+
+def test_every_column_kept_from_blinded_roles_says_why():
+    """crf_spec.toml: each column whose visibility is not "blinded" carries its reason, the one
+    docs/blinding.md gives."""
+    from dashboard.config import load_crf_spec
+
+    assert load_crf_spec().unjustified() == []

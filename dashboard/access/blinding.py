@@ -31,20 +31,12 @@ def free_text_pattern(cfg: TrialConfig) -> str | None:
 
 
 def free_text_conflicts(cfg: TrialConfig, spec, hidden: set[str]) -> list[str]:
-    """Configured terms that are part of a coded value blinded users see, or of the mark itself:
-    withholding by such a term would blank a code (or the mark), so the build refuses them."""
-    out = []
-    for term in cfg.blinding.free_text_terms:
-        if term.upper() in FREE_TEXT_MARK.upper():
-            out.append(f"free_text_terms: {term!r} is part of the mark {FREE_TEXT_MARK!r}")
-        for form_name, form in spec.forms.items():
-            for col in form.columns:
-                if col.name.upper() in hidden:
-                    continue
-                for code in col.codes or []:
-                    if term.upper() in code.upper():
-                        out.append(f"free_text_terms: {term!r} is part of the code {code!r} of {form_name}.{col.name}")
-    return out
+    """Configured terms that would match a coded value blinded users see, or the mark itself:
+    withholding by such a term would blank a code (or the mark), so the build refuses them.
+    (The matching is dashboard/access/freetext.py's, the one the build withholds by.)"""
+    from dashboard.access.freetext import conflicts
+
+    return conflicts(cfg, spec, hidden)
 
 
 def free_text_columns(spec) -> set[str]:

@@ -9,7 +9,7 @@ import json
 import duckdb
 import pandas as pd
 
-from dashboard.access import blinding
+from dashboard.access import blinding, freetext
 from dashboard.config import CrfSpec, TrialConfig
 from dashboard.ingest import clean
 from dashboard.ingest.derive import frame_table
@@ -26,15 +26,12 @@ def free_text(loaded, spec: CrfSpec) -> set[str]:
 
 
 def _free_text_findings(loaded, spec: CrfSpec, cfg: TrialConfig, columns: set[str]) -> str | None:
-    pattern = blinding.free_text_pattern(cfg)
-    if not pattern:
-        return None
     cells = []
     for name, lf in loaded.items():
         form = spec.forms[name]
         for col in [c.name for c in form.columns if c.name.lower() in columns] + lf.extra_columns:
             cells.append({"form": name, "column": col, "has_subjid": "SUBJID" in form.column_names})
-    return render("ingest/free_text_findings", cells=cells, pattern=pattern)
+    return render("ingest/free_text_findings", cells=cells, match=freetext.UDF)
 
 
 def record_findings(
@@ -42,6 +39,7 @@ def record_findings(
 ) -> dict[str, int]:
     """The findings table (kind, form, file, line, subjid, column_name, value, message); returns
     the count of each kind."""
+    freetext.register(con, cfg, freetext.UDF)
     parts = [p for p in (clean.imputed_findings(spec, loaded), _free_text_findings(loaded, spec, cfg, columns)) if p]
     df = con.execute(render("ingest/findings", parts=parts, names=names("findings"))).df()
     df["file"] = [loaded[f].file.original if f in loaded else f"{f}.csv" for f in df["form"]]
@@ -59,7 +57,8 @@ def record_findings(
             "subjid": None,
             "col": col,
             "val": None,
-            "message": f"{col} is not in the export spec: kept in the closed warehouse only, not shown to blinded roles",
+            "message": f"{col} is not in the export spec: kept in the closed warehouse only, not shown to blinded"
+            " roles",
         }
         for form, lf in loaded.items()
         for col in lf.extra_columns

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard.access import blinding
+from dashboard.access import blinding, freetext
 from dashboard.config import TrialConfig, load_allow_list, load_crf_spec
 from dashboard.ingest.blinded import expected
 from dashboard.store.sql import query, render
+
+MESSAGES = {"message", "first_errors", "value", "detail", "note"}
 
 
 class BlindingBreach(RuntimeError):
@@ -36,8 +38,10 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
     forbidden = [v.upper() for v in list(cfg.arm_codes) + list(cfg.blinding.protocol_surgery_values)]
     hidden = hidden_columns(cfg)
     free_text = blinding.free_text_columns(load_crf_spec()) if free_text is None else free_text
-    pattern = blinding.free_text_pattern(cfg)
+    # the build's own messages are free text too: a quoted value could name the arm
+    free_text = free_text | MESSAGES
     con = duckdb.connect(str(path), read_only=True)
+    freetext.register(con, cfg, freetext.UDF)
     try:
         allowed = expected(load_crf_spec(), load_allow_list())
         found: dict[str, set[str]] = {}
@@ -61,8 +65,8 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
             if dtype == "VARCHAR":
                 by_table.setdefault(table, []).append(column)
         for table, columns in by_table.items():
-            words = [c for c in columns if pattern and c.lower() in free_text]
-            sql = render("ingest/guard_scan", table=table, columns=columns, words=words, pattern=pattern)
+            words = [c for c in columns if c.lower() in free_text]
+            sql = render("ingest/guard_scan", table=table, columns=columns, words=words, match=freetext.UDF)
             arm_hit, text_hit = con.execute(sql, {"v": forbidden}).fetchall()[0]
             if arm_hit:
                 raise BlindingBreach(f"blinded table {table} holds an arm value in a text column")

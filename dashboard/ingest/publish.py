@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard.access import blinding
+from dashboard.access import blinding, freetext
 from dashboard.store.sql import render
 
 KEEP_BUILDS = 3
@@ -51,11 +51,12 @@ def write(
 ) -> None:
     """Copy tables into a database file (new, or replacing those tables in it). `copies`: table
     names (every column but those starting with '_') or blinded.Copy (a table from a source with
-    exactly these columns). With `redact` (column names, pattern), a text cell of those columns
-    that may name the arm is written as blinding.FREE_TEXT_MARK."""
+    exactly these columns). With `redact` (column names, the name of the SQL function that tells
+    whether a text may name the arm: freetext.register), a text cell of those columns that may
+    name the arm is written as blinding.FREE_TEXT_MARK."""
     from dashboard.ingest.blinded import Copy
 
-    names, pattern = redact if redact and redact[1] else (set(), None)
+    names, match = redact if redact and redact[1] else (set(), None)
     con.execute(render("ingest/attach", path=str(path), alias=alias))
 
     def copy(some: list) -> None:
@@ -66,7 +67,7 @@ def write(
                 typed = columns(cur, job.source, with_types=True)
                 wanted = {c.lower() for c in job.columns}
                 keep = [
-                    {"name": c, "redact": bool(pattern and ct == "VARCHAR" and c.lower() in names)}
+                    {"name": c, "redact": bool(match and ct == "VARCHAR" and c.lower() in names)}
                     for c, ct in typed
                     if (c.lower() in wanted if job.columns else not c.startswith("_"))
                 ]
@@ -78,8 +79,8 @@ def write(
                         alias=alias,
                         columns=keep,
                         replace=replace,
-                        pattern=pattern,
-                        match=None,
+                        pattern=None,
+                        match=match,
                         mark=blinding.FREE_TEXT_MARK,
                     )
                 )
@@ -125,8 +126,8 @@ def write_warehouses(
     blinded.blinded_variants(con, cfg)
     tables = tables + [blinded.POOLED]
     plan = blinded.plan(con, tables, spec, allow)
-    pattern = blinding.free_text_pattern(cfg)
-    write(con.cursor(), work / warehouse.BLINDED, plan, "blinded_out", redact=(free_text, pattern))
+    freetext.register(con, cfg, freetext.UDF)
+    write(con.cursor(), work / warehouse.BLINDED, plan, "blinded_out", redact=(free_text, freetext.UDF))
     redacted = set(findings.withheld_columns(con))
     same = {
         c.table

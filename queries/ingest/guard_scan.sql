@@ -1,6 +1,6 @@
 {#- One scan of one table of the blinded file: does any text cell (`columns`), trimmed and
     upper-cased, equal an arm or protocol-surgery value ($v); does any free-text cell (`words`)
-    hold a term that may name the arm (`pattern`)? -#}
+    hold a term that may name the arm (`match`, the SQL function freetext.register makes)? -#}
 select coalesce(bool_or(
 {% for c in columns %}
            upper(trim({{ c | ident }})) in (select unnest($v)){{ " or" if not loop.last }}
@@ -8,7 +8,7 @@ select coalesce(bool_or(
        ), false),
        coalesce(bool_or(
 {% for c in words %}
-           regexp_matches({{ c | ident }}, {{ pattern | lit }}){{ " or" if not loop.last }}
+           {{ match }}({{ c | ident }}){{ " or" if not loop.last }}
 {% else %}
            false
 {% endfor %}

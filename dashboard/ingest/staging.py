@@ -61,22 +61,52 @@ class RecordCount:
 
 
 def count_records(path: Path, limit: int = MAX_RECORD_BYTES, want: set[int] = frozenset()) -> RecordCount:
-    """Count the records of a UTF-8 CSV file as an RFC 4180 reader does (blank lines are no
-    records), without DuckDB: bytes split at newlines when the file has no quote character and no
-    bare CR (fast), else Python's csv module. `want`: start lines whose fields to return."""
+    """Count the records of a UTF-8 CSV file as an RFC 4180 reader does, without DuckDB.
+
+    A newline ends a record when the quotes before it are balanced (an escaped quote is two
+    quotes, so the parity holds); a record with no bytes but a CR is a blank line, not a record.
+    Vectorized with numpy (about 0.1 s for the 64 MB benchmark package); Python's csv module reads
+    a file whose quotes do not balance or that ends lines with a bare CR. `want`: start lines
+    whose fields to return (a rejected line's subject)."""
+    import numpy as np
+
     data = path.read_bytes()
-    if b'"' not in data and data.count(b"\r") == data.count(b"\r\n"):
-        lines = data.split(b"\n")
-        records = sum(1 for x in lines if x and x != b"\r") - 1  # the header
-        long = {}
-        if len(data) > limit:
-            long = {i + 1: len(x) + 1 for i, x in enumerate(lines) if len(x) > limit - 1}
-        fields = {
-            n: next(csv.reader([lines[n - 1].decode("utf-8", "replace")]), [])
-            for n in set(want) | set(long)
-            if 0 < n <= len(lines)
-        }
-        return RecordCount(max(records, 0), long, fields)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    quotes = raw == 34
+    cr = int(np.count_nonzero(raw == 13))
+    if int(np.count_nonzero(quotes)) % 2 or cr != int(
+        np.count_nonzero(raw[newlines - 1] == 13) if len(newlines) else 0
+    ):
+        return _count_with_csv(data, limit, want)
+    if quotes.any():
+        balanced = (np.cumsum(quotes)[newlines] % 2) == 0
+        ends = newlines[balanced]
+        end_lines = np.flatnonzero(balanced)  # index of each record-ending newline among all newlines
+    else:
+        ends, end_lines = newlines, np.arange(len(newlines))
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(data)]))
+    lines = np.concatenate(([1], end_lines + 2))  # the line each segment starts on
+    if starts[-1] >= len(data):  # nothing after the last newline
+        starts, stops, lines = starts[:-1], stops[:-1], lines[:-1]
+    sizes = stops - starts
+    blank = (sizes == 0) | ((sizes == 1) & (raw[np.minimum(starts, len(data) - 1)] == 13))
+    starts, stops, lines, sizes = starts[~blank], stops[~blank], lines[~blank], sizes[~blank]
+    long = {int(n): int(z) + 1 for n, z in zip(lines[sizes >= limit], sizes[sizes >= limit], strict=True)}
+    fields = {}
+    if want or long:
+        at = {int(n): k for k, n in enumerate(lines)}
+        for n in set(want) | set(long):
+            if n in at:
+                k = at[n]
+                segment = data[int(starts[k]) : int(stops[k])].decode("utf-8", "replace")
+                fields[n] = next(csv.reader(io.StringIO(segment, newline="")), [])
+    records = max(len(lines) - 1, 0)  # the header is no record
+    return RecordCount(records, long, fields, [int(n) for n in lines[1:]])
+
+
+def _count_with_csv(data: bytes, limit: int, want: set[int]) -> RecordCount:
     text = data.decode("utf-8-sig", errors="replace")
     reader = csv.reader(io.StringIO(text, newline=""))
     records, long, fields, starts, start = -1, {}, {}, [], 1

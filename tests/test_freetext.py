@@ -413,6 +413,29 @@ def test_the_udf_is_seen_by_cursors_and_read_only_connections_and_can_be_registe
         ro.close()
 
 
+def test_the_udf_reads_string_views_too():
+    con = duckdb.connect()
+    try:
+        freetext.register(con, CFG)
+        con.execute("set produce_arrow_string_view = true")
+        rows = con.execute("select v, may_name_arm(v) from (values ('Control‐Arm'), (NULL), ('wound')) t(v)").fetchall()
+        assert rows == [("Control‐Arm", True), (None, False), ("wound", False)]
+    finally:
+        con.close()
+
+
+def test_what_the_table_leaves_unchanged_is_really_unchanged():
+    """normalize() sends only some characters through its table: the others (lower-case ASCII
+    letters, digits, the space, CJK ideographs) must be ones the table maps to themselves."""
+    for code in [*range(0x30, 0x3A), *range(0x61, 0x7B), 0x20, *range(0x3400, 0x4DC0), *range(0x4E00, 0xA000)]:
+        assert freetext._fold_char(chr(code)).casefold() == chr(code), hex(code)
+    assert not freetext._CHANGING.search("abc 123 对照组 䶵")
+    # the look-alike fold comes from the Unicode data, and covers the usual suspects
+    protos = freetext._confusable_prototypes()
+    assert len(protos) > 1000
+    assert [protos[c].lower() for c in "аеорсхуіѕԁјһαονρΙ"] == list("aeopcxyisdjhaovpi")
+
+
 def test_the_matcher_reads_arrow_arrays_with_nulls_and_chunks():
     arr = pa.chunked_array([["control arm", None, "伤口感染"], [None, "降級"]])
     assert MATCH.array(arr).to_pylist() == [True, False, False, False, True]

@@ -463,3 +463,92 @@ def test_the_udf_is_fast_on_200000_cells(capsys):
         print(f"{timings['distinct']:.2f} s distinct")
     assert timings["repeated"] < 3
     assert timings["distinct"] < 20
+
+
+# ------------------------------------------------------------------------------- a whole build
+def _build_sample() -> list[str]:
+    """A spread of the hostile corpus for a real build: each kind of spelling of a few terms."""
+    kinds = (
+        "full width",
+        "dash U+2011",
+        "dash U+2212",
+        "U+200B between every letter",
+        "U+00AD between every letter",
+        "U+FEFF between every letter",
+        "cyrillic look-alikes",
+        "greek look-alikes, capitals",
+        "between words #3 '\\r\\n'",
+        "between words #7 '_'",
+        "traditional #0",
+        "traditional #1",
+        "'·' between every character",
+        "spelled out with hyphens",
+        "as one word",
+    )
+    terms = {"control group", "arm B", "DE-ESCALAT", "标准组", "对照", "实验组", "STANDARD ARM"}
+    picked = {}
+    for term, name, text in HOSTILE:
+        if term in terms and name in kinds and text.startswith(("Pt.", "受试者")):
+            picked.setdefault((term, name), text)
+    return sorted(set(picked.values()))
+
+
+def test_a_build_withholds_every_hostile_spelling_and_keeps_ordinary_text(tmp_path):
+    """A package whose deviation terms and AE verbatims carry the hostile spellings: the blinded
+    file holds the mark in each of those cells (and in the derived adverse_events) and the
+    ordinary text unchanged, the closed file keeps every text, each withheld cell is a finding,
+    and the build's guard passes the blinded file."""
+    from dashboard.ingest.build import build
+    from dashboard.store import warehouse
+    from factory import small_trial
+
+    hostile = _build_sample()
+    ordinary = ORDINARY[:-1] + _demo_vocabulary()[:40]  # not the mark itself
+    assert len(hostile) > 40
+    pkg = small_trial()
+    for i, text in enumerate(hostile + ordinary, start=1):
+        pkg.add(
+            "DV",
+            SUBJID="01-001",
+            SITEID="01",
+            DVSPID=str(i),
+            DVSTDAT="2026-03-20",
+            DVCAT="PROCEDURE",
+            DVTERM=text,
+            DVSEV="MINOR",
+        )
+    for i, (a, b) in enumerate(zip(hostile, reversed(ordinary), strict=False), start=1):
+        pkg.add(
+            "AE",
+            SUBJID="02-001",
+            SITEID="02",
+            AESPID=str(i),
+            AETERM=a,
+            AESTDAT="2026-05-12",
+            AETOXGR="1",
+            AESER="N",
+            NOTES=b,
+        )
+    build(pkg.write(tmp_path / "pkg"), tmp_path / "wh")
+    blinded, closed = warehouse.connect(tmp_path / "wh"), warehouse.connect(tmp_path / "wh", closed=True)
+    try:
+        dv = dict(blinded.execute("select dvspid::int, dvterm from crf_dv where subjid = '01-001'").fetchall())
+        kept = dict(closed.execute("select dvspid::int, dvterm from crf_dv where subjid = '01-001'").fetchall())
+        ae = blinded.execute(
+            "select aeterm from adverse_events where subjid = '02-001' order by aespid::int"
+        ).fetchall()
+        notes = closed.execute("select notes from crf_ae where subjid = '02-001' order by aespid::int").fetchall()
+        n_findings = blinded.execute(
+            "select count(*) from findings where kind = 'free text that may name the arm'"
+        ).fetchone()[0]
+    finally:
+        blinded.close()
+        closed.close()
+    texts = hostile + ordinary
+    leaked = [texts[i - 1] for i, v in dv.items() if i <= len(hostile) and v != FREE_TEXT_MARK]
+    assert leaked == []
+    assert [dv[i] for i in range(len(hostile) + 1, len(texts) + 1)] == [t.strip() or None for t in ordinary]
+    assert [kept[i] for i in range(1, len(texts) + 1)] == texts
+    assert ae == [(FREE_TEXT_MARK,)] * len(hostile)  # the derived copy of the verbatim, too
+    assert [n for (n,) in notes] == list(reversed(ordinary))[: len(hostile)]  # closed only (not in the spec)
+    assert n_findings == 2 * len(hostile)

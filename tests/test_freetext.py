@@ -3,7 +3,8 @@ every configured term, synonym and arm value rendered in hostile spellings (full
 dash, zero-width and soft-hyphen characters between the letters, case mixes, Cyrillic and Greek
 look-alikes, traditional Chinese, punctuation and line breaks between the words) must match;
 ordinary clinical verbatims (the demo generator's vocabulary and a few more) must not; and the
-DuckDB UDF answers as the matcher does."""
+DuckDB UDF answers as the matcher does. Also: text stored backwards under a right-to-left
+override (shown forwards), and text spelled out letter by letter."""
 
 from __future__ import annotations
 
@@ -100,6 +101,9 @@ def latin_variants(term: str) -> dict[str, str]:
         "greek look-alikes, capitals": plain.upper().translate(GREEK),
         "spelled out with hyphens": " ".join("-".join(w) for w in words).lower(),
         "spelled out with dots": " ".join(".".join(w) + "." for w in words).upper(),
+        # stored backwards, shown forwards
+        "right-to-left override": "\u202e" + plain[::-1] + "\u202c",
+        "right-to-left isolate": "\u2067" + plain.lower()[::-1] + "\u2069",
     }
     for d in DASHES:
         out[f"dash U+{ord(d):04X}"] = d.join(words)
@@ -112,7 +116,7 @@ def latin_variants(term: str) -> dict[str, str]:
 
 def chinese_variants(term: str) -> dict[str, str]:
     """Hostile spellings of a Chinese term."""
-    out = {"as configured": term}
+    out = {"as configured": term, "right-to-left override": "\u202e" + term[::-1] + "\u202c"}
     for i, conv in enumerate(TO_TRADITIONAL):
         out[f"traditional #{i}"] = conv.convert(term)
     for z in INVISIBLE:

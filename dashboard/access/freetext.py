@@ -35,7 +35,8 @@ as'); a term whose last word has five letters or more is a stem and may run on (
 matches 'de escalation', 'control group' 'control groups'). A multi-word term also matches
 written as one word ('controlarm', 'deescalation'; one of ten letters or more even inside a
 longer word, 'theexperimentalgroup', 'randomisedtostandard'), and text spelled out letter by
-letter ('c o n t r o l a r m', from 'c-o-n-t-r-o-l a-r-m') is read with those letters joined. A
+letter ('c o n t r o l a r m', from 'c-o-n-t-r-o-l a-r-m') is read with those letters joined;
+text under a right-to-left override is read backwards too. A
 Chinese term matches anywhere, with or without a space between its characters (Chinese has no
 spaces, so '对 照 组' is 对照组), except that a term ending in 组 (group) does not match where
 组 begins 组织 (tissue), 组合 (combination) or 组成 (composition). Arm codes that are common
@@ -74,6 +75,9 @@ _BEFORE = f"(?:^|[^{_LATIN}])"
 _AFTER = f"(?:$|[^{_LATIN}])"
 _SPELLED_ANY = f"{_BEFORE}[a-z](?: [a-z]){{2,}}{_AFTER}"
 _STEM_LENGTH = 5
+# right-to-left embedding, override and isolate: text stored in one order, shown in the other
+_RTL = "[\u202b\u202e\u2067]"
+_RTL_CHARS = re.compile(_RTL)
 # The Default_Ignorable_Code_Point characters (Unicode DerivedCoreProperties.txt) that are
 # letters (Lo), not format characters: the Hangul fillers, drawn as nothing.
 _IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
@@ -264,8 +268,7 @@ class Matcher:
         if not self(text):
             return None
         n = normalize(text)
-        spelled = _joined(n)
-        for form in (n, spelled):
+        for form in [n, *self._forms(text, n)]:
             if form in self.whole:
                 return form
             for t in self.terms:
@@ -281,7 +284,7 @@ class Matcher:
             return False
         if self._re.search(n):
             return True
-        return bool(_SPELLED.search(n)) and self._spelled_match(n)
+        return self._second_look(text, n)
 
     def __call__(self, text: str | None) -> bool:
         """True when the text may name the arm; None is False."""
@@ -322,17 +325,28 @@ class Matcher:
         hit = pc.is_in(normal, value_set=pa.array(sorted(self.whole), pa.string()))
         if self.pattern:
             hit = pc.or_(hit, pc.match_substring_regex(normal, self.pattern))
-            spelled = pc.and_(pc.invert(hit), pc.match_substring_regex(normal, _SPELLED_ANY))
-            if pc.any(spelled).as_py():
-                again = [
-                    s and self._spelled_match(n) for s, n in zip(spelled.to_pylist(), normal.to_pylist(), strict=True)
-                ]
-                hit = pc.or_(hit, pa.array(again, pa.bool_()))
+        maybe = pc.or_(pc.match_substring_regex(normal, _SPELLED_ANY), pc.match_substring_regex(arr, _RTL))
+        maybe = pc.and_(pc.invert(hit), maybe)
+        if pc.any(maybe).as_py():
+            again = [
+                m and self._second_look(t, n)
+                for m, t, n in zip(maybe.to_pylist(), texts, normal.to_pylist(), strict=True)
+            ]
+            hit = pc.or_(hit, pa.array(again, pa.bool_()))
         return hit.to_pylist()
 
-    def _spelled_match(self, normal: str) -> bool:
-        joined = _joined(normal)
-        return joined in self.whole or bool(self._re and self._re.search(joined))
+    def _forms(self, text: str, normal: str) -> list[str]:
+        """Other readings of a cell: spelled-out letters joined; and, when the text holds a
+        right-to-left override, embedding or isolate (which can show 'noitalacse-ed' as
+        'de-escalation'), the normal form reversed."""
+        forms = [_joined(normal)] if _SPELLED.search(normal) else []
+        if _RTL_CHARS.search(text):
+            back = normal[::-1]
+            forms += [back, _joined(back)]
+        return forms
+
+    def _second_look(self, text: str, normal: str) -> bool:
+        return any(f in self.whole or bool(self._re and self._re.search(f)) for f in self._forms(text, normal))
 
 
 def matcher(cfg) -> Matcher:

@@ -23,7 +23,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -46,10 +45,10 @@ from conftest import (
     wait_idle,
 )
 from dashboard.access.roles import Viewer, pages_for
+from hostile import FORMULA, hostile_package
 
 BLINDED = {"pi": ("pi.user", None), "data_manager": ("dm.user", None), "site": ("site01.user", "01")}
 USERS = [*[(u, r, s) for r, (u, s) in BLINDED.items()], ("dsmb.chair", "dsmb", None)]
-FORMULA = '=HYPERLINK("{origin}/csv-formula","click me")'
 
 
 class _Trap(http.server.BaseHTTPRequestHandler):
@@ -65,49 +64,6 @@ class _Trap(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def _markup(origin: str, tag: str) -> str:
-    return (
-        f'![{tag}]({origin}/{tag}-md.png) <a href="{origin}/{tag}-a">{tag} link</a> '
-        f'<img src="{origin}/{tag}-img.png" onerror="fetch(\'{origin}/{tag}-onerror\')"> <b>{tag} bold</b>'
-    )
-
-
-def _rewrite(folder: Path, form: str, change) -> None:
-    path = folder / f"{form}.csv"
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        rows, columns = list(reader), reader.fieldnames
-    for i, row in enumerate(rows):
-        change(i, row)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def hostile_package(demo: Path, out: Path, origin: str) -> dict:
-    """The demo package with markup in its site IDs, site names, AE and deviation terms."""
-    shutil.copytree(demo, out)
-    siteid = f"![siteid]({origin}/siteid-md.png)"
-    for form in sorted(p.stem for p in out.glob("*.csv")):
-        _rewrite(out, form, lambda i, row: row.update(SITEID=siteid) if row.get("SITEID") == "02" else None)
-    _rewrite(out, "SITES", lambda i, row: row.update(SITENAME=_markup(origin, "sitename")))
-
-    def ae(i, row):
-        if i % 3 == 0:
-            row["AESOC"] = _markup(origin, "aesoc")
-        if i % 2 == 0:
-            row["AETERM"] = _markup(origin, "aeterm")
-
-    _rewrite(out, "AE", ae)
-    _rewrite(
-        out,
-        "DV",
-        lambda i, row: row.update(DVTERM=_markup(origin, "dvterm") if i % 2 else FORMULA.format(origin=origin)),
-    )
-    return {"siteid": siteid}
 
 
 @pytest.fixture(scope="module")

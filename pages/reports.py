@@ -13,7 +13,6 @@ from pathlib import Path
 import streamlit as st
 
 from app import ui
-from dashboard.access import audit
 from dashboard.config import load_trial
 from dashboard.outputs import report
 from dashboard.store import warehouse
@@ -30,8 +29,10 @@ def _make(kind: str, fmt: str) -> tuple[bytes, str, str]:
     """The report's bytes, file name and type; its audit entry is written first."""
     if kind == "closed":
         viewer.require_closed()
-    ui.record(viewer, f"export: {kind} report ({fmt})", detail={"delivery": "in-session download"})
-    anchor = audit.anchor() if kind == "closed" else None  # the last entry: the one just written
+    entry = ui.record(viewer, f"export: {kind} report ({fmt})", detail={"delivery": "in-session download"})
+    # the anchor is this entry itself (as audit.anchor() would give it just now, without the race
+    # with another session's entry in between)
+    anchor = {"seq": entry["seq"], "hash": entry["hash"]} if kind == "closed" else None
     con, _path = ui.connection(viewer)
     html = report.build_html(con.cursor(), viewer, cfg, closed_report=(kind == "closed"), audit_anchor=anchor)
     name = f"neo-margin-{kind}-report-{manifest.get('cutoff')}"

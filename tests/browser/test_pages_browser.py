@@ -101,17 +101,16 @@ CLOSED_SECTIONS = (
 
 def test_the_closed_report_download_is_the_closed_report(server, page):
     """Asked for the closed report, the DSMB chair gets the closed report itself, from its own
-    button: its CONFIDENTIAL banners and closed-only sections, and nothing of the open report."""
+    button: its CONFIDENTIAL banners and closed-only sections, and nothing of the open report. The
+    file comes over the session's own connection (pages/reports.py, app.ui.deliver), not a URL."""
     sign_in(page, server["url"], "dsmb.chair")
     open_page(page, "Reports", "Reports")
-    page.get_by_role("button", name="Make the closed report").click()
-    closed = page.locator(".st-key-html-closed").get_by_role("button", name="Download HTML")
-    closed.wait_for(timeout=HANG_MS)
-    wait_idle(page)
-    assert page.locator(".st-key-html-open").count() == 0  # the open one was never asked for
     with page.expect_download(timeout=HANG_MS) as info:
-        closed.click()
+        page.get_by_role("button", name="Make the closed report", exact=True).click()
     download = info.value
+    wait_idle(page)
+    assert page.locator(".st-key-delivered-open").count() == 0  # the open one was never asked for
+    assert page.locator(".st-key-delivered-closed iframe").count() == 1
     assert re.fullmatch(r"neo-margin-closed-report-\d{4}-\d\d-\d\d\.html", download.suggested_filename)
     text = open(download.path(), encoding="utf-8").read()
     assert "<h1>Neo-Margin (NCT07320690) closed monitoring report</h1>" in text
@@ -120,7 +119,9 @@ def test_the_closed_report_download_is_the_closed_report(server, page):
         assert f"<h2>{heading}</h2>" in text, heading
     assert "open monitoring report" not in text
     assert "Outcomes pooled over both arms (blinding rule" not in text  # the open report's note
-    wait_for_audit(server, lambda e: e["action"] == "export: closed report (html)" and e["user"] == "dsmb.chair")
+    log = wait_for_audit(server, lambda e: e["action"] == "export: closed report (html)" and e["user"] == "dsmb.chair")
+    entry = [e for e in log if e["action"] == "export: closed report (html)"][-1]
+    assert f"Audit log at seq {entry['seq']}, hash {entry['hash']} when this report was made." in text
     assert_healthy(page)
 
 

@@ -376,6 +376,15 @@ def test_no_visible_code_and_not_the_mark_would_be_withheld():
     assert "free_text_terms: 'screen' matches the code 'SCREEN FAILURE' of SCREENING.SCRNOUT" in found
     # 'screen fail' ends where a word ends: it does not match SCREEN FAILURE
     assert not any("'screen fail'" in f for f in found)
+    odd = CFG.model_copy(
+        update={"blinding": CFG.blinding.model_copy(update={"free_text_terms": ["—\u200b", "A", "对照"]})}
+    )
+    assert freetext.conflicts(odd, load_crf_spec(), hidden_columns(CFG)) == [
+        "free_text_terms: "
+        + repr("—\u200b")
+        + " is nothing once normalised (only punctuation or invisible characters)",
+        "free_text_terms: 'A' is too short: it would match that word in any text",
+    ]
     assert f"free_text_terms: 'name the arm' matches the mark {FREE_TEXT_MARK!r}" in found
 
 

@@ -82,6 +82,7 @@ _RTL_CHARS = re.compile(_RTL)
 # letters (Lo), not format characters: the Hangul fillers, drawn as nothing.
 _IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 _GLUED_LENGTH = 10
+_SHORTEST_LATIN = 3  # a configured Latin term has at least this many letters ('arm b' has 4)
 _NOT_AFTER_GROUP = "织合成"
 
 
@@ -361,14 +362,23 @@ def matcher(cfg) -> Matcher:
 
 
 def conflicts(cfg, spec, hidden: set[str]) -> list[str]:
-    """Coded values of columns blinded users see (spec: dashboard.config.CrfSpec; `hidden`: the
-    upper-case names of columns they never see) that the trial's matcher would take for a mention
-    of the arm, and the withholding mark itself if it would: withholding would blank a code or
-    mark its own mark, so the build should refuse such a configuration."""
+    """What is wrong with the configured terms, for the build to refuse: coded values of columns
+    blinded users see (spec: dashboard.config.CrfSpec; `hidden`: the upper-case names of columns
+    they never see) that the trial's matcher would take for a mention of the arm, and the
+    withholding mark itself if it would (withholding would blank a code, or mark its own mark);
+    a term that is nothing once normalised; a Latin term of fewer than three letters."""
     from dashboard.access.blinding import FREE_TEXT_MARK
 
     m = matcher(cfg)
     out = []
+    for term in cfg.blinding.free_text_terms:
+        n = normalize(term)
+        if term.strip() and not n:
+            out.append(
+                f"free_text_terms: {term!r} is nothing once normalised (only punctuation or invisible characters)"
+            )
+        elif _HAS_LATIN.search(n) and len(n.replace(" ", "")) < _SHORTEST_LATIN:
+            out.append(f"free_text_terms: {term!r} is too short: it would match that word in any text")
     if term := m.which(FREE_TEXT_MARK):
         out.append(f"free_text_terms: {term!r} matches the mark {FREE_TEXT_MARK!r}")
     for form_name, form in spec.forms.items():

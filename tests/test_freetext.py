@@ -352,6 +352,11 @@ def test_normalize_is_idempotent_and_terms_are_normalised_the_same_way():
     assert freetext.Matcher(["Ｃｏｎｔｒｏｌ　Ａｒｍ"]).terms == ["control arm"]
 
 
+def test_odd_python_strings_do_not_break_it():
+    assert MATCH("\ud800对照") and MATCH("x\x00control arm") and MATCH("\U0001f600control arm")
+    assert freetext.normalize("\ud800") == ""
+
+
 def test_an_empty_matcher_matches_nothing():
     m = freetext.Matcher([])
     assert not m("de-escalation") and not m(None)

@@ -16,7 +16,7 @@ The normal form, in order:
    hyphen, BOM, bidi controls, tags), combining marks (Mn, Me: accents, the combining grapheme
    joiner, variation selectors) and the four Hangul filler letters (default-ignorable, drawn as
    nothing). Punctuation, symbols, separators and control characters (P*, S*, Z*, Cc: every
-   dash, the minus sign, line breaks, ...) become a space.
+   dash, the minus sign, line breaks, ...) and lone surrogates (Cs) become a space.
 3. Latin look-alikes folded with the Unicode confusables data (UTS #39 `confusables.txt`, as the
    `confusable-homoglyphs` package ships it; 3.3.1 carries Unicode 15.1's): a character that is
    not ASCII and whose confusable prototype is one ASCII letter becomes that letter (Cyrillic а
@@ -119,7 +119,7 @@ def _fold_char(ch: str) -> str:
     cat = unicodedata.category(ch)
     if cat in ("Cf", "Mn", "Me") or ch in _IGNORABLE_LETTERS:
         return ""
-    if cat[0] in "PSZ" or cat == "Cc":
+    if cat[0] in "PSZ" or cat in ("Cc", "Cs"):  # Cs: a lone surrogate, not a character
         return " "
     return _confusable_prototypes().get(ch, ch)
 

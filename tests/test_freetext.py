@@ -76,6 +76,12 @@ def _alternate_case(text: str) -> str:
     return "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(text))
 
 
+def _hyphenate(word: str, joint: str) -> str:
+    """A word broken across two lines at its middle, as a word processor hyphenates it."""
+    half = len(word) // 2
+    return word[:half] + joint + word[half:] if len(word) >= 4 else word
+
+
 def _words(term: str) -> list[str]:
     return [w for w in re.split(r"[\s\-]+", term) if w]
 
@@ -101,6 +107,8 @@ def latin_variants(term: str) -> dict[str, str]:
         "greek look-alikes, capitals": plain.upper().translate(GREEK),
         "spelled out with hyphens": " ".join("-".join(w) for w in words).lower(),
         "spelled out with dots": " ".join(".".join(w) + "." for w in words).upper(),
+        "hyphenated across lines": " ".join(_hyphenate(w, "-\n") for w in words),
+        "hyphenated across lines, CRLF": " ".join(_hyphenate(w.upper(), "\u2010\r\n  ") for w in words),
         # stored backwards, shown forwards
         "right-to-left override": "\u202e" + plain[::-1] + "\u202c",
         "right-to-left isolate": "\u2067" + plain.lower()[::-1] + "\u2069",

@@ -9,6 +9,7 @@ words ("farm based", "arm bleeding").
 
 The normal form, in order:
 
+0. A word hyphenated across a line break is joined ('de-esca-\\nlation' is 'de-escalation').
 1. Unicode compatibility decomposition: NFKC's folding (full-width and mathematical letters,
    ligatures, the small and full-width hyphens, ideographic space), done as NFKD so that accents
    come apart from their letters and can go in step 2.
@@ -75,6 +76,9 @@ _BEFORE = f"(?:^|[^{_LATIN}])"
 _AFTER = f"(?:$|[^{_LATIN}])"
 _SPELLED_ANY = f"{_BEFORE}[a-z](?: [a-z]){{2,}}{_AFTER}"
 _STEM_LENGTH = 5
+# a word hyphenated across a line break ('de-esca-\nlation'): the hyphen and the break go first
+_HYPHEN_BREAK = "[-\u00ad\u2010-\u2015\u2212\ufe63\uff0d][ \t]*(?:\r\n|[\n\r\v\f\x85\u2028\u2029])[ \t]*"
+_HYPHEN_BREAK_RE = re.compile(_HYPHEN_BREAK)
 # right-to-left embedding, override and isolate: text stored in one order, shown in the other
 _RTL = "[\u202b\u202e\u2067]"
 _RTL_CHARS = re.compile(_RTL)
@@ -147,13 +151,14 @@ def _translate(m: re.Match) -> str:
 def normalize(text: str) -> str:
     """The form in which cells and terms are compared (see the module's docstring)."""
     if text.isascii():
-        return _ASCII_SEPS.sub(" ", text.lower()).strip()
+        return _ASCII_SEPS.sub(" ", _HYPHEN_BREAK_RE.sub("", text).lower()).strip()
     return _normalize_many([text])[0]
 
 
 def _normalize_many(texts: list[str]) -> list[str]:
     """`normalize` of each text, with one OpenCC call for all (its per-call cost dominates short
     cells): the texts go through it joined by line breaks, which step 2 has removed from them."""
+    texts = [_HYPHEN_BREAK_RE.sub("", t) for t in texts]
     stage = [
         _ASCII_SEPS.sub(" ", t.lower()) if t.isascii() else _CHANGING.sub(_translate, unicodedata.normalize("NFKD", t))
         for t in texts
@@ -320,7 +325,8 @@ class Matcher:
             return [False] * len(texts)
         arr = pa.array(texts, pa.string())
         if pc.all(pc.string_is_ascii(arr)).as_py():  # Arrow kernels, as normalize() does for ASCII
-            normal = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_lower(arr), "[^0-9a-z]+", " "), " ")
+            joined = pc.replace_substring_regex(arr, _HYPHEN_BREAK, "")
+            normal = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_lower(joined), "[^0-9a-z]+", " "), " ")
         else:
             normal = pa.array(_normalize_many(texts), pa.string())
         hit = pc.is_in(normal, value_set=pa.array(sorted(self.whole), pa.string()))

@@ -18,6 +18,7 @@ from dashboard.access.roles import Viewer, pages_for
 from dashboard.config import load_trial
 from dashboard.devtools.demo import write_demo_package
 from dashboard.ingest.build import build
+from dashboard.outputs.escape import markdown
 from dashboard.outputs.summary import summary
 from factory import Package, d
 
@@ -86,7 +87,8 @@ def test_every_page_renders_for_every_role(demo_warehouse, viewer, page):
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.title[0].value.startswith(page.title.split(" (")[0])
     text = page_text(at)
-    assert "data cut-off **2028-06-30**" in text
+    # the data's values reach Markdown escaped (dashboard.outputs.escape.markdown)
+    assert f"data cut-off **{markdown('2028-06-30')}**" in text
     assert "Synthetic demo trial" in text
 
 
@@ -358,10 +360,12 @@ def test_tiny_package_safety_page(tiny_warehouse):
     assert threshold["positive_margin"] < 2 / 8 and threshold["local_recurrence_12m"] < 1 / 8
     # flagged (trial.toml thresholds): deaths (12.5 % > 3 %, and any event), margins (25 % > 10 %),
     # local recurrence (12.5 % > 10 %), immune-related (any event); not complications (12.5 % < 20 %)
+    # the labels reach Markdown escaped (a trial.toml label is shown as typed, too)
     assert sorted(e.split(":")[0] for e in errors) == sorted(
-        labels[k] for k in ("death_90d", "positive_margin", "local_recurrence_12m", "immune_grade3plus_neoadjuvant")
+        markdown(labels[k])
+        for k in ("death_90d", "positive_margin", "local_recurrence_12m", "immune_grade3plus_neoadjuvant")
     )
-    assert f"{labels['positive_margin']}: 25.0% (2/8) — above the threshold." in errors
+    assert f"{markdown(labels['positive_margin'])}: 25.0% (2/8) — above the threshold." in errors
 
 
 def test_tiny_package_accrual_page(tiny_warehouse):
@@ -372,3 +376,50 @@ def test_tiny_package_accrual_page(tiny_warehouse):
         metrics = {m.label: m.value for m in at.metric}
     assert metrics["Randomized"] == "8 / 356"
     assert metrics["Screened"] == "10" and metrics["Screen failures"] == "2"
+
+
+def _delivered(at: AppTest) -> bytes:
+    """The bytes app.ui.deliver put into the page (the component iframe's srcdoc)."""
+    import base64
+    import re
+
+    frames = at.get("iframe")
+    assert len(frames) == 1, frames
+    b64 = re.search(r'const b64 = "([A-Za-z0-9+/=]*)"', frames[0].proto.srcdoc).group(1)
+    return base64.b64decode(b64)
+
+
+def test_the_closed_report_goes_into_the_page_not_the_media_store(demo_warehouse):
+    """The DSMB's closed report: on the audit log first, then in the page message itself (the
+    component iframe), with no download button (whose bytes Streamlit's media file manager serves
+    at a /media/ URL without a session; the real server is checked in
+    tests/browser/test_hostile_render.py); the report prints that audit entry as its anchor."""
+    from dashboard.access import audit
+
+    at = open_page(Viewer("dsmb", user="dsmb.apptest"), "reports.py")
+    assert not at.get("download_button") and not at.get("iframe")  # nothing before it is asked for
+    at.button(key="make-closed").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    report = _delivered(at).decode("utf-8")
+    assert report.count('<div class="banner">CONFIDENTIAL - DSMB CLOSED SESSION</div>') == 2
+    entry = [e for e in audit.read() if e["action"] == "export: closed report (html)"][-1]
+    assert entry["user"] == "dsmb.apptest" and entry["role"] == "dsmb" and entry["data_cut"]["build_id"]
+    assert f"Audit log at seq {entry['seq']}, hash {entry['hash']} when this report was made." in report
+    assert not at.get("download_button")
+    at.run()  # the next rerun (any click): the bytes are no longer in the page
+    assert not at.get("iframe")
+
+
+def test_a_listing_export_is_escaped_audited_and_in_the_page(demo_warehouse):
+    from dashboard.access import audit
+
+    at = open_page(Viewer("data_manager", user="dm.apptest"), "deviations.py")
+    at.button(key="csv-deviations-reported").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    data = _delivered(at)
+    rows = list(csv.reader(data.decode("utf-8-sig").splitlines()))
+    entry = [e for e in audit.read() if e["action"] == "export: listing (csv)"][-1]
+    assert entry["user"] == "dm.apptest" and entry["detail"]["listing"] == "deviation listing: reported"
+    assert entry["detail"]["rows"] == len(rows) - 1 > 0
+    assert entry["detail"]["bytes"] == len(data)
+    assert not [c for r in rows for c in r if c[:1] in ("=", "+", "-", "@", "\t", "\r")]

@@ -57,6 +57,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import confusable_homoglyphs.confusables  # noqa: F401  (imported here so that a missing install fails at once)
 import opencc
 import pyarrow as pa
 import pyarrow.compute as pc

@@ -132,8 +132,23 @@ def test_the_reports_page_offers_the_closed_report_to_the_dsmb_only(wh):
         assert ("Make the closed report" in labels) is closed_offered
 
 
+DSMB_USER, DSMB_PASSWORD = "dsmb.chair", "closed-session-pass-1"
+
+
+def _dsmb_account() -> None:
+    """A DSMB account in the test users file: the closed CLI signs one in (issue 11)."""
+    from dashboard.access import accounts
+
+    if not any(u["username"] == DSMB_USER for u in accounts.list_users()):
+        accounts.add_user(DSMB_USER, "dsmb", DSMB_PASSWORD)
+
+
 def _report(wh, tmp_path, role, out, *extra):
     env = {**os.environ}
+    login: list[str] = []
+    if role == "dsmb":
+        _dsmb_account()
+        login = ["--user", DSMB_USER, "--password-stdin"]
     return subprocess.run(
         [
             sys.executable,
@@ -146,12 +161,14 @@ def _report(wh, tmp_path, role, out, *extra):
             role,
             "--out",
             str(tmp_path / out),
+            *login,
             *extra,
         ],
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
+        input=DSMB_PASSWORD + "\n" if login else None,
     )
 
 
@@ -166,7 +183,7 @@ def test_the_open_report_is_pooled_and_the_closed_one_is_marked(wh, tmp_path):
     assert "CLOSED: non-inferiority" in text and "De-escalation surgery" in text
     assert "made by" in text and "Data cut-off 2028-06-30" in text
     actions = [e["action"] for e in audit.read()]
-    assert "export: open report (html)" in actions and "export: closed report (html)" in actions
+    assert "export: open report (html)" in actions and "cli_report_closed" in actions
 
 
 @pytest.mark.skipif(

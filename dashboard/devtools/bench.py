@@ -139,6 +139,7 @@ def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
         "NEO_MARGIN_WAREHOUSE": str(warehouse_dir),
         "PYTHONPATH": str(root),
         "NEO_MARGIN_AUDIT": str(workdir / "bench-audit.jsonl"),
+        "NEO_MARGIN_AUDIT_KEY": str(workdir / "bench-keys" / "audit.key"),
         "NEO_MARGIN_USERS": str(workdir / "bench-users.json"),
     }
     log = open(workdir / "bench-streamlit.log", "w")

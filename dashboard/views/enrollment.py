@@ -55,8 +55,11 @@ def enrollment(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig 
     }
 
 
-def _arm_counts(row, cfg: TrialConfig) -> dict[str, int]:
-    return {a.code: int(getattr(row, f"n_{a.key}")) for a in cfg.arms}
+def _arm_counts(row, cfg: TrialConfig) -> dict[str, int | None]:
+    """A cell's counts by arm; None for a cell the cell rule withholds (its total is still shown:
+    accrual is not by arm)."""
+    values = {a.code: getattr(row, f"n_{a.key}") for a in cfg.arms}
+    return {k: None if pd.isna(v) else int(v) for k, v in values.items()}
 
 
 def allocation(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -73,10 +76,10 @@ def allocation(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig 
     else:
         overall = fetch(con, "views/allocation", grouping="overall")
         strata = fetch(con, "views/allocation", grouping="stratum")
-    by_arm = {a.code: 0 for a in cfg.arms}
+    by_arm: dict[str, int | None] = {a.code: 0 for a in cfg.arms}
     for row in overall.itertuples():
         for code, n in _arm_counts(row, cfg).items():
-            by_arm[code] += n
+            by_arm[code] = None if n is None or by_arm[code] is None else by_arm[code] + n
     return {
         "by_arm": by_arm,
         "by_site": {r.group_value: _arm_counts(r, cfg) for r in sites.itertuples()},

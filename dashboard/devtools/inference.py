@@ -30,9 +30,9 @@ MAX_CODES = 30  # a text column with more distinct values is free text or an ide
 
 def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {}
-    for t, c, dtype in con.execute(
-        "select table_name, column_name, data_type from information_schema.columns order by table_name, ordinal_position"
-    ).fetchall():
+    from dashboard.store.sql import query
+
+    for t, c, dtype in con.execute(query("ingest/guard_columns")).fetchall():
         out.setdefault(t, []).append((c, dtype))
     return {t: cols for t, cols in out.items() if any(c.lower() == "subjid" for c, _ in cols)}
 

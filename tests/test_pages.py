@@ -19,6 +19,7 @@ from dashboard.config import load_trial
 from dashboard.devtools.demo import write_demo_package
 from dashboard.ingest.build import build
 from dashboard.outputs.escape import markdown
+from dashboard.outputs.report import chromium as report_chromium
 from dashboard.outputs.summary import summary
 from factory import Package, d
 
@@ -423,3 +424,27 @@ def test_a_listing_export_is_escaped_audited_and_in_the_page(demo_warehouse):
     assert entry["detail"]["rows"] == len(rows) - 1 > 0
     assert entry["detail"]["bytes"] == len(data)
     assert not [c for r in rows for c in r if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+@pytest.mark.skipif(report_chromium() is None, reason="no Chromium to print the PDF with")
+def test_the_closed_report_as_pdf_goes_into_the_page(demo_warehouse):
+    from dashboard.access import audit
+
+    at = open_page(Viewer("dsmb", user="dsmb.pdf"), "reports.py", timeout=240)
+    at.button(key="makepdf-closed").click().run(timeout=240)
+    assert not at.exception, [e.value for e in at.exception]
+    assert _delivered(at).startswith(b"%PDF-")
+    entry = [e for e in audit.read() if e["action"] == "export: closed report (pdf)"][-1]
+    assert entry["user"] == "dsmb.pdf"
+
+
+def test_a_blinded_role_gets_the_open_report_only(demo_warehouse):
+    from dashboard.access import audit
+
+    at = open_page(Viewer("steering", user="steering.apptest"), "reports.py")
+    assert "make-closed" not in [b.key for b in at.button]
+    at.button(key="make-open").click().run()
+    report = _delivered(at).decode("utf-8")
+    assert "open monitoring report" in report and "CONFIDENTIAL" not in report and "Audit log at seq" not in report
+    entry = [e for e in audit.read() if e["action"] == "export: open report (html)"][-1]
+    assert entry["user"] == "steering.apptest"

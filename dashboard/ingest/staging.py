@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ class RecordCount:
     records: int
     long: dict[int, int]
     fields: dict[int, list[str]]
-    starts: list[int] | None = None  # the start line of every record, when the file was parsed
+    starts: Sequence[int] | None = None  # the start line of every record (a numpy array or a list)
     complete: bool = True  # False when Python's csv module could not read to the end
 
 
@@ -71,16 +72,13 @@ def count_records(path: Path, limit: int = MAX_RECORD_BYTES, want: set[int] = fr
     import numpy as np
 
     data = path.read_bytes()
+    quote_count = data.count(b'"')
+    if quote_count % 2 or data.count(b"\r") != data.count(b"\r\n"):
+        return _count_with_csv(data, limit, want)
     raw = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(raw == 10)
-    quotes = raw == 34
-    cr = int(np.count_nonzero(raw == 13))
-    if int(np.count_nonzero(quotes)) % 2 or cr != int(
-        np.count_nonzero(raw[newlines - 1] == 13) if len(newlines) else 0
-    ):
-        return _count_with_csv(data, limit, want)
-    if quotes.any():
-        balanced = (np.cumsum(quotes)[newlines] % 2) == 0
+    if quote_count:
+        balanced = (np.cumsum(raw == 34, dtype=np.int64)[newlines] % 2) == 0
         ends = newlines[balanced]
         end_lines = np.flatnonzero(balanced)  # index of each record-ending newline among all newlines
     else:
@@ -95,15 +93,13 @@ def count_records(path: Path, limit: int = MAX_RECORD_BYTES, want: set[int] = fr
     starts, stops, lines, sizes = starts[~blank], stops[~blank], lines[~blank], sizes[~blank]
     long = {int(n): int(z) + 1 for n, z in zip(lines[sizes >= limit], sizes[sizes >= limit], strict=True)}
     fields = {}
-    if want or long:
-        at = {int(n): k for k, n in enumerate(lines)}
-        for n in set(want) | set(long):
-            if n in at:
-                k = at[n]
-                segment = data[int(starts[k]) : int(stops[k])].decode("utf-8", "replace")
-                fields[n] = next(csv.reader(io.StringIO(segment, newline="")), [])
+    for n in set(want) | set(long):
+        k = int(np.searchsorted(lines, n))
+        if k < len(lines) and lines[k] == n:
+            segment = data[int(starts[k]) : int(stops[k])].decode("utf-8", "replace")
+            fields[n] = next(csv.reader(io.StringIO(segment, newline="")), [])
     records = max(len(lines) - 1, 0)  # the header is no record
-    return RecordCount(records, long, fields, [int(n) for n in lines[1:]])
+    return RecordCount(records, long, fields, lines[1:])
 
 
 def _count_with_csv(data: bytes, limit: int, want: set[int]) -> RecordCount:
@@ -137,7 +133,7 @@ class LoadedForm:
     rejected: int = 0
     extra_columns: list[str] = field(default_factory=list)
     records: int | None = None  # counted independently of DuckDB (count_records)
-    _lines: list[int] | None = None
+    _lines: Sequence[int] | None = None  # start line of each accepted record
 
     @property
     def subject_column(self) -> str | None:
@@ -147,7 +143,7 @@ class LoadedForm:
         """The file line on which accepted record `row` (0-based) starts; the header is line 1."""
         if self._lines is None:
             self._lines = _record_lines(self.file.path, self.rows, self._rejected_lines)
-        return self._lines[row] if row < len(self._lines) else row + 2
+        return int(self._lines[row]) if row < len(self._lines) else row + 2
 
     _rejected_lines: set[int] = field(default_factory=set)
 
@@ -313,7 +309,12 @@ def _load_form(
             lf.rejected += 1
             problems.append(Problem("error", ff.original, line, None, too_long(line), subject_at(line)))
     if counted.starts is not None and lf.rows + lf.rejected == counted.records:
-        lf._lines = [n for n in counted.starts if n not in lf._rejected_lines]
+        import numpy as np
+
+        starts = np.asarray(counted.starts, dtype=np.int64)
+        if lf._rejected_lines:
+            starts = starts[~np.isin(starts, np.fromiter(lf._rejected_lines, dtype=np.int64))]
+        lf._lines = starts
     missing = counted.records - lf.rows - lf.rejected
     if missing > 0 or (missing < 0 and counted.complete):
         problems.append(

@@ -218,7 +218,13 @@ def test_records_unaccounted_for_are_an_error_naming_the_file(good, tmp_path, mo
 
     monkeypatch.setattr(staging, "count_records", one_more)
     err = refused(small_trial().write(tmp_path / "package"), good, "unaccounted")
-    p = find(err.problems, "AE.csv", None, None, r"1 records in the file, but the CSV reader loaded 0 and rejected 0: 1 record\(s\) unaccounted")
+    p = find(
+        err.problems,
+        "AE.csv",
+        None,
+        None,
+        r"1 records in the file, but the CSV reader loaded 0 and rejected 0: 1 record\(s\) unaccounted",
+    )
     assert p.line is None
 
 
@@ -475,6 +481,43 @@ def test_leftover_temporary_builds_are_removed_by_the_next_build(good, tmp_path)
     result = build(small_trial().write(tmp_path / "package"), good.path)
     assert not leftover.exists() and not stray_pointer.is_symlink()
     assert sorted(p.name for p in (good.path / "builds").iterdir()) == sorted([good.build_dir.name, result.build_id])
+
+
+def test_a_killed_build_leaves_a_temporary_folder_the_next_build_removes(good, tmp_path):
+    """A build killed (SIGKILL: no clean-up runs) while it writes leaves builds/.tmp-<id>; the
+    next build removes it, keeps the serving build, and publishes."""
+    from dashboard.devtools.demo import write_demo_package
+
+    write_demo_package(tmp_path / "demo", subjects=300, sites=12)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard", "build", str(tmp_path / "demo"), "--warehouse", str(good.path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    builds = good.path / "builds"
+    deadline = time.monotonic() + 120
+    try:
+        while not any(p.name.startswith(".tmp-") for p in builds.iterdir()):
+            assert proc.poll() is None, f"the build ended before it could be interrupted: {proc.stderr.read()}"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        # let it write a little, then kill it where it stands
+        while not any((p / "staging").exists() or list(p.glob("*.duckdb")) for p in builds.glob(".tmp-*")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        proc.kill()
+    finally:
+        proc.wait(timeout=60)
+    leftovers = [p.name for p in builds.glob(".tmp-*")]
+    if not leftovers:
+        pytest.skip("the build finished before it was killed (a fast machine): nothing left to clean")
+    assert warehouse.current_build(good.path) == good.build_dir
+    result = build(small_trial().write(tmp_path / "package"), good.path)
+    assert not list(builds.glob(".tmp-*"))
+    assert sorted(p.name for p in builds.iterdir()) == sorted([good.build_dir.name, result.build_id])
 
 
 # ---------------------------------------------------------------- class 12: implausible data

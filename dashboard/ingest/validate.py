@@ -98,7 +98,12 @@ def cross_form_checks(
     if spec_version and spec_version != cfg.trial.spec_version:
         problems.append(
             Problem(
-                "error", where, 2, "SPECVER", f"spec version {spec_version}; this build reads {cfg.trial.spec_version}"
+                "error",
+                where,
+                2,
+                "SPECVER",
+                f"spec version {quoting.quote('EXPORT', 'SPECVER', spec_version)}; "
+                f"this build reads {cfg.trial.spec_version}",
             )
         )
 

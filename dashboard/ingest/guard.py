@@ -18,6 +18,9 @@ from dashboard.config import TrialConfig, load_allow_list, load_crf_spec
 from dashboard.ingest.blinded import expected
 from dashboard.store.sql import query, render
 
+# Tables written from trial.toml, not from the export: the eligibility criteria's own words
+# ("eligible for de-escalation surgery") are the protocol's, not a mention of a subject's arm.
+FROM_CONFIG = {"criteria"}
 MESSAGES = {"message", "first_errors", "value", "detail", "note"}
 
 
@@ -32,9 +35,10 @@ def hidden_columns(cfg: TrialConfig) -> set[str]:
 
 
 def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = None) -> None:
-    """Scan every text column of every table of a blinded warehouse for an arm value, and every
-    free-text column (`free_text`, lower-case names; the spec's by default) for a term that may
-    name the arm; one scan per table."""
+    """Check a blinded warehouse file: its tables and columns against the allow-list, then every
+    text column of every table for an arm value and for a term that may name the arm
+    (dashboard/access/freetext.py, normalised; a free-text column's cells were withheld by then,
+    `free_text`, lower-case names, so a hit in any column is a breach); one scan per table."""
     forbidden = [v.upper() for v in list(cfg.arm_codes) + list(cfg.blinding.protocol_surgery_values)]
     hidden = hidden_columns(cfg)
     free_text = blinding.free_text_columns(load_crf_spec()) if free_text is None else free_text
@@ -65,7 +69,9 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
             if dtype == "VARCHAR":
                 by_table.setdefault(table, []).append(column)
         for table, columns in by_table.items():
-            words = [c for c in columns if c.lower() in free_text]
+            # every text column, not only free text: a code column never matches (the build
+            # refuses terms that match a visible code), so a hit is a value out of place
+            words = [] if table.lower() in FROM_CONFIG else columns
             sql = render("ingest/guard_scan", table=table, columns=columns, words=words, match=freetext.UDF)
             arm_hit, text_hit = con.execute(sql, {"v": forbidden}).fetchall()[0]
             if arm_hit:

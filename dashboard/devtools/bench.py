@@ -142,6 +142,10 @@ def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
         "NEO_MARGIN_AUDIT_KEY": str(workdir / "bench-keys" / "audit.key"),
         "NEO_MARGIN_USERS": str(workdir / "bench-users.json"),
     }
+    # the bench signs in with the demo accounts: the server runs in demo mode on this build
+    from dashboard.access.accounts import demo_server_env
+
+    env.update(demo_server_env(warehouse_dir))
     log = open(workdir / "bench-streamlit.log", "w")
     proc = subprocess.Popen(
         [

@@ -472,6 +472,38 @@ def test_full_disk_is_a_clean_refusal(good, tmp_path):
     assert_serving(good)
 
 
+def test_full_tmpfs_is_a_clean_refusal(tmp_path):
+    """A real full disk (ENOSPC): the warehouse's builds/ folder on a small tmpfs that holds one
+    build and not two. Skipped where mounting is not allowed."""
+    wh = tmp_path / "wh"
+    mount = wh / "builds"
+    mount.mkdir(parents=True)
+    size = 18 << 20  # one small_trial() build is about 11 MB (two DuckDB files)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        first = build(small_trial().write(tmp_path / "package"), wh)
+        good = Good(wh, first.build_dir, file_hashes(first.build_dir))
+        pkg = small_trial()
+        pkg.forms["AE"] = [
+            {
+                "SUBJID": "01-001",
+                "SITEID": "01",
+                "AESPID": str(k),
+                "AETERM": "伤口感染 " + "x" * 2000,
+                "AESTDAT": "2026-04-01",
+                "AETOXGR": "1",
+                "AESER": "N",
+            }
+            for k in range(3000)
+        ]  # a package whose build does not fit beside the first
+        err = refused(pkg.write(tmp_path / "bigger"), good, r"disk holding .* is full")
+        assert len(err.problems) == 1 and "no space left" in err.problems[0].message.lower(), describe(err.problems)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
 def test_leftover_temporary_builds_are_removed_by_the_next_build(good, tmp_path):
     leftover = good.path / "builds" / ".tmp-20260101T000000-dead00"
     (leftover / "staging").mkdir(parents=True)

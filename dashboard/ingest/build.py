@@ -164,8 +164,10 @@ def build(
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The line of the error that says the disk is full, else its first line."""
+    lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+    full = [x for x in lines if any(w in x.lower() for w in _FULL_WORDS)]
+    return (full or lines or [type(exc).__name__])[0]
 
 
 def _disk_full(exc: BaseException) -> bool:

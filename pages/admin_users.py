@@ -9,7 +9,9 @@ from dashboard.access import accounts
 
 viewer = ui.page("users")
 st.title("Users")
-st.caption(f"Users file: {accounts.users_path()} · manage with `python -m dashboard users add|remove|list|passwd`")
+st.caption(
+    f"Users file: {ui.md(accounts.users_path())} · manage with `python -m dashboard users add|remove|list|passwd`"
+)
 users = pd.DataFrame(accounts.list_users())
 if users.empty:
     st.write("No local accounts yet.")

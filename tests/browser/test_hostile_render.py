@@ -208,6 +208,9 @@ def test_markup_in_the_data_is_text_for_a_blinded_user(hostile_server, trap, pag
             # the site detail of the hostile site: its SITEID goes into a metric's label (Markdown)
             page.get_by_test_id("stSelectbox").filter(has_text="Site detail").click()
             page.keyboard.type("siteid")
+            # the open list's options hold the site IDs and names: plain text in Streamlit 1.67
+            page.get_by_role("option").filter(has_text="sitename link").first.wait_for()
+            assert page.evaluate(_ATTRIBUTES_NAMING, origin) == [], "the open list of sites"
             page.keyboard.press("Enter")
             page.wait_for_function(
                 "() => [...document.querySelectorAll('[data-testid=stMetricLabel]')].some(m =>"

@@ -318,6 +318,18 @@ def test_bytes_that_are_neither_utf8_nor_gb18030_name_candidates():
     assert problem is not None and problem.line == 2 and "--encoding" in problem.message
 
 
+def test_undecodable_byte_names_file_line_column_and_subject(good, tmp_path):
+    folder = small_trial().write(tmp_path / "package")
+    dm = folder / "DM.csv"
+    lines = dm.read_bytes().split(b"\n")
+    assert lines[2].startswith(b"01-002,")
+    lines[2] = lines[2].replace(b",M,", b",M\xff,", 1)  # SEX on line 3
+    dm.write_bytes(b"\n".join(lines))
+    err = refused(folder, good, "cannot be decoded")
+    p = find(err.problems, "DM.csv", 3, "SEX", "cannot be decoded as UTF-8")
+    assert p.subjid == "01-002" and "--encoding" in p.message
+
+
 # ---------------------------------------------------------------- class 11: crashes
 def _patch_encrypted(archive: Path, member: str) -> None:
     """Set the 'encrypted' flag bit of one member in its local and central headers (what a

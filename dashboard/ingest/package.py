@@ -19,7 +19,7 @@ import io
 import re
 import shutil
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dashboard.ingest.problems import Problem
@@ -53,6 +53,7 @@ class OpenedPackage:
     files: dict[str, FormFile] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    quoting: object | None = None  # problems.Quoting: which values a message may quote
 
 
 def open_package(
@@ -66,13 +67,13 @@ def open_package(
     if not source.exists():
         return _failed(source, "package", f"{source}: no such file or folder")
     if source.is_dir():
-        pkg = OpenedPackage(source, "folder")
+        pkg = OpenedPackage(source, "folder", quoting=quoting)
         _collect_folder(pkg, source, staging, encoding)
     elif source.suffix.lower() == ".zip":
-        pkg = OpenedPackage(source, "zip")
+        pkg = OpenedPackage(source, "zip", quoting=quoting)
         _collect_zip(pkg, source, staging, encoding)
     elif source.suffix.lower() in (".xlsx", ".xlsm"):
-        pkg = OpenedPackage(source, "xlsx")
+        pkg = OpenedPackage(source, "xlsx", quoting=quoting)
         if _archive_fits(pkg, source):
             _collect_xlsx(pkg, source, staging, spec, quoting)
     else:
@@ -116,6 +117,8 @@ def _add(
         return
     text, used, problem = decode(raw, original, encoding)
     if problem:
+        if problem.line and problem.line > 1 and pkg.quoting is not None:
+            problem = replace(problem, subjid=_line_subject(raw, problem.line, form, pkg.quoting))
         pkg.problems.append(problem)
         return
     if existing is not None and used in ("utf-8", "utf-8-sig"):
@@ -219,6 +222,21 @@ def _mostly_utf8(raw: bytes) -> bool:
     bad = text.count("\ufffd")
     good = sum(1 for ch in text if ord(ch) > 127) - bad
     return good > bad
+
+
+def _line_subject(raw: bytes, line: int, form: str, quoting) -> str | None:
+    """The subject (SUBJID, or SCRNID on the screening log) of the record on `line` of a file that
+    could not be decoded: identifiers are ASCII, so the bytes are read as Latin-1 for this."""
+    lines = raw.split(b"\n", line)
+    if len(lines) < line:
+        return None
+    header = [h.strip().upper() for h in next(csv.reader([lines[0].decode("latin-1").lstrip("\xef\xbb\xbf")]), [])]
+    name = "SCRNID" if form == "SCREENING" else "SUBJID"
+    if name not in header:
+        return None
+    fields = next(csv.reader([lines[line - 1].decode("latin-1")]), [])
+    k = header.index(name)
+    return quoting.subject(form, name, fields[k]) if k < len(fields) and fields[k].isascii() else None
 
 
 def _locate(raw: bytes, offset: int, encoding: str) -> tuple[int, str | None]:

@@ -229,6 +229,7 @@ class Column(_Strict):
 
 class Form(_Strict):
     columns: list[Column]
+    why: str | None = None  # why the form's "blinded" columns may be read at subject level
     key: list[str] = []
     subject_level: bool = False
     must_have_rows: bool = False

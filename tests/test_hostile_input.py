@@ -289,6 +289,22 @@ def test_latin1_file_is_refused_as_ambiguous_naming_file_and_candidates(good, tm
     assert manifest["encodings"]["SITES"] == "latin-1" and manifest["encodings"]["DM"] == "utf-8-sig"
 
 
+@pytest.mark.parametrize("needle", ["Hôpital Éloi", "Straße", "Müller"])
+def test_one_latin1_name_in_a_large_ascii_file_is_still_ambiguous(needle):
+    """The second opinion reads the non-ASCII lines only: 60,000 ASCII lines would fit every
+    encoding and let charset-normalizer agree with GB18030."""
+    rows = ["SUBJID,SITEID,DVSPID,DVSTDAT,DVCAT,DVTERM,DVSEV"]
+    rows += [f"01-{i:05d},01,1,2026-05-01,OTHER,visit out of window,MINOR" for i in range(60000)]
+    rows[31234] = rows[31234].replace("visit out of window", needle)
+    raw = ("\n".join(rows) + "\n").encode("latin-1")
+    raw.decode("gb18030")
+    _, _, problem = package_module.decode(raw, "DV.csv")
+    assert problem is not None and "ambiguous" in problem.message, problem
+    assert (problem.line, problem.column) == (31235, "DVTERM")
+    chinese = raw.replace(needle.encode("latin-1"), "受试者入组后访视超窗".encode("gb18030"))
+    assert package_module.decode(chinese, "DV.csv")[1:] == ("gb18030", None)
+
+
 def test_true_gb18030_demo_package_still_builds(tmp_path):
     from dashboard.devtools.demo import write_demo_package
 

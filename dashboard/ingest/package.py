@@ -205,15 +205,41 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
 
 def second_opinion(raw: bytes) -> list[str]:
     """charset-normalizer's candidate encodings for these bytes, most likely first, each with the
-    encodings it could equally be (Python codec names)."""
+    encodings it could equally be (Python codec names). It reads only the lines that hold
+    non-ASCII bytes (at most SAMPLE_BYTES of them): in a large file that is ASCII but for a few
+    names, the ASCII would otherwise fit every encoding and drown the evidence."""
     from charset_normalizer import from_bytes
 
     out: list[str] = []
-    for match in from_bytes(raw):
+    for match in from_bytes(_non_ascii_lines(raw)):
         for enc in [match.encoding, *match.could_be_from_charset]:
             if enc not in out:
                 out.append(enc)
     return out
+
+
+SAMPLE_BYTES = 256 * 1024
+
+
+def _non_ascii_lines(raw: bytes, limit: int = SAMPLE_BYTES) -> bytes:
+    import numpy as np
+
+    data = np.frombuffer(raw, dtype=np.uint8)
+    high = np.flatnonzero(data > 127)
+    if not len(high):
+        return raw[:limit]
+    newlines = np.flatnonzero(data == 10)
+    which = np.unique(np.searchsorted(newlines, high))  # the line (0-based) of each non-ASCII byte
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(raw)]))
+    out, size = [], 0
+    for k in which:
+        piece = raw[int(starts[k]) : int(ends[k])]
+        out.append(piece)
+        size += len(piece) + 1
+        if size >= limit:
+            break
+    return b"\n".join(out)
 
 
 def _mostly_utf8(raw: bytes) -> bool:

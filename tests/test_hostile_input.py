@@ -274,7 +274,7 @@ def test_latin1_file_is_refused_as_ambiguous_naming_file_and_candidates(good, tm
     sites.read_bytes().decode("gb18030")  # the trap: strict GB18030 takes these bytes
     err = refused(folder, good, "ambiguous")
     p = find(err.problems, "SITES.csv", 2, "SITENAME", r"ambiguous.*GB18030.*(latin_1|cp1252|cp1250)")
-    assert "--encoding" in p.message
+    assert "--encoding" in p.message and "0% of its non-ASCII characters are common simplified Chinese" in p.message
     assert len([q for q in err.problems if q.severity == "error"]) == 1, describe(err.problems)
 
     # named, it loads as written (the other files carry a BOM: UTF-8 whatever --encoding says)

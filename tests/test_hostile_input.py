@@ -305,6 +305,16 @@ def test_one_latin1_name_in_a_large_ascii_file_is_still_ambiguous(needle):
     assert package_module.decode(chinese, "DV.csv")[1:] == ("gb18030", None)
 
 
+def test_big5_read_as_gb18030_is_ambiguous():
+    """Traditional Chinese in Big5 decodes as GB18030 into nonsense; few of those characters are
+    common simplified Chinese, so the reading is not believed."""
+    raw = "SITEID,SITENAME\n01,臺北榮民總醫院\n02,國立臺灣大學醫學院附設醫院\n".encode("big5")
+    raw.decode("gb18030")
+    _, _, problem = package_module.decode(raw, "SITES.csv")
+    assert problem is not None and "ambiguous" in problem.message and problem.line == 2
+    assert package_module.decode(raw, "SITES.csv", "big5")[1:] == ("big5", None)  # named, it loads
+
+
 def test_true_gb18030_demo_package_still_builds(tmp_path):
     from dashboard.devtools.demo import write_demo_package
 

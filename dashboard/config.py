@@ -61,6 +61,7 @@ class Stratum(_Strict):
 class Randomization(_Strict):
     ratio: list[int]
     block_size: int = Field(gt=0)
+    blocks_within: Literal["stratum", "site_stratum"] = "stratum"
     assumed: bool = False
     strata: list[Stratum]
 

@@ -124,13 +124,19 @@ def suppress_allocation(wide: pd.DataFrame, arm_cols: list[str], cfg: TrialConfi
     df = wide.copy()
     counts = {(r.grouping, r.group_value): [int(getattr(r, c)) for c in arm_cols] for r in df.itertuples()}
     withheld: set[tuple[str, str]] = set()
-    unit = "site_stratum"  # the blocking unit: permuted blocks within site and strata (trial.toml)
+    unit = cfg.randomization.blocks_within  # the blocking unit (trial.toml)
     for key, c in counts.items():
         if not _safe(c, b.min_cell_size, block if key[0] == unit else None):
             withheld.add(key)
 
     def total(keys) -> list[int]:
         return [sum(counts[k][i] for k in keys) for i in range(len(arm_cols))]
+
+    def together_safe(keys) -> bool:
+        # one withheld cell alone is what it is (unsafe): a total minus the shown cells would be
+        # it; two or more are safe together when their sum passes the cell rule (a sum of
+        # blocking units does not give away any one unit's last block)
+        return len(keys) > 1 and _safe(total(keys), b.min_cell_size)
 
     def complete(family: list[tuple[str, str]], parent_shown: bool) -> bool:
         """Withhold more of `family` (cells that add up to a shown parent) until its withheld
@@ -141,7 +147,7 @@ def suppress_allocation(wide: pd.DataFrame, arm_cols: list[str], cfg: TrialConfi
         if not parent_shown:
             return False
         changed = False
-        while not _safe(total(hidden), b.min_cell_size):
+        while not together_safe(hidden):
             shown = sorted((k for k in family if k not in withheld), key=lambda k: (sum(counts[k]), k))
             if not shown:
                 break
@@ -151,13 +157,13 @@ def suppress_allocation(wide: pd.DataFrame, arm_cols: list[str], cfg: TrialConfi
         return changed
 
     overall = ("overall", "all")
-    groupings = sorted({g for g, _ in counts} - {"overall", unit})
+    groupings = sorted({g for g, _ in counts} - {"overall", "site_stratum"})
     changed = True
     while changed:
         changed = False
         for g in groupings:
             changed |= complete([k for k in counts if k[0] == g], overall not in withheld)
-        units = [k for k in counts if k[0] == unit]
+        units = [k for k in counts if k[0] == "site_stratum"]
         for site in {k[1].split("|", 1)[0] for k in units}:
             parent = ("site", site)
             family = [k for k in units if k[1].split("|", 1)[0] == site]
@@ -179,10 +185,9 @@ def suppress_allocation(wide: pd.DataFrame, arm_cols: list[str], cfg: TrialConfi
         hidden = [k for k in counts if k[0] == g and k in withheld]
         if hidden and g != "overall":
             c = total(hidden)
-            row = {"grouping": g, "group_value": MERGED, "n_total": sum(c), "suppressed": None}
-            row.update({a: (v if _safe(c, b.min_cell_size) else None) for a, v in zip(arm_cols, c, strict=True)})
-            if not _safe(c, b.min_cell_size):
-                row["suppressed"] = SUPPRESSED
+            ok = together_safe(hidden)
+            row = {"grouping": g, "group_value": MERGED, "n_total": sum(c), "suppressed": None if ok else SUPPRESSED}
+            row.update({a: (v if ok else None) for a, v in zip(arm_cols, c, strict=True)})
             merged.append(row)
     df["suppressed"] = [
         SUPPRESSED if (g, v) in withheld else None for g, v in zip(df.grouping, df.group_value, strict=True)
@@ -218,7 +223,7 @@ def determined_subjects(subjects: pd.DataFrame, allocation: pd.DataFrame, arm_co
         c = [int(getattr(row, a)) for a in arm_cols]
         if sum(1 for x in c if x > 0) < 2:
             hit |= set(members.subjid)
-        elif row.grouping == "site_stratum" and len(members) % size:
+        elif row.grouping == cfg.randomization.blocks_within and len(members) % size:
             full = len(members) // size
             rest = [x - full * size * r // sum(ratio) for x, r in zip(c, ratio, strict=True)]
             if sum(1 for r in rest if r > 0) < 2:

@@ -159,6 +159,8 @@ def imbalance(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig |
     codes = cfg.arm_codes[:2]
 
     def worst(groups: dict) -> dict:
+        # cells the cell rule withholds have no counts by arm here (the closed session has them)
+        groups = {k: v for k, v in groups.items() if None not in (v[codes[0]], v[codes[1]])}
         if not groups:
             return {"group": None, "difference": 0}
         key = max(groups, key=lambda k: abs(groups[k][codes[0]] - groups[k][codes[1]]))

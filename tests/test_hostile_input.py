@@ -748,7 +748,13 @@ def test_findings_name_their_subject(tmp_path):
 
 # ---------------------------------------------------------------- least privilege on disk
 def test_warehouse_is_readable_by_the_service_user_only(good, tmp_path):
+    # a warehouse made before these modes: world-readable folders and files
+    for p in [good.path, *good.path.rglob("*")]:
+        if not p.is_symlink():
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
     result = build(small_trial().write(tmp_path / "package"), good.path)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in good.build_dir.iterdir()} == {0o600}  # the older build too
+    assert stat.S_IMODE(good.build_dir.stat().st_mode) == 0o700
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
     assert mode(good.path) == 0o700
     assert mode(good.path / "builds") == 0o700

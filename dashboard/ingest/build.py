@@ -138,6 +138,7 @@ def build(
         for lock_file in wh.glob(".build.lock"):
             os.chmod(lock_file, FILE_MODE)
         _remove_leftovers(wh)
+        _tighten(wh)
         try:
             result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps)
         except PackageRefused as refused:
@@ -199,6 +200,21 @@ def _private_files(folder: Path) -> None:
             os.chmod(os.path.join(root, d), DIR_MODE)
         for f in files:
             os.chmod(os.path.join(root, f), FILE_MODE)
+
+
+def _tighten(wh: Path) -> None:
+    """Builds published before the warehouse was kept private (0755/0644) become 0700/0600 too."""
+    builds = wh / "builds"
+    for p in builds.iterdir() if builds.is_dir() else []:
+        if p.is_dir() and not p.is_symlink():
+            try:
+                os.chmod(p, DIR_MODE)
+                _private_files(p)
+            except PermissionError:
+                pass  # not ours: left as it is
+    history = wh / warehouse.HISTORY
+    if history.exists():
+        os.chmod(history, FILE_MODE)
 
 
 def _append_history(wh: Path, entry: dict) -> None:

@@ -226,6 +226,20 @@ def test_markup_in_the_data_is_text_for_a_blinded_user(hostile_server, trap, pag
             )
             # shown as typed (escape.markdown's invisible word joiner keeps the URL from becoming a link)
             assert label.strip().replace("\u2060", "") == f"Site {hostile_server['siteid']} randomized", label
+        if spec.key == "safety" and site is None:
+            # a hover label of the adverse-event chart (system organ classes from the data)
+            chart = page.locator(".js-plotly-plot").filter(has_text="aesoc link").first
+            chart.scroll_into_view_if_needed()
+            boxes = [b for b in (p.bounding_box() for p in chart.locator("g.point path").all()) if b and b["width"] > 4]
+            assert boxes, "no bar to hover"
+            hover = chart.locator(".hoverlayer")
+            for box in boxes:  # the bars of a hostile class: its hover label holds the markup
+                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                chart.locator(".hoverlayer .hovertext").first.wait_for()
+                if "aesoc link" in hover.text_content():
+                    break
+            assert "aesoc link" in hover.text_content() and "<a href=" in hover.text_content()
+            assert page.evaluate(_ATTRIBUTES_NAMING, origin) == [], "a hover label"
         text = page.evaluate(_ALL_TEXT)
         shown |= {tag for tag in ("sitename link", "aesoc link", "siteid", "<a href=", "<img src=") if tag in text}
     page.wait_for_load_state("networkidle")

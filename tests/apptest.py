@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,13 +72,18 @@ def chart_json(element) -> str:
     return json.dumps(_decoded(json.loads(element.proto.spec)), ensure_ascii=False)
 
 
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 def page_text(at: AppTest, charts: bool = True) -> str:
     """Everything a person can read on the page: text elements, metrics, tables, and (unless
     `charts` is false) chart data: the figures' JSON with their binary arrays decoded, so plotted
     numbers can be searched."""
     parts = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "text", "error", "warning", "info"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+        # as a person reads it: Markdown's backslash escapes (values from the data are escaped
+        # before they are shown, dashboard/outputs/escape.py) are not part of what is read
+        parts += [_MD_ESCAPE.sub(r"\1", str(e.value)) for e in getattr(at, kind)]
     parts += [f"{m.label} {m.value}" for m in at.metric]
     parts += [e.value.to_csv() for e in at.dataframe]
     parts += [t.value.to_csv() if hasattr(t.value, "to_csv") else str(t.value) for t in at.table]

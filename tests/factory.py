@@ -29,7 +29,9 @@ class Package:
             self.forms.setdefault(name, [])
         self.forms["EXPORT"] = [
             {
-                "EXPORTDTC": f"{self.cutoff + dt.timedelta(days=3)}T09:00:00",
+                # a quarter after the cut-off: rows dated after the cut-off (left out, a finding)
+                # are real, rows dated after the export are not (refused)
+                "EXPORTDTC": f"{self.cutoff + dt.timedelta(days=92)}T09:00:00",
                 "CUTOFFDAT": self.cutoff.isoformat(),
                 "SOURCE": "test factory",
                 "SPECVER": "1.0",

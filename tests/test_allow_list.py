@@ -195,7 +195,7 @@ def test_a_shown_allocation_cell_has_its_true_counts(strong):
     assert len(withheld) and withheld[ARM_COLS].isna().all().all()
     assert (
         withheld.n_total.to_numpy()
-        == [full.loc[(g, v), "n_total"] for g, v in zip(withheld.grouping, withheld.group_value)]
+        == [full.loc[(g, v), "n_total"] for g, v in zip(withheld.grouping, withheld.group_value, strict=True)]
     ).all()
 
 

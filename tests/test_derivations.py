@@ -418,11 +418,20 @@ def test_blinded_warehouse_holds_no_arm(wh):
 
 
 def test_blinding_guard_refuses_a_file_with_an_arm_value(tmp_path):
+    """The first line: a table not on the allow-list. The second: an arm value in a listed text
+    column of a file that matches the list."""
     path = tmp_path / "leaky.duckdb"
     con = duckdb.connect(str(path))
     con.execute("create table notes as select 'STANDARD' as remark")
     con.close()
-    with pytest.raises(BlindingBreach, match="blinded table notes holds an arm value in a text column"):
+    with pytest.raises(BlindingBreach, match="blinded file has table notes, which is not on the allow-list"):
+        check_blinded(path, load_trial())
+    path = tmp_path / "listed.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create table criteria (code varchar, kind varchar, text varchar, checked_by varchar)")
+    con.execute("insert into criteria values ('I01', 'inclusion', 'x', 'STANDARD')")
+    con.close()
+    with pytest.raises(BlindingBreach, match="blinded table criteria holds an arm value in a text column"):
         check_blinded(path, load_trial())
 
 

@@ -115,7 +115,9 @@ def form_counts(con: duckdb.DuckDBPyConnection, loaded) -> dict[str, int]:
 
 
 def problems_table(con: duckdb.DuckDBPyConnection, problems: list[Problem]) -> None:
-    df = pd.DataFrame([p.as_dict() for p in problems], columns=["severity", "file", "line", "column", "message"])
+    df = pd.DataFrame(
+        [p.as_dict() for p in problems], columns=["severity", "file", "line", "column", "subjid", "message"]
+    )
     df["line"] = df["line"].astype("Int64")
     con.register("problems_df", df)
     try:

@@ -43,14 +43,15 @@ def test_tables_read_comes_from_duckdbs_parser():
 
 def test_a_hostile_extra_column_name_is_kept_as_one_text_column(tmp_path):
     """Whoever writes the export writes the header: a column named to break out of a statement
-    is an identifier like any other, quoted, kept as text, reported as a warning."""
+    is an identifier like any other, quoted, kept as text (in the closed file only: it is not in
+    the spec), reported as a warning."""
     hostile = 'NOTE"); DROP TABLE raw_dm; --'
     pkg = small_trial()
     for i, row in enumerate(pkg.forms["DM"]):
         row[hostile] = f"n{i}"
     result = build(pkg.write(tmp_path / "pkg"), tmp_path / "wh")
     assert any(w.column == hostile.upper() and w.file == "DM.csv" for w in result.warnings)  # headers are upper-cased
-    con = warehouse.connect(tmp_path / "wh")
+    con = warehouse.connect(tmp_path / "wh", closed=True)
     try:
         assert con.execute(f"select count(*) from crf_dm where {ident(hostile.lower())} like 'n%'").fetchone() == (4,)
         assert con.execute("select count(*) from subjects").fetchone() == (4,)

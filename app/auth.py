@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard.access import accounts, audit
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig
+from dashboard.outputs.escape import markdown
 
 # The session's own throttle, on top of the account name's (dashboard.access.accounts): after this
 # many failures in one browser session, each attempt waits accounts.throttle_delay(failures, 3).
@@ -66,7 +67,7 @@ def data_cut(manifest: dict) -> dict:
 
 
 def _record(action: str, viewer: Viewer | None, manifest: dict, detail=None, user: str | None = None) -> None:
-    audit.append(
+    on_record(
         action,
         user=user or (viewer.user if viewer else None),
         role=viewer.role if viewer else None,
@@ -74,6 +75,20 @@ def _record(action: str, viewer: Viewer | None, manifest: dict, detail=None, use
         detail=detail,
         data_cut=data_cut(manifest),
     )
+
+
+def on_record(action: str, **entry) -> dict:
+    """audit.append, or, when the log cannot be written (its key missing or unsafe), a refusal on
+    screen and the end of the page: nothing that must be on the record happens off it."""
+    try:
+        return audit.append(action, **entry)
+    except audit.AuditError as exc:
+        logging.getLogger(__name__).error("audit log not writable: %s", exc)
+        st.error(
+            "The audit log cannot be written, so this cannot be done off the record. "
+            f"The system administrator has been told: {markdown(str(exc))}"
+        )
+        st.stop()
 
 
 def _start(viewer: Viewer, manifest: dict, how: str) -> None:
@@ -178,7 +193,7 @@ def login_page(cfg: TrialConfig, manifest: dict) -> None:
             detail={"method": "password", "reason": str(exc)},
             user=username.strip()[:64],
         )
-        st.error(f"Sign-in refused: {exc}.")
+        st.error(f"Sign-in refused: {markdown(str(exc))}.")
         st.stop()
     st.session_state.pop("failures", None)
     _start(viewer, manifest, "password")

@@ -27,7 +27,7 @@ st.set_page_config(page_title=f"{cfg.trial.name} monitor", page_icon=str(ui.APP_
 try:
     manifest = warehouse.manifest(ui.warehouse_dir())
 except warehouse.NoWarehouse as exc:
-    st.error(str(exc))
+    st.error(ui.md(str(exc)))
     st.stop()
 
 
@@ -51,11 +51,11 @@ pages = [
     st.Page(str(ui.PAGES_DIR / p.file), title=p.title, icon=p.icon, url_path=p.key) for p in pages_for(viewer, cfg)
 ]
 if not pages:
-    st.info(f"No pages for the role {viewer.role} yet.")
+    st.info(f"No pages for the role {ui.md(viewer.role)} yet.")
     st.stop()
 with st.sidebar:
-    st.caption(f"{cfg.roles[viewer.role].label}" + (f" · site {viewer.site}" if viewer.site_filter else ""))
-    st.caption(f"signed in as {viewer.user or viewer.role}")
+    st.caption(ui.md(cfg.roles[viewer.role].label) + (f" · site {ui.md(viewer.site)}" if viewer.site_filter else ""))
+    st.caption(f"signed in as {ui.md(viewer.user or viewer.role)}")
     if st.button("Sign out"):
         auth.sign_out(cfg, manifest)
     auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click

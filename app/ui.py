@@ -89,7 +89,6 @@ def page(key: str) -> Viewer:
 def closed_page(key: str) -> Viewer:
     """Top of a closed-session page: the role is checked again here, the closed role is required
     (not only the page list), and the view goes to the audit log once per visit of the page."""
-    from dashboard.access import audit
 
     viewer = page(key)
     if not viewer.closed:
@@ -98,7 +97,9 @@ def closed_page(key: str) -> Viewer:
     manifest = warehouse.manifest(warehouse_dir())
     visit = (key, manifest.get("build_id"))
     if st.session_state.get("_closed_visit") != visit:
-        audit.append(
+        from app.auth import on_record
+
+        on_record(
             f"closed view: {key}",
             user=viewer.user,
             role=viewer.role,
@@ -169,11 +170,9 @@ def data_cut() -> dict:
 
 def record(viewer: Viewer, action: str, detail: dict | None = None) -> dict:
     """An export or a retrieval, on the audit log (who, what, the data cut); the entry is returned."""
-    from dashboard.access import audit
+    from app.auth import on_record
 
-    return audit.append(
-        action, user=viewer.user, role=viewer.role, site=viewer.site, detail=detail, data_cut=data_cut()
-    )
+    return on_record(action, user=viewer.user, role=viewer.role, site=viewer.site, detail=detail, data_cut=data_cut())
 
 
 _DELIVER = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>

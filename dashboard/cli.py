@@ -210,15 +210,15 @@ def _dsmb_sign_in(args, command: str):
     return None
 
 
-def _record_closed(action: str, viewer, args, detail: dict | None = None) -> bool:
+def _record_closed(action: str, viewer, args, detail: dict | None = None) -> dict | None:
     """The audit entry of a closed command, written before anything closed is printed or kept;
-    False (with the reason on stderr) when it cannot be written: then nothing is."""
+    None (with the reason on stderr) when it cannot be written: then nothing is."""
     import getpass
 
     from dashboard.access import audit
 
     try:
-        audit.append(
+        return audit.append(
             action,
             user=viewer.user,
             role=viewer.role,
@@ -228,8 +228,7 @@ def _record_closed(action: str, viewer, args, detail: dict | None = None) -> boo
         )
     except audit.AuditError as exc:
         print(f"error: the closed {action} cannot be put on the record, so it is not given: {exc}", file=sys.stderr)
-        return False
-    return True
+        return None
 
 
 def _summary(args) -> int:
@@ -442,16 +441,22 @@ def _report(args) -> int:
     except (AccessDenied, warehouse.NoWarehouse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        html = report.build_html(con, viewer, closed_report=viewer.closed and not args.open)
-    finally:
-        con.close()
     out = Path(args.out)
     kind = "closed" if viewer.closed and not args.open else "open"
     fmt = out.suffix.lstrip(".")
     detail = {"file": str(out), "format": fmt}
-    if closed_role and not _record_closed(f"cli_report_{kind}", viewer, args, detail):
-        return 2
+    anchor = None
+    if closed_role:
+        # on the record before it is made, and the report prints this very entry as its anchor
+        entry = _record_closed(f"cli_report_{kind}", viewer, args, detail)
+        if entry is None:
+            con.close()
+            return 2
+        anchor = {"seq": entry["seq"], "hash": entry["hash"]}
+    try:
+        html = report.build_html(con, viewer, closed_report=viewer.closed and not args.open, audit_anchor=anchor)
+    finally:
+        con.close()
     html_path = out if out.suffix.lower() != ".pdf" else out.with_suffix(".html")
     _write_private(html_path, html.encode("utf-8"))
     if out.suffix.lower() == ".pdf":

@@ -364,9 +364,10 @@ def _users(args) -> int:
     try:
         if args.action == "list":
             for u in accounts.list_users():
+                wait = accounts.throttle_wait(u["username"])
                 print(
                     f"{u['username']:<24} {u['role']:<13} {u['site'] or '':<5} "
-                    f"{'LOCKED until ' + u['locked_until'] if u['locked_until'] else ''}"
+                    f"{f'next sign-in attempt waits {wait:.0f} s' if wait else ''}"
                 )
             return 0
         if not args.name:

@@ -63,6 +63,22 @@ def _run(env, *args, stdin=None):
     )
 
 
+def _closed_summary(env, user: str, stdin: str):
+    """`summary --role dsmb` signing `user` in with the password on standard input."""
+    return _run(
+        env["env"],
+        "summary",
+        "--warehouse",
+        str(env["wh"]),
+        "--role",
+        "dsmb",
+        "--user",
+        user,
+        "--password-stdin",
+        stdin=stdin,
+    )
+
+
 def _entries(env) -> list[dict]:
     return audit.read(env["log"])
 
@@ -114,18 +130,7 @@ def test_password_stdin_without_a_user_is_refused(env):
 
 def test_a_wrong_password_is_refused_and_audited(env):
     before = len(_entries(env))
-    done = _run(
-        env["env"],
-        "summary",
-        "--warehouse",
-        str(env["wh"]),
-        "--role",
-        "dsmb",
-        "--user",
-        "dsmb1",
-        "--password-stdin",
-        stdin="not the password\n",
-    )
+    done = _closed_summary(env, "dsmb1", "not the password\n")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip() == "refused: wrong user name or password"
     [entry] = _new(env, before)
@@ -136,18 +141,7 @@ def test_a_wrong_password_is_refused_and_audited(env):
 
 def test_an_account_of_a_blinded_role_is_refused(env):
     before = len(_entries(env))
-    done = _run(
-        env["env"],
-        "summary",
-        "--warehouse",
-        str(env["wh"]),
-        "--role",
-        "dsmb",
-        "--user",
-        "pi1",
-        "--password-stdin",
-        stdin=PI_PASSWORD + "\n",
-    )
+    done = _closed_summary(env, "pi1", PI_PASSWORD + "\n")
     assert done.returncode == 2 and done.stdout == ""
     assert "the account pi1 has the role pi, which may not open the closed session" in done.stderr
     [entry] = _new(env, before)
@@ -156,18 +150,7 @@ def test_an_account_of_a_blinded_role_is_refused(env):
 
 def test_the_closed_summary_works_with_password_stdin_and_is_audited_once(env):
     before = len(_entries(env))
-    done = _run(
-        env["env"],
-        "summary",
-        "--warehouse",
-        str(env["wh"]),
-        "--role",
-        "dsmb",
-        "--user",
-        "dsmb1",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
+    done = _closed_summary(env, "dsmb1", PASSWORD + "\n")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["role"] == "dsmb" and out["data_cut"]["build_id"] == _cut(env)["build_id"]

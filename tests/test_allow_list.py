@@ -292,3 +292,26 @@ def test_every_column_the_build_makes_is_classified():
             continue
         loose += [f"{table}.{c}" for c in closed[table] - want[table] - {c.lower() for c in t.closed}]
     assert loose == []
+
+
+def test_an_export_column_named_after_the_arm_is_not_named_to_blinded_roles(tmp_path):
+    """The build's own record (warnings, findings, form counts, load history) quotes the export: a
+    column called "Standard Arm Flag" would name the arm in every blinded table that lists it.
+    Blinded roles read a copy with such cells withheld; the closed file names it."""
+    pkg = tmp_path / "pkg"
+    write_demo_package(pkg, subjects=60, sites=4)
+    _rewrite(pkg / "DM.csv", lambda r: {**r, "Standard Arm Flag": "1"})
+    build(pkg, tmp_path / "wh")
+    b = warehouse.current_build(tmp_path / "wh")
+    for path, named in [(b / warehouse.BLINDED, False), (b / warehouse.CLOSED, True)]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            cells = [
+                str(v)
+                for table in ("problems", "findings", "form_counts", "load_history")
+                for row in con.execute(f"select * from {table}").fetchall()
+                for v in row
+            ]
+        finally:
+            con.close()
+        assert any("STANDARD ARM FLAG" in c.upper() for c in cells) is named, path.name

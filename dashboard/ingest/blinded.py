@@ -20,6 +20,9 @@ from dashboard.store.sql import query
 
 COMPANIONS = ("_imputed",)  # columns the build adds beside a spec column
 POOLED = "pooled_by_site"
+# The build's own record: it quotes the export (an extra column's name, a value in a message), so
+# blinded roles read a copy in which a cell that may name the arm is withheld.
+RECORDS = ("problems", "findings", "form_counts", "load_history")
 
 
 @dataclass(frozen=True)
@@ -233,11 +236,19 @@ def determined_subjects(subjects: pd.DataFrame, allocation: pd.DataFrame, arm_co
 
 def blinded_variants(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
     """The build's tables that blinded roles read in place of the closed ones: allocation_blinded
-    (allocation under the cell rule) and pooled_by_site (pooled-only facts per site)."""
+    (allocation under the cell rule), pooled_by_site (pooled-only facts per site), and the build's
+    record tables with any cell that may name the arm withheld (<table>_blinded)."""
+    from dashboard.access import freetext
+    from dashboard.access.blinding import FREE_TEXT_MARK, suppress_by_group
     from dashboard.access.blinding import MERGED as MERGED_SITES
-    from dashboard.access.blinding import suppress_by_group
     from dashboard.ingest.derive import frame_table
+    from dashboard.ingest.publish import columns as table_columns
+    from dashboard.store.sql import render
 
+    freetext.register(con, cfg, freetext.UDF)
+    for table in RECORDS:
+        cols = [{"name": c, "text": t == "VARCHAR"} for c, t in table_columns(con, table, with_types=True)]
+        con.execute(render("blinded/scrubbed", table=table, columns=cols, match=freetext.UDF, mark=FREE_TEXT_MARK))
     arm_cols = [f"n_{a.key}" for a in cfg.arms]
     wide = con.execute(query("blinded/allocation_full")).df()
     frame_table(con, "allocation_blinded", suppress_allocation(wide, arm_cols, cfg))

@@ -144,6 +144,16 @@ def build(
         except PackageRefused as refused:
             shutil.rmtree(work, ignore_errors=True)
             raise refuse(refused) from None
+        except BlindingBreach as breach:
+            # the guard's word names tables and columns, never a value
+            shutil.rmtree(work, ignore_errors=True)
+            raise refuse(
+                refusal(
+                    str(package),
+                    f"not published: the blinding guard refused the blinded file ({breach}); "
+                    "the warehouse was not changed",
+                )
+            ) from None
         except (OSError, duckdb.IOException) as exc:
             shutil.rmtree(work, ignore_errors=True)
             if not _disk_full(exc):

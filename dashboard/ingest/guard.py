@@ -69,14 +69,20 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
             if dtype == "VARCHAR":
                 by_table.setdefault(table, []).append(column)
         for table, columns in by_table.items():
-            # every text column, not only free text: a code column never matches (the build
-            # refuses terms that match a visible code), so a hit is a value out of place
-            words = [] if table.lower() in FROM_CONFIG else columns
-            sql = render("ingest/guard_scan", table=table, columns=columns, words=words, match=freetext.UDF)
-            arm_hit, text_hit = con.execute(sql, {"v": forbidden}).fetchall()[0]
+            sql = render("ingest/guard_scan", table=table, columns=columns, words=[], match=freetext.UDF)
+            arm_hit, _ = con.execute(sql, {"v": forbidden}).fetchall()[0]
             if arm_hit:
                 raise BlindingBreach(f"blinded table {table} holds an arm value in a text column")
-            if text_hit:
-                raise BlindingBreach(f"blinded table {table} holds free text that may name the arm")
+        # every text column, not only free text: a code column never matches (the build refuses
+        # terms that match a visible code), so a hit is a value out of place. One pass over the
+        # file's distinct values; only on a hit, table by table to name where.
+        words = {t: cols for t, cols in by_table.items() if t.lower() not in FROM_CONFIG}
+        cells = [{"table": t, "column": c} for t, cols in words.items() for c in cols]
+        if cells and con.execute(render("ingest/guard_words", cells=cells, match=freetext.UDF)).fetchone()[0]:
+            for table, columns in words.items():
+                sql = render("ingest/guard_scan", table=table, columns=[], words=columns, match=freetext.UDF)
+                if con.execute(sql).fetchall()[0][1]:
+                    raise BlindingBreach(f"blinded table {table} holds free text that may name the arm")
+            raise BlindingBreach("the blinded file holds free text that may name the arm")
     finally:
         con.close()

@@ -19,17 +19,6 @@ MERGED = "other sites (merged)"
 FREE_TEXT_MARK = "[withheld from blinded views: may name the arm]"
 
 
-def free_text_pattern(cfg: TrialConfig) -> str | None:
-    """An RE2 pattern (case-insensitive) matching a cell that holds one of the configured terms
-    that may name the arm; None when there are none."""
-    import re
-
-    terms = [t for t in cfg.blinding.free_text_terms if t.strip()]
-    # escape only what RE2 reads as syntax (it refuses Python's escaped space)
-    escaped = [re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", t) for t in terms]
-    return "(?i)(" + "|".join(escaped) + ")" if terms else None
-
-
 def free_text_conflicts(cfg: TrialConfig, spec, hidden: set[str]) -> list[str]:
     """Configured terms that would match a coded value blinded users see, or the mark itself:
     withholding by such a term would blank a code (or the mark), so the build refuses them.

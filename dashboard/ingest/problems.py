@@ -79,12 +79,8 @@ class Quoting:
         self._matcher = _free_text_matcher(cfg)
 
     def _column_visibility(self, col) -> str:
-        visibility = getattr(col, "visibility", None)
-        if visibility is not None:
-            return visibility
-        # until crf_spec.toml carries each column's visibility: everything but the arm, what
-        # reveals it and what is withheld
-        return "closed" if col.name.upper() in self._hidden else "blinded"
+        # crf_spec.toml's visibility; the arm and the fields named in [blinding] are closed anyway
+        return "closed" if col.name.upper() in self._hidden else col.visibility
 
     def visible(self, form: str, column: str | None) -> bool:
         if not column:
@@ -122,16 +118,7 @@ def _fold(text: str) -> str:
 
 
 def _free_text_matcher(cfg):
-    """dashboard.access.freetext.matcher(cfg) when it exists, else the configured pattern."""
-    try:
-        from dashboard.access import freetext  # type: ignore[attr-defined]
+    """The trial's free-text matcher (dashboard/access/freetext.py), the build's one."""
+    from dashboard.access import freetext
 
-        return freetext.matcher(cfg)
-    except (ImportError, AttributeError):
-        from dashboard.access import blinding
-
-        pattern = blinding.free_text_pattern(cfg)
-        if not pattern:
-            return None
-        compiled = re.compile(pattern)
-        return lambda value: bool(compiled.search(str(value)))
+    return freetext.matcher(cfg)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from dashboard.stats.survival import _check_conf, _clean, _fit, kaplan_meier
 
@@ -363,5 +363,155 @@ def cox_hazard_ratio(
         se=se,
         z=z,
         p=float(2 * norm.sf(abs(z))),
+    )
+    return out
+
+
+_LOGRANK_KEYS = ("chisq", "p", "o_minus_e", "variance", "z")
+
+
+def _logrank_stratum(t: np.ndarray, e: np.ndarray, x: np.ndarray) -> tuple[float, float, float, int]:
+    """One stratum's log-rank pieces for the experimental arm (x == 1): observed events, expected
+    events and the hypergeometric variance of O - E, summed over the distinct event times, and
+    the number of those times. At a time with n at risk (n1 experimental) and d events,
+    ``E = d n1 / n`` and ``V = d (n1 / n) (1 - n1 / n) (n - d) / (n - 1)`` (0 when n = 1)."""
+    times = np.unique(t[e == 1])
+    if len(times) == 0:
+        return float(np.sum(e[x == 1])), 0.0, 0.0, 0
+    order = np.sort(t)
+    order1 = np.sort(t[x == 1])
+    n = len(t) - np.searchsorted(order, times, side="left")
+    n1 = len(order1) - np.searchsorted(order1, times, side="left")
+    ev, ev1 = t[e == 1], t[(e == 1) & (x == 1)]
+    d = np.searchsorted(np.sort(ev), times, side="right") - np.searchsorted(np.sort(ev), times, side="left")
+    n = n.astype(float)
+    share = n1 / n
+    expected = float(np.sum(d * share))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(n > 1, d * share * (1 - share) * (n - d) / (n - 1), 0.0)
+    return float(len(ev1)), expected, float(np.sum(v)), int(len(times))
+
+
+def logrank_test(
+    df: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    arm_col: str,
+    experimental,
+    strata: list[str] | None = None,
+) -> dict:
+    """Log-rank test of the experimental arm against the other, optionally stratified, as R's
+    ``survdiff(Surv(time, status) ~ arm + strata(s1, s2))`` computes it.
+
+    Within each stratum (each combination of the strata columns; the whole data set without
+    `strata`), at each distinct event time the experimental arm's expected events are
+    ``d n1 / n`` and the hypergeometric variance of its observed minus expected is
+    ``d (n1/n) (1 - n1/n) (n - d) / (n - 1)``. Observed, expected and variance are summed over
+    the event times and then over the strata; the statistic ``(O - E)^2 / V`` is chi-square with
+    1 degree of freedom. The reference arm's expected events are its stratum totals minus the
+    experimental arm's, so both arms' O - E are equal and opposite.
+
+    Parameters
+    ----------
+    df, duration_col, event_col, arm_col, experimental, strata
+        As for :func:`cox_hazard_ratio`: one row per subject; rows with a missing stratum are
+        dropped and counted in ``dropped`` (R's default ``na.action``).
+
+    Returns
+    -------
+    dict
+        ``chisq``, ``df`` (1), ``p`` (upper chi-square tail), ``o_minus_e`` and ``variance`` (of
+        the experimental arm), ``z`` (``(O - E) / sqrt(V)``: negative when the experimental arm
+        has fewer events than expected); ``by_arm``: for ``experimental`` and ``reference`` the
+        ``label``, ``n``, ``observed`` and ``expected``; ``n``, ``events``, ``dropped``,
+        ``strata`` (the number of strata used), ``stratified_by``, ``experimental``,
+        ``reference`` and ``reason``. When the test is not estimable (no subjects, one arm, no
+        events, or zero variance) the first five are None and ``reason`` says why; the counts are
+        still given.
+
+    Raises
+    ------
+    KeyError, ValueError
+        As :func:`cox_hazard_ratio`: a missing column, invalid durations or events, a missing arm,
+        more than two arms, or two arms of which none is `experimental`.
+    """
+    strata = list(strata or [])
+    columns = [duration_col, event_col, arm_col, *strata]
+    missing_cols = [c for c in dict.fromkeys(columns) if c not in df.columns]
+    if missing_cols:
+        raise KeyError(f"columns not in the data: {missing_cols}")
+    arm = df[arm_col]
+    if arm.isna().any():
+        raise ValueError(f"{int(arm.isna().sum())} row(s) have no arm in {arm_col!r}")
+    labels = list(pd.unique(arm))
+    if len(labels) > 2:
+        raise ValueError(f"{arm_col!r} has {len(labels)} arms {labels}; a log-rank test of two arms needs two")
+    if len(labels) == 2 and experimental not in labels:
+        raise ValueError(f"the experimental arm {experimental!r} is not one of {labels}")
+    others = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels if lab != experimental]
+    reference = others[0] if others else None
+
+    keep = ~df[strata].isna().any(axis=1).to_numpy() if strata else np.ones(len(df), dtype=bool)
+    used = df.loc[keep]
+    out: dict = {
+        **dict.fromkeys(_LOGRANK_KEYS),
+        "df": 1,
+        "by_arm": {
+            "experimental": {"label": experimental, "n": 0, "observed": 0, "expected": None},
+            "reference": {"label": reference, "n": 0, "observed": 0, "expected": None},
+        },
+        "n": int(len(used)),
+        "events": 0,
+        "dropped": int(np.count_nonzero(~keep)),
+        "strata": 0,
+        "stratified_by": strata,
+        "experimental": experimental,
+        "reference": reference,
+        "reason": None,
+    }
+    if len(used) == 0:
+        out["reason"] = "no subjects" if len(df) == 0 else "no subjects with all strata recorded"
+        return out
+    t, e = _clean(used[duration_col], used[event_col])
+    e = e.astype(int)
+    x = (used[arm_col] == experimental).to_numpy(dtype=int)
+    groups = (
+        used.groupby(strata, sort=False, observed=True).ngroup().to_numpy()
+        if strata
+        else np.zeros(len(used), dtype=int)
+    )
+    exp_arm, ref_arm = out["by_arm"]["experimental"], out["by_arm"]["reference"]
+    exp_arm.update(n=int(np.sum(x == 1)), observed=int(np.sum(e[x == 1])))
+    ref_arm.update(n=int(np.sum(x == 0)), observed=int(np.sum(e[x == 0])))
+    out["events"] = int(e.sum())
+    out["strata"] = int(len(np.unique(groups)))
+    if x.min() == x.max():
+        present = experimental if x[0] == 1 else reference
+        out["reason"] = f"only one arm ({present!r}) among the subjects used"
+        return out
+    if out["events"] == 0:
+        out["reason"] = "no events"
+        return out
+    observed = expected = variance = 0.0
+    for g in np.unique(groups):
+        o_g, e_g, v_g, _ = _logrank_stratum(t[groups == g], e[groups == g], x[groups == g])
+        observed += o_g
+        expected += e_g
+        variance += v_g
+    exp_arm["expected"] = expected
+    ref_arm["expected"] = out["events"] - expected
+    if variance <= 0:
+        out["reason"] = "the log-rank variance is 0: no event time has both arms at risk" + (
+            " within a stratum" if strata else ""
+        )
+        return out
+    o_minus_e = observed - expected
+    chisq = o_minus_e**2 / variance
+    out.update(
+        chisq=chisq,
+        p=float(chi2.sf(chisq, 1)),
+        o_minus_e=o_minus_e,
+        variance=variance,
+        z=o_minus_e / math.sqrt(variance),
     )
     return out

@@ -1,0 +1,146 @@
+"""The (stratified) log-rank test of dashboard.stats.comparison against R's survival::survdiff.
+
+Reference values: R 4.2.2 Patched (2022-11-10 r83330), survival 3.5.3 (`packageVersion("survival")`),
+Debian bookworm's r-base-core and r-cran-survival, on R's `lung` data (lifelines' copy,
+`lifelines.datasets.load_lung`, status 1 = dead, the same rows as R's `lung` whose status is 2):
+
+    survdiff(Surv(time, status) ~ sex, data = lung)
+            N Observed Expected (O-E)^2/E (O-E)^2/V
+    sex=1 138      112     91.6      4.55      10.3
+    sex=2  90       53     73.4      5.68      10.3
+     Chisq= 10.3  on 1 degrees of freedom, p= 0.001
+    $exp 91.5817390296 73.4182609704; $var[1,1] 40.3714339796; $chisq 10.3267419548856;
+    pchisq(chisq, 1, lower.tail = FALSE) 0.00131116452036
+
+    survdiff(Surv(time, status) ~ sex + strata(ph.ecog), data = lung)
+    n=227, 1 observation deleted due to missingness.
+            N Observed Expected (O-E)^2/E (O-E)^2/V
+    sex=1 137      111     90.6      4.57      10.8
+    sex=2  90       53     73.4      5.65      10.8
+     Chisq= 10.8  on 1 degrees of freedom, p= 0.001
+    rowSums($exp) 90.6410226637 73.3589773363 (per ph.ecog stratum 0..3, sex=1: 23.3566721735
+    41.9791843579 24.3051661322 1); $var[1,1] 38.3960786002; $chisq 10.7950596334964;
+    pchisq(chisq, 1, lower.tail = FALSE) 0.00101771334472
+
+The tests do not call R (CI has no R); the digits above are R's, printed with `digits = 12`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.datasets import load_lung
+from lifelines.statistics import logrank_test as lifelines_logrank
+
+from dashboard.stats.comparison import logrank_test
+
+
+@pytest.fixture(scope="module")
+def lung():
+    return load_lung()
+
+
+def test_unstratified_matches_r_survdiff(lung):
+    r = logrank_test(lung, "time", "status", "sex", 1)
+    assert r["reason"] is None and r["stratified_by"] == [] and r["strata"] == 1
+    assert (r["by_arm"]["experimental"]["n"], r["by_arm"]["reference"]["n"]) == (138, 90)
+    assert (r["by_arm"]["experimental"]["observed"], r["by_arm"]["reference"]["observed"]) == (112, 53)
+    assert r["by_arm"]["experimental"]["expected"] == pytest.approx(91.5817390296, abs=1e-9)
+    assert r["by_arm"]["reference"]["expected"] == pytest.approx(73.4182609704, abs=1e-9)
+    assert r["variance"] == pytest.approx(40.3714339796, abs=1e-9)
+    assert r["chisq"] == pytest.approx(10.3267419548856, abs=1e-12)
+    assert r["p"] == pytest.approx(0.00131116452036, abs=1e-13)
+    assert r["df"] == 1 and r["z"] == pytest.approx(math.sqrt(r["chisq"]))
+
+
+def test_unstratified_agrees_with_lifelines(lung):
+    a, b = lung[lung.sex == 1], lung[lung.sex == 2]
+    theirs = lifelines_logrank(a.time, b.time, a.status, b.status)
+    ours = logrank_test(lung, "time", "status", "sex", 1)
+    assert ours["chisq"] == pytest.approx(theirs.test_statistic, rel=1e-10)
+    assert ours["p"] == pytest.approx(theirs.p_value, rel=1e-10)
+
+
+def test_stratified_by_ph_ecog_matches_r_survdiff(lung):
+    r = logrank_test(lung, "time", "status", "sex", 1, strata=["ph.ecog"])
+    assert r["dropped"] == 1 and r["n"] == 227 and r["events"] == 164  # R: 1 observation deleted
+    assert r["strata"] == 4 and r["stratified_by"] == ["ph.ecog"]
+    assert (r["by_arm"]["experimental"]["n"], r["by_arm"]["reference"]["n"]) == (137, 90)
+    assert (r["by_arm"]["experimental"]["observed"], r["by_arm"]["reference"]["observed"]) == (111, 53)
+    assert r["by_arm"]["experimental"]["expected"] == pytest.approx(90.6410226637, abs=1e-9)
+    assert r["by_arm"]["reference"]["expected"] == pytest.approx(73.3589773363, abs=1e-9)
+    assert r["variance"] == pytest.approx(38.3960786002, abs=1e-9)
+    assert r["chisq"] == pytest.approx(10.7950596334964, abs=1e-12)
+    assert r["p"] == pytest.approx(0.00101771334472, abs=1e-13)
+    # printed to R's precision
+    assert round(r["chisq"], 1) == 10.8 and round(r["by_arm"]["experimental"]["expected"], 1) == 90.6
+
+
+def test_stratified_sums_the_strata(lung):
+    """The stratified statistic is built from each stratum's own O - E and variance, not from one
+    pooled table: the per-stratum expected counts are R's $exp columns."""
+    used = lung.dropna(subset=["ph.ecog"])
+    expected = [
+        logrank_test(used[used["ph.ecog"] == g], "time", "status", "sex", 1)["by_arm"]["experimental"]["expected"]
+        for g in (0, 1, 2)
+    ]
+    assert expected == pytest.approx([23.3566721735, 41.9791843579, 24.3051661322], abs=1e-9)
+    # ph.ecog 3 has one subject (sex 1, an event): one arm, so it adds E = O = 1 and no variance
+    only = logrank_test(used[used["ph.ecog"] == 3], "time", "status", "sex", 1)
+    assert only["reason"].startswith("only one arm") and only["chisq"] is None
+
+
+def test_two_by_two_by_hand():
+    """Four subjects: A dies at 1 and 3, B dies at 2 and is censored at 4.
+    t=1: n=4, n_A=2, d=1 -> E_A = 1/2, V = 1/2 * 1/2 * 3/3 = 1/4
+    t=2: n=3, n_A=1, d=1 -> E_A = 1/3, V = 1/3 * 2/3 * 2/2 = 2/9
+    t=3: n=2, n_A=1, d=1 -> E_A = 1/2, V = 1/2 * 1/2 * 1/1 = 1/4
+    O_A = 2, E_A = 4/3, V = 13/18, chi-square = (2/3)^2 / (13/18) = 8/13 (R: 0.615384615384615)."""
+    df = pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 1, 0], "arm": ["A", "B", "A", "B"]})
+    r = logrank_test(df, "t", "e", "arm", "A")
+    assert r["by_arm"]["experimental"]["expected"] == pytest.approx(4 / 3)
+    assert r["by_arm"]["reference"]["expected"] == pytest.approx(5 / 3)
+    assert r["variance"] == pytest.approx(13 / 18)
+    assert r["chisq"] == pytest.approx(8 / 13)
+    assert r["o_minus_e"] == pytest.approx(2 / 3)
+
+
+def test_tied_deaths_use_the_hypergeometric_variance():
+    """Two deaths at once among four (two per arm): E_A = 2 * 2/4 = 1, V = 2 * 1/2 * 1/2 * 2/3 = 1/3."""
+    df = pd.DataFrame({"t": [5, 5, 5, 5], "e": [1, 0, 1, 0], "arm": ["A", "A", "B", "B"]})
+    r = logrank_test(df, "t", "e", "arm", "A")
+    assert r["by_arm"]["experimental"]["expected"] == pytest.approx(1.0)
+    assert r["variance"] == pytest.approx(1 / 3)
+    assert r["chisq"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (pd.DataFrame({"t": [], "e": [], "arm": []}), "no subjects"),
+        (pd.DataFrame({"t": [1.0, 2.0], "e": [1, 0], "arm": ["A", "A"]}), "only one arm ('A')"),
+        (pd.DataFrame({"t": [1.0, 2.0], "e": [0, 0], "arm": ["A", "B"]}), "no events"),
+        # the only event happens when the experimental arm is alone at risk
+        (pd.DataFrame({"t": [1.0, 5.0], "e": [0, 1], "arm": ["B", "A"]}), "the log-rank variance is 0"),
+    ],
+)
+def test_not_estimable_says_why(frame, reason):
+    r = logrank_test(frame, "t", "e", "arm", "A")
+    assert r["chisq"] is None and r["p"] is None and r["reason"].startswith(reason)
+
+
+def test_a_missing_stratum_is_dropped_and_counted():
+    df = pd.DataFrame({"t": [1, 2, 3, 4, 5], "e": [1, 1, 1, 0, 1], "arm": list("ABABA"), "s": [1, 1, 2, 2, np.nan]})
+    r = logrank_test(df, "t", "e", "arm", "A", strata=["s"])
+    assert r["dropped"] == 1 and r["n"] == 4 and r["strata"] == 2
+
+
+def test_bad_input_is_refused():
+    df = pd.DataFrame({"t": [1, 2], "e": [1, 0], "arm": ["A", None]})
+    with pytest.raises(ValueError, match="have no arm"):
+        logrank_test(df, "t", "e", "arm", "A")
+    with pytest.raises(KeyError, match="columns not in the data"):
+        logrank_test(df, "t", "e", "arm", "A", strata=["nope"])

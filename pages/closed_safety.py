@@ -15,6 +15,9 @@ labels = {a.code: a.label for a in cfg.arms}
 saf = ui.cached(closed.safety_by_arm, viewer)
 exp, ref = saf["labels"]["experimental"], saf["labels"]["reference"]
 
+for code, n in saf["n"].items():
+    if n == 0:
+        st.info(f"{ui.md(labels[code])}: no subjects in this arm, so its rates and the differences are not estimable.")
 counts = pd.DataFrame({labels[a]: {k: v for k, v in c.items() if k != "by_soc"} for a, c in saf["by_arm"].items()})
 st.subheader("Subjects with each event, by arm")
 ui.table(counts.reset_index(names="count"))
@@ -49,3 +52,5 @@ if len(soc):
         "Risk difference with Newcombe's hybrid score 95% interval; subjects, not events (the "
         "layout of Harrell's DSMB adverse-event chart)."
     )
+else:
+    st.info(f"No adverse events ({grade}) recorded in either arm.")

@@ -28,15 +28,20 @@ if len(by_site):
                 continue
             p0 = float(g.p0.iloc[0])
             limits = ui.funnel_limits(p0, int(g.n.max())) if 0 < p0 < 1 else None
-            ui.chart(figures.funnel(g, p0, limits))
+            ui.chart(figures.funnel(g, p0, limits), key=f"funnel-{signal}-{arm.code}")
             flagged = g[g.flag.isin(["above", "below"])]
             for r in flagged.itertuples():
                 st.warning(f"Site {ui.md(r.siteid)}: {r.events}/{r.n} ({r.rate:.1%}) {ui.md(r.flag)} the 99.8% limits")
     st.caption("Exact binomial funnel limits (Spiegelhalter 2005) around each arm's own rate.")
+else:
+    st.info("No subjects with a recorded surgery yet: no site-within-arm rates.")
 
 st.subheader("De-escalation markers of the protocol surgery, by arm")
 cols = st.columns(2)
 for i, (label, table) in enumerate(q["markers"].items()):
     with cols[i % 2]:
         st.markdown(f"**{ui.md(label)}**")
+        if table.to_numpy().sum() == 0:
+            st.info("No protocol surgery recorded yet.")
+            continue
         ui.table(table.rename(columns=labels).reset_index(names="recorded"))

@@ -74,6 +74,19 @@ st.caption(
     "model with Efron ties, stratified by response and primary site. Margins are assumed "
     "(trial.toml [design])."
 )
+st.subheader("Log-rank test by arm")
+lr = ui.cached(closed.logrank, viewer)
+ui.table(pd.DataFrame(closed.logrank_rows(lr, cfg)))
+strata_names = ", ".join(s.field for s in cfg.randomization.strata)
+st.caption(
+    f"Observed and expected events per arm; stratified by the randomization strata ({ui.md(strata_names)}), "
+    "the strata of the Cox model, as R's survdiff(Surv(t, e) ~ arm + strata(...)): each stratum's "
+    "O - E and hypergeometric variance summed over strata; chi-square on 1 degree of freedom. "
+    "Unstratified beside it."
+)
+for key, name in closed.SETS.items():
+    if ni[key]["n"] == 0:
+        st.info(f"{name}: no subjects in this set, so no difference, hazard ratio or log-rank test.")
 excluded = surv["excluded"]
 if len(excluded):
     with st.expander(f"Per-protocol set: {len(excluded)} subject(s) left out"):
@@ -90,9 +103,15 @@ for col, (key, name) in zip(cols, closed.SETS.items(), strict=True):
     with col:
         st.subheader(name)
         by_arm = surv[key][endpoint]
+        message = closed.empty_message(by_arm, labels)
+        shown = {a: km for a, km in by_arm.items() if not km["empty"]}
+        if message:
+            st.info(ui.md(message))
+        if not shown:
+            continue
         ui.chart(
             figures.kaplan_meier(
-                {labels[a]: km["curve"] for a, km in by_arm.items()}, cfg.trial.days_per_month, colors=colors
+                {labels[a]: km["curve"] for a, km in shown.items()}, cfg.trial.days_per_month, colors=colors
             ),
             key=f"km-{key}-{endpoint}",
         )
@@ -113,7 +132,7 @@ for col, (key, name) in zip(cols, closed.SETS.items(), strict=True):
                 )
         ui.table(pd.DataFrame(rows))
         risk = pd.concat(
-            {labels[a]: km["at_risk_table"].set_index("months").at_risk for a, km in by_arm.items()}, axis=1
+            {labels[a]: km["at_risk_table"].set_index("months").at_risk for a, km in shown.items()}, axis=1
         ).T
         st.caption("Number at risk by month")
         ui.table(risk.rename(columns=lambda m: f"{m} mo").reset_index(names="arm"))

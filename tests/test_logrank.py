@@ -144,3 +144,72 @@ def test_bad_input_is_refused():
         logrank_test(df, "t", "e", "arm", "A")
     with pytest.raises(KeyError, match="columns not in the data"):
         logrank_test(df, "t", "e", "arm", "A", strata=["nope"])
+
+
+# --- end to end: a package with two randomization strata, through the build and the closed view ---
+
+DEATHS = {"01-001": 40, "01-002": 120, "01-005": 90, "01-009": 200, "01-012": 30, "01-013": 150}
+ARMS = ["DE-ESCALATION"] * 4 + ["STANDARD"] * 4 + ["DE-ESCALATION"] * 3 + ["STANDARD"] * 3
+RESPONSE = ["PR"] * 8 + ["CR"] * 6  # the response stratum; all oral cavity (one site stratum)
+
+
+def _two_strata():
+    """14 operated subjects randomized on 2026-03-01; deaths at the days in DEATHS, the others
+    seen alive (an unscheduled follow-up) on day 300 + 10 i."""
+    import datetime as dt
+
+    from factory import Package
+
+    pkg = Package()
+    rand = dt.date(2026, 3, 1)
+    for i, (arm, resp) in enumerate(zip(ARMS, RESPONSE, strict=True)):
+        subjid = f"01-{i + 1:03d}"
+        pkg.add_subject(subjid, "01", arm=arm, response=resp, randdat=rand.isoformat(), surgery="2026-03-15")
+        if subjid in DEATHS:
+            when = str(rand + dt.timedelta(days=DEATHS[subjid]))
+            pkg.add("DD", SUBJID=subjid, SITEID="01", DTHDAT=when, DTHCAUS="DISEASE")
+        else:
+            when = str(rand + dt.timedelta(days=300 + 10 * i))
+            pkg.add("FU", SUBJID=subjid, SITEID="01", VISIT="UNSCHEDULED", VISDAT=when, SSSTAT="ALIVE")
+    return pkg
+
+
+def test_the_closed_view_stratifies_by_the_randomization_strata_as_r_does(tmp_path):
+    """R 4.2.2, survival 3.5.3, on the warehouse's OS times of this package (written to CSV):
+
+    survdiff(Surv(os_days, os_event) ~ arm + strata(stratum_response, stratum_site), data = d)
+                      N Observed Expected (O-E)^2/E (O-E)^2/V
+    arm=DE-ESCALATION 7        3     3.28    0.0237    0.0546
+    arm=STANDARD      7        3     2.72    0.0285    0.0546
+    rowSums($exp) 3.27857142857 2.72142857143; $var[1,1] 1.42239795918; $chisq 0.0545571935865705;
+    p 0.815315082688
+
+    survdiff(Surv(os_days, os_event) ~ arm, data = d)
+    $exp 3.13947163947 2.86052836053; $chisq 0.0130258154336725; p 0.909134190479
+    """
+    from dashboard.access.roles import Viewer
+    from dashboard.ingest.build import build
+    from dashboard.store import warehouse
+    from dashboard.views import closed
+
+    build(_two_strata().write(tmp_path / "pkg"), tmp_path / "wh")
+    con = warehouse.connect(tmp_path / "wh", closed=True)
+    try:
+        lr = closed.logrank(con, Viewer("dsmb"))["itt"]["os"]
+        times = closed.outcomes.survival_times(con, Viewer("dsmb")).set_index("subjid")
+    finally:
+        con.close()
+    assert {s: int(times.loc[s, "os_days"]) for s in DEATHS} == DEATHS  # the times R was given
+    assert int(times.loc["01-003", "os_days"]) == 320 and not times.loc["01-003", "os_event"]
+    st, un = lr["stratified"], lr["unstratified"]
+    assert st["strata"] == 2 and st["stratified_by"] == ["stratum_response", "stratum_site"]
+    assert (st["by_arm"]["experimental"]["observed"], st["by_arm"]["reference"]["observed"]) == (3, 3)
+    assert st["by_arm"]["experimental"]["expected"] == pytest.approx(3.27857142857, abs=1e-10)
+    assert st["by_arm"]["reference"]["expected"] == pytest.approx(2.72142857143, abs=1e-10)
+    assert st["variance"] == pytest.approx(1.42239795918, abs=1e-10)
+    assert st["chisq"] == pytest.approx(0.0545571935865705, abs=1e-13)
+    assert st["p"] == pytest.approx(0.815315082688, abs=1e-11)
+    assert un["strata"] == 1
+    assert un["by_arm"]["experimental"]["expected"] == pytest.approx(3.13947163947, abs=1e-10)
+    assert un["chisq"] == pytest.approx(0.0130258154336725, abs=1e-13)
+    assert un["p"] == pytest.approx(0.909134190479, abs=1e-11)

@@ -210,12 +210,29 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
             percent=True,
         )
     )
+    for key, name in closed.SETS.items():
+        if ni[key]["n"] == 0:
+            doc.p(f"{name}: no subjects in this set, so no difference, hazard ratio or log-rank test.", "empty")
+    doc.h(2, "CLOSED: log-rank test by arm")
+    doc.table(pd.DataFrame(closed.logrank_rows(closed.logrank(con, viewer, cfg), cfg)))
+    strata_names = ", ".join(s.field for s in cfg.randomization.strata)
+    doc.p(
+        f"Observed and expected events per arm; stratified by the randomization strata ({strata_names}), the "
+        "strata of the Cox model, as R's survdiff(Surv(t, e) ~ arm + strata(...)): each stratum's O - E and "
+        "hypergeometric variance summed over strata; chi-square on 1 degree of freedom. Unstratified beside it."
+    )
     doc.h(2, "CLOSED: survival by arm")
     surv = closed.survival_by_arm(con, viewer, cfg)
     for key, name in closed.SETS.items():
         doc.h(3, f"Overall survival, {name}")
         by_arm = surv[key]["os"]
-        doc.figure(figures.kaplan_meier({labels[a]: km["curve"] for a, km in by_arm.items()}, cfg.trial.days_per_month))
+        message = closed.empty_message(by_arm, labels)
+        if message:
+            doc.p(message, "empty")
+        shown = {a: km for a, km in by_arm.items() if not km["empty"]}
+        if not shown:
+            continue
+        doc.figure(figures.kaplan_meier({labels[a]: km["curve"] for a, km in shown.items()}, cfg.trial.days_per_month))
         doc.table(
             pd.DataFrame(
                 [

@@ -63,14 +63,102 @@ def survival_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialCo
         out[set_key] = {}
         for endpoint in outcomes.ENDPOINTS:
             out[set_key][endpoint] = {
-                arm.code: {
-                    **outcomes.km_summary(subset[subset.arm == arm.code], endpoint, cfg),
-                    "at_risk_table": outcomes.at_risk_table(subset[subset.arm == arm.code], endpoint, 6, cfg),
-                }
-                for arm in cfg.arms
+                arm.code: _km_by_arm(subset[subset.arm == arm.code], endpoint, cfg) for arm in cfg.arms
             }
     out["excluded"] = sets["excluded"]
     return out
+
+
+def _usable(times: pd.DataFrame, endpoint: str) -> pd.DataFrame:
+    days, _event, excluded, _label = outcomes.ENDPOINTS[endpoint]
+    return times[times[excluded].isna() & times[days].notna()]
+
+
+def _km_by_arm(times: pd.DataFrame, endpoint: str, cfg: TrialConfig) -> dict:
+    """One arm's Kaplan-Meier summary, or, when the arm has no usable subject in the set (an empty
+    per-protocol set, an arm nobody was allocated to), the same shape with no estimate and
+    ``empty`` saying why; the pages and reports show that sentence instead of a curve."""
+    if len(_usable(times, endpoint)):
+        return {
+            **outcomes.km_summary(times, endpoint, cfg),
+            "at_risk_table": outcomes.at_risk_table(times, endpoint, 6, cfg),
+            "empty": None,
+        }
+    why = "no subjects" if len(times) == 0 else f"no subject with a usable {endpoint.upper()} time"
+    return {
+        "n": 0,
+        "events": 0,
+        "median_days": None,
+        "median_lower": None,
+        "median_upper": None,
+        "landmarks": {
+            k: {"survival": None, "lower": None, "upper": None, "at_risk": 0} for k in outcomes.landmarks_days(cfg)
+        },
+        "excluded": int(len(times)),
+        "curve": pd.DataFrame(columns=["time", "survival", "lower", "upper", "at_risk", "observed"]),
+        "at_risk_table": pd.DataFrame(columns=["months", "at_risk"]),
+        "empty": why,
+    }
+
+
+def empty_message(by_arm: dict, labels: dict[str, str]) -> str | None:
+    """The sentence a page shows for a set whose arms have no usable subjects: None when every arm
+    has some, else which arms are empty and why (for every arm: the set is empty)."""
+    empty = {arm: km["empty"] for arm, km in by_arm.items() if km.get("empty")}
+    if not empty:
+        return None
+    if len(empty) == len(by_arm):
+        return "No subjects to analyse in this set: " + "; ".join(f"{labels.get(a, a)}: {w}" for a, w in empty.items())
+    return "; ".join(f"{labels.get(a, a)}: {w}, no curve" for a, w in empty.items())
+
+
+def logrank(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """The log-rank test of OS and DFS by arm, stratified by the randomization strata (the strata
+    of the stratified Cox, R's ``survdiff(Surv(t, e) ~ arm + strata(s))``) and unstratified, for
+    the ITT and the per-protocol sets: observed and expected events per arm, chi-square (1 df), p.
+    A set with no subjects, one arm or no events gives each test's ``reason`` instead."""
+    from dashboard.stats.comparison import logrank_test
+
+    cfg = cfg or load_trial()
+    times, sets = _times_with_arm(con, viewer, cfg)
+    exp, _ref = _experimental(cfg)
+    strata = [STRATUM_COLUMNS[s.field] for s in cfg.randomization.strata]
+    out: dict = {}
+    for set_key in SETS:
+        subset = times[times.subjid.isin(set(sets[set_key].subjid))]
+        out[set_key] = {}
+        for endpoint in outcomes.ENDPOINTS:
+            days, event, _excluded, _label = outcomes.ENDPOINTS[endpoint]
+            usable = _usable(subset, endpoint)
+            out[set_key][endpoint] = {
+                "stratified": logrank_test(usable, days, event, "arm", exp.code, strata=strata),
+                "unstratified": logrank_test(usable, days, event, "arm", exp.code),
+            }
+    return out
+
+
+def logrank_rows(result: dict, cfg: TrialConfig) -> list[dict]:
+    """One row per set, endpoint and test for a table (pages and the closed report): observed and
+    expected events per arm, chi-square and p, or the reason the test is not estimable. The
+    columns are named after the arms' labels in trial.toml; values are plain text for ui.table."""
+    exp, ref = _experimental(cfg)
+    rows = []
+    for set_key, name in SETS.items():
+        for endpoint, tests in result[set_key].items():
+            for kind, r in tests.items():
+                row = {"set": name, "endpoint": outcomes.ENDPOINTS[endpoint][3], "log-rank": kind}
+                for arm, key in ((exp, "experimental"), (ref, "reference")):
+                    got = r["by_arm"][key]
+                    expected = "—" if got["expected"] is None else f"{got['expected']:.1f}"
+                    row[f"{arm.label}: observed / expected"] = f"{got['observed']} / {expected}"
+                row["chi-square (1 df)"] = "—" if r["chisq"] is None else f"{r['chisq']:.2f}"
+                row["p"] = "—" if r["p"] is None else ("<0.001" if r["p"] < 0.001 else f"{r['p']:.3f}")
+                note = r["reason"] or ""
+                if r["dropped"]:
+                    note = (note + "; " if note else "") + f"{r['dropped']} subject(s) without strata left out"
+                row["note"] = note
+                rows.append(row)
+    return rows
 
 
 def _experimental(cfg: TrialConfig):
@@ -146,6 +234,11 @@ def interim(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
         "z_statistic": z,
         "spending": d.spending,
         "alpha": d.alpha_one_sided,
+        # None until estimable: no deaths, a hazard ratio that is not estimable (an arm without
+        # subjects or events) leave them None rather than absent
+        "conditional_power_trend": None,
+        "conditional_power_design": None,
+        "crossed": None,
     }
     if 0 < t < 1:
         earlier = [f for f in d.interim_fractions if f < t]
@@ -233,8 +326,11 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
                 "flagged_ref": r["flagged"],
             }
         )
-    out["soc_differences"] = pd.DataFrame(rows)
+    # with the columns even when empty (no adverse event yet): the pages filter on them
+    soc_columns = ["soc", "grade", "events_exp", "events_ref", "p_exp", "p_ref", "difference", "lower", "upper"]
+    out["soc_differences"] = pd.DataFrame(rows, columns=soc_columns)
     out["signal_differences"] = pd.DataFrame(sig_rows)
+    out["n"] = n_arm
     out["labels"] = {"experimental": exp.code, "reference": ref.code}
     return out
 
@@ -292,6 +388,7 @@ def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfi
     saf = safety_by_arm(con, viewer, cfg)
     ni = noninferiority(con, viewer, cfg)["itt"]
     it = interim(con, viewer, cfg)
+    lr = logrank(con, viewer, cfg)
     diff, hr = ni["difference"], ni["hazard_ratio"]
     return {
         "survival_by_arm": by_arm,
@@ -315,6 +412,20 @@ def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfi
                 "hr_lower": hr.get("lower"),
                 "hr_upper": hr.get("upper"),
                 "hr_margin": ni["hr_margin"],
+            },
+            "logrank": {
+                set_key: {
+                    endpoint: {
+                        kind: {
+                            k: r[k]
+                            for k in ("chisq", "df", "p", "o_minus_e", "variance", "by_arm", "n", "events")
+                            + ("dropped", "stratified_by", "reason")
+                        }
+                        for kind, r in tests.items()
+                    }
+                    for endpoint, tests in by_endpoint.items()
+                }
+                for set_key, by_endpoint in lr.items()
             },
             "interim": {
                 "expected_deaths_final": it["expected_deaths_final"],

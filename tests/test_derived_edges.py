@@ -7,13 +7,15 @@ unless said otherwise, cut-off 2028-06-30 (the factory's). Every expected value 
 by hand from how the subject was made (export spec section 5, docs/warehouse.md, trial.toml),
 in the comments, never by running the derivation.
 
-Covered: survival.sql (dfs_event, the first local recurrence, events on the randomization
-day), subjects.sql (operations, dose and response dates, chemotherapy, pathology, AJCC stage not
-assessable), surgeries.sql (protocol_surgery), adverse_events.sql (phase, the post-operative
-windows at their edges, coded answers, Clavien-Dindo rank), allocation_long.sql (the stratum
-labels, through the wide allocation table), eligibility.sql (undecidable data, exclusion
-criteria), followup_status.sql and followup_visits.sql (several DS rows), last_known_alive.sql
-(which FU and DS rows are contacts), windows.sql (min/max days, same-day consent and RT).
+Covered: survival.sql (dfs_event, the first local recurrence, events on the randomization day,
+DFS censored at the last disease assessment and the count of moved censorings through
+queries/closed/dfs_censoring.sql, on a package of its own), subjects.sql (operations, dose and
+response dates, chemotherapy, pathology, AJCC stage not assessable), surgeries.sql
+(protocol_surgery), adverse_events.sql (phase, the post-operative windows at their edges, coded
+answers, Clavien-Dindo rank), allocation_long.sql (the stratum labels, through the wide
+allocation table), eligibility.sql (undecidable data, exclusion criteria), followup_status.sql
+and followup_visits.sql (several DS rows), last_known_alive.sql (which FU and DS rows are
+contacts), windows.sql (min/max days, same-day consent and RT).
 The other window and follow-up visit limits are pinned by test_windows.py.
 """
 
@@ -262,7 +264,8 @@ def test_disease_free_survival_events_and_days(closed):
         "DFS-REC": [d("2026-09-01"), d("2026-10-01"), True, (d("2026-09-01") - RAND).days, False],
         # death without recurrence: a DFS event at the death date
         "DFS-DEAD": [None, None, True, (d("2027-02-01") - RAND).days, True],
-        # neither: censored at the last contact, the M3 visit (later than the surgery)
+        # neither: censored at the last disease assessment, the M3 visit (also its last
+        # contact, later than the surgery)
         "DFS-NONE": [None, None, False, (d("2026-06-14") - RAND).days, False],
     }
 
@@ -541,3 +544,161 @@ def test_last_known_alive_of_a_subject_with_forms_but_no_follow_up(closed):
     # and DFS-DEAD's the surgery (the DD row is left out)
     got = dict(_rows(closed, "select subjid, last_known_alive from last_known_alive where subjid like 'DFS-%'"))
     assert got == {"DFS-REC": d("2027-03-01"), "DFS-DEAD": SURG, "DFS-NONE": d("2026-06-14")}
+
+
+# ------------------------------------------------------------------ survival.sql: DFS censoring
+# DFS is censored at the last disease assessment (docs/warehouse.md "Definitions"): RS.RSDAT,
+# PATH.PATHDAT, or FU.VISDAT of a scheduled visit attended alive, on or before the cut-off and
+# never before randomization; OS at the last date known alive. A package of its own, so that
+# the count of moved censorings below is countable by hand. Randomized on RAND, operated on SURG
+# (the factory's response imaging is 5 days before randomization), arms as listed.
+CENSOR_ARMS = {
+    "CEN-AE": "STANDARD",
+    "CEN-UNSCHED": "DE-ESCALATION",
+    "CEN-PATH": "STANDARD",
+    "CEN-NONE": "DE-ESCALATION",
+    "CEN-SAME": "STANDARD",
+    "CEN-LATE": "DE-ESCALATION",
+    "CEN-DEADFU": "STANDARD",
+    "CEN-REC": "DE-ESCALATION",
+    "CEN-RSAFTER": "STANDARD",
+}
+
+
+def _censoring_package() -> Package:
+    pkg = Package()
+    for subjid, arm in CENSOR_ARMS.items():
+        surgery = None if subjid == "CEN-RSAFTER" else SURG.isoformat()
+        pkg.add_subject(subjid, "01", arm=arm, randdat=RAND.isoformat(), surgery=surgery)
+
+    def fu(subjid, visit, when, status="ALIVE"):
+        pkg.add("FU", SUBJID=subjid, SITEID="01", VISIT=visit, VISDAT=when, SSSTAT=status)
+
+    def ae(subjid, when):
+        pkg.add("AE", SUBJID=subjid, SITEID="01", AESPID="1", AETERM="rash", AESTDAT=when, AETOXGR="1", AESER="N")
+
+    def path(subjid, when):
+        pkg.add("PATH", SUBJID=subjid, SITEID="01", PATHDAT=when, PCR="N", MARGIN="NEGATIVE")
+
+    # pathology, the M3 visit, then an AE months later: the AE is the last contact
+    path("CEN-AE", "2026-03-25")
+    fu("CEN-AE", "M3", "2026-06-14")
+    ae("CEN-AE", "2026-11-02")
+    # an unscheduled contact after the M3 visit is a contact, not an assessment
+    fu("CEN-UNSCHED", "M3", "2026-06-14")
+    fu("CEN-UNSCHED", "UNSCHEDULED", "2026-08-01")
+    # pathology only, then an AE
+    path("CEN-PATH", "2026-03-25")
+    ae("CEN-PATH", "2026-05-01")
+    # CEN-NONE: operated, no pathology, no visit: its only assessment is before randomization
+    # CEN-SAME: pathology and the M3 visit on one day, nothing later
+    path("CEN-SAME", "2026-06-14")
+    fu("CEN-SAME", "M3", "2026-06-14")
+    # the M21 visit, then an M30 visit after the cut-off (left out of crf_fu, a finding): a
+    # contact for OS (censored at the cut-off), not an assessment for DFS
+    fu("CEN-LATE", "M21", "2028-01-01")
+    fu("CEN-LATE", "M30", "2028-07-15")
+    # a scheduled visit that reports death (no death form): neither a contact nor an assessment
+    fu("CEN-DEADFU", "M3", "2026-06-14")
+    fu("CEN-DEADFU", "M6", "2026-09-14", "DEAD")
+    # a recurrence: a DFS event, no censoring at all
+    fu("CEN-REC", "M3", "2026-06-14")
+    pkg.add("RECUR", SUBJID="CEN-REC", SITEID="01", RECDAT="2026-08-01", RECTYPE="LOCAL")
+    ae("CEN-REC", "2026-12-01")
+    # not operated; response imaging 10 days after randomization, then an AE
+    pkg.add("RS", SUBJID="CEN-RSAFTER", SITEID="01", RSDAT=(RAND + days(10)).isoformat(), RSORRES="SD")
+    ae("CEN-RSAFTER", "2026-04-01")
+    return pkg
+
+
+# subject -> (last known alive (OS censoring), DFS censoring date, its source, moved), by hand
+CENSORING = {
+    "CEN-AE": (d("2026-11-02"), d("2026-06-14"), "FU", True),
+    "CEN-UNSCHED": (d("2026-08-01"), d("2026-06-14"), "FU", True),
+    "CEN-PATH": (d("2026-05-01"), d("2026-03-25"), "PATH", True),
+    # last contact the surgery; the RS row (RAND - 5) censors at randomization, day 0
+    "CEN-NONE": (SURG, RAND, "randomization", True),
+    # on one day the FU visit names the source
+    "CEN-SAME": (d("2026-06-14"), d("2026-06-14"), "FU", False),
+    # the contact after the cut-off censors OS at the cut-off; DFS stays at the M21 visit
+    "CEN-LATE": (CUTOFF, d("2028-01-01"), "FU", True),
+    "CEN-DEADFU": (d("2026-06-14"), d("2026-06-14"), "FU", False),
+    "CEN-RSAFTER": (d("2026-04-01"), RAND + days(10), "RS", True),
+}
+
+
+@pytest.fixture(scope="module")
+def censoring(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dfs_censoring")
+    build(_censoring_package().write(tmp / "pkg"), tmp / "wh")
+    con = warehouse.connect(tmp / "wh", closed=True)
+    blinded = warehouse.connect(tmp / "wh", closed=False)
+    yield con, blinded
+    con.close()
+    blinded.close()
+
+
+def test_dfs_is_censored_at_the_last_disease_assessment(censoring):
+    con, _ = censoring
+    got = {
+        s: tuple(rest)
+        for s, *rest in _rows(
+            con,
+            "select subjid, last_known_alive, last_disease_assessment, dfs_censor_source, dfs_censor_moved "
+            "from survival where not dfs_event",
+        )
+    }
+    assert got == CENSORING
+    times = {s: (os, dfs) for s, os, dfs in _rows(con, "select subjid, os_days, dfs_days from survival")}
+    for subjid, (lka, censor, _source, _moved) in CENSORING.items():
+        assert times[subjid] == ((lka - RAND).days, (censor - RAND).days), subjid
+
+
+def test_a_dfs_event_has_no_censoring(censoring):
+    con, _ = censoring
+    assert _rows(
+        con,
+        "select dfs_event, dfs_days, last_disease_assessment, dfs_censor_source, dfs_censor_moved, os_days "
+        "from survival where subjid = 'CEN-REC'",
+    ) == [(True, (d("2026-08-01") - RAND).days, None, None, False, (d("2026-12-01") - RAND).days)]
+
+
+def test_the_count_of_moved_dfs_censorings_by_arm(censoring):
+    from dashboard.store.sql import query
+
+    con, _ = censoring
+    moved = {
+        s: (lka - censor).days for s, (lka, censor, _src, is_moved) in CENSORING.items() if is_moved
+    }  # CEN-AE 141, CEN-UNSCHED 48, CEN-PATH 37, CEN-NONE 14, CEN-LATE 181, CEN-RSAFTER 21
+
+    def arm(a):
+        return sorted(v for s, v in moved.items() if a is None or CENSOR_ARMS[s] == a)
+
+    got = con.execute(query("closed/dfs_censoring")).df()
+    rows = {
+        r.arm if isinstance(r.arm, str) else None: (
+            r.randomized,
+            r.dfs_censored,
+            r.dfs_censor_moved,
+            r.censored_at_randomization,
+            r.median_days_moved,
+            r.max_days_moved,
+        )
+        for r in got.itertuples()
+    }
+    # STANDARD: 5 randomized, none with an event, 3 moved (37, 141, 21 days: median 37)
+    # DE-ESCALATION: 4 randomized, CEN-REC an event, 3 moved (48, 14 at randomization, 181)
+    # both arms: 9, 8 censored, 6 moved, median of 14, 21, 37, 48, 141, 181 = 42.5
+    assert rows == {
+        "STANDARD": (5, 5, 3, 0, 37.0, 141),
+        "DE-ESCALATION": (4, 3, 3, 1, 48.0, 181),
+        None: (9, 8, 6, 1, 42.5, 181),
+    }
+    assert arm("STANDARD") == [21, 37, 141] and arm("DE-ESCALATION") == [14, 48, 181]
+    assert list(got.arm.iloc[:2]) == ["DE-ESCALATION", "STANDARD"]
+
+
+def test_blinded_roles_read_the_dfs_censoring_columns(censoring):
+    con, blinded = censoring
+    cols = "subjid, last_disease_assessment, dfs_censor_source, dfs_censor_moved, dfs_days"
+    assert sorted(_rows(blinded, f"select {cols} from survival")) == sorted(_rows(con, f"select {cols} from survival"))

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import MAIN, clear_caches, open_page, serving
+from apptest import MAIN, clear_caches, open_page, page_text, serving
 from dashboard.access import audit
 from dashboard.access.roles import AccessDenied, Viewer
 from dashboard.ingest.build import build
@@ -52,6 +52,53 @@ def test_survival_by_arm_by_hand(con):
     assert de["landmarks"]["12"]["at_risk"] == 6 and std["landmarks"]["12"]["at_risk"] == 23
 
 
+def test_logrank_by_arm_matches_r(con):
+    """R 4.2.2, survival 3.5.3, on this warehouse's ITT OS times: survdiff(Surv(os_days, os_event) ~
+    arm + strata(stratum_response, stratum_site)) gives O 17 and 3, E 8.05133604861 and
+    11.94866395139, chisq 18.1208749653416, p 2.07316137396e-05. Every subject here is in one
+    stratum (PR, oral cavity), so the unstratified test is the same."""
+    lr = closed.logrank(con, Viewer("dsmb"))["itt"]["os"]
+    for kind in ("stratified", "unstratified"):
+        r = lr[kind]
+        assert (r["by_arm"]["experimental"]["observed"], r["by_arm"]["reference"]["observed"]) == (17, 3)
+        assert r["by_arm"]["experimental"]["label"] == "DE-ESCALATION"
+        assert r["by_arm"]["experimental"]["expected"] == pytest.approx(8.05133604861, abs=1e-10)
+        assert r["by_arm"]["reference"]["expected"] == pytest.approx(11.94866395139, abs=1e-10)
+        assert r["chisq"] == pytest.approx(18.1208749653416, abs=1e-12)
+        assert r["p"] == pytest.approx(2.07316137396e-05, rel=1e-10)
+    assert lr["stratified"]["stratified_by"] == ["stratum_response", "stratum_site"]
+    rows = closed.logrank_rows(closed.logrank(con, Viewer("dsmb")), closed.load_trial())
+    first = rows[0]
+    assert first["De-escalation surgery: observed / expected"] == "17 / 8.1"
+    assert first["Standard surgery: observed / expected"] == "3 / 11.9"
+    assert (first["chi-square (1 df)"], first["p"]) == ("18.12", "<0.001")
+
+
+def test_logrank_refuses_blinded_viewers(wh):
+    blinded = warehouse.connect(wh)
+    try:
+        for role in ("pi", "steering", "data_manager"):
+            with pytest.raises(AccessDenied, match="may not open the closed session"):
+                closed.logrank(blinded, Viewer(role))
+    finally:
+        blinded.close()
+
+
+def test_the_survival_page_shows_the_logrank_and_blinded_roles_do_not(wh):
+    clear_caches()
+    at = open_page(Viewer("dsmb", None, "dsmb.chair"), "closed_survival.py")
+    assert not at.exception
+    text = page_text(at, charts=False)
+    assert "Log-rank test by arm" in text and "18.12" in text and "17 / 8.1" in text
+    assert "stratified by the randomization strata (STRATRESP, STRATSITE)" in text
+    for viewer in (Viewer("steering"), Viewer("pi"), Viewer("site", "01")):
+        at = AppTest.from_file(str(Path(MAIN).parent.parent / "pages" / "closed_survival.py"), default_timeout=60)
+        at.session_state["viewer"] = viewer
+        at.run()
+        text = page_text(at, charts=False)
+        assert "not available to your role" in text and "Log-rank" not in text and "18.12" not in text
+
+
 def test_safety_by_arm_by_hand(con):
     saf = closed.safety_by_arm(con, Viewer("dsmb"))
     assert saf["by_arm"]["DE-ESCALATION"]["serious"] == 7 + 7 + 3
@@ -78,6 +125,9 @@ def test_the_dsmb_summary_has_by_arm_and_closed(wh):
     assert ni["hr_lower"] < ni["hazard_ratio"] < ni["hr_upper"] and ni["hazard_ratio"] > 1
     assert it["observed_deaths"] == 20 and it["information_fraction"] == pytest.approx(20 / 90)
     assert [round(p["fraction"], 2) for p in it["planned"]] == [0.5, 0.75, 1.0]
+    lr = s["closed"]["logrank"]["itt"]["os"]["stratified"]
+    assert lr["chisq"] == pytest.approx(18.1208749653416, abs=1e-12) and lr["df"] == 1
+    assert lr["by_arm"]["reference"]["observed"] == 3
 
 
 @pytest.mark.parametrize("role", ["pi", "steering", "data_manager", "admin"])
@@ -85,6 +135,7 @@ def test_other_summaries_have_neither(wh, role):
     s = summary(wh, Viewer(role))
     assert "closed" not in s
     assert "by_arm" not in json.dumps(s.get("survival", {})) + json.dumps(s.get("safety", {}))
+    assert "logrank" not in json.dumps(s) and "18.12" not in json.dumps(s)
 
 
 def test_closed_functions_refuse_blinded_viewers_and_blinded_files(wh):
@@ -181,6 +232,7 @@ def test_the_open_report_is_pooled_and_the_closed_one_is_marked(wh, tmp_path):
     text = (tmp_path / "closed.html").read_text(encoding="utf-8")
     assert text.count("CONFIDENTIAL - DSMB CLOSED SESSION") >= 2
     assert "CLOSED: non-inferiority" in text and "De-escalation surgery" in text
+    assert "CLOSED: log-rank test by arm" in text and "17 / 8.1" in text and "18.12" in text
     assert "made by" in text and "Data cut-off 2028-06-30" in text
     actions = [e["action"] for e in audit.read()]
     assert "export: open report (html)" in actions and "cli_report_closed" in actions

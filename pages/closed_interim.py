@@ -26,6 +26,10 @@ c[2].metric(
     help="(log HR margin - log HR) / SE, stratified Cox",
 )
 c[3].metric("Boundary now", "—" if it.get("current_boundary") is None else f"{it['current_boundary']:.2f}")
+if it["observed_deaths"] == 0:
+    st.info("No deaths yet: information fraction 0, so no Z statistic, boundary crossing or conditional power.")
+elif it["z_statistic"] is None:
+    st.info("The stratified hazard ratio is not estimable yet, so no Z statistic or conditional power.")
 if it.get("crossed"):
     st.error("The current Z crosses the boundary at the actual information fraction.")
 

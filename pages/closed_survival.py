@@ -87,6 +87,8 @@ st.caption(
 for key, name in closed.SETS.items():
     if ni[key]["n"] == 0:
         st.info(f"{name}: no subjects in this set, so no difference, hazard ratio or log-rank test.")
+    elif not ni[key]["hazard_ratio"].get("events"):
+        st.info(f"{name}: no deaths yet, so no hazard ratio or log-rank test of overall survival.")
 excluded = surv["excluded"]
 if len(excluded):
     with st.expander(f"Per-protocol set: {len(excluded)} subject(s) left out"):

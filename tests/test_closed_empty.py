@@ -97,7 +97,16 @@ def test_every_closed_page_opens_with_a_message(wh):
                 assert "De-escalation surgery: no subjects, no curve" in text
                 assert "only one arm" in text
             else:
-                assert "no events" in text
+                assert "no events" in text and "Intention to treat: no deaths yet" in text
+            if kind == "no_surgery":  # the other endpoint too
+                at.segmented_control(key="closed_endpoint").set_value("dfs").run()
+                assert not at.exception, [e.value for e in at.exception]
+                assert "No subjects to analyse in this set" in page_text(at, charts=False)
+        if page == "closed_interim":
+            if kind == "no_events":
+                assert "No deaths yet: information fraction 0" in text
+            elif kind == "one_arm":
+                assert "The stratified hazard ratio is not estimable yet" in text
 
 
 def test_the_dsmb_summary_and_the_closed_report_do_not_crash(wh, tmp_path):
@@ -129,3 +138,5 @@ def test_the_dsmb_summary_and_the_closed_report_do_not_crash(wh, tmp_path):
         assert "Per protocol: no subjects in this set" in html and "No subjects to analyse in this set" in html
     elif kind == "one_arm":
         assert "De-escalation surgery: no subjects, no curve" in html
+    else:
+        assert "Intention to treat: no deaths yet" in html

@@ -213,6 +213,8 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     for key, name in closed.SETS.items():
         if ni[key]["n"] == 0:
             doc.p(f"{name}: no subjects in this set, so no difference, hazard ratio or log-rank test.", "empty")
+        elif not ni[key]["hazard_ratio"].get("events"):
+            doc.p(f"{name}: no deaths yet, so no hazard ratio or log-rank test of overall survival.", "empty")
     doc.h(2, "CLOSED: log-rank test by arm")
     doc.table(pd.DataFrame(closed.logrank_rows(closed.logrank(con, viewer, cfg), cfg)))
     strata_names = ", ".join(s.field for s in cfg.randomization.strata)

@@ -445,3 +445,123 @@ def drift_from_design(log_hr_margin: float, log_hr_assumed: float, events_final:
     if d <= 0.0:
         raise ValueError(f"events_final must be > 0, got {events_final!r}")
     return (m - a) * math.sqrt(d / 4.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring: the looks held, the looks to come, repeated confidence intervals, conditional
+# power against the whole remaining design (issue 12)
+
+
+def monitoring_looks(held: Sequence[float], planned: Sequence[float], final: bool = False) -> list[dict]:
+    """The looks of a trial being monitored: those held (their actual information fractions, in
+    order) and the planned ones still to come (planned fractions above the last held one, the
+    final at 1 always among them), each marked ``held``.
+
+    When the last held look is the final analysis (``final``, or its fraction is 1 or more, an
+    over-running trial), no look is to come. A planned final at fraction 1 is kept whenever the
+    last held look is below 1 and not final.
+    """
+    h = [float(x) for x in held]
+    if any(b <= a for a, b in zip(h, h[1:], strict=False)) or any(x <= 0 for x in h):
+        raise ValueError(f"looks held must be > 0 and strictly increasing, got {h}")
+    last = h[-1] if h else 0.0
+    out = [{"fraction": x, "held": True} for x in h]
+    if final or last >= 1.0:
+        return out
+    to_come = sorted({float(p) for p in planned if last < float(p) < 1.0} | {1.0})
+    return out + [{"fraction": x, "held": False} for x in to_come]
+
+
+def monitoring_boundaries(
+    held: Sequence[float],
+    planned: Sequence[float],
+    alpha: float = 0.025,
+    kind: str = "obrien-fleming",
+    *,
+    final: bool = False,
+) -> list[dict]:
+    """Boundaries of the looks held and of those to come, from the alpha actually spent.
+
+    Each held look spends ``alpha*(t_k) - alpha*(t_{k-1})`` at its actual fraction, so the alpha
+    spent at earlier looks is what they really spent; the looks to come are the planned ones
+    (:func:`monitoring_looks`), and the final look spends whatever remains, whatever its fraction
+    (an early final analysis, or one past the planned information: Lan-DeMets with the last look
+    spending all, as gsDesign's ``sfupper`` with ``timing`` capped at 1 and rpact's
+    ``getDesignGroupSequential(informationRates = ...)`` with the last rate the final). Returns
+    :func:`boundaries`' dicts with ``held`` added.
+    """
+    looks = monitoring_looks(held, planned, final)
+    # over-running: a final past 1 spends all the alpha (spending caps at 1) while the looks'
+    # correlations come from the actual information, sqrt(t_i / t_j), as in gsDesign
+    bounds = boundaries([lk["fraction"] for lk in looks], alpha, kind, spend_all_at_last=True)
+    for b, lk in zip(bounds, looks, strict=True):
+        b["held"] = lk["held"]
+        b["fraction"] = lk["fraction"]
+    return bounds
+
+
+def repeated_ci_upper(log_hr: float, se: float, z_boundary: float) -> float:
+    """The one-sided repeated confidence bound for the log hazard ratio at a look (Jennison &
+    Turnbull 1989; 2000, chapter 9): ``log_hr + c_k * se`` with ``c_k`` the look's boundary.
+    Non-inferiority holds at this look exactly when it is below the log margin, i.e. when the
+    boundary is crossed; the nominal bound uses 1.96 (or the final critical value) instead, and
+    does not keep the error rate over repeated looks."""
+    if not all(math.isfinite(v) for v in (log_hr, se)) or se <= 0:
+        raise ValueError("log_hr must be finite and se > 0")
+    return float(log_hr + z_boundary * se) if math.isfinite(z_boundary) else math.inf
+
+
+def conditional_power_design(z: float, t: float, theta: float, looks_to_come: Sequence[dict]) -> float:
+    """Conditional power against the rest of the planned design: the probability, given
+    ``Z(t) = z``, of crossing the boundary at any look still to come (``looks_to_come``: dicts
+    with ``fraction`` and ``z_boundary``, as :func:`monitoring_boundaries` gives them), under
+    drift ``theta`` (expected Z at fraction 1).
+
+    From the B-value ``b = z sqrt(t)``, the increments after ``t`` are a Brownian motion: at a look
+    at ``t_j`` the test crosses when ``B(t_j) >= c_j sqrt(t_j)``, i.e. when the increment
+    ``W(s_j) = B(t_j) - b``, ``s_j = t_j - t``, reaches ``c_j sqrt(t_j) - b``. Rescaled to the
+    canonical form on ``u_j = s_j / s_K`` this is :func:`crossing_probabilities` with boundaries
+    ``(c_j sqrt(t_j) - b) / sqrt(s_j)`` and drift ``theta sqrt(s_K)``. With one look to come it is
+    :func:`conditional_power`.
+    """
+    z, t, theta = float(z), float(t), float(theta)
+    if not all(math.isfinite(v) for v in (z, t, theta)):
+        raise ValueError("z, t and theta must be finite")
+    future = [lk for lk in looks_to_come if float(lk["fraction"]) > t]
+    if not future:
+        return float("nan")
+    b = z * math.sqrt(t)
+    s = np.array([float(lk["fraction"]) - t for lk in future])
+    c = np.array([float(lk["z_boundary"]) for lk in future])
+    tj = np.array([float(lk["fraction"]) for lk in future])
+    u = s / s[-1]
+    bounds = (c * np.sqrt(tj) - b) / np.sqrt(s)
+    return float(crossing_probabilities(u, bounds, theta * math.sqrt(s[-1]))[-1])
+
+
+def design_check(
+    fractions: Sequence[float],
+    alpha: float,
+    power: float,
+    log_hr_margin: float,
+    log_hr_assumed: float,
+    events_final: float,
+    kind: str = "obrien-fleming",
+) -> dict:
+    """The design as configured, checked against itself: its power with its looks (the boundaries
+    of ``fractions``, final at 1, drift from the design), and the final events that give the
+    stated power with those looks (the drift grows with sqrt(events))."""
+    t = list(fractions)
+    bounds = [b["z_boundary"] for b in boundaries(t, alpha, kind, spend_all_at_last=True)]
+
+    def power_at(events: float) -> float:
+        return float(crossing_probabilities(t, bounds, drift_from_design(log_hr_margin, log_hr_assumed, events))[-1])
+
+    achieved = power_at(events_final)
+    needed = optimize.brentq(lambda d: power_at(d) - power, 1.0, 1e6, xtol=1e-6)
+    return {
+        "power": achieved,
+        "events_for_power": float(needed),
+        "events": float(events_final),
+        "final_boundary": float(bounds[-1]),
+    }

@@ -213,3 +213,47 @@ def test_the_closed_view_stratifies_by_the_randomization_strata_as_r_does(tmp_pa
     assert un["by_arm"]["experimental"]["expected"] == pytest.approx(3.13947163947, abs=1e-10)
     assert un["chisq"] == pytest.approx(0.0130258154336725, abs=1e-13)
     assert un["p"] == pytest.approx(0.909134190479, abs=1e-11)
+
+
+def test_lung_through_the_warehouse_matches_r_and_its_empty_per_protocol_set_is_said(tmp_path):
+    """R's lung data as an export package (tests/factory.lung_package: arms alternate by row, the
+    first row de-escalation; nobody is operated, so the per-protocol set is empty). R 4.2.2,
+    survival 3.5.3:
+
+    lung$arm <- ifelse((seq_len(nrow(lung)) - 1) %% 2 == 1, "STANDARD", "DE-ESCALATION")
+    survdiff(Surv(time, status) ~ arm, data = lung)
+                        N Observed Expected (O-E)^2/E (O-E)^2/V
+    arm=DE-ESCALATION 114       82     97.2      2.39      5.97
+    arm=STANDARD      114       83     67.8      3.43      5.97
+    $exp 97.2394466378 67.7605533622; $var[1,1] 38.9319241279; $chisq 5.96530325763427;
+    p 0.0145900910425
+
+    Every subject is in one randomization stratum, so the stratified test is the same."""
+    from dashboard.access.roles import Viewer
+    from dashboard.ingest.build import build
+    from dashboard.store import warehouse
+    from dashboard.views import closed
+    from factory import lung_package
+
+    build(lung_package().write(tmp_path / "pkg"), tmp_path / "wh")
+    con = warehouse.connect(tmp_path / "wh", closed=True)
+    try:
+        lr = closed.logrank(con, Viewer("dsmb"))
+        surv = closed.survival_by_arm(con, Viewer("dsmb"))
+        closed.summary_part(con, Viewer("dsmb"))  # the DSMB summary's part does not fail either
+    finally:
+        con.close()
+    for kind in ("stratified", "unstratified"):
+        r = lr["itt"]["os"][kind]
+        assert (r["by_arm"]["experimental"]["n"], r["by_arm"]["reference"]["n"]) == (114, 114)
+        assert (r["by_arm"]["experimental"]["observed"], r["by_arm"]["reference"]["observed"]) == (82, 83)
+        assert r["by_arm"]["experimental"]["expected"] == pytest.approx(97.2394466378, abs=1e-9)
+        assert r["by_arm"]["reference"]["expected"] == pytest.approx(67.7605533622, abs=1e-9)
+        assert r["variance"] == pytest.approx(38.9319241279, abs=1e-9)
+        assert r["chisq"] == pytest.approx(5.96530325763427, abs=1e-12)
+        assert r["p"] == pytest.approx(0.0145900910425, abs=1e-12)
+        assert lr["pp"]["os"][kind]["reason"] == "no subjects"
+    labels = {"DE-ESCALATION": "De-escalation surgery", "STANDARD": "Standard surgery"}
+    assert closed.empty_message(surv["pp"]["os"], labels) == (
+        "No subjects to analyse in this set: De-escalation surgery: no subjects; Standard surgery: no subjects"
+    )

@@ -485,6 +485,55 @@ def _write_private(path, data: bytes) -> None:
         fh.write(data)
 
 
+def _looks(args) -> int:
+    """The DSMB's looks on the record: list them, or record the current data cut as the next one
+    (its information fraction: OS deaths over the design's expected final deaths)."""
+    from dashboard.access import looks
+    from dashboard.config import load_trial
+    from dashboard.store import warehouse
+    from dashboard.store.data import scalar
+
+    args.role = "dsmb"
+    viewer = _dsmb_sign_in(args, f"looks {args.action}")
+    if viewer is None:
+        return 2
+    if args.action == "list":
+        for lk in looks.held():
+            cut = lk["data_cut"] or {}
+            print(
+                f"look {lk['look']}: fraction {lk['fraction']:.3f} ({lk['events']} deaths)"
+                f"{' FINAL' if lk['final'] else ''}, data cut {cut.get('cutoff')} (build {cut.get('build_id')}), "
+                f"recorded by {lk['recorded_by']} at {lk['time']}"
+            )
+        return 0
+    cfg = load_trial()
+    try:
+        con = warehouse.connect(args.warehouse, closed=True)
+    except warehouse.NoWarehouse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        deaths = int(scalar(con, "closed/look_deaths") or 0)
+    finally:
+        con.close()
+    fraction = deaths / cfg.design.expected_deaths_final
+    try:
+        entry = looks.record(
+            fraction=fraction,
+            events=deaths,
+            data_cut=_data_cut(_manifest(args.warehouse)),
+            user=viewer.user,
+            role=viewer.role,
+            final=args.final,
+        )
+    except looks.LookError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    d = entry["detail"]
+    print(f"recorded look {d['look']}: fraction {fraction:.3f} ({deaths} deaths){' FINAL' if args.final else ''}")
+    return 0
+
+
 def _credentials(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--user",
@@ -567,6 +616,12 @@ def parser() -> argparse.ArgumentParser:
     )
     a.set_defaults(func=_audit)
 
+    lk = sub.add_parser("looks", help="the DSMB's looks on the record: list them, or record this data cut as one")
+    lk.add_argument("action", choices=["list", "record"])
+    lk.add_argument("--warehouse", required=True)
+    lk.add_argument("--final", action="store_true", help="this look is the final analysis")
+    _credentials(lk)
+    lk.set_defaults(func=_looks)
     m = sub.add_parser("bench", help="measure the build against DuckDB's floor (prints numbers)")
     m.add_argument("--subjects", type=int, default=300)
     m.add_argument("--sites", type=int, default=12)

@@ -5,6 +5,8 @@ cannot record one; and a look's record is part of the keyed chain."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dashboard.access import audit, looks
@@ -39,7 +41,7 @@ def test_a_look_is_recorded_once_with_its_fraction_and_listed(env):  # noqa: F81
     assert again.returncode == 2 and "was a look already" in again.stderr
     listed = _looks(env, "list")
     assert listed.returncode == 0 and listed.stdout.startswith(f"look 1: fraction {lk['fraction']:.3f}")
-    ok, message = audit.verify(env["log"])
+    ok, message = audit.verify(env["log"], key_file=Path(env["env"]["NEO_MARGIN_AUDIT_KEY"]))
     assert ok, message
 
 

@@ -119,6 +119,10 @@ class Design(_Strict):
     accrual_months: float = Field(gt=0)
     landmarks_months: list[int]
     per_protocol_excludes: list[Literal["eligibility", "major_deviation", "not_operated"]]
+    # which non-inferiority criterion decides (the other is supportive), and the conditional power
+    # under the design below which the DSMB is told the trial looks futile (a non-binding guide)
+    primary_criterion: Literal["difference", "hazard_ratio"] = "difference"
+    futility_conditional_power: float = Field(default=0.10, gt=0, lt=1)
 
 
 class SafetySignal(_Strict):

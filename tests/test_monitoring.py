@@ -93,3 +93,55 @@ def test_the_configured_design_is_checked_against_itself():
     assert check["power"] == pytest.approx(0.788434, abs=2e-6)
     assert 92 < check["events_for_power"] < 93
     assert check["final_boundary"] == pytest.approx(2.014084, abs=2e-6)
+
+
+# ------------------------------------------------------------------ the conclusion at a look
+def _ni(deaths, log_hr, se_hr, diff, se_diff):
+    return {
+        "hazard_ratio": {"events": deaths, "hazard_ratio": math.exp(log_hr), "log_hr": log_hr, "se": se_hr},
+        "difference": {"difference": diff, "se": se_diff, "lower": diff - 1.959964 * se_diff},
+    }
+
+
+def test_nominally_met_at_an_early_look_is_not_met_at_this_look():
+    """22 of 90 deaths (24 %): the nominal 95% intervals clear both margins (HR upper 1.38 < 1.8,
+    difference lower -0.078 > -0.12), but the look's O'Brien-Fleming boundary (z >= 4.4) is not
+    crossed: the repeated bounds do not clear the margins, and the conclusion says so."""
+    from dashboard.config import load_trial
+    from dashboard.views import monitoring
+
+    cfg = load_trial()
+    c = monitoring.conclusion(_ni(22, math.log(0.6), 2 / math.sqrt(22), 0.02, 0.05), [], "b1", cfg)
+    assert c["information_fraction"] == pytest.approx(22 / 90)
+    assert c["current_boundary"] == pytest.approx(4.3859, abs=5e-3)
+    hr, diff = c["hazard_ratio"], c["difference"]
+    assert hr["nominal_upper"] < 1.8 < hr["repeated_upper"] and not hr["crossed"]
+    assert diff["nominal_lower"] > -0.12 > diff["repeated_lower"] and not diff["crossed"]
+    assert c["primary_criterion"] == "difference" and c["conclusion"] == monitoring.NOT_MET
+    # conditional power against the rest of the design, under the trend, the design and the margin
+    cp = c["conditional_power"]
+    assert cp["margin"] < cp["design"] < cp["trend"] <= 1 and c["futility_guide"]["binding"] is False
+
+
+def test_the_final_look_after_the_looks_on_record_spends_the_rest():
+    """Looks at 0.5 and 0.75 on the record; the final at 95 of 90 deaths (over-running): its
+    boundary spends what remains (rpact asUser as above, for 95/90: below 2.05), and a clear
+    result is met there."""
+    from dashboard.config import load_trial
+    from dashboard.views import monitoring
+
+    held = [{"look": 1, "fraction": 0.5, "final": False}, {"look": 2, "fraction": 0.75, "final": False}]
+    c = monitoring.conclusion(_ni(95, math.log(0.9), 2 / math.sqrt(95), 0.01, 0.03), held, "b9", load_trial())
+    assert c["final"] and c["look_number"] == 3 and c["looks_held_before"] == [0.5, 0.75]
+    assert 2.0 < c["current_boundary"] < 2.05
+    assert c["conclusion"] == monitoring.MET and c["conditional_power"] is None
+
+
+def test_the_design_as_configured_disagrees_with_itself_and_says_so():
+    from dashboard.views import monitoring
+
+    check = monitoring.design_check()
+    # the 12-point margin at 80 % survival is HR 1.73, the HR margin 1.8 a 13.1-point loss
+    assert check["hr_implied_by_difference_margin"] == pytest.approx(math.log(0.68) / math.log(0.80))
+    assert check["difference_implied_by_hr_margin"] == pytest.approx(0.80 - 0.80**1.8)
+    assert check["margins_disagree"] and check["power_short"]

@@ -30,8 +30,55 @@ if it["observed_deaths"] == 0:
     st.info("No deaths yet: information fraction 0, so no Z statistic, boundary crossing or conditional power.")
 elif it["z_statistic"] is None:
     st.info("The stratified hazard ratio is not estimable yet, so no Z statistic or conditional power.")
-if it.get("crossed"):
-    st.error("The current Z crosses the boundary at the actual information fraction.")
+look = it.get("look") or {}
+if look.get("conclusion"):
+    crit = {"difference": f"the {cfg.design.landmark_months}-month OS difference", "hazard_ratio": "the hazard ratio"}
+    where = (
+        f"look {look['look_number']}"
+        + (" (on the record)" if look.get("on_record") else " (not yet recorded as a look)")
+        + (", the final analysis" if look.get("final") else "")
+    )
+    text = (
+        f"Non-inferiority **{look['conclusion']}** ({where}; boundary z ≥ {look['current_boundary']:.2f}). "
+        f"Primary criterion: {crit[look['primary_criterion']]}; the other is supportive (trial.toml [design])."
+        if look.get("current_boundary") is not None
+        else f"Non-inferiority {look['conclusion']}."
+    )
+    (st.success if look["conclusion"] == "met at this look" else st.info)(text)
+    rows = []
+    if look.get("difference"):
+        dd = look["difference"]
+        rows.append(
+            {
+                "criterion": f"{cfg.design.landmark_months}-month OS difference"
+                + (" (primary)" if look["primary_criterion"] == "difference" else " (supportive)"),
+                "estimate": f"{dd['estimate']:+.1%}",
+                "nominal 95% bound": "—" if dd["nominal_lower"] is None else f"{dd['nominal_lower']:+.1%}",
+                "repeated bound at this look": f"{dd['repeated_lower']:+.1%}",
+                "margin": f"{dd['margin']:+.1%}",
+                "at this look": "met" if dd["crossed"] else "not met",
+            }
+        )
+    if look.get("hazard_ratio"):
+        hh = look["hazard_ratio"]
+        rows.append(
+            {
+                "criterion": "hazard ratio (stratified Cox)"
+                + (" (primary)" if look["primary_criterion"] == "hazard_ratio" else " (supportive)"),
+                "estimate": f"{hh['estimate']:.2f}",
+                "nominal 95% bound": f"{hh['nominal_upper']:.2f}",
+                "repeated bound at this look": f"{hh['repeated_upper']:.2f}",
+                "margin": f"{hh['margin']:g}",
+                "at this look": "met" if hh["crossed"] else "not met",
+            }
+        )
+    if rows:
+        ui.table(pd.DataFrame(rows))
+        st.caption(
+            "The repeated bound (Jennison and Turnbull) uses the look's boundary instead of 1.96, so "
+            "it keeps the error rate over the looks; the nominal bound is shown for reference only and "
+            "does not decide."
+        )
 
 ui.chart(figures.boundaries(it["planned"], it.get("actual"), it["z_statistic"], it["information_fraction"]))
 st.caption(
@@ -47,8 +94,8 @@ with right:
     st.markdown("**At the actual fraction**")
     ui.table(pd.DataFrame(it["actual"])) if it.get("actual") else st.write("—")
 
-st.subheader("Conditional power (probability of showing non-inferiority at the final analysis)")
-p1, p2 = st.columns(2)
+st.subheader("Conditional power (probability of crossing at a look still to come)")
+p1, p2, p3 = st.columns(3)
 
 
 def fmt(x):
@@ -61,6 +108,33 @@ p2.metric(
     fmt(it.get("conditional_power_design")),
     help="Equal hazards in both arms (HR 1), the HR margin and the expected deaths from trial.toml",
 )
-st.caption(
-    "B-value method of Lan and Wittes (1988): CP = 1 - Phi((z_final - Z sqrt(t) - theta (1 - t)) / sqrt(1 - t))."
+p3.metric(
+    "Under the margin",
+    fmt(it.get("conditional_power_margin")),
+    help="The true HR equal to the HR margin (H0): the chance of a false claim from here",
 )
+guide = look.get("futility_guide")
+if guide and guide["below"]:
+    st.warning(f"Futility guide (non-binding): conditional power under the design is below {guide['threshold']:.0%}.")
+st.caption(
+    "Against the whole remaining design (the planned looks still to come and the final, with their "
+    "boundaries), from the B-value: the recursion of the boundaries started at the current B-value."
+)
+
+st.subheader("The design as configured")
+dc = it.get("design_check") or {}
+if dc:
+    st.markdown(
+        f"Power with the looks kept: **{dc['power']:.1%}** (stated {dc['stated_power']:.0%}); deaths for the "
+        f"stated power: **{dc['events_for_power']:.1f}** (configured {dc['events']:.0f}). The "
+        f"{cfg.design.noninferiority_margin:.0%}-point margin at {cfg.design.expected_survival:.0%} survival "
+        f"is HR **{dc['hr_implied_by_difference_margin']:.2f}**; the HR margin {cfg.design.hazard_ratio_margin:g} "
+        f"is a **{dc['difference_implied_by_hr_margin']:.1%}** loss."
+    )
+    if dc["power_short"] or dc["margins_disagree"]:
+        st.warning(
+            "The design in trial.toml disagrees with itself"
+            + (": the stated power is not reached with the looks kept" if dc["power_short"] else "")
+            + ("; the two margins are not the same loss" if dc["margins_disagree"] else "")
+            + ". The trial office should correct trial.toml [design]."
+        )

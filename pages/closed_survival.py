@@ -59,18 +59,30 @@ for key, name in closed.SETS.items():
             f"{d.landmark_months}-month OS difference (95% CI)": "not estimable"
             if diff.get("difference") is None
             else f"{diff['difference']:+.1%} ({diff['lower']:+.1%} to {diff['upper']:+.1%})",
-            f"margin -{d.noninferiority_margin:.0%}": "met" if ni[key]["noninferior_by_difference"] else "not shown",
+            f"nominal CI vs margin -{d.noninferiority_margin:.0%}": "clears"
+            if ni[key]["noninferior_by_difference"]
+            else "does not clear",
             "HR (95% CI)": "—"
             if hr.get("hazard_ratio") is None
             else f"{hr['hazard_ratio']:.2f} ({hr['lower']:.2f} to {hr['upper']:.2f})",
-            f"HR margin {d.hazard_ratio_margin:g}": "met" if ni[key]["noninferior_by_hr"] else "not shown",
+            f"nominal CI vs HR margin {d.hazard_ratio_margin:g}": "clears"
+            if ni[key]["noninferior_by_hr"]
+            else "does not clear",
             "deaths": hr.get("events"),
         }
     )
 ui.table(pd.DataFrame(table))
+look = ui.cached(closed.interim, viewer).get("look") or {}
+if look.get("conclusion"):
+    st.info(
+        f"Conclusion at this look: non-inferiority **{look['conclusion']}** (ITT, primary criterion: "
+        f"{'the OS difference' if look['primary_criterion'] == 'difference' else 'the hazard ratio'}), judged "
+        "with the look's group sequential boundary on the interim page, not with the nominal intervals above."
+    )
 st.caption(
     "Difference: Kaplan-Meier estimates with Greenwood standard errors, normal 95% interval; "
-    "non-inferiority is shown when the lower limit lies above minus the margin. Hazard ratio: Cox "
+    "the nominal interval clears the margin when its lower limit lies above minus the margin (for "
+    "reference: it does not decide at an interim look). Hazard ratio: Cox "
     "model with Efron ties, stratified by response and primary site. Margins are assumed "
     "(trial.toml [design])."
 )

@@ -225,7 +225,8 @@ def _tiny() -> Package:
         pkg.add("DS", SUBJID=subjid, SITEID="01", DSDECOD="DEATH", DSSTDAT=when)
     for subjid, days in TINY_CENSORED.items():
         when = (TINY_RAND + dt.timedelta(days=days)).isoformat()
-        pkg.add("FU", SUBJID=subjid, SITEID="01", VISIT="UNSCHEDULED", VISDAT=when, SSSTAT="ALIVE")
+        # a scheduled visit: a disease assessment, so DFS is censored there too (docs/warehouse.md)
+        pkg.add("FU", SUBJID=subjid, SITEID="01", VISIT="M6", VISDAT=when, SSSTAT="ALIVE")
         if subjid in ("T2", "T5"):
             pkg.add("DS", SUBJID=subjid, SITEID="01", DSDECOD="WITHDREW CONSENT", DSSTDAT=when)
     pkg.add("RECUR", SUBJID="T4", SITEID="01", RECDAT=(TINY_RAND + dt.timedelta(days=200)).isoformat(), RECTYPE="LOCAL")

@@ -259,8 +259,45 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         f"{it['information_fraction']:.1%}. Z for non-inferiority "
         f"{'—' if it['z_statistic'] is None else format(it['z_statistic'], '.2f')}; conditional power "
         f"{_pct(it.get('conditional_power_trend'))} under the current trend, "
-        f"{_pct(it.get('conditional_power_design'))} under the design assumption."
+        f"{_pct(it.get('conditional_power_design'))} under the design assumption, "
+        f"{_pct(it.get('conditional_power_margin'))} under the margin (against the remaining design)."
     )
+    look = it.get("look") or {}
+    if look.get("conclusion"):
+        bound = look.get("current_boundary")
+        primary = "the OS difference" if look["primary_criterion"] == "difference" else "the hazard ratio"
+        doc.p(
+            f"Conclusion at this look (look {look['look_number']}"
+            f"{', on the record' if look.get('on_record') else ', not yet recorded as a look'}"
+            f"{'' if bound is None else f'; boundary z >= {bound:.2f}'}): non-inferiority {look['conclusion']}. "
+            f"Primary criterion: {primary}; "
+            "judged with repeated confidence bounds at the look's boundary, not with the nominal 95% intervals."
+        )
+        rows = []
+        for name, c in (("OS difference", look.get("difference")), ("hazard ratio", look.get("hazard_ratio"))):
+            if c:
+                nominal = c.get("nominal_lower", c.get("nominal_upper"))
+                repeated = c.get("repeated_lower", c.get("repeated_upper"))
+                rows.append(
+                    {
+                        "criterion": name,
+                        "estimate": c["estimate"],
+                        "nominal bound": nominal,
+                        "repeated bound": repeated,
+                        "margin": c["margin"],
+                        "at this look": "met" if c["crossed"] else "not met",
+                    }
+                )
+        if rows:
+            doc.table(pd.DataFrame(rows))
+    dc = it.get("design_check") or {}
+    if dc.get("power_short") or dc.get("margins_disagree"):
+        doc.p(
+            f"Design check: power {dc['power']:.1%} with the looks kept (stated {dc['stated_power']:.0%}), "
+            f"{dc['events_for_power']:.1f} deaths for it (configured {dc['events']:.0f}); the difference margin "
+            f"is HR {dc['hr_implied_by_difference_margin']:.2f} against the HR margin. "
+            "trial.toml [design] disagrees with itself."
+        )
     doc.figure(figures.boundaries(it["planned"], it.get("actual"), it["z_statistic"], it["information_fraction"]))
     doc.table(pd.DataFrame(it["planned"]))
     doc.h(2, "CLOSED: safety by arm")

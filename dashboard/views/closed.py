@@ -240,29 +240,24 @@ def interim(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
         "conditional_power_design": None,
         "crossed": None,
     }
-    if 0 < t < 1:
-        earlier = [f for f in d.interim_fractions if f < t]
-        actual = groupseq.boundaries(earlier + [t, 1.0], alpha=d.alpha_one_sided, kind=kind)
-        out["actual"] = actual
-        current = next(b for b in actual if abs(b["fraction"] - t) < 1e-12)
-        out["current_boundary"] = current["z_boundary"]
-        final_z = actual[-1]["z_boundary"]
-        design_drift = groupseq.drift_from_design(math.log(d.hazard_ratio_margin), 0.0, d.expected_deaths_final)
-        out["design_drift"] = design_drift
-        if z is not None:
-            out["conditional_power_trend"] = groupseq.conditional_power(
-                z, t, groupseq.drift_current_trend(z, t), final_z
-            )
-            out["conditional_power_design"] = groupseq.conditional_power(z, t, design_drift, final_z)
-            out["crossed"] = z >= current["z_boundary"]
-    else:
-        out.update(
-            actual=None,
-            current_boundary=None,
-            conditional_power_trend=None,
-            conditional_power_design=None,
-            crossed=None,
-        )
+    # the look: boundaries from the alpha the looks on record spent, the final spending the rest
+    # (also past the planned information), conditional power against the remaining design
+    from dashboard.access import looks
+    from dashboard.store.data import fetch
+    from dashboard.views import monitoring
+
+    build_id = str(fetch(con, "views/data_cut").build_id.iloc[0])
+    look = monitoring.conclusion(ni, looks.held(), build_id, cfg)
+    out["look"] = look
+    out["design_check"] = monitoring.design_check(cfg)
+    out["actual"] = look["boundaries"]
+    out["current_boundary"] = look["current_boundary"]
+    if look["hazard_ratio"] is not None:
+        out["crossed"] = look["hazard_ratio"]["crossed"]
+    if look["conditional_power"] is not None:
+        out["conditional_power_trend"] = look["conditional_power"]["trend"]
+        out["conditional_power_design"] = look["conditional_power"]["design"]
+        out["conditional_power_margin"] = look["conditional_power"]["margin"]
     return out
 
 
@@ -427,6 +422,24 @@ def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfi
                 }
                 for set_key, by_endpoint in lr.items()
             },
+            "look": {
+                k: it["look"][k]
+                for k in (
+                    "look_number",
+                    "on_record",
+                    "looks_held_before",
+                    "information_fraction",
+                    "current_boundary",
+                    "primary_criterion",
+                    "conclusion",
+                    "crossed",
+                    "hazard_ratio",
+                    "difference",
+                    "conditional_power",
+                    "futility_guide",
+                )
+            },
+            "design_check": it["design_check"],
             "interim": {
                 "expected_deaths_final": it["expected_deaths_final"],
                 "observed_deaths": it["observed_deaths"],

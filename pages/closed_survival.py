@@ -112,6 +112,18 @@ endpoint = (
     )
     or "os"
 )
+if endpoint == "dfs":
+    moved = ui.cached(closed.dfs_censoring, viewer)
+    both = next((r for r in moved if r["arm"] is None), None)
+    if both:
+        per_arm = "; ".join(
+            f"{ui.md(labels.get(r['arm'], r['arm']))} {r['dfs_censor_moved']}" for r in moved if r["arm"]
+        )
+        st.caption(
+            f"DFS is censored at the last disease assessment (docs/warehouse.md): {both['dfs_censor_moved']} of "
+            f"{both['dfs_censored']} censored subjects are censored earlier than their last contact ({per_arm}); "
+            f"{both['censored_at_randomization']} at randomization (no assessment since)."
+        )
 cols = st.columns(2)
 for col, (key, name) in zip(cols, closed.SETS.items(), strict=True):
     with col:

@@ -95,6 +95,11 @@ def test_the_dsmb_summary_and_the_report_say_the_same(wh, tmp_path):
         )
         assert done.returncode == 0, done.stderr
         if cmd == ["summary"]:
-            look = json.loads(done.stdout)["closed"]["look"]
+            out = json.loads(done.stdout)["closed"]
+            look = out["look"]
             assert look["conclusion"] == "not met at this look" and look["crossed"] is False
+            # DFS censoring: the 180 survivors are censored at their M36 visit, a disease
+            # assessment and their last contact: none moved
+            both = next(r for r in out["dfs_censoring"] if r["arm"] is None)
+            assert (both["dfs_censored"], both["dfs_censor_moved"]) == (180, 0)
     assert "non-inferiority not met at this look" in (tmp_path / "closed.html").read_text(encoding="utf-8")

@@ -370,6 +370,15 @@ def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialC
     return {"by_site": pd.concat(by_site, ignore_index=True) if by_site else pd.DataFrame(), "markers": markers}
 
 
+def dfs_censoring(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> list[dict]:
+    """By arm and together (arm None): subjects DFS-censored, those whose censoring moved earlier
+    than their last contact (DFS is censored at the last disease assessment), those censored at
+    randomization (no assessment since)."""
+    viewer.require_closed()
+    df = fetch(con, "closed/dfs_censoring")
+    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
 def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     """The summary's closed additions: survival and safety by arm (ITT), non-inferiority, interim."""
     cfg = cfg or load_trial()
@@ -440,6 +449,10 @@ def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfi
                 )
             },
             "design_check": it["design_check"],
+            "dfs_censoring": [
+                {k: (int(v) if isinstance(v, (int, float)) and k != "arm" else v) for k, v in r.items()}
+                for r in dfs_censoring(con, viewer)
+            ],
             "interim": {
                 "expected_deaths_final": it["expected_deaths_final"],
                 "observed_deaths": it["observed_deaths"],

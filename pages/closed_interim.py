@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
+from dashboard.access import looks
 from dashboard.config import load_trial
 from dashboard.outputs import figures
 from dashboard.views import closed
@@ -11,7 +12,7 @@ from dashboard.views import closed
 cfg = load_trial()
 viewer = ui.closed_page("closed_interim")
 ui.header("Interim monitoring", viewer, cfg)
-it = ui.cached(closed.interim, viewer)
+it = ui.cached(closed.interim_at, viewer, len(looks.held()))
 
 c = st.columns(4)
 c[0].metric(
@@ -72,6 +73,24 @@ if look.get("conclusion"):
                 "at this look": "met" if hh["crossed"] else "not met",
             }
         )
+    if not look.get("on_record") and look.get("boundaries"):
+        # the DSMB says "this is look N": then later looks' boundaries come from what it spent
+        final = bool(look.get("final"))
+        label = f"Record this data cut as look {look['look_number']}" + (" (the final analysis)" if final else "")
+        if st.button(label, key="record-look"):
+            try:
+                looks.record(
+                    fraction=look["information_fraction"],
+                    events=look["observed_deaths"],
+                    data_cut=ui.data_cut(),
+                    user=viewer.user,
+                    role=viewer.role,
+                    final=final,
+                )
+            except looks.LookError as exc:
+                st.error(ui.md(str(exc)))
+            else:
+                st.rerun()
     if rows:
         ui.table(pd.DataFrame(rows))
         st.caption(

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
+from dashboard.access import looks
 from dashboard.config import load_trial
 from dashboard.outputs import figures
 from dashboard.views import closed, outcomes
@@ -72,7 +73,7 @@ for key, name in closed.SETS.items():
         }
     )
 ui.table(pd.DataFrame(table))
-look = ui.cached(closed.interim, viewer).get("look") or {}
+look = ui.cached(closed.interim_at, viewer, len(looks.held())).get("look") or {}
 if look.get("conclusion"):
     st.info(
         f"Conclusion at this look: non-inferiority **{look['conclusion']}** (ITT, primary criterion: "

@@ -103,3 +103,39 @@ def test_the_dsmb_summary_and_the_report_say_the_same(wh, tmp_path):
             both = next(r for r in out["dfs_censoring"] if r["arm"] is None)
             assert (both["dfs_censored"], both["dfs_censor_moved"]) == (180, 0)
     assert "non-inferiority not met at this look" in (tmp_path / "closed.html").read_text(encoding="utf-8")
+
+
+def test_the_dsmb_records_the_look_on_the_interim_page(wh, tmp_path, monkeypatch):
+    """The button writes the look to the audit record; the page then says it is on the record.
+    (A log of its own: a look on the shared test log would change other tests' boundaries.)"""
+    from dashboard.access import looks
+
+    monkeypatch.setenv("NEO_MARGIN_AUDIT", str(tmp_path / "audit" / "audit.jsonl"))
+    monkeypatch.setenv("NEO_MARGIN_AUDIT_KEY", str(tmp_path / "keys" / "audit.key"))
+    before = len(looks.held())
+    with serving(wh):
+        clear_caches()
+        at = open_page(Viewer("dsmb", user="chair"), "closed_interim.py")
+        assert not at.exception, [e.value for e in at.exception]
+        button = next(b for b in at.button if b.label.startswith("Record this data cut as look"))
+        button.click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        text = page_text(at, charts=False)
+    held = looks.held()
+    assert len(held) == before + 1 and held[-1]["recorded_by"] == "chair"
+    assert held[-1]["fraction"] == pytest.approx(20 / 90)
+    assert "(on the record)" in text
+
+
+def test_blinded_roles_cannot_read_the_look_or_the_dfs_censoring_by_arm(wh):
+    from dashboard.access.roles import AccessDenied
+
+    con = warehouse.connect(wh, closed=True)
+    try:
+        for role in ("pi", "steering", "data_manager"):
+            with pytest.raises(AccessDenied):
+                closed.dfs_censoring(con, Viewer(role))
+            with pytest.raises(AccessDenied):
+                monitoring.at_this_look(con, Viewer(role))
+    finally:
+        con.close()

@@ -216,6 +216,26 @@ def _informative_events(t: np.ndarray, e: np.ndarray, x: np.ndarray, groups: np.
     return exp_events, ref_events
 
 
+def _two_arms(df, duration_col, event_col, arm_col, experimental, strata, what: str):
+    """The checks two-arm comparisons share: the columns exist, every row has an arm, at most two
+    arms, one of them `experimental` when there are two. Returns (strata, labels, other labels)."""
+    strata = list(strata or [])
+    columns = [duration_col, event_col, arm_col, *strata]
+    missing_cols = [c for c in dict.fromkeys(columns) if c not in df.columns]
+    if missing_cols:
+        raise KeyError(f"columns not in the data: {missing_cols}")
+    arm = df[arm_col]
+    if arm.isna().any():
+        raise ValueError(f"{int(arm.isna().sum())} row(s) have no arm in {arm_col!r}")
+    labels = list(pd.unique(arm))
+    if len(labels) > 2:
+        raise ValueError(f"{arm_col!r} has {len(labels)} arms {labels}; {what} needs two")
+    if len(labels) == 2 and experimental not in labels:
+        raise ValueError(f"the experimental arm {experimental!r} is not one of {labels}")
+    others = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels if lab != experimental]
+    return strata, labels, others
+
+
 def cox_hazard_ratio(
     df: pd.DataFrame,
     duration_col: str,
@@ -272,21 +292,7 @@ def cox_hazard_ratio(
         missing, `arm_col` has more than two labels, or it has two and neither is `experimental`.
     """
     z_crit = _check_conf("plain", alpha)
-    strata = list(strata or [])
-    columns = [duration_col, event_col, arm_col, *strata]
-    missing_cols = [c for c in dict.fromkeys(columns) if c not in df.columns]
-    if missing_cols:
-        raise KeyError(f"columns not in the data: {missing_cols}")
-
-    arm = df[arm_col]
-    if arm.isna().any():
-        raise ValueError(f"{int(arm.isna().sum())} row(s) have no arm in {arm_col!r}")
-    labels = list(pd.unique(arm))
-    if len(labels) > 2:
-        raise ValueError(f"{arm_col!r} has {len(labels)} arms {labels}; a hazard ratio needs two")
-    if len(labels) == 2 and experimental not in labels:
-        raise ValueError(f"the experimental arm {experimental!r} is not one of {labels}")
-    others = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels if lab != experimental]
+    strata, labels, others = _two_arms(df, duration_col, event_col, arm_col, experimental, strata, "a hazard ratio")
 
     out: dict = {
         **dict.fromkeys(_COX_KEYS),
@@ -435,20 +441,9 @@ def logrank_test(
         As :func:`cox_hazard_ratio`: a missing column, invalid durations or events, a missing arm,
         more than two arms, or two arms of which none is `experimental`.
     """
-    strata = list(strata or [])
-    columns = [duration_col, event_col, arm_col, *strata]
-    missing_cols = [c for c in dict.fromkeys(columns) if c not in df.columns]
-    if missing_cols:
-        raise KeyError(f"columns not in the data: {missing_cols}")
-    arm = df[arm_col]
-    if arm.isna().any():
-        raise ValueError(f"{int(arm.isna().sum())} row(s) have no arm in {arm_col!r}")
-    labels = list(pd.unique(arm))
-    if len(labels) > 2:
-        raise ValueError(f"{arm_col!r} has {len(labels)} arms {labels}; a log-rank test of two arms needs two")
-    if len(labels) == 2 and experimental not in labels:
-        raise ValueError(f"the experimental arm {experimental!r} is not one of {labels}")
-    others = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels if lab != experimental]
+    strata, labels, others = _two_arms(
+        df, duration_col, event_col, arm_col, experimental, strata, "a log-rank test of two arms"
+    )
     reference = others[0] if others else None
 
     keep = ~df[strata].isna().any(axis=1).to_numpy() if strata else np.ones(len(df), dtype=bool)

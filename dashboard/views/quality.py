@@ -63,13 +63,29 @@ def qol_completion(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialCon
 
 
 def build_report(con: duckdb.DuckDBPyConnection, viewer: Viewer, warehouse_dir: str | Path) -> dict:
-    """The last build's findings and warnings, its form counts, and every build attempt."""
+    """The last build's findings and warnings, its form counts, and every build attempt.
+
+    The attempts come from the warehouse's load history file, refusals since the last build
+    included; like the blinded file's copy of it, a text that may name the arm is withheld
+    (freetext), and the build's seconds are rounded to a tenth (three decimals of a duration are
+    noise, and read like a rate)."""
+    from dashboard.access import freetext
+    from dashboard.access.blinding import FREE_TEXT_MARK
+    from dashboard.config import load_trial
+
     history = pd.DataFrame(warehouse.load_history(warehouse_dir))
     keep = [
         c
         for c in ("started", "status", "package", "cutoff", "exported", "seconds", "errors", "warnings", "first_errors")
         if c in history
     ]
+    if len(history):
+        names_arm = freetext.matcher(load_trial())
+        history = history[keep].copy()
+        for c in keep:
+            history[c] = [FREE_TEXT_MARK if names_arm(str(v)) else v for v in history[c]]
+        if "seconds" in history:
+            history["seconds"] = pd.to_numeric(history["seconds"], errors="coerce").round(1)
     return {
         "findings": fetch(con, "views/findings_summary", site=viewer.site_filter),
         "warnings": fetch(con, "views/build_warnings"),

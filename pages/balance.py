@@ -19,8 +19,10 @@ st.caption(
 a = ui.cached(enrollment.allocation, viewer)
 labels = {arm.code: arm.label for arm in cfg.arms}
 cols = st.columns(len(cfg.arms) + 1)
+WITHHELD = "withheld"
 for col, arm in zip(cols[:-1], cfg.arms, strict=True):  # the last column holds the total
-    col.metric(arm.label, a["by_arm"][arm.code])
+    n = a["by_arm"][arm.code]
+    col.metric(arm.label, WITHHELD if n is None else n)
 imb = ui.cached(enrollment.imbalance, viewer)
 cols[-1].metric(
     "Largest imbalance within a stratum",
@@ -36,11 +38,26 @@ if imb["stratum"]["difference"] > imb["stratum_bound"]:
 
 
 def _frame(groups: dict, key: str) -> pd.DataFrame:
-    rows = [{key: g, **{labels[c]: n for c, n in counts.items()}} for g, counts in groups.items()]
+    """Counts by arm of the cells shown; cells the cell rule withholds (no counts) are left out of
+    the chart and named in the caption."""
+    rows = [
+        {key: g, **{labels[c]: n for c, n in counts.items()}}
+        for g, counts in groups.items()
+        if None not in counts.values()
+    ]
     df = pd.DataFrame(rows)
     if len(df):
         df["difference"] = (df[labels[cfg.arms[0].code]] - df[labels[cfg.arms[1].code]]).abs()
     return df
+
+
+def _withheld(groups: dict, what: str) -> None:
+    hidden = [g for g, counts in groups.items() if None in counts.values()]
+    if hidden:
+        st.caption(
+            f"Withheld by the cell rule ({what}): {ui.md(', '.join(hidden))}. Their counts by arm would give "
+            "some subjects' arms away; together they are the merged row, when that is safe."
+        )
 
 
 left, right = st.columns(2)
@@ -52,6 +69,7 @@ with left:
             figures.grouped_bars(strata, "stratum", [labels[c.code] for c in cfg.arms], [c.label for c in cfg.arms])
         )
         ui.table(strata)
+    _withheld(a["by_stratum"], "strata")
 with right:
     st.subheader("By site")
     by_site = _frame(a["by_site"], "site")
@@ -61,6 +79,7 @@ with right:
             f"Largest difference within a site: {imb['site']['difference']} (site "
             f"{ui.md(imb['site']['group'])}); sites are not a stratification factor."
         )
+    _withheld(a["by_site"], "sites")
 
 if not viewer.site_filter:
     st.subheader("Over time")

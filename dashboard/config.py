@@ -50,6 +50,7 @@ class Arm(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     experimental: bool
+    color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
 
 
 class Stratum(_Strict):
@@ -165,6 +166,13 @@ class Access(_Strict):
     oidc_role_map: dict[str, str] = {}
 
 
+class Labels(_Strict):
+    """What a person reads instead of a code (dashboard/outputs/labels.py)."""
+
+    columns: dict[str, str] = {}
+    codes: dict[str, str] = {}
+
+
 class TrialConfig(_Strict):
     trial: Trial
     arms: list[Arm] = Field(min_length=2)
@@ -177,6 +185,7 @@ class TrialConfig(_Strict):
     safety: Safety
     roles: dict[str, Role]
     access: Access
+    labels: Labels = Labels()
 
     @model_validator(mode="after")
     def _consistent(self) -> TrialConfig:
@@ -188,6 +197,9 @@ class TrialConfig(_Strict):
         for c in self.eligibility:
             if c.check and not (QUERIES / "eligibility" / f"{c.check}.sql").exists():
                 raise ValueError(f"eligibility {c.code}: no query queries/eligibility/{c.check}.sql")
+        colors = [a.color.lower() for a in self.arms]
+        if len(set(colors)) != len(colors):
+            raise ValueError("arms: two arms share a colour")
         if not any(r.closed for r in self.roles.values()):
             raise ValueError("roles: no role may open the closed session")
         unknown = set(self.access.oidc_role_map.values()) - set(self.roles)

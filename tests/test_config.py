@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 import pytest
@@ -45,7 +46,8 @@ def _write(tmp_path, mutate) -> str:
         if prefix:
             lines.append(f"[{prefix}]")
         for k, v in scalars.items():
-            lines.append(f"{k} = {json.dumps(v, default=str)}")
+            key = k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)  # "SCREEN FAILURE" = ...
+            lines.append(f"{key} = {json.dumps(v, default=str)}")
         for k, v in table.items():
             if isinstance(v, dict) and k != "params":
                 dump(f"{prefix}.{k}" if prefix else k, v)

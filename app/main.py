@@ -59,4 +59,5 @@ with st.sidebar:
     if st.button("Sign out"):
         auth.sign_out(cfg, manifest)
     auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click
+    ui.phone_navigation()  # on a phone, the sidebar closes once a page is chosen
 st.navigation(pages).run()

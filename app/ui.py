@@ -248,5 +248,10 @@ def listing(frame: pd.DataFrame, name: str, viewer: Viewer, key: str, **kw) -> N
     export_csv(frame, name, viewer, key)
 
 
+def phone_navigation() -> None:
+    """On a phone the sidebar closes after a page is chosen (issue 13). Called once per run of a
+    signed-in page by app/main.py, inside the sidebar. (To be filled in.)"""
+
+
 APP_DIR = Path(__file__).resolve().parent
 PAGES_DIR = APP_DIR.parent / "pages"

@@ -55,10 +55,19 @@ for kind in kinds:
     with right:
         pdf_asked = pdf_possible and st.button(f"Make the {kind} report as PDF", key=f"makepdf-{kind}")
     if html_asked or pdf_asked:
-        with st.spinner("Making the report..."):
-            data, file_name, mime = _make(kind, "pdf" if pdf_asked else "html")
-        with st.container(key=f"delivered-{kind}"):
-            ui.deliver(data, file_name, mime)
+        try:
+            with st.spinner("Making the report..."):
+                data, file_name, mime = _make(kind, "pdf" if pdf_asked else "html")
+        except report.PdfFailed as exc:
+            # Chromium could not print it (missing, crashed, out of time): say so on the page
+            # instead of the app's error screen; the HTML report still works
+            st.error(
+                f"The PDF could not be made ({ui.md(str(exc))}). Make the {kind} report as HTML and "
+                "print it from the browser, or ask the administrator to check Chromium on the server."
+            )
+        else:
+            with st.container(key=f"delivered-{kind}"):
+                ui.deliver(data, file_name, mime)
     if kind == "closed":
         st.caption(
             "The closed report reaches this browser only, over this session's connection; nothing is "

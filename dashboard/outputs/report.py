@@ -1,14 +1,28 @@
 """The reports: one self-contained HTML file (plotly.js inlined once) and a PDF printed from it by
 headless Chromium. The open report holds the pooled pages; the closed report adds every closed
 page and is marked CONFIDENTIAL. Both are made by the same code from the same figure functions
-the dashboard and the summary use."""
+the dashboard and the summary use, with the pages' words for codes (dashboard.outputs.labels).
+
+Blinding: the open report holds nothing by arm, not even the allocation counts the Arm balance page
+shows (they are in the closed report, with the baseline characteristics by arm). Every PDF page
+carries a header and a footer ("page N of M", and CONFIDENTIAL on every page of the closed report),
+printed through Chromium's DevTools protocol (html_to_pdf)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import fcntl
+import html as html_module
+import json
+import os
+import re
+import select
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -16,11 +30,14 @@ import pandas as pd
 
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
-from dashboard.outputs import escape, figures
+from dashboard.outputs import escape, figures, labels
+from dashboard.store.data import fetch
 from dashboard.views import deviations, enrollment, outcomes, quality, safety
 
 CONFIDENTIAL = "CONFIDENTIAL - DSMB CLOSED SESSION"
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+MISSING = labels.MISSING
+AT_RISK_EVERY_MONTHS = 6  # the at-risk tables' step, as outcomes.at_risk_table is called by the views
 
 CSS = """
 body { font-family: 'Noto Sans CJK SC', 'Noto Sans', 'PingFang SC', 'Microsoft YaHei', sans-serif;
@@ -29,52 +46,188 @@ h1 { font-size: 1.7em; margin-bottom: .2em; } h2 { border-bottom: 2px solid #1f5
 margin-top: 2em; page-break-before: auto; } h3 { margin-top: 1.4em; }
 table { border-collapse: collapse; margin: .6em 0; font-size: .85em; } th, td { border: 1px solid #ccc;
 padding: 3px 7px; text-align: right; } th { background: #eef4f8; } td:first-child, th:first-child { text-align: left; }
+table.at-risk { margin-top: 0; } table.at-risk caption { caption-side: top; text-align: left; font-weight: bold;
+padding: .2em 0; }
 .banner { background: #c0392b; color: white; font-weight: bold; padding: .6em 1em; text-align: center;
-letter-spacing: .05em; } .meta { color: #555; font-size: .9em; } .note { color: #555; font-size: .85em; }
+letter-spacing: .05em; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.meta { color: #555; font-size: .9em; } .note { color: #555; font-size: .85em; }
+.toc { border: 1px solid #ccc; padding: .4em 1.2em; margin: 1em 0; } .toc-title { font-weight: bold; margin: .3em 0; }
+.toc ol { margin: .3em 0; } .toc li { margin: .1em 0; }
 .figure { page-break-inside: avoid; }
-@media print { h2, h3 { page-break-after: avoid; } table { page-break-inside: avoid; } }
+@media print { body { margin: 0 auto; } h2, h3 { page-break-after: avoid; } table { page-break-inside: avoid; }
+  .figure { zoom: .72; } }
 """
 
 
+def _num(x: float) -> str:
+    return MISSING if pd.isna(x) else f"{x:.3g}"
+
+
+def _pct(x) -> str:
+    return MISSING if labels.is_missing(x) else f"{x:.1%}"
+
+
+def _range(lower, upper, fmt=_pct) -> str:
+    """An interval as "a to b", or the dash when either end is missing (never "— to —")."""
+    if labels.is_missing(lower) or labels.is_missing(upper):
+        return MISSING
+    return f"{fmt(lower)} to {fmt(upper)}"
+
+
+def _n_of(n, d) -> str:
+    """A count with its percentage of the denominator: "12 (8.0%)"."""
+    if labels.is_missing(n):
+        return MISSING
+    return f"{int(n)} ({n / d:.1%})" if d else str(int(n))
+
+
 class _Doc:
-    def __init__(self):
+    def __init__(self, cfg: TrialConfig):
+        self.cfg = cfg
         self.parts: list[str] = []
+        self.contents: list[str] = []
+        self._contents_at: int | None = None
         self._plotly_included = False
 
     def h(self, level: int, text: str) -> None:
+        if level == 2:
+            self.contents.append(text)
         self.parts.append(f"<h{level}>{escape.html(text)}</h{level}>")
+
+    def contents_here(self) -> None:
+        """The table of contents goes here: the report's sections (h2), in order."""
+        self._contents_at = len(self.parts)
 
     def p(self, text: str, cls: str = "") -> None:
         self.parts.append(f'<p class="{escape.html(cls)}">{escape.html(text)}</p>')
 
-    def table(self, df: pd.DataFrame) -> None:
-        # escape=True (pandas' default, said here on purpose): cells and column names are text
-        self.parts.append(df.to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.3g}", border=0, escape=True))
+    def table(
+        self,
+        df: pd.DataFrame,
+        codes: tuple[str, ...] = (),
+        strata: tuple[str, ...] = (),
+        cls: str = "",
+        caption: str | None = None,
+    ) -> None:
+        """A table as people read it (labels.frame): the `codes` and `strata` columns labelled,
+        dates as dates, column names labelled, missing cells as the dash. escape=True (pandas'
+        default, said here on purpose): cells and column names are text."""
+        shown = labels.frame(df, self.cfg, codes=codes, strata=strata)
+        shown.columns.name = None
+        html = shown.to_html(index=False, na_rep=MISSING, float_format=_num, border=0, escape=True, classes=cls or None)
+        if caption:
+            html = html.replace(">", f"><caption>{escape.html(caption)}</caption>", 1)
+        self.parts.append(html)
 
-    def figure(self, fig) -> None:
+    def figure(self, fig, kind: str = "") -> None:
         include = "inline" if not self._plotly_included else False
         self._plotly_included = True
         fig.update_layout(width=1000)
         self.parts.append(
-            '<div class="figure">'
+            f'<div class="figure {escape.html(kind)}">'
             + fig.to_html(full_html=False, include_plotlyjs=include, config={"staticPlot": True})
             + "</div>"
         )
 
-    def html(self, title: str) -> str:
+    def km(self, curves: dict[str, dict], design: pd.DataFrame | None = None, colors: dict | None = None) -> None:
+        """Kaplan-Meier curves and, right under them, their numbers at risk (one row per curve)."""
+        dpm = self.cfg.trial.days_per_month
+        self.figure(
+            figures.kaplan_meier({k: km["curve"] for k, km in curves.items()}, dpm, design, colors=colors), "km"
+        )
+        self.table(at_risk_frame(curves), cls="at-risk", caption="Numbers at risk, by months from randomization")
+
+    def html(self, title: str, confidential: bool = False) -> str:
+        parts = list(self.parts)
+        if self._contents_at is not None and self.contents:
+            items = "".join(f"<li>{escape.html(t)}</li>" for t in self.contents)
+            parts.insert(self._contents_at, f'<div class="toc"><p class="toc-title">Contents</p><ol>{items}</ol></div>')
+        mark = '<meta name="pdf-confidential" content="yes">' if confidential else ""
         return (
-            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{mark}'
             f"<title>{escape.html(title)}</title><style>{CSS}</style></head><body>"
-            + "\n".join(self.parts)
+            + "\n".join(parts)
             + "</body></html>"
         )
 
 
-def _pct(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and pd.isna(x)) else f"{x:.1%}"
+def at_risk_frame(curves: dict[str, dict]) -> pd.DataFrame:
+    """Numbers at risk of each curve (its `at_risk_table`: months, at_risk) side by side: one row per
+    curve, one column per time; a curve whose follow-up ends earlier has the dash there."""
+    rows, months = [], []
+    for label, km in curves.items():
+        t = km.get("at_risk_table")
+        counts = {} if t is None else {int(m): int(n) for m, n in zip(t["months"], t["at_risk"], strict=True)}
+        months += [m for m in counts if m not in months]
+        rows.append((label, counts))
+    months.sort()
+    return pd.DataFrame(
+        [{"": label, **{str(m): counts.get(m, MISSING) for m in months}} for label, counts in rows]
+    ).astype(str)
+
+
+def _landmarks(km: dict, name: str | None = None) -> list[dict]:
+    return [
+        {
+            **({"curve": name} if name is not None else {}),
+            "months": m,
+            "survival": _pct(v["survival"]),
+            "95% CI": _range(v["lower"], v["upper"]),
+            "at risk": v["at_risk"],
+        }
+        for m, v in km["landmarks"].items()
+    ]
+
+
+def _median(km: dict, dpm: float) -> str:
+    if labels.is_missing(km.get("median_days")):
+        return "median not reached"
+    lower, upper = km.get("median_lower"), km.get("median_upper")
+    median = f"median {km['median_days'] / dpm:.1f} months"
+    if labels.is_missing(lower) and labels.is_missing(upper):
+        return f"{median}, not reliably estimated (its 95% confidence interval has no bounds yet)"
+    ends = [MISSING if labels.is_missing(x) else f"{x / dpm:.1f}" for x in (lower, upper)]
+    return f"{median} (95% CI {ends[0]} to {'not reached' if ends[1] == MISSING else ends[1]})"
+
+
+# categories that are their own words (stages: "III", "IVA"; ECOG grades), not codes to label
+_VERBATIM_CATEGORIES = ("stage_computed", "ecog")
+
+
+def _baseline_rows(df: pd.DataFrame, b: dict, cfg: TrialConfig, groups: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Baseline characteristics in the order and words of enrollment.baseline (`b`), one column per
+    group: n (%) per category, age as median (IQR)."""
+    rows = [{"characteristic": "Subjects", "category": "", **{g: str(len(f)) for g, f in groups.items()}}]
+    ages = {}
+    for g, f in groups.items():
+        age = f.age_at_consent.dropna()
+        ages[g] = f"{age.median():.0f} ({age.quantile(0.25):.0f}-{age.quantile(0.75):.0f})" if len(age) else MISSING
+    rows.append({"characteristic": "Age at consent", "category": "median (IQR)", **ages})
+    for col, item in b.items():
+        if not (isinstance(item, dict) and "counts" in item):
+            continue
+        for value in item["counts"]:
+            cells = {}
+            for g, f in groups.items():
+                series = f[col]
+                if col == "p16":
+                    series = f.loc[f.primary_site.isin(cfg.trial.p16_staged_sites), col]
+                series = series.fillna("missing").astype(str)
+                cells[g] = _n_of(int((series == value).sum()), len(series))
+            if value == "missing":
+                category = "not recorded"
+            elif col in _VERBATIM_CATEGORIES:
+                category = value
+            else:
+                category = labels.code(value, cfg)
+            rows.append({"characteristic": item["label"], "category": category, **cells})
+    out = pd.DataFrame(rows)
+    out.loc[out.characteristic.duplicated(), "characteristic"] = ""
+    return out
 
 
 def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
+    dpm = cfg.trial.days_per_month
     e = enrollment.enrollment(con, viewer, cfg)
     acc = enrollment.accrual(con, viewer, cfg)
     doc.h(2, "Accrual and sites")
@@ -83,31 +236,66 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         f"Randomized {e['randomized']} of {e['target']}; screened {e['screened']}, screen failures "
         f"{e['screen_failures']}."
         + (
-            f" Projected completion {proj['completion_date']} "
-            f"({int(proj['level'] * 100)}% prediction interval {proj['lower']} to "
-            f"{proj['upper']})."
+            f" Projected completion {labels.date(proj['completion_date'])} "
+            f"({int(proj['level'] * 100)}% prediction interval {labels.date(proj['lower'])} to "
+            f"{labels.date(proj['upper'])})."
             if proj
             else ""
         )
     )
     doc.figure(figures.accrual(acc["cumulative"], acc.get("planned"), acc["target"], proj))
     sites = enrollment.site_table(con, viewer, cfg)
-    doc.table(sites[["siteid", "sitename", "activated", "screened", "randomized", "per_month", "days_since_last"]])
-    doc.h(2, "Arm balance")
+    doc.table(
+        sites[["siteid", "sitename", "activated", "screened", "randomized", "per_month", "days_since_last"]].rename(
+            columns={"per_month": "randomized per month", "days_since_last": "days since the last randomization"}
+        )
+    )
+    doc.h(2, "Randomization by stratum")
     a = enrollment.allocation(con, viewer, cfg)
     doc.table(
         pd.DataFrame(
-            [{"group": "all", **a["by_arm"]}] + [{"group": f"stratum {k}", **v} for k, v in a["by_stratum"].items()]
-        )
+            [
+                {
+                    "stratum": k,
+                    "randomized": MISSING if None in v.values() else sum(v.values()),
+                }
+                for k, v in a["by_stratum"].items()
+            ]
+        ),
+        strata=("stratum",),
     )
+    doc.p(
+        "Pooled over both arms: the report holds nothing by arm. The allocation by arm is on the Arm balance "
+        "page and in the closed report.",
+        "note",
+    )
+    doc.h(2, "Baseline characteristics (randomized, pooled)")
+    b = enrollment.baseline(con, viewer, cfg)
+    if b["n"]:
+        df = fetch(con, "views/baseline_randomized", site=viewer.site_filter)
+        doc.table(_baseline_rows(df, b, cfg, {"all randomized": df}), cls="baseline")
+    else:
+        doc.p("No subject randomized yet.", "empty")
     doc.h(2, "Protocol deviations")
     dv = deviations.deviations(con, viewer, cfg)
-    doc.table(deviations.by_criterion(con, viewer)[["code", "text", "checked_by", "violated", "site_disagrees"]])
-    doc.table(pd.DataFrame([{"window": k, "subjects": len(v)} for k, v in dv["windows"].items()]))
-    doc.p(
-        f"Site-reported deviations: {dv['reported']['total']} "
-        f"({', '.join(f'{k} {v}' for k, v in dv['reported']['by_severity'].items())})."
+    doc.table(
+        deviations.by_criterion(con, viewer)[["code", "text", "checked_by", "violated", "site_disagrees"]].rename(
+            columns={
+                "code": "criterion",
+                "checked_by": "checked by",
+                "violated": "not met (from the data)",
+                "site_disagrees": "site's answer differs",
+            }
+        ),
+        codes=("checked by",),
     )
+    doc.table(
+        pd.DataFrame(
+            [{"window": labels.column(k, cfg), "subjects outside it": len(v)} for k, v in dv["windows"].items()]
+        )
+    )
+    by_severity = ", ".join(f"{labels.code(k, cfg).lower()} {v}" for k, v in dv["reported"]["by_severity"].items())
+    doc.p(f"Site-reported deviations: {dv['reported']['total']}" + (f" ({by_severity})." if by_severity else "."))
     doc.h(2, "Survival, pooled over both arms")
     pooled = outcomes.pooled(con, viewer, cfg)
     if "suppressed" in pooled:
@@ -116,28 +304,12 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         for endpoint in outcomes.ENDPOINTS:
             km = pooled[endpoint]["pooled"]
             doc.h(3, outcomes.ENDPOINTS[endpoint][3])
-            doc.figure(
-                figures.kaplan_meier(
-                    {"pooled": km["curve"]},
-                    cfg.trial.days_per_month,
-                    pooled["design"]["curve"] if endpoint == "os" else None,
-                )
+            doc.km({"pooled": km}, pooled["design"]["curve"] if endpoint == "os" else None)
+            doc.table(pd.DataFrame(_landmarks(km)))
+            doc.p(
+                f"{km['n']} subjects, {km['events']} events, {_median(km, dpm)}. {outcomes.CONF_TEXT}.",
+                "note",
             )
-            doc.table(
-                pd.DataFrame(
-                    [
-                        {
-                            "months": k,
-                            "survival": _pct(v["survival"]),
-                            "lower": _pct(v["lower"]),
-                            "upper": _pct(v["upper"]),
-                            "at risk": v["at_risk"],
-                        }
-                        for k, v in km["landmarks"].items()
-                    ]
-                )
-            )
-            doc.p(f"{km['n']} subjects, {km['events']} events. {outcomes.CONF_TEXT}.", "note")
         doc.p(
             f"Deaths {pooled['design']['observed_deaths']}; expected by now under the design "
             f"{pooled['design']['expected_deaths_by_now']:.1f}; expected at the final analysis "
@@ -155,26 +327,64 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
                     {
                         "signal": x["label"],
                         "events": x["events"],
-                        "n": x["n"],
+                        "subjects": x["n"],
                         "observed": _pct(x["observed"]),
-                        "95% CI": f"{_pct(x['lower'])} to {_pct(x['upper'])}",
-                        "threshold": _pct(x["threshold"]) if x["threshold"] is not None else "any",
-                        "flagged": "yes" if x["flagged"] else "",
+                        "95% CI": _range(x["lower"], x["upper"]),
+                        "threshold": _pct(x["threshold"]) if x["threshold"] is not None else "any event",
+                        "flagged": (x.get("flag_reason") or "yes") if x["flagged"] else "",
                     }
                     for x in s["signals"]
                 ]
             )
         )
-        doc.table(s["soc_by_grade"].head(15))
+        soc = s["soc_by_grade"].head(15).copy()
+        soc.columns = [c if not str(c).isdigit() else f"grade {c}" for c in soc.columns]
+        doc.table(soc.rename(columns={"soc": "system organ class (worst grade per subject)"}))
     doc.h(2, "Data quality")
-    doc.table(quality.qol_completion(con, viewer, cfg))
+    qol = quality.qol_completion(con, viewer, cfg).copy()
+    if "completion" in qol:
+        qol["completion"] = qol["completion"].map(_pct)
+    doc.table(qol.rename(columns={"visit": "quality of life, visit"}), codes=("quality of life, visit",))
+
+
+# the closed safety table's rows: each count's denominator (a key of the same arm's counts)
+_SAFETY_DENOMINATOR = {
+    "clavien_3a_plus_30d": "operated",
+    "death_30d": "operated",
+    "death_90d": "operated",
+    "positive_margin": "with_pathology",
+}
+_SAFETY_TOTALS = ("subjects", "operated", "with_pathology")
+# GLOSSEXT's NONE is "no glossectomy"; trial.toml [labels.codes] has no word for it, and NONE is also
+# an AEREL code ("not related"), so it cannot have one meaning there
+_SURGERY_CODES = {("glossext", "NONE"): "No glossectomy"}
 
 
 def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     from dashboard.views import closed
 
-    labels = {a.code: a.label for a in cfg.arms}
+    arm_label = {a.code: a.label for a in cfg.arms}
+    colors = {a.label: a.color for a in cfg.arms}
+    dpm = cfg.trial.days_per_month
     d = cfg.design
+    doc.h(2, "CLOSED: allocation and baseline by arm")
+    a = enrollment.allocation(con, viewer, cfg)
+    doc.table(
+        pd.DataFrame(
+            [{"stratum": "all randomized", **{arm_label[c]: n for c, n in a["by_arm"].items()}}]
+            + [
+                {"stratum": labels.stratum(k, cfg), **{arm_label[c]: n for c, n in v.items()}}
+                for k, v in a["by_stratum"].items()
+            ]
+        )
+    )
+    b = enrollment.baseline(con, viewer, cfg)
+    if b["n"]:
+        df = fetch(con, "views/baseline_randomized", site=viewer.site_filter).merge(
+            closed.arms(con, viewer)[["subjid", "arm"]], on="subjid", how="left"
+        )
+        groups = {arm_label[arm.code]: df[df.arm == arm.code] for arm in cfg.arms}
+        doc.table(_baseline_rows(df, b, cfg, {**groups, "all randomized": df}), cls="baseline by-arm")
     doc.h(2, "CLOSED: non-inferiority")
     ni = closed.noninferiority(con, viewer, cfg)
     rows = []
@@ -183,32 +393,61 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         rows.append(
             {
                 "set": name,
-                "n": ni[key]["n"],
-                "OS difference": _pct(diff.get("difference")),
-                "95% CI": f"{_pct(diff.get('lower'))} to {_pct(diff.get('upper'))}",
+                "subjects": ni[key]["n"],
+                f"{d.landmark_months}-month OS difference": _pct(diff.get("difference")),
+                "95% CI": _range(diff.get("lower"), diff.get("upper")),
                 "margin": f"-{d.noninferiority_margin:.0%}",
-                "HR": "—" if hr.get("hazard_ratio") is None else f"{hr['hazard_ratio']:.2f}",
-                "HR 95% CI": "—" if hr.get("lower") is None else f"{hr['lower']:.2f} to {hr['upper']:.2f}",
-                "HR margin": d.hazard_ratio_margin,
-                "deaths": hr.get("events"),
+                "hazard ratio": MISSING if hr.get("hazard_ratio") is None else f"{hr['hazard_ratio']:.2f}",
+                "HR 95% CI": _range(hr.get("lower"), hr.get("upper"), lambda x: f"{x:.2f}"),
+                "HR margin": f"{d.hazard_ratio_margin:g}",
+                "deaths": MISSING if hr.get("events") is None else hr["events"],
             }
         )
     doc.table(pd.DataFrame(rows))
+    for key, name in closed.SETS.items():
+        diff = ni[key]["difference"]
+        if ni[key]["n"] and diff.get("difference") is None and diff.get("reason"):
+            doc.p(f"{name}: no {d.landmark_months}-month OS difference yet ({diff['reason']}).", "note")
+    exp = next(x for x in cfg.arms if x.experimental)
+    ref = next(x for x in cfg.arms if not x.experimental)
     doc.figure(
         figures.forest(
             [
                 {
-                    "label": r["set"],
+                    "label": name,
+                    "estimate": ni[k]["hazard_ratio"].get("hazard_ratio"),
+                    "lower": ni[k]["hazard_ratio"].get("lower"),
+                    "upper": ni[k]["hazard_ratio"].get("upper"),
+                }
+                for k, name in closed.SETS.items()
+            ],
+            d.hazard_ratio_margin,
+            f"Hazard ratio of death, {exp.label} against {ref.label} (stratified Cox, 95% CI)",
+            log=True,
+        ),
+        "forest-hr",
+    )
+    doc.p(
+        f"Below 1 favours {exp.label}. Non-inferior by the hazard ratio when the upper bound is below the "
+        f"margin {d.hazard_ratio_margin:g}.",
+        "note",
+    )
+    doc.figure(
+        figures.forest(
+            [
+                {
+                    "label": name,
                     "estimate": ni[k]["difference"].get("difference"),
                     "lower": ni[k]["difference"].get("lower"),
                     "upper": ni[k]["difference"].get("upper"),
                 }
-                for k, r in zip(closed.SETS, rows, strict=True)
+                for k, name in closed.SETS.items()
             ],
             -d.noninferiority_margin,
             f"{d.landmark_months}-month OS difference",
             percent=True,
-        )
+        ),
+        "forest-difference",
     )
     for key, name in closed.SETS.items():
         if ni[key]["n"] == 0:
@@ -217,7 +456,7 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
             doc.p(f"{name}: no deaths yet, so no hazard ratio or log-rank test of overall survival.", "empty")
     doc.h(2, "CLOSED: log-rank test by arm")
     doc.table(pd.DataFrame(closed.logrank_rows(closed.logrank(con, viewer, cfg), cfg)))
-    strata_names = ", ".join(s.field for s in cfg.randomization.strata)
+    strata_names = ", ".join(s.label for s in cfg.randomization.strata)
     doc.p(
         f"Observed and expected events per arm; stratified by the randomization strata ({strata_names}), the "
         "strata of the Cox model, as R's survdiff(Surv(t, e) ~ arm + strata(...)): each stratum's O - E and "
@@ -225,42 +464,40 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     )
     doc.h(2, "CLOSED: survival by arm")
     surv = closed.survival_by_arm(con, viewer, cfg)
-    for key, name in closed.SETS.items():
-        doc.h(3, f"Overall survival, {name}")
-        by_arm = surv[key]["os"]
-        message = closed.empty_message(by_arm, labels)
-        if message:
-            doc.p(message, "empty")
-        shown = {a: km for a, km in by_arm.items() if not km["empty"]}
-        if not shown:
-            continue
-        doc.figure(figures.kaplan_meier({labels[a]: km["curve"] for a, km in shown.items()}, cfg.trial.days_per_month))
-        doc.table(
-            pd.DataFrame(
-                [
-                    {
-                        "arm": labels[a],
-                        "n": km["n"],
-                        "events": km["events"],
-                        "months": m,
-                        "survival": _pct(v["survival"]),
-                        "95% CI": f"{_pct(v['lower'])} to {_pct(v['upper'])}",
-                        "at risk": v["at_risk"],
-                    }
-                    for a, km in by_arm.items()
-                    for m, v in km["landmarks"].items()
-                ]
+    for endpoint in outcomes.ENDPOINTS:
+        for key, name in closed.SETS.items():
+            doc.h(3, f"{outcomes.ENDPOINTS[endpoint][3]}, {name}")
+            by_arm = surv[key][endpoint]
+            message = closed.empty_message(by_arm, arm_label)
+            if message:
+                doc.p(message, "empty")
+            shown = {arm_label[a]: km for a, km in by_arm.items() if not km["empty"]}
+            if not shown:
+                continue
+            doc.km(shown, colors=colors)
+            doc.table(
+                pd.DataFrame([row for label, km in shown.items() for row in _landmarks(km, label)]).rename(
+                    columns={"curve": "arm"}
+                )
             )
-        )
+            doc.p(
+                "; ".join(
+                    f"{label}: {km['n']} subjects, {km['events']} events, {_median(km, dpm)}"
+                    for label, km in shown.items()
+                )
+                + ".",
+                "note",
+            )
     doc.h(2, "CLOSED: interim monitoring")
     it = closed.interim(con, viewer, cfg)
     doc.p(
         f"Deaths {it['observed_deaths']} of {it['expected_deaths_final']} expected: information fraction "
         f"{it['information_fraction']:.1%}. Z for non-inferiority "
-        f"{'—' if it['z_statistic'] is None else format(it['z_statistic'], '.2f')}; conditional power "
+        f"{MISSING if it['z_statistic'] is None else format(it['z_statistic'], '.2f')}; conditional power "
         f"{_pct(it.get('conditional_power_trend'))} under the current trend, "
         f"{_pct(it.get('conditional_power_design'))} under the design assumption, "
-        f"{_pct(it.get('conditional_power_margin'))} under the margin (against the remaining design)."
+        f"{_pct(it.get('conditional_power_margin'))} under the margin (against the remaining design). "
+        f"Boundaries: {labels.code(it['spending'], cfg)} spending of one-sided alpha {it['alpha']:g}."
     )
     look = it.get("look") or {}
     if look.get("conclusion"):
@@ -299,27 +536,62 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
             "trial.toml [design] disagrees with itself."
         )
     doc.figure(figures.boundaries(it["planned"], it.get("actual"), it["z_statistic"], it["information_fraction"]))
-    doc.table(pd.DataFrame(it["planned"]))
-    doc.h(2, "CLOSED: safety by arm")
-    saf = closed.safety_by_arm(con, viewer, cfg)
     doc.table(
         pd.DataFrame(
-            {labels[a]: {k: v for k, v in c.items() if k != "by_soc"} for a, c in saf["by_arm"].items()}
-        ).reset_index(names="subjects with")
+            [
+                {
+                    "information fraction": f"{p['fraction']:.0%}",
+                    "z_boundary": f"{p['z_boundary']:.2f}",
+                    "cumulative alpha": f"{p['cumulative_alpha']:.4f}",
+                    "nominal p": f"{p['nominal_p']:.4f}",
+                }
+                for p in it["planned"]
+            ]
+        )
+    )
+    doc.h(2, "CLOSED: safety by arm")
+    saf = closed.safety_by_arm(con, viewer, cfg)
+    counts = {a: {k: v for k, v in c.items() if k != "by_soc"} for a, c in saf["by_arm"].items()}
+    keys = list(next(iter(counts.values()), {}))
+    doc.table(
+        pd.DataFrame(
+            [
+                {
+                    "subjects with": labels.column(k, cfg),
+                    **{
+                        arm_label[a]: str(c[k])
+                        if k in _SAFETY_TOTALS
+                        else _n_of(c[k], c.get(_SAFETY_DENOMINATOR.get(k, "subjects")))
+                        for a, c in counts.items()
+                    },
+                }
+                for k in keys
+            ]
+        )
+    )
+    doc.p(
+        "Percentages of the arm's subjects; surgical complications and deaths after surgery of those operated, "
+        "positive margins of those with pathology.",
+        "note",
     )
     sig = saf["signal_differences"]
-    exp, ref = saf["labels"]["experimental"], saf["labels"]["reference"]
-    doc.figure(figures.dot_chart(sig.assign(label=sig.signal), labels[exp], labels[ref]))
+    exp_code, ref_code = saf["labels"]["experimental"], saf["labels"]["reference"]
+    doc.figure(figures.dot_chart(sig.assign(label=sig.signal), arm_label[exp_code], arm_label[ref_code]))
     soc = saf["soc_differences"]
     if len(soc):
         doc.figure(
-            figures.dot_chart(soc[soc.grade == "any grade"].assign(label=lambda f: f.soc), labels[exp], labels[ref])
+            figures.dot_chart(
+                soc[soc.grade == "any grade"].assign(label=lambda f: f.soc), arm_label[exp_code], arm_label[ref_code]
+            )
         )
     doc.h(2, "CLOSED: surgical quality")
     q = closed.surgical_quality(con, viewer, cfg)
     for label, table in q["markers"].items():
         doc.h(3, label)
-        doc.table(table.rename(columns=labels).reset_index(names="recorded"))
+        field = str(table.index.name or "")
+        shown = table.rename(columns=arm_label).reset_index(names="recorded")
+        shown["recorded"] = [_SURGERY_CODES.get((field, v), labels.code(v, cfg)) for v in shown["recorded"]]
+        doc.table(shown)
 
 
 def anchor_text(anchor: dict | None) -> str:
@@ -354,15 +626,15 @@ def build_html(
             except OSError as exc:  # the log unreadable here: say so rather than print a wrong anchor
                 audit_anchor = {"unavailable": f"{type(exc).__name__}: {exc.strerror or exc}"}
     cut = enrollment.data_cut(con)
-    doc = _Doc()
+    doc = _Doc(cfg)
     title = f"{cfg.trial.name} ({cfg.trial.registry_id}) {'closed' if is_closed else 'open'} monitoring report"
     if is_closed:
         doc.parts.append(f'<div class="banner">{CONFIDENTIAL}</div>')
     doc.h(1, title)
     made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     doc.p(
-        f"Data cut-off {cut['cutoff']} · exported {cut['exported']} · source {cut['source']} · "
-        f"made by {viewer.user or viewer.role} ({viewer.role}) on {made}",
+        f"Data cut-off {labels.date(cut['cutoff'])} · exported {labels.date(cut['exported'])} · source "
+        f"{labels.text(cut['source'])} · made by {viewer.user or viewer.role} ({viewer.role}) on {made}",
         "meta",
     )
     if cut["is_demo"]:
@@ -371,11 +643,12 @@ def build_html(
         doc.p(anchor_text(audit_anchor), "meta anchor")
     if not is_closed:
         doc.p("Outcomes pooled over both arms (blinding rule of the monitoring plan).", "note")
+    doc.contents_here()
     _open_sections(doc, con, viewer, cfg)
     if is_closed:
         _closed_sections(doc, con, viewer, cfg)
         doc.parts.append(f'<div class="banner">{CONFIDENTIAL}</div>')
-    return doc.html(title)
+    return doc.html(title, confidential=is_closed)
 
 
 def chromium() -> str | None:
@@ -386,31 +659,233 @@ def chromium() -> str | None:
     return None
 
 
-def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path:
-    """Print the HTML report to PDF with headless Chromium (charts rendered before printing)."""
-    exe = chromium()
-    if exe is None:
-        raise RuntimeError("no Chromium to print the PDF with (apt-get install chromium)")
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run(
+# Waits, in the page, until every plotly chart has drawn (its main SVG is there) and the fonts are
+# loaded, then two frames more: the PDF is printed only after that.
+_CHARTS_DRAWN = """new Promise(resolve => {
+  const start = Date.now();
+  const drawn = () => [...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('.main-svg'));
+  const check = () => {
+    if ((drawn() && document.readyState === 'complete') || Date.now() - start > %d) {
+      document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(() => resolve(drawn()))));
+    } else { setTimeout(check, 50); }
+  };
+  check();
+})"""
+
+# Chromium's print header and footer (DevTools Page.printToPDF): HTML whose spans of class
+# pageNumber and totalPages it fills in on every page. Their font size must be set: the default is
+# too small to read. The CLI's --print-to-pdf has no way to set them, and CSS @page margin boxes
+# (@top-center { content: counter(page) }) are not supported by Chromium.
+_BAND = (
+    '<div style="width:100%%; margin:0 10mm; font-family:{font}; font-size:8pt; color:#444; '
+    '-webkit-print-color-adjust:exact; display:flex; justify-content:space-between;">%s</div>'
+)
+
+
+def _band(left: str, middle: str, right: str, font: str, strong: bool = False) -> str:
+    style = "color:#c0392b; font-weight:bold; letter-spacing:.05em;" if strong else ""
+    return (_BAND.replace("{font}", font)) % (
+        f"<span>{left}</span><span style='{style}'>{middle}</span><span>{right}</span>"
+    )
+
+
+def pdf_bands(title: str, confidential: bool) -> tuple[str, str]:
+    """The header and footer of every PDF page: the report's title, CONFIDENTIAL on every page of the
+    closed report, and "page N of M"."""
+    font = "'Noto Sans CJK SC', 'Noto Sans', sans-serif"
+    mark = escape.html(CONFIDENTIAL) if confidential else ""
+    header = _band(escape.html(title), mark, "", font, strong=True)
+    footer = _band(
+        mark,
+        "",
+        'page <span class="pageNumber"></span> of <span class="totalPages"></span>',
+        font,
+        strong=False,
+    )
+    return header, footer
+
+
+# The child's side of the pipes moved onto fds 3 and 4, where Chromium looks for them, then Chromium
+# itself (a small Python trampoline: subprocess cannot renumber fds, and dash's redirections take
+# one-digit fds only).
+_ONTO_3_AND_4 = (
+    "import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); os.dup2(w, 4); "
+    "os.close(r); os.close(w); os.execv(sys.argv[3], sys.argv[3:])"
+)
+
+
+class PdfFailed(RuntimeError):
+    """Chromium could not print the report (absent, refused, crashed or out of time)."""
+
+
+class _DevTools:
+    """Chromium's DevTools protocol over the pipe `--remote-debugging-pipe` opens (the child reads
+    commands on fd 3 and writes answers on fd 4, each a JSON message ended by a NUL byte), as
+    Playwright and Puppeteer drive it. No port is opened, so no other local process can reach the
+    browser (and the confidential report in it) while it prints."""
+
+    def __init__(self, exe: str, profile: str, deadline: float):
+        self.deadline = deadline
+        # Chromium's messages to a file, not a pipe nobody reads while it prints (a full pipe blocks it)
+        self._log = open(Path(profile) / "chromium.log", "w+b")  # noqa: SIM115 (closed in close())
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        # the child's ends above fd 9, so that moving them onto 3 and 4 cannot overwrite one with the other
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_child_r, from_child_w)]
+        for fd in (to_child_r, from_child_w):
+            os.close(fd)
+        self.proc = subprocess.Popen(
             [
+                sys.executable,
+                "-c",
+                _ONTO_3_AND_4,
+                str(high[0]),
+                str(high[1]),
                 exe,
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-background-networking",
                 "--disable-component-update",
+                "--disable-extensions",
+                "--disable-sync",
                 "--no-first-run",
+                "--no-default-browser-check",
+                "--remote-debugging-pipe",
                 f"--user-data-dir={profile}",
-                "--no-pdf-header-footer",
-                "--virtual-time-budget=20000",
-                f"--print-to-pdf={pdf_path}",
-                html_path.resolve().as_uri(),
+                "about:blank",
             ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            pass_fds=high,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
         )
+        for fd in high:
+            os.close(fd)
+        self._buffer = b""
+        self._next = 0
+        self.events: list[dict] = []
+
+    def _read(self) -> dict:
+        while b"\0" not in self._buffer:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("Chromium did not answer in time")
+            ready, _, _ = select.select([self._from_child], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(self._from_child, 1 << 16)
+                if not chunk:
+                    raise RuntimeError("Chromium closed the DevTools pipe")
+                self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self._next += 1
+        message = {"id": self._next, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_child, json.dumps(message).encode("utf-8") + b"\0")
+        while True:
+            answer = self._read()
+            if answer.get("id") == self._next:
+                if "error" in answer:
+                    raise RuntimeError(f"Chromium refused {method}: {answer['error'].get('message')}")
+                return answer.get("result", {})
+            self.events.append(answer)
+
+    def wait_event(self, method: str, session: str) -> dict:
+        while True:
+            for i, event in enumerate(self.events):
+                if event.get("method") == method and event.get("sessionId") == session:
+                    return self.events.pop(i)
+            self.events.append(self._read())
+
+    def close(self) -> str:
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self.send("Browser.close")
+                except (RuntimeError, TimeoutError, OSError):
+                    pass
+        finally:
+            for fd in (self._to_child, self._from_child):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace")[-500:]
+        self._log.close()
+        return text
+
+
+def html_to_pdf(
+    html_path: Path,
+    pdf_path: Path,
+    timeout: float = 120,
+    title: str | None = None,
+    confidential: bool | None = None,
+) -> Path:
+    """Print the HTML report to an A4 PDF with headless Chromium, once its charts have drawn, with a
+    header and footer on every page: the title, CONFIDENTIAL on every page of the closed report,
+    and "page N of M". The title and the mark are read from the report itself (its <title> and
+    its `pdf-confidential` meta) unless given."""
+    exe = chromium()
+    if exe is None:
+        raise PdfFailed("no Chromium to print the PDF with (apt-get install chromium)")
+    text = Path(html_path).read_text(encoding="utf-8")
+    if title is None:
+        found = re.search(r"<title>(.*?)</title>", text, re.S)
+        title = html_module.unescape(found.group(1)) if found else ""
+    if confidential is None:
+        confidential = '<meta name="pdf-confidential" content="yes">' in text
+    header, footer = pdf_bands(title, confidential)
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryDirectory() as profile:
+        try:
+            browser = _DevTools(exe, profile, deadline)
+        except OSError as exc:
+            raise PdfFailed(f"Chromium did not start ({exc})") from exc
+        try:
+            target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+            session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            browser.send("Page.enable", session=session)
+            browser.send("Page.navigate", {"url": Path(html_path).resolve().as_uri()}, session=session)
+            browser.wait_event("Page.loadEventFired", session)
+            wait_ms = int(max(1.0, min(30.0, deadline - time.monotonic() - 5)) * 1000)
+            browser.send(
+                "Runtime.evaluate",
+                {"expression": _CHARTS_DRAWN % wait_ms, "awaitPromise": True, "returnByValue": True},
+                session=session,
+            )
+            printed = browser.send(
+                "Page.printToPDF",
+                {
+                    "printBackground": True,
+                    "displayHeaderFooter": True,
+                    "headerTemplate": header,
+                    "footerTemplate": footer,
+                    "paperWidth": 8.27,  # A4
+                    "paperHeight": 11.69,
+                    "marginTop": 0.6,
+                    "marginBottom": 0.6,
+                    "marginLeft": 0.4,
+                    "marginRight": 0.4,
+                },
+                session=session,
+            )
+            pdf_path.write_bytes(base64.b64decode(printed["data"]))
+        except (OSError, TimeoutError, RuntimeError, KeyError, ValueError) as exc:
+            log = browser.close()
+            raise PdfFailed(f"Chromium did not print the PDF ({type(exc).__name__}: {exc}) {log}".strip()) from exc
+        else:
+            browser.close()
     if not pdf_path.exists() or pdf_path.stat().st_size == 0:
-        raise RuntimeError(f"Chromium did not print the PDF: {done.stderr[-500:]}")
+        raise PdfFailed("Chromium did not print the PDF")
     return pdf_path

@@ -1,7 +1,9 @@
 """Sign-in for the Streamlit app: local accounts (dashboard.access.accounts), or single sign-on through
-Streamlit's st.login when trial.toml names an OIDC provider; idle expiry, checked on every request and
-by a timer that clears the screen on time; sign-out. Every sign-in, failed sign-in, sign-out and
-expiry goes to the audit log."""
+Streamlit's st.login when trial.toml names an OIDC provider; a server-side session that a reload
+resumes (dashboard.access.sessions: an HttpOnly, SameSite=Strict cookie names it); idle expiry,
+counted on the server, checked on every request and by a timer that clears the screen on time;
+sign-out. Every sign-in, failed sign-in, sign-out and expiry goes to the audit log, once per
+session: a reload, a typed URL or a second tab resumes the session and writes nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.access import accounts, audit
+from dashboard.access import accounts, audit, sessions
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig
 from dashboard.outputs.escape import markdown
@@ -92,25 +94,83 @@ def on_record(action: str, **entry) -> dict:
 
 
 def _start(viewer: Viewer, manifest: dict, how: str) -> None:
-    st.session_state["viewer"] = viewer
+    """A new sign-in: its server-side session, on the record, and the ticket that sets the cookie
+    on the next run (set_cookie)."""
+    session, ticket = sessions.STORE.open(viewer, how, accounts.fingerprint(viewer))
+    _resume(session)
+    st.session_state["_cookie_ticket"] = ticket
+    _record("sign-in", viewer, manifest, detail={"method": how, "session": session.sid[:16]})
+
+
+def _resume(session: sessions.Session) -> None:
+    st.session_state["viewer"] = session.viewer
+    st.session_state["sid"] = session.sid
     st.session_state["last_activity"] = time.time()
-    _record("sign-in", viewer, manifest, detail={"method": how})
+    sessions.STORE.touch(session.sid)
+
+
+def _end_here(notice: str | None) -> None:
+    """This browser session forgets its sign-in (the server's session is already closed)."""
+    st.session_state.clear()
+    st.session_state["_clear_cookie"] = True
+    if notice:
+        st.session_state["notice"] = notice
+
+
+_COOKIE_SCRIPT = """<script>
+fetch({route}, {{method: {method}, headers: {headers}, credentials: "same-origin", cache: "no-store"}});
+</script>"""
+
+
+def set_cookie() -> None:
+    """Right after a sign-in, on the first run of the signed-in page: the browser posts the
+    one-time ticket to the server's route (app/serve.py), whose answer sets the HttpOnly cookie.
+    The ticket is the only value here, and it is ours (never data). Draws nothing visible."""
+    ticket = st.session_state.pop("_cookie_ticket", None)
+    if ticket:
+        _script("POST", {sessions.TICKET_HEADER: ticket})
+
+
+def clear_cookie() -> None:
+    """On the sign-in page after a sign-out or an expiry: the browser drops the dead cookie."""
+    if st.session_state.pop("_clear_cookie", False):
+        _script("DELETE", {})
+
+
+def _script(method: str, headers: dict) -> None:
+    import json
+
+    st.html(
+        _COOKIE_SCRIPT.format(route=json.dumps(sessions.ROUTE), method=json.dumps(method), headers=json.dumps(headers)),
+        unsafe_allow_javascript=True,
+    )
 
 
 def _expired(cfg: TrialConfig, manifest: dict, how: str) -> bool:
     """Has this session been idle past the timeout? If so: on the record, signed out, a notice for
     the sign-in page. `how` says which check found it (the next request, or the idle timer)."""
+    session = sessions.STORE.get(st.session_state.get("sid"))
+    if session is None:  # ended in another tab of the session (a sign-out, an expiry found there)
+        _end_here("Signed out.")
+        return True
+    if not _idle_past_timeout(cfg, manifest, session, how):
+        return False
+    _end_here(f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes without activity.")
+    return True
+
+
+def _idle_past_timeout(cfg: TrialConfig, manifest: dict, session: sessions.Session, how: str) -> bool:
+    """Has the server's session idled past the timeout? If so it is closed and, by whichever
+    check found it first (one entry however many tabs look), on the record."""
     offset = _test_clock_offset(manifest)
-    now = time.time()
-    idle = now + offset - st.session_state.get("last_activity", now)
+    idle = time.time() + offset - session.last_activity
     if idle <= cfg.access.idle_timeout_minutes * 60:
         return False
-    detail = {"idle_minutes": round(idle / 60, 1), "found_by": how}
-    if offset:
-        detail["test_clock_offset_seconds"] = offset  # the record says the clock was moved
-    _record("session expired", st.session_state.get("viewer"), manifest, detail=detail)
-    st.session_state.clear()
-    st.session_state["notice"] = f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes without activity."
+    if sessions.STORE.close(session.sid) is not None:
+        detail = {"idle_minutes": round(idle / 60, 1), "found_by": how, "session": session.sid[:16]}
+        if offset:
+            detail["test_clock_offset_seconds"] = offset  # the record says the clock was moved
+        _record("session expired", session.viewer, manifest, detail=detail)
     return True
 
 
@@ -122,7 +182,11 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
         if _expired(cfg, manifest, "request"):
             return None
         st.session_state["last_activity"] = time.time()
+        sessions.STORE.touch(st.session_state["sid"])
         return viewer
+    resumed = _resumed(cfg, manifest)
+    if resumed is not None:
+        return resumed
     if cfg.access.oidc_provider and getattr(st.user, "is_logged_in", False):
         mapped = accounts.viewer_from_claims(dict(st.user), cfg)
         if mapped is None:
@@ -138,6 +202,37 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
         _start(mapped, manifest, "oidc")
         return mapped
     return None
+
+
+def _resumed(cfg: TrialConfig, manifest: dict) -> Viewer | None:
+    """A new browser session (a reload, a typed URL, a tab the phone had discarded) whose cookie
+    names an open server-side session: that session goes on, if it has not idled out and its
+    account is as it was. Not a sign-in, so not on the record again."""
+    session = sessions.STORE.find(st.context.cookies.get(sessions.COOKIE))
+    if session is None:
+        return None
+    if _idle_past_timeout(cfg, manifest, session, "resume"):
+        st.session_state["notice"] = f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes without activity."
+        st.session_state["_clear_cookie"] = True
+        return None
+    still = (
+        getattr(st.user, "is_logged_in", False)
+        if session.how == "oidc"
+        else accounts.still_valid(session.viewer, session.account, manifest)
+    )
+    if not still:
+        if sessions.STORE.close(session.sid) is not None:
+            _record(
+                "session ended",
+                session.viewer,
+                manifest,
+                detail={"reason": "account changed", "session": session.sid[:16]},
+            )
+        st.session_state["notice"] = "Your account has changed since you signed in: please sign in again."
+        st.session_state["_clear_cookie"] = True
+        return None
+    _resume(session)
+    return session.viewer
 
 
 def _idle_timer(cfg: TrialConfig, manifest: dict) -> None:
@@ -157,6 +252,7 @@ def idle_watch(cfg: TrialConfig, manifest: dict) -> None:
 
 def login_page(cfg: TrialConfig, manifest: dict) -> None:
     st.title(f"{cfg.trial.name} ({cfg.trial.registry_id}) trial monitor")
+    clear_cookie()
     notice = st.session_state.pop("notice", None)
     if notice:
         st.info(notice)
@@ -202,8 +298,9 @@ def login_page(cfg: TrialConfig, manifest: dict) -> None:
 
 def sign_out(cfg: TrialConfig, manifest: dict) -> None:
     viewer = st.session_state.get("viewer")
-    _record("sign-out", viewer, manifest)
-    st.session_state.clear()
+    session = sessions.STORE.close(st.session_state.get("sid"))
+    _record("sign-out", viewer, manifest, detail={"session": session.sid[:16]} if session else None)
+    _end_here(None)
     if cfg.access.oidc_provider and getattr(st.user, "is_logged_in", False):
         st.logout()
     st.rerun()

@@ -58,6 +58,7 @@ with st.sidebar:
     st.caption(f"signed in as {ui.md(viewer.user or viewer.role)}")
     if st.button("Sign out"):
         auth.sign_out(cfg, manifest)
+    auth.set_cookie()  # right after a sign-in: the cookie that lets a reload resume this session
     auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click
     ui.phone_navigation()  # on a phone, the sidebar closes once a page is chosen
 st.navigation(pages).run()

@@ -18,7 +18,7 @@ if [ ! -f "$stamp" ]; then
   # is built with that locked setuptools instead of one fetched, unhashed, for an isolated build
   .venv/bin/python -m pip install --quiet --require-hashes --no-build-isolation -r "$REQ"
   # the project: its metadata, the neo-margin command, and the project root on the venv's path
-  # (`streamlit run app/main.py` imports app and dashboard). No dependency and no build
+  # (`streamlit run app/serve.py` imports app and dashboard). No dependency and no build
   # requirement is fetched here: they are all in the locks above.
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   # the hand-written path file of earlier setups, which the editable install replaces

@@ -2,7 +2,7 @@
 # Sets up, makes the demo trial's export package, builds it into the demo warehouse and starts the
 # dashboard in DEMO MODE: the demo accounts of the README work, and only on the build made here.
 #   PORT=8501 (default)  DEMO=data/demo  WAREHOUSE=data/demo-warehouse
-# A real trial is never started this way: `NEO_MARGIN_WAREHOUSE=DIR .venv/bin/streamlit run app/main.py`
+# A real trial is never started this way: `NEO_MARGIN_WAREHOUSE=DIR .venv/bin/streamlit run app/serve.py`
 # (no NEO_MARGIN_DEMO) has no demo accounts at all, whatever the export's SOURCE says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ import sys
 from dashboard.store import warehouse
 sys.exit(0 if warehouse.manifest(sys.argv[1]).get("is_demo") is True else 1)' "$WAREHOUSE"; then
   echo "error: $WAREHOUSE serves a trial export, not the demo: start it without demo mode," \
-    "NEO_MARGIN_WAREHOUSE=$WAREHOUSE .venv/bin/streamlit run app/main.py" >&2
+    "NEO_MARGIN_WAREHOUSE=$WAREHOUSE .venv/bin/streamlit run app/serve.py" >&2
   exit 2
 fi
 # The generator's own output every time (byte-identical for the same arguments), built afresh: the
@@ -31,4 +31,4 @@ from dashboard.store import warehouse
 print(warehouse.manifest(sys.argv[1])["build_id"])' "$WAREHOUSE")
 echo "Dashboard (demo mode, demo build $BUILD): http://localhost:$PORT" >&2
 NEO_MARGIN_DEMO=1 NEO_MARGIN_DEMO_BUILD="$BUILD" NEO_MARGIN_WAREHOUSE="$WAREHOUSE" \
-  exec .venv/bin/streamlit run app/main.py --server.port "$PORT"
+  exec .venv/bin/streamlit run app/serve.py --server.port "$PORT"

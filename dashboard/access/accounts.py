@@ -368,6 +368,28 @@ def sign_in(
             raise SignInRefused(str(exc)) from exc
 
 
+def fingerprint(viewer: Viewer, path: Path | None = None) -> str:
+    """What a sign-in session remembers of its account, to end the session when the account changes:
+    for a local account a hash of its password hash, role, site and state (a new password, another
+    role, a removal or a disabling all change it); a demo account is "demo"; anything else "".
+    The hash is of a hash: nothing here helps to guess the password."""
+    if viewer.user in DEMO_ACCOUNTS and demo_mode():
+        return "demo"
+    user = _read(path or users_path()).get(viewer.user or "")
+    if user is None:
+        return ""
+    raw = json.dumps([user.password_hash, user.role, user.site, user.disabled], ensure_ascii=False)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def still_valid(viewer: Viewer, remembered: str, manifest: dict | None, path: Path | None = None) -> bool:
+    """May a session opened for this viewer go on? Its account must be as it was at sign-in (the
+    same fingerprint, not removed or disabled), and a demo account still on the demo build."""
+    if remembered == "demo":
+        return viewer.user in DEMO_ACCOUNTS and demo_mode() and demo_warehouse(manifest)
+    return bool(remembered) and hmac.compare_digest(fingerprint(viewer, path), remembered)
+
+
 def viewer_from_claims(claims: dict, cfg: TrialConfig | None = None) -> Viewer | None:
     """Map an identity provider's claims (st.user) to a Viewer, or None when no role maps.
 

@@ -153,7 +153,7 @@ def start_server(warehouse_dir: Path, workdir: Path) -> tuple:
             "-m",
             "streamlit",
             "run",
-            str(root / "app" / "main.py"),
+            str(root / "app" / "serve.py"),
             "--server.port",
             str(port),
             "--server.headless",

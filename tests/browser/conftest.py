@@ -87,7 +87,8 @@ def _config(tmp: Path) -> Path:
 
 
 def _start_streamlit(tmp: Path, env: dict, name: str) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app/serve.py` (the dashboard and its session route) on a free port with `env`; returns once it answers its health check."""
+    """`streamlit run app/serve.py` (the dashboard and its session route) on a free port with `env`;
+    returns once it answers its health check."""
     port = _free_port()
     log_path = tmp / f"{name}.log"
     log = open(log_path, "w")

@@ -211,6 +211,13 @@ def demo_server(warehouse):
     _stop(proc)
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A desktop at 1440x900, the size the issue's screenshots are judged at (a test of the phone
+    makes its own 390x844 context)."""
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}}
+
+
 @pytest.fixture
 def context(context):
     """pytest-playwright's context with every Playwright default limit raised to the hang ceiling."""
@@ -328,9 +335,16 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+PYTHON_LEFTOVERS = re.compile(r"\bNone\b|\bNaT\b|\bnan\b|\b00:00:00\b|\{'[a-z_]+': ")
+"""What a page must never show: Python's missing values, a midnight time, a dict's repr."""
+
+
 def assert_healthy(page) -> None:
-    """No exception element, no Python traceback, and not blank."""
+    """No exception element, no Python traceback, not blank, and no Python leftovers in the text
+    (None, NaT, nan, 00:00:00, a dict)."""
     assert page.locator('[data-testid="stException"]').count() == 0
     body = page.inner_text("body")
     assert "Traceback (most recent call last)" not in body
     assert len(body.strip()) > 40
+    leftovers = sorted({m.group(0) for m in PYTHON_LEFTOVERS.finditer(body)})
+    assert not leftovers, f"the page shows {leftovers}"

@@ -149,7 +149,12 @@ def _script(method: str, headers: dict) -> None:
 def _expired(cfg: TrialConfig, manifest: dict, how: str) -> bool:
     """Has this session been idle past the timeout? If so: on the record, signed out, a notice for
     the sign-in page. `how` says which check found it (the next request, or the idle timer)."""
-    session = sessions.STORE.get(st.session_state.get("sid"))
+    if "sid" not in st.session_state:
+        # a viewer put in the session state by code, not by a sign-in (AppTest, the benchmark):
+        # it gets a server session of its own, with no cookie and nothing on the record
+        session, _ticket = sessions.STORE.open(st.session_state["viewer"], "preset")
+        st.session_state["sid"] = session.sid
+    session = sessions.STORE.get(st.session_state["sid"])
     if session is None:  # ended in another tab of the session (a sign-out, an expiry found there)
         _end_here("Signed out.")
         return True

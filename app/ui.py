@@ -140,6 +140,17 @@ def table(df: pd.DataFrame, **kw) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kw)
 
 
+def table_height(rows: int, row_height: int = 35) -> int:
+    """A dataframe's height that shows all its `rows` and its header, with no inner scrolling."""
+    return row_height * (rows + 1) + 3
+
+
+def static_table(df: pd.DataFrame) -> None:
+    """A small table that wraps its cells to the page's width instead of scrolling sideways (a
+    phone's 390 px). Its cells are Markdown: text from the data must pass through `md` first."""
+    st.table(df, hide_index=True, border="horizontal")
+
+
 def pct(x, digits: int = 1) -> str:
     return "—" if x is None or pd.isna(x) else f"{100 * x:.{digits}f}%"
 
@@ -248,9 +259,39 @@ def listing(frame: pd.DataFrame, name: str, viewer: Viewer, key: str, **kw) -> N
     export_csv(frame, name, viewer, key)
 
 
+PHONE_WIDTH_PX = 768
+"""Below this viewport width Streamlit draws the sidebar over the page (its mobile layout)."""
+
+_PHONE_NAVIGATION = """<script>
+(() => {
+  // Installed once per browser tab; a constant script that reads and sends no data.
+  if (window.__neoMarginPhoneNav) return;
+  window.__neoMarginPhoneNav = true;
+  const narrow = () => window.matchMedia("(max-width: %(width)dpx)").matches;
+  const collapse = () => {
+    const sidebar = document.querySelector('[data-testid="stSidebar"]');
+    if (!sidebar || sidebar.getAttribute("data-collapsed") === "true") return;
+    const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (button) button.click();
+  };
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element && event.target.closest('[data-testid="stSidebarNavLink"]');
+    if (link && narrow()) setTimeout(collapse, 0);
+  }, true);
+})();
+</script>"""
+
+
 def phone_navigation() -> None:
     """On a phone the sidebar closes after a page is chosen (issue 13). Called once per run of a
-    signed-in page by app/main.py, inside the sidebar. (To be filled in.)"""
+    signed-in page by app/main.py, inside the sidebar.
+
+    Streamlit 1.67 closes the sidebar after a navigation click only when the browser's user agent
+    names a mobile device (its `isMobile()`), so a narrow window, a tablet or a phone browser in
+    desktop mode keeps the sidebar over the page it just opened. This constant script (no data in
+    it, installed once per tab) listens for clicks on the navigation's links and, when the viewport
+    is narrower than PHONE_WIDTH_PX, presses the sidebar's own collapse button."""
+    st.html(_PHONE_NAVIGATION % {"width": PHONE_WIDTH_PX}, unsafe_allow_javascript=True)
 
 
 APP_DIR = Path(__file__).resolve().parent

@@ -6,6 +6,7 @@ import streamlit as st
 from app import ui
 from dashboard.config import load_trial
 from dashboard.outputs import figures
+from dashboard.outputs import labels as labels_
 from dashboard.views import enrollment
 
 cfg = load_trial()
@@ -18,41 +19,62 @@ st.caption(
 
 a = ui.cached(enrollment.allocation, viewer)
 labels = {arm.code: arm.label for arm in cfg.arms}
+arm_names = [arm.label for arm in cfg.arms]
+colors = [arm.color for arm in cfg.arms]  # trial.toml: the arms' colours, and no other category's
 cols = st.columns(len(cfg.arms) + 1)
 WITHHELD = "withheld"
 for col, arm in zip(cols[:-1], cfg.arms, strict=True):  # the last column holds the total
     n = a["by_arm"][arm.code]
     col.metric(arm.label, WITHHELD if n is None else n)
 imb = ui.cached(enrollment.imbalance, viewer)
-cols[-1].metric(
-    "Largest imbalance within a stratum",
-    imb["stratum"]["difference"],
-    help=f"Permuted blocks of {imb['block_size']} within strata keep it at most "
-    f"{imb['stratum_bound']} (block size assumed)",
-)
-if imb["stratum"]["difference"] > imb["stratum_bound"]:
-    st.error(
-        f"Stratum {ui.md(imb['stratum']['group'])} is {imb['stratum']['difference']} apart, more than "
-        f"blocks of {imb['block_size']} allow: check the randomization."
+check = imb["check"]
+size, bound = imb["block_size"], imb["stratum_bound"]
+if imb["unit"] == "stratum":
+    unit_text = f"permuted blocks of {size} within each stratum, across all sites"
+else:
+    unit_text = f"permuted blocks of {size} within each site and stratum"
+if check is None:
+    cols[-1].metric(
+        "Largest difference within a stratum (this site)",
+        imb["stratum"]["difference"],
+        help=f"The randomization uses {unit_text} (trial.toml, assumed): a stratum's blocks are shared by "
+        "all sites, so one site's difference within a stratum has no bound and is no sign of a problem. "
+        "The check against the blocks is made on the trial-wide counts.",
     )
+else:
+    where = "a site and stratum" if imb["unit"] == "site_stratum" else "a stratum"
+    cols[-1].metric(
+        f"Largest difference within {where}",
+        check["difference"],
+        help=f"The randomization uses {unit_text} (trial.toml, assumed): within one such block the arms "
+        f"differ by at most {bound}.",
+    )
+    if imb["alert"]:
+        place = labels_.stratum(check["stratum"], cfg)
+        if check.get("site"):
+            place = f"site {check['site']}, {place}"
+        st.error(
+            f"{ui.md(place)}: the arms are {check['difference']} apart, more than {unit_text} allow "
+            f"(at most {bound}): check the randomization."
+        )
 
 
-def _frame(groups: dict, key: str) -> pd.DataFrame:
+def _frame(groups: dict, key: str, strata: bool = False) -> pd.DataFrame:
     """Counts by arm of the cells shown; cells the cell rule withholds (no counts) are left out of
     the chart and named in the caption."""
     rows = [
-        {key: g, **{labels[c]: n for c, n in counts.items()}}
+        {key: labels_.stratum(g, cfg) if strata else g, **{labels[c]: n for c, n in counts.items()}}
         for g, counts in groups.items()
         if None not in counts.values()
     ]
     df = pd.DataFrame(rows)
     if len(df):
-        df["difference"] = (df[labels[cfg.arms[0].code]] - df[labels[cfg.arms[1].code]]).abs()
+        df["Difference"] = (df[labels[cfg.arms[0].code]] - df[labels[cfg.arms[1].code]]).abs()
     return df
 
 
-def _withheld(groups: dict, what: str) -> None:
-    hidden = [g for g, counts in groups.items() if None in counts.values()]
+def _withheld(groups: dict, what: str, strata: bool = False) -> None:
+    hidden = [labels_.stratum(g, cfg) if strata else g for g, counts in groups.items() if None in counts.values()]
     if hidden:
         st.caption(
             f"Withheld by the cell rule ({what}): {ui.md(', '.join(hidden))}. Their counts by arm would give "
@@ -63,18 +85,16 @@ def _withheld(groups: dict, what: str) -> None:
 left, right = st.columns(2)
 with left:
     st.subheader("By stratum")
-    strata = _frame(a["by_stratum"], "stratum")
+    strata = _frame(a["by_stratum"], "Stratum", strata=True)
     if len(strata):
-        ui.chart(
-            figures.grouped_bars(strata, "stratum", [labels[c.code] for c in cfg.arms], [c.label for c in cfg.arms])
-        )
+        ui.chart(figures.grouped_bars(strata, "Stratum", arm_names, arm_names, colors=colors))
         ui.table(strata)
-    _withheld(a["by_stratum"], "strata")
+    _withheld(a["by_stratum"], "strata", strata=True)
 with right:
     st.subheader("By site")
-    by_site = _frame(a["by_site"], "site")
+    by_site = _frame(a["by_site"], "Site")
     if len(by_site):
-        ui.chart(figures.grouped_bars(by_site, "site", [labels[c.code] for c in cfg.arms], [c.label for c in cfg.arms]))
+        ui.chart(figures.grouped_bars(by_site, "Site", arm_names, arm_names, colors=colors))
         st.caption(
             f"Largest difference within a site: {imb['site']['difference']} (site "
             f"{ui.md(imb['site']['group'])}); sites are not a stratification factor."
@@ -85,7 +105,9 @@ if not viewer.site_filter:
     st.subheader("Over time")
     over = ui.cached(enrollment.allocation_over_time, viewer)
     if len(over):
-        ui.chart(figures.lines(over, "month", [c.code for c in cfg.arms], [c.label for c in cfg.arms]))
+        ui.chart(
+            figures.lines(over, "month", [c.code for c in cfg.arms], arm_names, colors=colors, y_title="randomized")
+        )
 
 st.subheader("Baseline characteristics (randomized, pooled)")
 b = ui.cached(enrollment.baseline, viewer)
@@ -103,6 +125,13 @@ if b["n"]:
             st.markdown(f"**{ui.md(item['label'])}**")
             ui.table(
                 pd.DataFrame(
-                    [{"": k, "n": v, "%": ui.pct(v / total if total else None)} for k, v in item["counts"].items()]
+                    [
+                        {
+                            item["label"]: "Missing" if k == "missing" else labels_.code(k, cfg),
+                            "Subjects": v,
+                            "%": ui.pct(v / total if total else None),
+                        }
+                        for k, v in item["counts"].items()
+                    ]
                 )
             )

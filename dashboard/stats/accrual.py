@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["project_completion", "planned_accrual", "cumulative_accrual"]
+__all__ = ["project_completion", "planned_accrual", "cumulative_accrual", "planned_by", "recent"]
 
 
 def _as_dates(values: Iterable) -> list[date]:
@@ -274,3 +274,19 @@ def cumulative_accrual(randomization_dates: Iterable[date]) -> pd.DataFrame:
     return pd.DataFrame(
         {"date": counts.index.values.astype("datetime64[ns]"), "randomized": counts.cumsum().to_numpy(dtype=np.int64)}
     )
+
+
+def planned_by(day: date, start: date, target: int, planned_months: float, days_per_month: float) -> float:
+    """Patients the plan expects randomized by the end of `day`: the planned line (`planned_accrual`,
+    linear from 0 at `start` to `target` after `planned_months`), 0 before the start and the target
+    after the planned end."""
+    day, start = _as_date(day, "day"), _as_date(start, "start")
+    months = (day - start).days / days_per_month
+    return float(target) * min(max(months / planned_months, 0.0), 1.0)
+
+
+def recent(randomization_dates: Iterable[date], cutoff: date, days: int = 30) -> int:
+    """Randomizations in the `days` days that end on the cut-off (cutoff - days, cutoff]."""
+    cutoff = _as_date(cutoff, "cutoff")
+    first = cutoff - timedelta(days=days)
+    return sum(1 for d in _as_dates(randomization_dates) if first < d <= cutoff)

@@ -102,10 +102,97 @@ def site_table(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig 
     return df
 
 
-def flow(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict:
-    """CONSORT-style counts from screening to follow-up."""
+def flow(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """CONSORT flow from screening to follow-up: the counts, and the boxes and arrows drawn.
+
+    Every box is the sum of the arrows leaving it and of those entering it (a box with parts, the
+    exclusions, is the sum of its parts): screened = not randomized + randomized from the log;
+    randomized = randomized from the log + randomized without an enrolled screening-log row;
+    randomized = operated + not operated; operated = in follow-up + off study after surgery; not
+    operated = awaiting surgery + not operated in time + off study before surgery. Deaths,
+    withdrawals and losses before surgery are under "not operated", never under "operated"."""
+    cfg = cfg or load_trial()
     row = fetch(con, "views/consort_flow", site=viewer.site_filter).iloc[0]
-    return {k: int(v) for k, v in row.items()}
+    f = {k: int(v) for k, v in row.items()}
+    f["randomized_unscreened"] = f["randomized"] - f["enrolled_randomized"]
+    f["not_randomized"] = f["screened"] - f["enrolled_randomized"]
+    f["off_study"] = f["died"] + f["withdrew"] + f["lost"] + f["completed"] + f["physician_decision"]
+    f["off_study_not_operated"] = (
+        f["died_before_surgery"]
+        + f["withdrew_before_surgery"]
+        + f["lost_before_surgery"]
+        + f["off_study_before_surgery"]
+    )
+    days = cfg.schedule.never_operated_after_days
+
+    def parts(*pairs: tuple[str, int]) -> list[tuple[str, int]]:
+        shown = [(label, n) for label, n in pairs if n]
+        return shown
+
+    boxes = {
+        "screened": {"label": "Screened", "n": f["screened"], "main": True},
+        "not_randomized": {
+            "label": "Not randomized",
+            "n": f["not_randomized"],
+            "parts": parts(
+                ("Screen failure", f["screen_failures"]),
+                ("Screening pending", f["screening_pending"]),
+                ("Other screening outcome", f["other_outcome"]),
+                ("Enrolled, not randomized", f["enrolled_not_randomized"]),
+            ),
+        },
+        "randomized": {"label": "Randomized", "n": f["randomized"], "main": True},
+        "operated": {"label": "Operated", "n": f["operated"], "main": True},
+        "not_operated": {"label": "Not operated", "n": f["not_operated_total"]},
+        "awaiting_surgery": {
+            "label": f"Awaiting surgery (randomized {days} days ago or less)",
+            "n": f["awaiting_surgery"],
+        },
+        "never_operated": {"label": f"No surgery more than {days} days after randomization", "n": f["not_operated"]},
+        "off_before_surgery": {
+            "label": "Off study before surgery",
+            "n": f["off_study_not_operated"],
+            "parts": parts(
+                ("Died", f["died_before_surgery"]),
+                ("Withdrew consent", f["withdrew_before_surgery"]),
+                ("Lost to follow-up", f["lost_before_surgery"]),
+                ("Completed or physician decision", f["off_study_before_surgery"]),
+            ),
+        },
+        "in_follow_up": {"label": "In follow-up", "n": f["in_follow_up"], "main": True},
+        "off_study": {
+            "label": "Off study after surgery",
+            "n": f["off_study"],
+            "parts": parts(
+                ("Died", f["died"]),
+                ("Withdrew consent", f["withdrew"]),
+                ("Lost to follow-up", f["lost"]),
+                ("Completed", f["completed"]),
+                ("Physician decision", f["physician_decision"]),
+            ),
+        },
+    }
+    edges = [
+        ("screened", "not_randomized", f["not_randomized"]),
+        ("screened", "randomized", f["enrolled_randomized"]),
+        ("randomized", "operated", f["operated"]),
+        ("randomized", "not_operated", f["not_operated_total"]),
+        ("not_operated", "awaiting_surgery", f["awaiting_surgery"]),
+        ("not_operated", "never_operated", f["not_operated"]),
+        ("not_operated", "off_before_surgery", f["off_study_not_operated"]),
+        ("operated", "in_follow_up", f["in_follow_up"]),
+        ("operated", "off_study", f["off_study"]),
+    ]
+    if f["randomized_unscreened"]:
+        boxes["unscreened"] = {
+            "label": "Randomized without an enrolled screening-log row",
+            "n": f["randomized_unscreened"],
+        }
+        edges.insert(2, ("unscreened", "randomized", f["randomized_unscreened"]))
+    # a branch with no subjects is not drawn (its parent's sum is unchanged)
+    edges = [e for e in edges if e[2] or boxes[e[1]].get("main")]
+    drawn = {k for e in edges for k in e[:2]}
+    return {**f, "boxes": {k: v for k, v in boxes.items() if k in drawn or k == "screened"}, "edges": edges}
 
 
 def accrual(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -134,6 +221,43 @@ def accrual(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
     return out
 
 
+def on_track(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None, days: int = 30) -> dict:
+    """Are we on track: randomized of the target (and %), ahead of or behind the planned line at
+    the cut-off and by how many, randomized in the last `days` days against the plan's rate, the
+    projected completion against the planned end, and (trial-wide) the fastest and slowest active
+    sites by patients per month since activation. No arm anywhere."""
+    from dashboard.stats.accrual import planned_by, recent
+
+    cfg = cfg or load_trial()
+    acc = accrual(con, viewer, cfg)
+    cut, start, target = acc["cutoff"], acc["start"], acc["target"]
+    dates = fetch(con, "views/randomization_dates", site=viewer.site_filter).randomization_date
+    n = int(len(dates.dropna()))
+    months, dpm = cfg.design.accrual_months, cfg.trial.days_per_month
+    out: dict = {"randomized": n, "target": target, "cutoff": cut, "days": days, "last_days": recent(dates, cut, days)}
+    if target:
+        planned = planned_by(cut, start, target, months, dpm)
+        out.update(
+            fraction=n / target,
+            planned_by_now=planned,
+            ahead_by=n - round(planned),
+            planned_last_days=target / (months * dpm) * days,
+            planned_end=(pd.Timestamp(start) + pd.Timedelta(days=round(months * dpm))).date(),
+        )
+        proj = acc.get("projection")
+        if proj:
+            out["projection"] = {k: proj[k] for k in ("completion_date", "lower", "upper", "level")}
+    if not viewer.site_filter:
+        sites = site_table(con, viewer, cfg)
+        active = sites[(sites.status.astype(str).str.upper() == "ACTIVE") & sites.per_month.notna()]
+        active = active.sort_values(["per_month", "siteid"])
+        if len(active) >= 2:
+            pick = lambda r: {"siteid": r.siteid, "name": r.sitename, "per_month": float(r.per_month)}  # noqa: E731
+            out["slowest"] = pick(active.iloc[0])
+            out["fastest"] = pick(active.iloc[-1])
+    return out
+
+
 # ---------------------------------------------------------------- arm balance page
 def allocation_over_time(
     con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None
@@ -148,29 +272,52 @@ def allocation_over_time(
 
 
 def imbalance(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
-    """The largest difference between arms within a stratum and within a site.
+    """The largest difference between arms within a stratum and within a site, and the check of
+    the randomization against its blocking unit (trial.toml [randomization] blocks_within).
 
-    With 1:1 permuted blocks of size b within strata, the difference within a stratum never
-    exceeds b/2; a larger one means the randomization was not followed. Sites are not a
-    stratification factor here, so within a site there is no such bound.
+    With 1:1 permuted blocks of size b, the difference between arms within one blocking unit never
+    exceeds b/2; a larger one means the randomization was not followed. The unit is a stratum
+    across all sites ("stratum") or a site and stratum ("site_stratum"). With blocks within
+    strata a single site's difference within a stratum is not bounded (the stratum's blocks are
+    shared by all sites), so a site's view has nothing to check (`check` is None); the trial-wide
+    views check every stratum. With blocks within site and stratum every site-stratum cell is
+    checked (a site's view: its own cells). Cells the cell rule withholds are not checked here
+    (the closed session has their counts).
     """
     cfg = cfg or load_trial()
     a = allocation(con, viewer, cfg)
     codes = cfg.arm_codes[:2]
+    unit = cfg.randomization.blocks_within
+    bound = cfg.randomization.block_size // 2
 
     def worst(groups: dict) -> dict:
-        # cells the cell rule withholds have no counts by arm here (the closed session has them)
         groups = {k: v for k, v in groups.items() if None not in (v[codes[0]], v[codes[1]])}
         if not groups:
             return {"group": None, "difference": 0}
         key = max(groups, key=lambda k: abs(groups[k][codes[0]] - groups[k][codes[1]]))
         return {"group": key, "difference": abs(groups[key][codes[0]] - groups[key][codes[1]]), "counts": groups[key]}
 
+    check = None
+    if unit == "stratum" and not viewer.site_filter:
+        check = worst(a["by_stratum"])
+    elif unit == "site_stratum":
+        cells = fetch(con, "views/allocation", grouping="site_stratum")
+        if viewer.site_filter:
+            cells = cells[cells.group_value.str.startswith(viewer.site_filter + "|")]
+        check = worst({r.group_value: _arm_counts(r, cfg) for r in cells.itertuples()})
+        if check["group"] is not None:
+            site, _, stratum = check["group"].partition("|")
+            check.update(site=site, stratum=stratum)
+    if check is not None and unit == "stratum" and check["group"] is not None:
+        check.update(site=None, stratum=check["group"])
     return {
         "stratum": worst(a["by_stratum"]),
         "site": worst(a["by_site"]),
         "block_size": cfg.randomization.block_size,
-        "stratum_bound": cfg.randomization.block_size // 2,
+        "stratum_bound": bound,
+        "unit": unit,
+        "check": check,
+        "alert": check is not None and check["difference"] > bound,
     }
 
 

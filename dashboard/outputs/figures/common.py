@@ -11,28 +11,99 @@ import plotly.io as pio
 from dashboard.outputs import escape
 
 FONT = "Noto Sans CJK SC, Noto Sans, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
-POOLED = "#1f5f8b"
-PLANNED = "#9a9a9a"
-DESIGN = "#d08c1b"
-FLAG = "#c0392b"
-OK = "#2e7d32"
+# Colours of things that are not arms. The arms have theirs (trial.toml [[arms]] color, through
+# labels.arm_colors: purple #762a83 and teal #1b9e77) and no other category is drawn in them, or
+# in a colour one could take for them (tests/test_ui_enrollment_figures.py keeps these apart).
+POOLED = "#1f5f8b"  # both arms together: blue
+PLANNED = "#9a9a9a"  # a plan or a reference line: grey
+DESIGN = "#d08c1b"  # the design's expectation, a projection: orange
+FLAG = "#c0392b"  # flagged: red
+OK = "#56606b"  # within its threshold: slate (not green, which reads as the teal arm)
+CATEGORIES = [POOLED, DESIGN, "#5a5a5a", "#b35806", "#8c6d31"]
+"""Series that are neither arms nor the roles above, in this order (also plotly's default colorway
+here, so a trace drawn without a colour never takes an arm's)."""
 
 # The house template, set once as plotly's default: naming it in every update_layout validated
 # and copied the whole template each time (11 ms a figure, 9% of the server's CPU under load);
 # the default is applied when the figure is serialized, in about 1 ms.
+pio.templates["plotly_white"].layout.colorway = CATEGORIES
 pio.templates.default = "plotly_white"
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 380) -> go.Figure:
-    """The house layout, and every label escaped (`escaped`): each figure passes here once, last."""
+    """The house layout, and every label escaped (`escaped`): each figure passes here once, last.
+
+    The legend sits below the plot (never under the title, and on a phone its rows wrap below
+    rather than over the traces); the title, when there is one, is left-aligned in a top margin of
+    its own; axes push the margins out to fit their labels (automargin), so long tick labels keep
+    their words at 390 px."""
     fig.update_layout(
-        title=title,
+        title=dict(text=title, x=0, xanchor="left", y=1, yanchor="top", yref="container", pad=dict(t=8))
+        if title
+        else None,
         height=height,
-        margin=dict(l=48, r=16, t=48 if title else 16, b=40),
+        margin=dict(l=8, r=16, t=44 if title else 12, b=8),
         font=dict(family=FONT, size=13),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0, xanchor="left"),
     )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return escaped(fig)
+
+
+def count_step(max_value: float, ticks: int = 6) -> int:
+    """A whole-number tick step for a count axis up to `max_value`: 1, 2, 5, 10, 20, 25, 50, ...,
+    about `ticks` ticks at most, so a count axis never shows half a subject."""
+    scale = 1
+    while True:
+        for step in (1, 2, 2.5, 5):
+            size = step * scale
+            if size.is_integer() if isinstance(size, float) else True:
+                if max_value / size <= ticks:
+                    return int(size)
+        scale *= 10
+
+
+def count_axis(fig: go.Figure, axis: str, values, title: str | None = None) -> go.Figure:
+    """A count axis ("x" or "y"): starts at 0, whole numbers only ("d", an integer step)."""
+    numbers = [float(v) for v in values if v is not None and v == v]
+    top = max(numbers, default=0.0)
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(rangemode="tozero", tickformat="d", tick0=0, dtick=count_step(max(top, 1)))
+    if title is not None:
+        update(title=title)
+    return fig
+
+
+def is_counts(values) -> bool:
+    """Whether every value present is a whole number (then its axis is a count axis)."""
+    numbers = [float(v) for v in values if v is not None and v == v]
+    return bool(numbers) and all(float(v).is_integer() for v in numbers)
+
+
+def wrap(text: str, width: int = 28) -> list[str]:
+    """`text` in lines of about `width` characters, broken at spaces only (never mid-word)."""
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def wrapped_ticks(fig: go.Figure, axis: str, labels, width: int = 28) -> go.Figure:
+    """Category tick labels wrapped at word boundaries. Called after `_layout`: the categories are
+    the escaped labels, and each line of a tick text is escaped here before the lines are joined
+    with plotly's <br> (the only markup added)."""
+    labels = [str(v) for v in labels]
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(
+        tickmode="array",
+        tickvals=[escape.plotly(v) for v in labels],
+        ticktext=["<br>".join(escape.plotly(line) for line in wrap(v, width)) for v in labels],
+    )
+    return fig
 
 
 _TRACE_TEXT = ("name", "text", "hovertext", "x", "y", "labels", "ids")

@@ -7,6 +7,7 @@ from app import ui
 from dashboard.access import looks
 from dashboard.config import load_trial
 from dashboard.outputs import figures
+from dashboard.outputs import labels as words
 from dashboard.views import closed
 
 cfg = load_trial()
@@ -101,17 +102,19 @@ if look.get("conclusion"):
 
 ui.chart(figures.boundaries(it["planned"], it.get("actual"), it["z_statistic"], it["information_fraction"]))
 st.caption(
-    f"Lan-DeMets {it['spending'].split('-', 2)[-1].replace('-', ' ')}-type alpha spending, one-sided "
+    f"{ui.md(words.code(it['spending'], cfg))}-type alpha spending, one-sided "
     f"alpha {it['alpha']}; looks planned at {', '.join(f'{f:.0%}' for f in cfg.design.interim_fractions)} "
-    "of the expected deaths and at the final analysis (assumed)."
+    "of the expected deaths and at the final analysis (assumed). Non-inferiority is met at a look when "
+    "the observed z reaches that look's boundary; the boundary of a look comes from the alpha the "
+    "looks before it spent, so it is drawn as a marker at each look, not as a line."
 )
 left, right = st.columns(2)
 with left:
     st.markdown("**Planned fractions**")
-    ui.table(pd.DataFrame(it["planned"]))
+    ui.table(closed.boundary_table(it["planned"], cfg))
 with right:
     st.markdown("**At the actual fraction**")
-    ui.table(pd.DataFrame(it["actual"])) if it.get("actual") else st.write("—")
+    ui.table(closed.boundary_table(it["actual"], cfg)) if it.get("actual") else st.write(words.MISSING)
 
 st.subheader("Conditional power (probability of crossing at a look still to come)")
 p1, p2, p3 = st.columns(3)

@@ -44,4 +44,4 @@ for i, (label, table) in enumerate(q["markers"].items()):
         if table.to_numpy().sum() == 0:
             st.info("No protocol surgery recorded yet.")
             continue
-        ui.table(table.rename(columns=labels).reset_index(names="recorded"))
+        ui.table(closed.marker_table(table, cfg))

@@ -7,13 +7,14 @@ from app import ui
 from dashboard.access import looks
 from dashboard.config import load_trial
 from dashboard.outputs import figures
+from dashboard.outputs import labels as words
 from dashboard.views import closed, outcomes
 
 cfg = load_trial()
 viewer = ui.closed_page("closed_survival")
 ui.header("Survival by arm", viewer, cfg)
 labels = {a.code: a.label for a in cfg.arms}
-colors = {a.label: figures.ARM_COLORS[i] for i, a in enumerate(cfg.arms)}
+colors = words.arm_colors(cfg)
 
 surv = ui.cached(closed.survival_by_arm, viewer)
 ni = ui.cached(closed.noninferiority, viewer)
@@ -44,9 +45,19 @@ for key, name in closed.SETS.items():
 left, right = st.columns(2)
 with left:
     ui.chart(
-        figures.forest(rows_diff, -d.noninferiority_margin, f"{d.landmark_months}-month OS difference", percent=True)
+        figures.forest(
+            rows_diff,
+            -d.noninferiority_margin,
+            f"{d.landmark_months}-month OS difference",
+            percent=True,
+            empty_text=f"Not estimable yet: no one followed {d.landmark_months} months",
+        )
     )
     st.caption(f"{ui.md(exp.label)} minus {ui.md(ref.label)}; left of the dashed line is worse than the margin")
+    for key, name in closed.SETS.items():
+        message = closed.difference_message(ni[key], cfg)
+        if message:
+            st.info(f"{ui.md(name)}: {ui.md(message)}")
 with right:
     ui.chart(figures.forest(rows_hr, d.hazard_ratio_margin, "Hazard ratio (stratified Cox)", log=True))
     st.caption(f"{ui.md(exp.label)} against {ui.md(ref.label)}; right of the dashed line is worse than the margin")
@@ -105,7 +116,7 @@ for key, name in closed.SETS.items():
 excluded = surv["excluded"]
 if len(excluded):
     with st.expander(f"Per-protocol set: {len(excluded)} subject(s) left out"):
-        ui.listing(excluded, "per-protocol exclusions", viewer, "pp-excluded")
+        ui.listing(closed.exclusions_table(excluded, cfg), "per-protocol exclusions", viewer, "pp-excluded")
 
 endpoint = (
     st.segmented_control(

@@ -21,28 +21,18 @@ c[0].metric("Randomized (safety population)", p["subjects"])
 c[1].metric("Any adverse event", p["any_ae"])
 c[2].metric("Grade 3 or worse", p["grade3plus"])
 c[3].metric("Serious", p["serious"])
-c[4].metric("Immune-related grade 3+", p["immune_grade3plus"])
-st.caption("Counts are subjects, not events; every adverse event at any date, neoadjuvant included.")
+immune = safety.immune_note(p)
+c[4].metric("Immune-related grade 3+", p["immune_grade3plus"], help=immune)
+st.caption("Counts are subjects, not events; every adverse event at any date, neoadjuvant included. " + ui.md(immune))
 
 st.subheader("Signals against their thresholds")
 sig = result["signals"]
 ui.chart(figures.signals(sig))
-rows = []
-for s in sig:
-    rows.append(
-        {
-            "signal": s["label"],
-            "subjects with event": s["events"],
-            "denominator": s["n"],
-            "observed (95% exact CI)": f"{ui.pct(s['observed'])} ({ui.pct(s['lower'])} to {ui.pct(s['upper'])})",
-            "threshold (assumed)": ui.pct(s["threshold"]) if s["threshold"] is not None else "any event",
-            "flag": ("FLAGGED: " + s["flag_reason"]) if s["flagged"] else "—",
-        }
-    )
-ui.table(pd.DataFrame(rows))
+ui.table(pd.DataFrame(safety.signal_rows(sig)))
 st.caption(
     "A windowed signal counts a subject in its denominator once the whole window lies before "
-    "the cut-off, or when the event has happened."
+    "the cut-off, or when the event has happened. The bar on each row is its threshold (assumed); "
+    "a signal marked 'any event' is flagged by its first event, whatever its rate."
 )
 for s in sig:
     if s["flagged"]:
@@ -51,14 +41,10 @@ for s in sig:
 st.subheader("Adverse events by system organ class and worst grade")
 soc = result["soc_by_grade"]
 if len(soc):
-    top = soc.head(15)
-    fig = figures.go.Figure(
-        [figures.go.Bar(y=top.soc, x=top[g], name=f"grade {g}", orientation="h") for g in (1, 2, 3, 4, 5)]
-    )
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(autorange="reversed")
-    ui.chart(figures._layout(fig, None, 90 + 28 * len(top)))
-    ui.table(soc.rename(columns={g: f"grade {g}" for g in (1, 2, 3, 4, 5)}))
+    ui.chart(figures.soc_by_grade(soc))
+    ui.table(safety.soc_table(soc))
+else:
+    st.info("No adverse events recorded yet.")
 
 early = {k: v for k, v in p.items() if k.startswith("death_")}
 st.subheader("Surgery")

@@ -27,15 +27,15 @@ fu = result["follow_up"]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Subjects", km["n"])
 c2.metric("Events", km["events"])
-c3.metric(
-    "Median",
-    "not reached" if km["median_days"] is None else f"{km['median_days'] / cfg.trial.days_per_month:.1f} months",
-)
+median, median_note = outcomes.median_text(km, cfg)
+c3.metric("Median", median, help=median_note)
 c4.metric(
     "Median follow-up",
     "—" if fu["median"] is None else f"{fu['median'] / cfg.trial.days_per_month:.1f} months",
     help="Reverse Kaplan-Meier (censoring as the event)",
 )
+
+st.caption(f"Median {ui.md(outcomes.ENDPOINTS[endpoint][3].lower())}: {ui.md(median)}. {ui.md(median_note)}")
 
 design_curve = design["curve"] if endpoint == "os" else None
 ui.chart(

@@ -15,10 +15,15 @@ import pandas as pd
 
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.outputs import labels as words
 from dashboard.store.data import fetch
 from dashboard.views import outcomes, safety
 
 SETS = {"itt": "Intention to treat", "pp": "Per protocol"}
+# The de-escalation markers of the protocol surgery (columns of queries/closed/surgery_by_arm.sql),
+# labelled by trial.toml [labels.columns].
+MARKERS = ("prprim", "mandpres", "flap", "glossext")
+NOT_RECORDED = "Not recorded"
 # The randomization strata (RAND.csv fields in trial.toml) as columns of queries/closed/arms.sql.
 STRATUM_COLUMNS = {"STRATRESP": "stratum_response", "STRATSITE": "stratum_site"}
 
@@ -91,6 +96,8 @@ def _km_by_arm(times: pd.DataFrame, endpoint: str, cfg: TrialConfig) -> dict:
         "median_days": None,
         "median_lower": None,
         "median_upper": None,
+        "median_at_risk": None,
+        "median_reliable": False,
         "landmarks": {
             k: {"survival": None, "lower": None, "upper": None, "at_risk": 0} for k in outcomes.landmarks_days(cfg)
         },
@@ -199,6 +206,9 @@ def noninferiority(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialCon
         )
         out[set_key] = {
             "n": int(len(subset)),
+            "longest_follow_up_days": {
+                arm.code: (float(g.os_days.max()) if len(g) else None) for arm, g in ((exp, a), (ref, b))
+            },
             "difference": diff,
             "hazard_ratio": hr,
             "margin": d.noninferiority_margin,
@@ -325,6 +335,8 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
                 "threshold": s.threshold,
                 "flagged_exp": e["flagged"],
                 "flagged_ref": r["flagged"],
+                "flag_rule_exp": e.get("flag_rule"),
+                "flag_rule_ref": r.get("flag_rule"),
             }
         )
     # with the columns even when empty (no adverse event yet): the pages filter on them
@@ -365,14 +377,10 @@ def surgical_quality(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialC
             by_site.append(g)
     surgery = fetch(con, "closed/surgery_by_arm")
     markers = {}
-    for col, label in [
-        ("prprim", "Primary lesion resected"),
-        ("mandpres", "Mandible preserved"),
-        ("flap", "Flap reconstruction"),
-        ("glossext", "Tongue resection"),
-    ]:
-        table = pd.crosstab(surgery[col].fillna("not recorded"), surgery.arm)
-        markers[label] = table.reindex(columns=[arm.code for arm in cfg.arms], fill_value=0)
+    for col in MARKERS:
+        # rows are the CRF codes (the page labels them: marker_table)
+        table = pd.crosstab(surgery[col].fillna(NOT_RECORDED), surgery.arm)
+        markers[words.column(col, cfg)] = table.reindex(columns=[arm.code for arm in cfg.arms], fill_value=0)
     return {"by_site": pd.concat(by_site, ignore_index=True) if by_site else pd.DataFrame(), "markers": markers}
 
 
@@ -470,3 +478,157 @@ def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfi
             },
         },
     }
+
+
+# --- the closed pages' tables and messages, as people read them -------------------------------
+
+# Each count of safety_counts and the count it is a share of (subjects of the arm, operated, with
+# pathology); the by-system-organ-class counts are tabulated apart.
+_DENOMINATOR = {"operated": "subjects", "with_pathology": "operated", "positive_margin": "with_pathology"}
+
+
+def _count_label(key: str, cfg: TrialConfig) -> str:
+    if key.startswith("death_") and key.endswith("d") and not words.is_labelled(key, cfg):
+        return f"Death within {key[6:-1]} days of surgery"
+    return words.column(key, cfg)
+
+
+def _denominator(key: str) -> str:
+    if key in _DENOMINATOR:
+        return _DENOMINATOR[key]
+    if key.startswith(("death_", "clavien_")):
+        return "operated"
+    return "subjects"
+
+
+def count_table(saf: dict, cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """The closed safety page's counts by arm: one row per count, labelled (trial.toml
+    [labels.columns]), each arm's cell "n (x.x%)" of its denominator (the arm's subjects; the
+    operated for complications and early deaths; those with pathology for margins), and the
+    denominator named. No code, no None: a count without data reads as the dash."""
+    cfg = cfg or load_trial()
+    keys = [k for k in next(iter(saf["by_arm"].values())) if k not in ("by_soc", "subjects")]
+    rows = []
+    for key in ["subjects"] + keys:
+        den_key = _denominator(key)
+        row = {"Count": _count_label(key, cfg), "Of": "" if key == "subjects" else _count_label(den_key, cfg)}
+        for arm in cfg.arms:
+            counts = saf["by_arm"][arm.code]
+            value, den = counts.get(key), counts.get(den_key)
+            if words.is_missing(value):
+                row[arm.label] = words.MISSING
+            elif key == "subjects" or not den:
+                row[arm.label] = str(int(value))
+            else:
+                row[arm.label] = f"{int(value)} ({100 * value / den:.1f}%)"
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.loc[0, "Of"] = words.MISSING
+    return out
+
+
+def signal_table(saf: dict, cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """The signals by arm for the closed safety page: signal, flag (first, so that it is in view on a
+    laptop screen; naming the arm and the rule that flagged it), each arm's "events/n (x.x%)", the
+    risk difference with its 95% CI and the threshold."""
+    cfg = cfg or load_trial()
+    exp, ref = _experimental(cfg)
+    sig = saf["signal_differences"]
+
+    def pct(x) -> str:
+        return words.MISSING if words.is_missing(x) else f"{100 * x:.1f}%"
+
+    def rule(r) -> str:
+        return {"threshold": "above threshold", "any event": "any event"}.get(r, r or "")
+
+    rows = []
+    for r in sig.to_dict("records"):
+        flags = [
+            f"{arm.label} ({rule(r[f'flag_rule_{side}'])})"
+            for arm, side in ((exp, "exp"), (ref, "ref"))
+            if r[f"flagged_{side}"]
+        ]
+        threshold = r["threshold"]
+        rows.append(
+            {
+                "Signal": r["signal"],
+                "Flagged": "; ".join(flags) or words.MISSING,
+                exp.label: f"{r['events_exp']}/{r['n_exp']} ({pct(r['p_exp'])})",
+                ref.label: f"{r['events_ref']}/{r['n_ref']} ({pct(r['p_ref'])})",
+                "Difference (95% CI)": f"{pct(r['difference'])} ({pct(r['lower'])} to {pct(r['upper'])})"
+                if not words.is_missing(r["difference"])
+                else "not estimable",
+                "Threshold (assumed)": "none: any event flags" if words.is_missing(threshold) else pct(threshold),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _small(p: float) -> str:
+    """A probability to 4 decimals, or in scientific notation when it would read as 0.0000."""
+    return f"{p:.4f}" if p >= 1e-4 or p == 0 else f"{p:.1e}"
+
+
+def boundary_table(rows: list[dict] | None, cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """Group sequential boundaries (views.closed.interim "planned" or "actual") for a page: the
+    information fraction as a percentage, the boundary z, cumulative alpha and nominal p, and
+    whether the look is held or still to come; the columns labelled (trial.toml)."""
+    cfg = cfg or load_trial()
+    out = []
+    for b in rows or []:
+        row = {
+            words.column("fraction", cfg): f"{b['fraction']:.0%}",
+            words.column("z_boundary", cfg): f"{b['z_boundary']:.2f}" if math.isfinite(b["z_boundary"]) else "∞",
+            words.column("cumulative_alpha", cfg): _small(b["cumulative_alpha"]),
+            words.column("nominal_p", cfg): _small(b["nominal_p"]),
+        }
+        if "held" in b:
+            row[words.column("held", cfg)] = "held (this look or before)" if b["held"] else "to come"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def difference_message(ni_set: dict, cfg: TrialConfig | None = None) -> str | None:
+    """Why the landmark OS difference of one analysis set is not estimable, in words with the arms'
+    labels and their longest follow-up; None when it is estimable."""
+    cfg = cfg or load_trial()
+    diff = ni_set["difference"]
+    if diff.get("difference") is not None:
+        return None
+    months = cfg.design.landmark_months
+    if ni_set["n"] == 0:
+        return f"The {months}-month OS difference is not estimable: no subjects in this set."
+    longest = ni_set.get("longest_follow_up_days") or {}
+    exp, ref = _experimental(cfg)
+    parts = []
+    for arm in (exp, ref):
+        days = longest.get(arm.code)
+        parts.append(
+            f"{arm.label}: no subjects" if days is None else f"{arm.label} {days / cfg.trial.days_per_month:.1f} months"
+        )
+    if all(d is not None and d < months * cfg.trial.days_per_month for d in longest.values()) and longest:
+        why = f"no subject has been followed for {months} months yet"
+    else:
+        why = diff.get("reason") or "the Kaplan-Meier estimate or its standard error is not defined"
+        # survival_difference names the experimental arm A and the reference arm B
+        for arm, letter in ((exp, "A"), (ref, "B")):
+            why = why.replace(f"arm {letter}", arm.label)
+    return f"The {months}-month OS difference is not estimable yet: {why} (longest follow-up: {'; '.join(parts)})."
+
+
+def marker_table(table: pd.DataFrame, cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """A de-escalation marker's table (surgical_quality "markers") for a page: its codes as people
+    read them (trial.toml [labels.codes]: GT HALF -> More than half, Y -> Yes), the arms' labels."""
+    cfg = cfg or load_trial()
+    out = table.rename(columns={a.code: a.label for a in cfg.arms})
+    out.index = [v if v == NOT_RECORDED else words.code(v, cfg) for v in out.index]
+    return out.reset_index(names="Recorded")
+
+
+def exclusions_table(excluded: pd.DataFrame, cfg: TrialConfig | None = None) -> pd.DataFrame:
+    """The per-protocol exclusions for a page: arm labels, not codes, and labelled columns."""
+    cfg = cfg or load_trial()
+    out = excluded.copy()
+    if "arm" in out:
+        out["arm"] = out["arm"].map(lambda v: words.MISSING if words.is_missing(v) else words.arm(v, cfg))
+    return words.frame(out, cfg)

@@ -56,12 +56,16 @@ def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig, conf_type: 
     enough = [x for x in curve["time"] if (t >= x).sum() >= cfg.blinding.min_cell_size]
     if enough:
         curve = curve[curve["time"] <= max(enough)].reset_index(drop=True)
+    median = km["median"]
+    median_at_risk = int((t >= median).sum()) if median is not None else None
     return {
         "n": int(km["n"]),
         "events": int(km["events"]),
-        "median_days": km["median"],
+        "median_days": median,
         "median_lower": km["median_lower"],
         "median_upper": km["median_upper"],
+        "median_at_risk": median_at_risk,
+        "median_reliable": median_reliable(median, km["median_lower"], median_at_risk, cfg),
         "landmarks": {
             k: {"survival": v["survival"], "lower": v["lower"], "upper": v["upper"], "at_risk": int(v["at_risk"])}
             for k, v in km["landmarks"].items()
@@ -69,6 +73,39 @@ def km_summary(times: pd.DataFrame, endpoint: str, cfg: TrialConfig, conf_type: 
         "excluded": int(len(times) - len(usable)),
         "curve": curve,
     }
+
+
+def median_reliable(median: float | None, lower: float | None, at_risk: int | None, cfg: TrialConfig) -> bool:
+    """Whether a Kaplan-Meier median may be shown as an estimate. The rule: the curve has reached
+    50%, at least trial.toml blinding.min_cell_size subjects (5) are still at risk at the median
+    (the same rule that stops the drawn curve, so the median lies on the curve people see), and
+    the lower 95% confidence limit of the median is estimable (the lower confidence curve reaches
+    50% too; the upper limit may be "not reached"). A median carried by a tail of one or two
+    subjects has no interval and jumps with the next event: it is "not reliably estimated"."""
+    return median is not None and lower is not None and (at_risk or 0) >= cfg.blinding.min_cell_size
+
+
+def median_text(km: dict, cfg: TrialConfig) -> tuple[str, str]:
+    """The median as a page shows it: (value, explanation). "x.x months" with its 95% CI in the
+    explanation when median_reliable; "not reached"; or "not reliably estimated" saying why."""
+    dpm = cfg.trial.days_per_month
+    minimum = cfg.blinding.min_cell_size
+    median = km.get("median_days")
+    if median is None:
+        return "not reached", "The curve has not fallen to 50%."
+    if not km.get("median_reliable"):
+        at_risk = km.get("median_at_risk") or 0
+        return "not reliably estimated", (
+            f"The curve falls to 50% at {median / dpm:.1f} months with {at_risk} subject(s) at risk there "
+            f"(fewer than {minimum}, or no 95% confidence interval): a median is shown only where at least "
+            f"{minimum} subjects are at risk and its lower 95% limit is estimable."
+        )
+    upper = km.get("median_upper")
+    ci = f"{km['median_lower'] / dpm:.1f} to " + ("not reached" if upper is None else f"{upper / dpm:.1f}")
+    return (
+        f"{median / dpm:.1f} months",
+        f"95% CI {ci} months (from the log-log pointwise band, as R's survfit prints it).",
+    )
 
 
 def at_risk_table(times: pd.DataFrame, endpoint: str, every_months: int, cfg: TrialConfig) -> pd.DataFrame:

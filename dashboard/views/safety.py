@@ -87,16 +87,78 @@ def signals(df: pd.DataFrame, cfg: TrialConfig, pooled: dict[str, tuple[int, int
                 "upper": upper,
                 "threshold": s.threshold,
                 "flagged": bool(above or any_event),
-                "flag_reason": ("above the threshold" if above else "")
-                + (" and " if above and any_event else "")
-                + ("any event is a signal" if any_event else "")
+                # which rule flagged it: "threshold", "any event" (flag_any), both, or None
+                "flag_rule": " and ".join(rule for rule, hit in (("threshold", above), ("any event", any_event)) if hit)
                 or None,
+                "flag_reason": _flag_reason(above, any_event, s.threshold),
                 "window_days": s.window_days,
                 "population": s.population,
                 "assumed": s.assumed,
             }
         )
     return out
+
+
+def _flag_reason(above: bool, any_event: bool, threshold: float | None) -> str | None:
+    """Why a signal is flagged, in words: which rule (above its threshold; any event, trial.toml
+    flag_any), so that a flag below the threshold is not read as the threshold crossed."""
+    if above and any_event:
+        return "above the threshold and any event is a signal"
+    if above:
+        return "above the threshold"
+    if any_event:
+        if threshold is None:
+            return "any event is a signal (no threshold)"
+        return f"any event is a signal (flagged by that rule, not by the {100 * threshold:.1f}% threshold)"
+    return None
+
+
+def signal_rows(sig: list[dict]) -> list[dict]:
+    """The signals table of the safety page: one row per signal, the flag naming its rule."""
+    from dashboard.outputs.labels import MISSING
+
+    def pct(x) -> str:
+        return MISSING if x is None or pd.isna(x) else f"{100 * x:.1f}%"
+
+    rows = []
+    for s in sig:
+        rule = s.get("flag_rule")
+        rows.append(
+            {
+                "signal": s["label"],
+                "subjects with event": s["events"],
+                "denominator": s["n"],
+                "observed (95% exact CI)": f"{pct(s['observed'])} ({pct(s['lower'])} to {pct(s['upper'])})",
+                "threshold (assumed)": pct(s["threshold"]) if s["threshold"] is not None else "none: any event flags",
+                "flag": (
+                    MISSING
+                    if not s["flagged"]
+                    else "flagged: "
+                    + {"threshold": "above the threshold", "any event": "any event"}.get(rule, rule or "")
+                ),
+            }
+        )
+    return rows
+
+
+def immune_note(counts: dict) -> str:
+    """Why the headline immune-related grade 3+ count and the immune signal may differ: the
+    headline counts such an event at any time, the signal (trial.toml) only during neoadjuvant
+    therapy."""
+    total, neo = counts["immune_grade3plus"], counts.get("immune_grade3plus_neoadjuvant")
+    if neo is None:
+        return "Immune-related grade 3+: subjects with such an event at any time."
+    return (
+        f"Immune-related grade 3+: {total} subject(s) with such an event at any time; {neo} of them "
+        "during neoadjuvant therapy, which is what the immune-related signal counts"
+        + (f" ({total - neo} only after it)." if total != neo else " (the same subjects).")
+    )
+
+
+def soc_table(soc: pd.DataFrame) -> pd.DataFrame:
+    """soc_by_grade with the columns as people read them (System organ class, Grade 1..5, Total)."""
+    names = {"soc": "System organ class", "total": "Total", **{g: f"Grade {g}" for g in (1, 2, 3, 4, 5)}}
+    return soc.rename(columns=names)
 
 
 def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -148,6 +210,7 @@ def safety_counts(
         "grade3plus": int(df.grade3plus.sum()),
         "serious": int(df.serious.sum()),
         "immune_grade3plus": int(df.immune_grade3plus.sum()),
+        "immune_grade3plus_neoadjuvant": int(df.immune_grade3plus_neoadjuvant.sum()),
         "operated": int(df.operated.sum()),
         complication_key(cfg): int(clav_day.between(0, cfg.safety.complication_window_days).sum()),
         **{f"death_{d}d": int(death_day.between(0, d).sum()) for d in sorted(set(cfg.safety.early_death_days))},

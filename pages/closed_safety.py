@@ -32,13 +32,8 @@ st.caption(
     f"{ui.md(labels[exp])} minus {ui.md(labels[ref])}. 'Any event' in Flagged: any event flags the "
     "signal (trial.toml), whatever the threshold."
 )
-ui.table(
-    closed.signal_table(saf, cfg),
-    column_config={
-        "Signal": st.column_config.TextColumn(width="medium"),
-        "Flagged": st.column_config.TextColumn(width="medium"),
-    },
-)
+# a static table: its cells wrap, so every column (the flag too) is read whole at any width
+st.table(closed.signal_table(saf, cfg), hide_index=True)
 
 st.subheader("Adverse events by system organ class")
 grade = st.segmented_control("Grade", ["any grade", "grade 3+"], default="any grade", key="closed_grade") or "any grade"

@@ -278,6 +278,7 @@ def test_labels_not_codes_and_no_missing_markers(demo, viewer, page, state):
         ]
         + [f"{m.label} {m.value}" for m in at.metric]
         + [d.value.to_csv(index=False) for d in at.dataframe]
+        + [t.value.to_csv(index=False) for t in at.table]
     )
     for code in CODES:
         assert code not in visible, (page, code)
@@ -299,7 +300,7 @@ def test_safety_by_arm_gives_percentages_labels_and_the_flag_first(demo):
         assert re.fullmatch(r"\d+ \(\d+\.\d%\)", row[arm.label]), row[arm.label]
     death = counts[counts["Count"] == "Death within 90 days of surgery"].iloc[0]
     assert death["Of"] == "Operated"
-    signals = next(d.value for d in at.dataframe if "Signal" in d.value.columns)
+    signals = next(t.value for t in at.table if "Signal" in t.value.columns)
     assert list(signals.columns)[:2] == ["Signal", "Flagged"]
     flagged = signals.set_index("Signal")["Flagged"]
     assert flagged["Death within 90 days of surgery"] == "Standard surgery (any event)"

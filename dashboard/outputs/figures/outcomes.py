@@ -386,7 +386,7 @@ def dot_chart(frame: pd.DataFrame, label_a: str, label_b: str) -> go.Figure:
         shared_yaxes=True,
         column_widths=[0.5, 0.5],
         horizontal_spacing=0.03,
-        subplot_titles=("proportion of subjects", f"{label_a} minus {label_b} (95% CI)"),
+        subplot_titles=("proportion of subjects", "difference (95% CI)"),
     )
     y = frame["label"].tolist()
     fig.add_trace(
@@ -433,7 +433,8 @@ def dot_chart(frame: pd.DataFrame, label_a: str, label_b: str) -> go.Figure:
     fig.add_vline(x=0, line=dict(color="#777", width=1), row=1, col=2)
     fig.update_yaxes(categoryorder="array", categoryarray=escape.plotly_values(y))  # as _layout escapes y
     fig.update_xaxes(tickformat=".0%", row=1, col=1, rangemode="tozero")
-    fig.update_xaxes(tickformat=".0%", row=1, col=2)
+    # the panel's title stays short (it is cut at the panel's width); the arms' order is below it
+    fig.update_xaxes(tickformat=".0%", row=1, col=2, title=dict(text=f"{label_a} minus {label_b}", font=dict(size=12)))
     fig = _layout(fig, None, 160 + 30 * len(frame))
     fig.update_layout(margin=dict(t=36))  # room for the two panels' titles
     return fig

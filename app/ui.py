@@ -140,6 +140,17 @@ def table(df: pd.DataFrame, **kw) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kw)
 
 
+def for_people(df: pd.DataFrame, codes=(), strata=(), cfg: TrialConfig | None = None) -> tuple[pd.DataFrame, dict]:
+    """A table's values as people read them (labels.frame: codes and strata labelled, dates without
+    a time, missing text as the dash) under its own column names, and the column_config that shows
+    those names as labels: the screen reads "Subject", an exported listing keeps "subjid"."""
+    from dashboard.outputs import labels
+
+    shown = labels.frame(df, cfg, codes=codes, strata=strata)
+    shown.columns = df.columns
+    return shown, {c: labels.column(c, cfg) for c in df.columns}
+
+
 def table_height(rows: int, row_height: int = 35) -> int:
     """A dataframe's height that shows all its `rows` and its header, with no inner scrolling."""
     return row_height * (rows + 1) + 3
@@ -149,6 +160,26 @@ def static_table(df: pd.DataFrame) -> None:
     """A small table that wraps its cells to the page's width instead of scrolling sideways (a
     phone's 390 px). Its cells are Markdown: text from the data must pass through `md` first."""
     st.table(df, hide_index=True, border="horizontal")
+
+
+def readable(value) -> str:
+    """A value of the audit log (a dict, a list, a time, nothing) as text a person reads:
+    "Listing: deviation listing · Rows: 10", never a Python dict, "None" or a midnight time."""
+    from dashboard.outputs import labels
+
+    if isinstance(value, dict):
+        parts = [f"{labels.column(k)}: {readable(v)}" for k, v in value.items() if not labels.is_missing(v)]
+        return " · ".join(parts) if parts else labels.MISSING
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(readable(v) for v in value) if value else labels.MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:  # an ISO time: to the second, in the log's own zone (UTC)
+            return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            return value
+    return labels.text(value)
 
 
 def pct(x, digits: int = 1) -> str:

@@ -1,14 +1,17 @@
 """The audit log, read-only: sign-ins, failed sign-ins, sign-outs, closed-session views, exports
 and user changes, and whether the keyed chain, its head and its anchors (the build manifests)
-are intact. A torn last line (an interrupted write) is a notice here, not a failure."""
+are intact. A torn last line (an interrupted write) is a notice here, not a failure. Details and
+data cuts read as text ("Listing: ... · Rows: 10"), not as Python dicts."""
 
 import pandas as pd
 import streamlit as st
 
 from app import ui
 from dashboard.access import audit
+from dashboard.config import load_trial
 
 viewer = ui.page("audit")
+roles = {key: role.label for key, role in load_trial().roles.items()}
 st.title("Audit log")
 check = audit.check()
 if not check.ok:
@@ -23,6 +26,22 @@ if entries:
     action = st.multiselect("Actions", sorted(df.action.dropna().astype(str).unique()))
     if action:
         df = df[df.action.isin(action)]
-    ui.table(df.iloc[::-1].astype({"detail": str, "data_cut": str}))
+    shown = df.iloc[::-1].copy()
+    shown["role"] = shown.role.map(lambda r: roles.get(r, r))
+    for col in ("time", "user", "role", "site", "action", "detail", "data_cut"):
+        shown[col] = shown[col].map(ui.readable)
+    ui.table(
+        shown,
+        column_config={
+            "seq": st.column_config.NumberColumn("Entry", format="%d", width=60),
+            "time": st.column_config.TextColumn("Time (UTC)", width=150),
+            "user": "User",
+            "role": st.column_config.TextColumn("Role", width=110),
+            "site": st.column_config.TextColumn("Site", width=50),
+            "action": "Action",
+            "detail": st.column_config.TextColumn("Detail", width=300),
+            "data_cut": st.column_config.TextColumn("Data cut", width=290),
+        },
+    )
 else:
     st.write("No entries yet.")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import ui
 from dashboard.access import accounts
+from dashboard.config import load_trial
 
 viewer = ui.page("users")
 st.title("Users")
@@ -16,4 +17,19 @@ users = pd.DataFrame(accounts.list_users())
 if users.empty:
     st.write("No local accounts yet.")
 else:
-    ui.table(users)
+    roles = {key: role.label for key, role in load_trial().roles.items()}
+    users["role"] = users.role.map(lambda r: roles.get(r, r))
+    for col in users.columns:
+        if users[col].dtype == object:
+            users[col] = users[col].map(ui.readable)
+    ui.table(
+        users,
+        column_config={
+            "username": "User",
+            "role": "Role",
+            "site": "Site",
+            "created": "Created (UTC)",
+            "failed": st.column_config.NumberColumn("Failed sign-ins", format="%d"),
+            "locked_until": "Slowed until (UTC)",
+        },
+    )

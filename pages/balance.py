@@ -41,6 +41,10 @@ if check is None:
         "all sites, so one site's difference within a stratum has no bound and is no sign of a problem. "
         "The check against the blocks is made on the trial-wide counts.",
     )
+    st.caption(
+        "Blocks run within each stratum across all sites: a single site's difference within a stratum "
+        "says nothing about the randomization, so no check is made on it here."
+    )
 else:
     where = "a site and stratum" if imb["unit"] == "site_stratum" else "a stratum"
     cols[-1].metric(
@@ -88,7 +92,7 @@ with left:
     strata = _frame(a["by_stratum"], "Stratum", strata=True)
     if len(strata):
         ui.chart(figures.grouped_bars(strata, "Stratum", arm_names, arm_names, colors=colors))
-        ui.table(strata)
+        ui.static_table(strata.assign(Stratum=strata.Stratum.map(ui.md)))
     _withheld(a["by_stratum"], "strata", strata=True)
 with right:
     st.subheader("By site")
@@ -122,12 +126,13 @@ if b["n"]:
     for i, item in enumerate(items):
         with grid[i % 3]:
             total = sum(item["counts"].values())
+            coded = item["label"] not in ("ECOG", "Stage (AJCC 8th, recomputed)")  # numbers and stages as recorded
             st.markdown(f"**{ui.md(item['label'])}**")
             ui.table(
                 pd.DataFrame(
                     [
                         {
-                            item["label"]: "Missing" if k == "missing" else labels_.code(k, cfg),
+                            item["label"]: "Missing" if k == "missing" else labels_.code(k, cfg) if coded else k,
                             "Subjects": v,
                             "%": ui.pct(v / total if total else None),
                         }

@@ -1,9 +1,12 @@
-"""Data quality: what is expected and what arrived, how late, and what the last build found."""
+"""Data quality: what is expected and what arrived, how late, and what the last build found.
+Every table here reads as labels (no snake_case column, no "None", no midnight times)."""
 
+import pandas as pd
 import streamlit as st
 
 from app import ui
 from dashboard.config import load_trial
+from dashboard.outputs import labels as words
 from dashboard.views import quality
 
 cfg = load_trial()
@@ -22,32 +25,36 @@ if len(visits):
     grid = visits.pivot_table(index="siteid", columns="visit", values="missed", aggfunc="sum", fill_value=0)
     grid = grid[[v for v in totals.index if v in grid.columns]]
     st.caption("Missed visits by site and visit")
-    ui.table(grid.reset_index())
+    grid = grid.reset_index()
+    grid.columns = [words.column(str(c), cfg) if c == "siteid" else words.code(str(c), cfg) for c in grid.columns]
+    ui.table(grid, height=ui.table_height(len(grid)))
 else:
     st.write("No follow-up visit is due yet.")
 
 if policy.subject_listings:
     with st.expander("Overdue follow-up visits (subject listing)"):
-        ui.listing(ui.cached(quality.overdue, viewer), "overdue follow-up visits", viewer, "overdue")
+        overdue = ui.cached(quality.overdue, viewer)
+        shown, names_shown = ui.for_people(overdue, cfg=cfg)
+        ui.listing(shown, "overdue follow-up visits", viewer, "overdue", column_config=names_shown)
 
 left, right = st.columns(2)
 with left:
     st.subheader("Data-entry lag by site")
     lag = ui.cached(quality.entry_lag, viewer)
     ui.table(
-        lag,
+        words.frame(lag, cfg),
         column_config={
-            "median_lag_days": st.column_config.NumberColumn("median days", format="%.0f"),
-            "p90_lag_days": st.column_config.NumberColumn("90th percentile", format="%.0f"),
+            words.column("median_lag_days", cfg): st.column_config.NumberColumn(format="%.0f"),
+            words.column("p90_lag_days", cfg): st.column_config.NumberColumn(format="%.0f"),
         },
     )
 with right:
     st.subheader("Quality-of-life completion")
     qol = ui.cached(quality.qol_completion, viewer)
     ui.table(
-        qol,
+        words.frame(qol.assign(visit=qol.visit.map(lambda v: words.code(v, cfg))), cfg),
         column_config={
-            "completion": st.column_config.ProgressColumn("completion", format="percent", min_value=0, max_value=1)
+            "Completion": st.column_config.ProgressColumn("Completion", format="percent", min_value=0, max_value=1)
         },
     )
 
@@ -56,11 +63,22 @@ rep = quality.build_report(ui.connection(viewer)[0], viewer, ui.warehouse_dir())
 f1, f2 = st.columns(2)
 with f1:
     st.markdown("**Findings** (recorded, not refused)")
-    ui.listing(rep["findings"], "build findings", viewer, "findings")
+    shown, names_shown = ui.for_people(rep["findings"], cfg=cfg)
+    ui.listing(shown, "build findings", viewer, "findings", column_config=names_shown)
 with f2:
     st.markdown("**Warnings**")
-    ui.table(rep["warnings"]) if len(rep["warnings"]) else st.write("None.")
+    if len(rep["warnings"]):
+        ui.table(words.frame(rep["warnings"], cfg))
+    else:
+        st.write("No warnings.")
 st.markdown("**Rows per form**")
-ui.table(rep["forms"])
+forms = rep["forms"].copy()
+if "extra_columns" in forms:
+    forms["extra_columns"] = forms.extra_columns.map(lambda v: v or words.MISSING)
+ui.table(words.frame(forms, cfg), height=ui.table_height(len(forms)))
 st.subheader("Load history")
-ui.table(rep["history"])
+history = rep["history"].copy()
+for col in history.columns:
+    if history[col].dtype == object:
+        history[col] = history[col].map(ui.readable)
+ui.table(pd.DataFrame(words.frame(history, cfg)))

@@ -7,6 +7,7 @@ import streamlit as st
 from app import ui
 from dashboard.config import load_trial
 from dashboard.outputs import figures
+from dashboard.outputs import labels as words
 from dashboard.views import deviations
 
 cfg = load_trial()
@@ -26,7 +27,7 @@ c3.metric("Recorded stage differs", len(d["eligibility"]["STAGE_MISMATCH"]))
 c4.metric(
     "Site-reported deviations",
     d["reported"]["total"],
-    help=f"major {d['reported']['by_severity'].get('MAJOR', 0)}, minor {d['reported']['by_severity'].get('MINOR', 0)}",
+    help=f"Major {d['reported']['by_severity'].get('MAJOR', 0)}, minor {d['reported']['by_severity'].get('MINOR', 0)}",
 )
 
 st.subheader("Eligibility, criterion by criterion")
@@ -36,20 +37,26 @@ st.caption(
     "recurrence, cardiac history, pregnancy, other malignancy); the other criteria are the "
     "investigator's answer in IE.csv."
 )
-ui.chart(figures.bars([f"{r.code} {r.text[:42]}" for r in crit.itertuples()], crit.violated.tolist()))
+ui.chart(figures.bars([f"{r.code} {r.text}" for r in crit.itertuples()], crit.violated.tolist(), wrap_width=34))
 ui.table(
-    crit.rename(
-        columns={
-            "code": "Criterion",
-            "kind": "Kind",
-            "text": "Text",
-            "checked_by": "Checked by",
-            "violated": "Subjects breaking it",
-            "site_disagrees": "Site answer contradicts data",
-            "undecided": "Data cannot decide",
-            "unanswered": "No site answer",
-        }
-    )
+    words.frame(crit.assign(kind=crit.kind.map(str.capitalize), checked_by=crit.checked_by.map(str.capitalize)), cfg),
+    height=ui.table_height(len(crit)),
+    column_config={
+        "Code": st.column_config.TextColumn("Criterion", width=66),
+        "Kind": st.column_config.TextColumn("Kind", width=76),
+        "Text": st.column_config.TextColumn("Text", width=340),
+        "Checked by": st.column_config.TextColumn("Checked by", width=88),
+        "Violated": st.column_config.NumberColumn(
+            "Breaking it", format="%d", width=88, help="Subjects breaking the criterion"
+        ),
+        "Site disagrees": st.column_config.NumberColumn(
+            "Site contradicts", format="%d", width=104, help="The site's answer contradicts the data"
+        ),
+        "Undecided": st.column_config.NumberColumn(
+            "Undecided", format="%d", width=84, help="The data cannot decide the criterion"
+        ),
+        "Unanswered": st.column_config.NumberColumn("Unanswered", format="%d", width=90, help="No site answer"),
+    },
 )
 
 st.subheader("Windows")
@@ -65,7 +72,12 @@ window_text = {
     f"(+-{cfg.schedule.followup_window_days_late} after M{cfg.schedule.followup_window_switch_month})",
 }
 ui.table(
-    pd.DataFrame([{"window": k, "rule (assumed schedule)": window_text[k], "subjects": len(v)} for k, v in w.items()])
+    pd.DataFrame(
+        [
+            {"Window": words.column(k, cfg), "Rule (assumed schedule)": window_text[k], "Subjects": len(v)}
+            for k, v in w.items()
+        ]
+    )
 )
 
 st.subheader("By site, per randomized subject")
@@ -78,7 +90,7 @@ with left:
             shown.assign(siteid=shown.siteid.astype(str)),
             "siteid",
             ["reported_per_subject", "window_rate"],
-            ["site-reported deviations per subject", "subjects with a window deviation"],
+            ["site-reported deviations per subject", "share of subjects with a window deviation"],
         )
     )
 with right:
@@ -110,9 +122,17 @@ st.subheader("Site-reported deviations")
 rep = d["reported"]
 l2, r2 = st.columns(2)
 with l2:
-    ui.chart(figures.bars(list(rep["by_category"]), list(rep["by_category"].values()), title="By category"))
+    ui.chart(
+        figures.bars(
+            [words.code(k, cfg) for k in rep["by_category"]], list(rep["by_category"].values()), title="By category"
+        )
+    )
 with r2:
-    ui.chart(figures.bars(list(rep["by_severity"]), list(rep["by_severity"].values()), title="By severity"))
+    ui.chart(
+        figures.bars(
+            [words.code(k, cfg) for k in rep["by_severity"]], list(rep["by_severity"].values()), title="By severity"
+        )
+    )
 
 if policy.subject_listings:
     st.subheader("Listings")
@@ -124,7 +144,24 @@ if policy.subject_listings:
         "windows": "Windows",
         "reported": "Reported",
     }
+    codes = {
+        "eligibility": ["checked_by", "site_answer"],
+        "disagreements": ["site_answer"],
+        "stage": ["primary_site", "p16"],
+        "windows": ["window_name"],
+        "reported": ["dvcat", "dvsev"],
+    }
     tabs = st.tabs(list(names.values()))
     for tab, key in zip(tabs, names, strict=True):
         with tab:
-            ui.listing(lst[key], f"deviation listing: {names[key].lower()}", viewer, f"deviations-{key}")
+            frame = lst[key]
+            if "window_name" in frame:
+                frame = frame.assign(window_name=frame.window_name.map(lambda v: words.column(v, cfg)))
+            shown, names_shown = ui.for_people(frame, codes=[c for c in codes[key] if c != "window_name"], cfg=cfg)
+            ui.listing(
+                shown,
+                f"deviation listing: {names[key].lower()}",
+                viewer,
+                f"deviations-{key}",
+                column_config=names_shown,
+            )

@@ -104,7 +104,7 @@ def bars(
     if horizontal:
         fig.update_yaxes(autorange="reversed", type="category")
         lines = [len(wrap(v, wrap_width)) for v in labels]
-        auto_height = max(200, sum(max(26, 15 * n + 10) for n in lines) + 70 + (40 if title else 0))
+        auto_height = max(200, sum(max(28, 18 * n + 14) for n in lines) + 70 + (40 if title else 0))
         if is_counts(values):
             count_axis(fig, "x", [v * 1.15 for v in values])  # room for the count beside the longest bar
     else:

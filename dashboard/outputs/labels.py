@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import pandas as pd
 
@@ -37,11 +38,26 @@ def is_missing(value) -> bool:
         return False
 
 
+_ROMAN = re.compile(r"^[IVX]+[A-C]?$")  # stages and Clavien-Dindo grades: III, IVA, IIIB
+
+
+def _kept(word: str) -> bool:
+    """A word of a code that keeps its capitals: with a digit (T4A, QLQ-C30), a roman numeral
+    (IVA), or an abbreviation of three letters or fewer standing alone (SCC, CRT)."""
+    return any(ch.isdigit() for ch in word) or bool(_ROMAN.match(word))
+
+
 def _sentence(text: str) -> str:
-    """'SCREEN FAILURE' -> 'Screen failure'; text that is not all capitals is kept as it is."""
-    if text.isupper() and any(ch.isalpha() for ch in text) and len(text) > 2:
-        return text[:1] + text[1:].lower()
-    return text
+    """'SCREEN FAILURE' -> 'Screen failure', 'LOST TO FOLLOW-UP' -> 'Lost to follow-up'; a code of
+    one word that is an abbreviation, a stage or has digits (SCC, IVA, T4A, ANTI-PD-1) is kept as
+    it is; text that is not all capitals is kept as it is."""
+    if not text.isupper() or not any(ch.isalpha() for ch in text):
+        return text
+    if " " not in text and (len(text) <= 3 or _kept(text) or any(_kept(w) for w in text.split("-"))):
+        return text
+    parts = re.split(r"(\s+|-)", text)
+    out = "".join(p if _kept(p) else p.lower() for p in parts)
+    return out[:1].upper() + out[1:]
 
 
 def code(value, cfg: TrialConfig | None = None) -> str:

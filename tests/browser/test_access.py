@@ -115,8 +115,14 @@ CLOSED_PAGES = ("closed_survival", "closed_interim", "closed_safety", "closed_su
 
 def test_a_blinded_user_typing_an_admin_or_closed_url_gets_none_of_it(server, page):
     for user in ("pi.user", "steering.user"):
-        for path in ("audit", "users") + CLOSED_PAGES:
-            sign_in(page, server["url"], user, path=path)
+        page.context.clear_cookies()  # a new sign-in for each user (a sign-in survives a typed URL)
+        for i, path in enumerate(("audit", "users") + CLOSED_PAGES):
+            if i == 0:  # signing in at the URL of a page the role may not open...
+                sign_in(page, server["url"], user, path=path)
+            else:  # ...and typing one, signed in
+                page.goto(f"{server['url']}/{path}")
+                wait_idle(page)
+                page.locator('[data-testid="stSidebarNav"]').wait_for()
             wait_idle(page)
             body = page.inner_text("body")
             assert "Chain intact" not in body and "Users file" not in body, path

@@ -279,7 +279,10 @@ def test_tiny_package_survival_page(tiny_warehouse):
         landmarks = next(t.value for t in at.dataframe if "survival (95% CI)" in t.value.columns)
         at_risk = next(t.value for t in at.dataframe if "0 mo" in t.value.columns)
     assert metrics["Subjects"] == "8" and metrics["Events"] == "4" and metrics["Deaths so far"] == "4"
-    assert metrics["Median"] == "23.0 months"  # 700 / 30.4375 = 22.998
+    # the curve falls to 50% at 700 days (700 / 30.4375 = 22.998 months) with 3 of 8 at risk: fewer
+    # than the minimum cell (5), so no median is claimed (views.outcomes.median_reliable)
+    assert metrics["Median"] == "not reliably estimated"
+    assert "50% at 23.0 months" in next(m.help for m in at.metric if m.label == "Median")
     assert metrics["Median follow-up"] == "26.3 months"  # 800 / 30.4375 = 26.28
     rows = {r["months"]: (r["survival (95% CI)"], r["at risk"]) for _i, r in landmarks.iterrows()}
     lo12, hi12 = _loglog(35 / 48, 1 / 56 + 1 / 30)

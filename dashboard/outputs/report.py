@@ -179,15 +179,12 @@ def _landmarks(km: dict, name: str | None = None) -> list[dict]:
     ]
 
 
-def _median(km: dict, dpm: float) -> str:
-    if labels.is_missing(km.get("median_days")):
+def _median(km: dict, cfg: TrialConfig) -> str:
+    """The median in the words and by the rule of the pages (views.outcomes.median_text)."""
+    value, note = outcomes.median_text(km, cfg)
+    if value == "not reached":
         return "median not reached"
-    lower, upper = km.get("median_lower"), km.get("median_upper")
-    median = f"median {km['median_days'] / dpm:.1f} months"
-    if labels.is_missing(lower) and labels.is_missing(upper):
-        return f"{median}, not reliably estimated (its 95% confidence interval has no bounds yet)"
-    ends = [MISSING if labels.is_missing(x) else f"{x / dpm:.1f}" for x in (lower, upper)]
-    return f"{median} (95% CI {ends[0]} to {'not reached' if ends[1] == MISSING else ends[1]})"
+    return f"median {value} ({note.rstrip('.')})"
 
 
 # categories that are their own words (stages: "III", "IVA"; ECOG grades), not codes to label
@@ -227,7 +224,6 @@ def _baseline_rows(df: pd.DataFrame, b: dict, cfg: TrialConfig, groups: dict[str
 
 
 def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
-    dpm = cfg.trial.days_per_month
     e = enrollment.enrollment(con, viewer, cfg)
     acc = enrollment.accrual(con, viewer, cfg)
     doc.h(2, "Accrual and sites")
@@ -307,7 +303,7 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
             doc.km({"pooled": km}, pooled["design"]["curve"] if endpoint == "os" else None)
             doc.table(pd.DataFrame(_landmarks(km)))
             doc.p(
-                f"{km['n']} subjects, {km['events']} events, {_median(km, dpm)}. {outcomes.CONF_TEXT}.",
+                f"{km['n']} subjects, {km['events']} events, {_median(km, cfg)}. {outcomes.CONF_TEXT}.",
                 "note",
             )
         doc.p(
@@ -365,7 +361,6 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
 
     arm_label = {a.code: a.label for a in cfg.arms}
     colors = {a.label: a.color for a in cfg.arms}
-    dpm = cfg.trial.days_per_month
     d = cfg.design
     doc.h(2, "CLOSED: allocation and baseline by arm")
     a = enrollment.allocation(con, viewer, cfg)
@@ -482,7 +477,7 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
             )
             doc.p(
                 "; ".join(
-                    f"{label}: {km['n']} subjects, {km['events']} events, {_median(km, dpm)}"
+                    f"{label}: {km['n']} subjects, {km['events']} events, {_median(km, cfg)}"
                     for label, km in shown.items()
                 )
                 + ".",

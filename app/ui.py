@@ -119,7 +119,7 @@ def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     scope = f"site {md(viewer.site)}" if viewer.site_filter else "all sites"
     st.caption(
         f"{md(cfg.trial.name)} ({md(cfg.trial.registry_id)}) · data cut-off **{md(cut['cutoff'])}** · "
-        f"exported {md(cut['exported'])} · {scope} · role {md(viewer.role)}"
+        f"exported {md(cut['exported'])} · {scope} · {md(cfg.roles[viewer.role].label)}"
     )
     if cut["is_demo"]:
         st.caption(":orange[Synthetic demo trial: no real patient data.]")

@@ -132,18 +132,18 @@ with st.expander("Site details: activation, screening, screen failures"):
         height=ui.table_height(len(details)),
         column_config={
             "siteid": st.column_config.TextColumn("Site", width=48),
-            "sitename": st.column_config.TextColumn("Hospital", width=250),
+            "sitename": st.column_config.TextColumn("Hospital", width=220),
             "city": st.column_config.TextColumn("City", width=56),
             "status": st.column_config.TextColumn("Status", width=70),
             "activated": st.column_config.DateColumn("Activated", width=96),
             "screened": st.column_config.NumberColumn("Screened", width=76),
             "randomized": st.column_config.NumberColumn("Randomized", width=88),
             "screen_failure_rate": st.column_config.NumberColumn(
-                "Screen failures", format="percent", width=104, help="Screening-log rows marked screen failure"
+                "Screen failures", format="percent", width=100, help="Screening-log rows marked screen failure"
             ),
             "per_month": st.column_config.NumberColumn("Per month", format="%.2f", width=80),
             "days_since_last": st.column_config.NumberColumn(
-                "Days since last", format="%d", width=104, help="Days since the last randomization"
+                "Days since last", format="%d", width=100, help="Days since the last randomization"
             ),
         },
     )

@@ -331,8 +331,19 @@ def open_page(page, link_title: str, heading: str, timeout: float = HANG_MS) -> 
 
 
 def screenshot(page, name: str) -> None:
+    """A screenshot of the whole page into artifacts/screenshots/ (kept by CI). Streamlit scrolls
+    inside its main section, so a full-page shot of the window alone is the first screen only: the
+    viewport is made as tall as that section's content for the shot, then put back."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 16000)})
+    wait_idle(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(size)
+    wait_idle(page)
 
 
 PYTHON_LEFTOVERS = re.compile(r"\bNone\b|\bNaT\b|\bnan\b|\b00:00:00\b|\{'[a-z_]+': ")

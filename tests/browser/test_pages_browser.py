@@ -125,27 +125,28 @@ def test_the_closed_report_download_is_the_closed_report(server, page):
     assert_healthy(page)
 
 
-def test_the_accrual_page_on_a_phone(server, browser):
+def test_every_page_of_the_pi_on_a_phone(server, browser):
+    """The PI between operations, on a 390x844 phone: every page of the role opens from the
+    sidebar (which closes again), is healthy, does not scroll sideways, and is kept as a
+    full-page screenshot."""
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
     )
     context.set_default_timeout(HANG_MS)
     context.set_default_navigation_timeout(HANG_MS)
     page = context.new_page()
+    collapsed = "() => document.querySelector('[data-testid=\"stSidebar\"]')?.getAttribute('data-collapsed') === 'true'"
     try:
         sign_in(page, server["url"], "pi.user")
-        wait_idle(page)
-        # a phone starts with the sidebar collapsed; should it not, collapse it, and either way
-        # wait for the sidebar to say so before measuring the page
-        collapse = page.get_by_test_id("stSidebarCollapseButton")
-        if collapse.count() and collapse.is_visible():
-            collapse.locator("button").first.click() if collapse.locator("button").count() else collapse.click()
-        page.locator('[data-testid="stSidebar"][data-collapsed="true"]').wait_for(state="attached")
-        body = page.inner_text("body")
-        assert "Accrual and sites" in body and "Randomized" in body
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"horizontal scrolling: the page is {width}px wide"
-        assert_healthy(page)
-        screenshot(page, "phone-accrual")
+        page.wait_for_function(collapsed)
+        for spec in pages_for(Viewer("pi")):
+            page.get_by_test_id("stExpandSidebarButton").click()
+            page.wait_for_function("() => !(" + collapsed + ")()")
+            open_page(page, spec.title, spec.title.split(" (")[0])
+            page.wait_for_function(collapsed)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{spec.key}: horizontal scrolling, the page is {width}px wide"
+            assert_healthy(page)
+            screenshot(page, f"phone-pi-{spec.key}")
     finally:
         context.close()

@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import re
 
-from conftest import HANG_MS, SHOTS, assert_healthy, open_page, sign_in, wait_idle
+from conftest import HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_idle
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 
 COLLAPSED = """() => document.querySelector('[data-testid="stSidebar"]')?.getAttribute('data-collapsed') === 'true'"""
-
-
-def _full_page(page, name: str) -> None:
-    """A screenshot of the whole page: Streamlit scrolls inside its main section, so the viewport
-    is made as tall as that section's content for the shot, then put back."""
-    size = page.viewport_size
-    height = page.evaluate(
-        "Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
-    )
-    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 16000)})
-    wait_idle(page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size(size)
 
 
 def _no_sideways_scroll(page) -> None:
@@ -63,7 +49,7 @@ def test_phone_first_screen_and_sidebar(server, browser):
         sites = page.get_by_test_id("stTable").first
         assert sites.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
         assert_healthy(page)
-        _full_page(page, "phone-pi-accrual")
+        screenshot(page, "phone-pi-accrual")
         # open the sidebar, choose a page: the sidebar closes and the page has changed
         page.get_by_test_id("stExpandSidebarButton").click()
         page.wait_for_function("() => !(" + COLLAPSED + ")()")
@@ -78,7 +64,7 @@ def test_phone_first_screen_and_sidebar(server, browser):
         )
         assert page.locator("h1").first.inner_text().startswith("Arm balance")
         _no_sideways_scroll(page)
-        _full_page(page, "phone-pi-balance")
+        screenshot(page, "phone-pi-balance")
         # the charts keep their labels at 390 px: plotly's axes push the margins (automargin)
         # (waited for: a chart still being laid out after the page change has no full layout yet)
         page.wait_for_function(
@@ -96,7 +82,7 @@ def test_phone_first_screen_and_sidebar(server, browser):
             page.wait_for_function(COLLAPSED)
             assert_healthy(page)
             _no_sideways_scroll(page)
-            _full_page(page, f"phone-pi-{key}")
+            screenshot(page, f"phone-pi-{key}")
     finally:
         context.close()
 
@@ -120,7 +106,7 @@ def test_enrollment_pages_read_as_labels_and_the_sites_table_fits(server, browse
                      return [s.scrollWidth <= s.clientWidth + 1, s.scrollHeight <= s.clientHeight + 1]; }"""
         )
         assert fits == [True, True], fits
-        _full_page(page, "desktop-pi-accrual")
+        screenshot(page, "desktop-pi-accrual")
         for link, heading, key in (
             ("Arm balance", "Arm balance", "balance"),
             ("Protocol deviations", "Protocol deviations", "deviations"),
@@ -137,6 +123,6 @@ def test_enrollment_pages_read_as_labels_and_the_sites_table_fits(server, browse
             found = sorted({m.group(0) for m in BANNED.finditer(text)})
             assert found == [], (key, found)
             assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), (key, re.findall(r"\b[a-z]+_[a-z_]+\b", text))
-            _full_page(page, f"desktop-pi-{key}")
+            screenshot(page, f"desktop-pi-{key}")
     finally:
         context.close()

@@ -136,7 +136,13 @@ def chart(fig, key: str | None = None) -> None:
     st.plotly_chart(fig, width="stretch", config={"displaylogo": False, "responsive": True}, key=key)
 
 
+TABLE_ROWS_SHOWN = 25
+"""A table of up to this many rows is shown whole (no inner scrolling hides its last rows); a
+longer one (a listing) scrolls inside a box of this many rows."""
+
+
 def table(df: pd.DataFrame, **kw) -> None:
+    kw.setdefault("height", table_height(min(len(df), TABLE_ROWS_SHOWN)))
     st.dataframe(df, hide_index=True, width="stretch", **kw)
 
 

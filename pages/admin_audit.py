@@ -33,14 +33,15 @@ if entries:
     ui.table(
         shown,
         column_config={
-            "seq": st.column_config.NumberColumn("Entry", format="%d", width=60),
-            "time": st.column_config.TextColumn("Time (UTC)", width=150),
-            "user": "User",
-            "role": st.column_config.TextColumn("Role", width=110),
-            "site": st.column_config.TextColumn("Site", width=50),
-            "action": "Action",
-            "detail": st.column_config.TextColumn("Detail", width=300),
-            "data_cut": st.column_config.TextColumn("Data cut", width=290),
+            # widths that add up to the page's width at 1440 px: no column hidden to the right
+            "seq": st.column_config.NumberColumn("Entry", format="%d", width=50),
+            "time": st.column_config.TextColumn("Time (UTC)", width=135),
+            "user": st.column_config.TextColumn("User", width=95),
+            "role": st.column_config.TextColumn("Role", width=95),
+            "site": st.column_config.TextColumn("Site", width=40),
+            "action": st.column_config.TextColumn("Action", width=140),
+            "detail": st.column_config.TextColumn("Detail", width=240),
+            "data_cut": st.column_config.TextColumn("Data cut", width=170),
         },
     )
 else:

@@ -108,13 +108,11 @@ st.caption(
     "the observed z reaches that look's boundary; the boundary of a look comes from the alpha the "
     "looks before it spent, so it is drawn as a marker at each look, not as a line."
 )
-left, right = st.columns(2)
-with left:
-    st.markdown("**Planned fractions**")
-    ui.table(closed.boundary_table(it["planned"], cfg))
-with right:
-    st.markdown("**At the actual fraction**")
-    ui.table(closed.boundary_table(it["actual"], cfg)) if it.get("actual") else st.write(words.MISSING)
+# one above the other: side by side, each hid its last column at 1440 px
+st.markdown("**Planned fractions**")
+ui.table(closed.boundary_table(it["planned"], cfg))
+st.markdown("**At the actual fraction**")
+ui.table(closed.boundary_table(it["actual"], cfg)) if it.get("actual") else st.write(words.MISSING)
 
 st.subheader("Conditional power (probability of crossing at a look still to come)")
 p1, p2, p3 = st.columns(3)

@@ -100,8 +100,8 @@ st.caption(
 )
 st.subheader("Log-rank test by arm")
 lr = ui.cached(closed.logrank, viewer)
-ui.table(pd.DataFrame(closed.logrank_rows(lr, cfg)))
-strata_names = ", ".join(s.field for s in cfg.randomization.strata)
+ui.static_table(pd.DataFrame(closed.logrank_rows(lr, cfg)))  # wraps: every column in view at 1440 px
+strata_names = ", ".join(s.label.lower() for s in cfg.randomization.strata)
 st.caption(
     f"Observed and expected events per arm; stratified by the randomization strata ({ui.md(strata_names)}), "
     "the strata of the Cox model, as R's survdiff(Surv(t, e) ~ arm + strata(...)): each stratum's "
@@ -164,8 +164,7 @@ for col, (key, name) in zip(cols, closed.SETS.items(), strict=True):
                         if lm["survival"] is None
                         else f"{lm['survival']:.1%} ({lm['lower']:.1%} to {lm['upper']:.1%})",
                         "at risk": lm["at_risk"],
-                        "events": km["events"],
-                        "n": km["n"],
+                        "events": f"{km['events']} of {km['n']}",
                     }
                 )
         ui.table(pd.DataFrame(rows))

@@ -37,26 +37,24 @@ if policy.subject_listings:
         shown, names_shown = ui.for_people(overdue, cfg=cfg)
         ui.listing(shown, "overdue follow-up visits", viewer, "overdue", column_config=names_shown)
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Data-entry lag by site")
-    lag = ui.cached(quality.entry_lag, viewer)
-    ui.table(
-        words.frame(lag, cfg),
-        column_config={
-            words.column("median_lag_days", cfg): st.column_config.NumberColumn(format="%.0f"),
-            words.column("p90_lag_days", cfg): st.column_config.NumberColumn(format="%.0f"),
-        },
-    )
-with right:
-    st.subheader("Quality-of-life completion")
-    qol = ui.cached(quality.qol_completion, viewer)
-    ui.table(
-        words.frame(qol.assign(visit=qol.visit.map(lambda v: words.code(v, cfg))), cfg),
-        column_config={
-            "Completion": st.column_config.ProgressColumn("Completion", format="percent", min_value=0, max_value=1)
-        },
-    )
+# one above the other: side by side, the lag table hid its last column at 1440 px
+st.subheader("Data-entry lag by site")
+lag = ui.cached(quality.entry_lag, viewer)
+ui.table(
+    words.frame(lag, cfg),
+    column_config={
+        words.column("median_lag_days", cfg): st.column_config.NumberColumn(format="%.0f"),
+        words.column("p90_lag_days", cfg): st.column_config.NumberColumn(format="%.0f"),
+    },
+)
+st.subheader("Quality-of-life completion")
+qol = ui.cached(quality.qol_completion, viewer)
+ui.table(
+    words.frame(qol.assign(visit=qol.visit.map(lambda v: words.code(v, cfg))), cfg),
+    column_config={
+        "Completion": st.column_config.ProgressColumn("Completion", format="percent", min_value=0, max_value=1)
+    },
+)
 
 st.subheader("The last build")
 rep = quality.build_report(ui.connection(viewer)[0], viewer, ui.warehouse_dir())

@@ -28,7 +28,7 @@ st.caption("Counts are subjects, not events; every adverse event at any date, ne
 st.subheader("Signals against their thresholds")
 sig = result["signals"]
 ui.chart(figures.signals(sig))
-ui.table(pd.DataFrame(safety.signal_rows(sig)))
+ui.static_table(pd.DataFrame(safety.signal_rows(sig)))  # wraps: the flag column in view
 st.caption(
     "A windowed signal counts a subject in its denominator once the whole window lies before "
     "the cut-off, or when the event has happened. The bar on each row is its threshold (assumed); "

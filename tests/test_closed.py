@@ -90,7 +90,7 @@ def test_the_survival_page_shows_the_logrank_and_blinded_roles_do_not(wh):
     assert not at.exception
     text = page_text(at, charts=False)
     assert "Log-rank test by arm" in text and "18.12" in text and "17 / 8.1" in text
-    assert "stratified by the randomization strata (STRATRESP, STRATSITE)" in text
+    assert "stratified by the randomization strata (response, primary site)" in text
     for viewer in (Viewer("steering"), Viewer("pi"), Viewer("site", "01")):
         at = AppTest.from_file(str(Path(MAIN).parent.parent / "pages" / "closed_survival.py"), default_timeout=60)
         at.session_state["viewer"] = viewer

@@ -329,7 +329,7 @@ def test_tiny_package_safety_page(tiny_warehouse):
         at = open_page(Viewer("pi"), "safety.py")
         assert not at.exception, [e.value for e in at.exception]
         metrics = {m.label: m.value for m in at.metric}
-        table = next(t.value for t in at.dataframe if "observed (95% exact CI)" in t.value.columns)
+        table = next(t.value for t in at.table if "observed (95% exact CI)" in t.value.columns)  # a static table
         errors = [e.value for e in at.error]
     window = load_trial().safety.complication_window_days
     assert metrics == {

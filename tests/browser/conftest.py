@@ -330,6 +330,19 @@ def open_page(page, link_title: str, heading: str, timeout: float = HANG_MS) -> 
     wait_idle(page, timeout)
 
 
+HIDDEN_TABLE_PARTS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+    .filter(t => t.closest('[data-stale="true"]') === null && t.offsetParent !== null)
+    .map(t => { const s = t.querySelector('.dvn-scroller'); return s === null ? null :
+        {columns: s.scrollWidth > s.clientWidth + 2, rows: s.scrollHeight > s.clientHeight + 2,
+         header: [...t.querySelectorAll('[role="columnheader"]')].map(h => h.innerText).join(' | ').slice(0, 120)}; })
+    .filter(r => r !== null && (r.columns || r.rows))"""
+"""The tables on a page that hide columns or rows behind their own scrolling."""
+
+
+def hidden_table_parts(page) -> list[dict]:
+    return page.evaluate(HIDDEN_TABLE_PARTS)
+
+
 def screenshot(page, name: str) -> None:
     """A screenshot of the whole page into artifacts/screenshots/ (kept by CI). Streamlit scrolls
     inside its main section, so a full-page shot of the window alone is the first screen only: the

@@ -11,6 +11,7 @@ import pytest
 from conftest import (
     HANG_MS,
     assert_healthy,
+    hidden_table_parts,
     open_page,
     screenshot,
     sign_in,
@@ -40,6 +41,7 @@ def test_every_page_of_the_role(server, page, role):
         "request", lambda r: outside.append(r.url) if not r.url.startswith((server["url"], "data:", "blob:")) else None
     )
     sign_in(page, server["url"], USERS[role])
+    hidden = []
     links = page.locator('[data-testid="stSidebarNavLink"]')
     expected = [p.title for p in pages_for(viewer)]
     assert [links.nth(i).inner_text().strip().split("\n")[-1] for i in range(links.count())] == expected
@@ -49,8 +51,10 @@ def test_every_page_of_the_role(server, page, role):
         heading = page.locator("h1").first.inner_text()
         assert heading.startswith(spec.title.split(" (")[0]), (role, spec.key, heading)
         assert_healthy(page)
+        hidden.extend((spec.key, t) for t in hidden_table_parts(page))
         screenshot(page, f"{role}-{spec.key}")
     assert outside == []
+    assert hidden == [], f"tables that hide columns or rows at 1440x900: {hidden}"
 
 
 def _metric_reads(page, label: str, value) -> None:

@@ -176,6 +176,9 @@ def _idle_past_timeout(cfg: TrialConfig, manifest: dict, session: sessions.Sessi
         if offset:
             detail["test_clock_offset_seconds"] = offset  # the record says the clock was moved
         _record("session expired", session.viewer, manifest, detail=detail)
+    if session.how == "oidc" and getattr(st.user, "is_logged_in", False):
+        # else the next run maps st.user again and signs the idle user straight back in
+        st.logout()
     return True
 
 
@@ -185,6 +188,9 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
     viewer: Viewer | None = st.session_state.get("viewer")
     if viewer is not None:
         if _expired(cfg, manifest, "request"):
+            return None
+        if _account_changed(sessions.STORE.get(st.session_state["sid"]), manifest):
+            _end_here(ACCOUNT_CHANGED)
             return None
         st.session_state["last_activity"] = time.time()
         sessions.STORE.touch(st.session_state["sid"])
@@ -220,24 +226,38 @@ def _resumed(cfg: TrialConfig, manifest: dict) -> Viewer | None:
         st.session_state["notice"] = f"Signed out after {cfg.access.idle_timeout_minutes:g} minutes without activity."
         st.session_state["_clear_cookie"] = True
         return None
-    still = (
-        getattr(st.user, "is_logged_in", False)
-        if session.how == "oidc"
-        else accounts.still_valid(session.viewer, session.account, manifest)
-    )
-    if not still:
-        if sessions.STORE.close(session.sid) is not None:
-            _record(
-                "session ended",
-                session.viewer,
-                manifest,
-                detail={"reason": "account changed", "session": session.sid[:16]},
-            )
-        st.session_state["notice"] = "Your account has changed since you signed in: please sign in again."
+    if _account_changed(session, manifest):
+        st.session_state["notice"] = ACCOUNT_CHANGED
         st.session_state["_clear_cookie"] = True
         return None
     _resume(session)
     return session.viewer
+
+
+ACCOUNT_CHANGED = "Your account has changed since you signed in: please sign in again."
+
+
+def _account_changed(session: sessions.Session, manifest: dict) -> bool:
+    """Is the session's account no longer as it was at sign-in (removed, disabled, a new password,
+    another role or site; an SSO sign-out; a demo account off its build)? Then the session is
+    closed and, once, on the record. Checked on every run, not only on a resume: an account
+    removed while its page is open loses the next click, not the next reload."""
+    if session.how == "preset":
+        return False
+    if session.how == "oidc":  # still signed in with the provider, as the same person in the same role
+        still = getattr(st.user, "is_logged_in", False) and accounts.viewer_from_claims(dict(st.user)) == session.viewer
+    else:
+        still = accounts.still_valid(session.viewer, session.account, manifest)
+    if still:
+        return False
+    if sessions.STORE.close(session.sid) is not None:
+        _record(
+            "session ended",
+            session.viewer,
+            manifest,
+            detail={"reason": "account changed", "session": session.sid[:16]},
+        )
+    return True
 
 
 def _idle_timer(cfg: TrialConfig, manifest: dict) -> None:

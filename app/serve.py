@@ -25,7 +25,15 @@ from dashboard.access import sessions
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
+    """Secure when the browser's page is HTTPS: the request's own scheme, a proxy's
+    X-Forwarded-Proto, or the page's Origin (a TLS proxy that adds no header still forwards the
+    Origin the browser sent with its POST). Only a page served over plain HTTP (localhost, tests)
+    gets a cookie without Secure; a Secure cookie is never sent to a plain-HTTP port of the host."""
+    return (
+        request.url.scheme == "https"
+        or request.headers.get("x-forwarded-proto", "").lower() == "https"
+        or request.headers.get("origin", "").lower().startswith("https://")
+    )
 
 
 async def session_cookie(request: Request) -> Response:

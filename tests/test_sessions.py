@@ -54,3 +54,12 @@ def test_the_store_holds_a_bounded_number_of_sessions(monkeypatch):
 def test_the_cookie_is_http_only_and_same_site_strict():
     attrs = sessions.cookie_attributes(secure=True)
     assert attrs["httponly"] is True and attrs["samesite"] == "strict" and attrs["secure"] is True
+
+
+def test_one_account_cannot_push_the_others_out(monkeypatch):
+    monkeypatch.setattr(sessions, "MAX_PER_USER", 2)
+    store = sessions.Store()
+    other, _t = store.open(Viewer("dsmb", None, "dsmb.chair"), "password", now=0.0)
+    mine = [store.open(PI, "password", now=float(i))[0] for i in range(1, 6)]
+    assert store.get(other.sid) is other
+    assert [store.get(s.sid) is not None for s in mine] == [False, False, False, True, True]

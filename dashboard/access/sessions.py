@@ -38,6 +38,8 @@ TICKET_HEADER = "X-Neo-Margin-Ticket"
 ROUTE = "/api/session"
 TICKET_SECONDS = 60.0
 MAX_SESSIONS = 5000  # open sessions a server holds at most; the oldest idle ones go first
+MAX_PER_USER = 20  # open sessions of one account at most (its oldest go first): one account
+# signing in over and over cannot push everybody else's sessions out
 
 
 def _digest(token: str) -> str:
@@ -72,6 +74,11 @@ class Store:
         session = Session(_digest(token), viewer, how, now, now, account)
         with self._lock:
             self._forget_tickets(now)
+            own = sorted(
+                (x for x in self._sessions.values() if x.viewer.user == viewer.user), key=lambda x: x.last_activity
+            )
+            for old in own[: max(0, len(own) - MAX_PER_USER + 1)]:
+                del self._sessions[old.sid]
             if len(self._sessions) >= MAX_SESSIONS:
                 for sid, _s in sorted(self._sessions.items(), key=lambda kv: kv[1].last_activity)[
                     : len(self._sessions) - MAX_SESSIONS + 1

@@ -8,9 +8,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +18,7 @@ from dashboard.devtools.demo import write_demo_package
 from dashboard.ingest.build import build
 from dashboard.outputs import report
 from dashboard.store import warehouse
+from pdftext import pdf_pages
 
 ANCHOR = {"seq": 7, "hash": "ab" * 32}
 RAW_VALUES = re.compile(r"\b(None|NaT|nan|NaN)\b|00:00:00")
@@ -160,20 +159,6 @@ def test_codes_read_as_labels(reports, kind):
         assert "Boundary (z)" in text and "More than half" in text
 
 
-def _pdf_pages(path: Path) -> list[str]:
-    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
-    count = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
-    return [
-        subprocess.run(
-            ["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(path), "-"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for n in range(1, count + 1)
-    ]
-
-
 needs_pdf_tools = pytest.mark.skipif(
     report.chromium() is None or not shutil.which("pdftotext"),
     reason="needs Debian's chromium and poppler-utils (.ci/run installs both)",
@@ -184,7 +169,7 @@ needs_pdf_tools = pytest.mark.skipif(
 def test_every_page_of_the_closed_pdf_is_confidential_and_numbered(reports, tmp_path):
     src = tmp_path / "closed.html"
     src.write_text(reports["closed"], encoding="utf-8")
-    pages = _pdf_pages(report.html_to_pdf(src, tmp_path / "closed.pdf"))
+    pages = pdf_pages(report.html_to_pdf(src, tmp_path / "closed.pdf"))
     assert len(pages) > 3
     for n, text in enumerate(pages, start=1):
         assert "CONFIDENTIAL - DSMB CLOSED SESSION" in text, n
@@ -198,7 +183,7 @@ def test_every_page_of_the_closed_pdf_is_confidential_and_numbered(reports, tmp_
 def test_every_page_of_the_open_pdf_is_numbered_and_not_confidential(reports, tmp_path):
     src = tmp_path / "open.html"
     src.write_text(reports["open"], encoding="utf-8")
-    pages = _pdf_pages(report.html_to_pdf(src, tmp_path / "open.pdf"))
+    pages = pdf_pages(report.html_to_pdf(src, tmp_path / "open.pdf"))
     for n, text in enumerate(pages, start=1):
         assert f"page {n} of {len(pages)}" in text, n
         assert "open monitoring report" in text, n  # the title in every page's header

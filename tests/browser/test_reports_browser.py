@@ -7,27 +7,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import HANG_MS, assert_healthy, open_page, screenshot, sign_in, wait_for_audit, wait_idle
-
-
-def _pdf_pages(path: Path) -> list[str]:
-    """The text of each page of the PDF at `path` (pdftotext -f N -l N)."""
-    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
-    count = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
-    return [
-        subprocess.run(
-            ["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(path), "-"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for n in range(1, count + 1)
-    ]
+from pdftext import pdf_pages
 
 
 @pytest.fixture
@@ -51,7 +36,7 @@ def test_the_dsmb_chair_makes_both_reports_as_pdf(server, page, pdftotext):
     sign_in(page, server["url"], "dsmb.chair")
     open_page(page, "Reports", "Reports")
 
-    opened = _pdf_pages(_make_pdf(page, "open"))
+    opened = pdf_pages(_make_pdf(page, "open"))
     assert_healthy(page)
     assert page.locator(".st-key-delivered-open iframe").count() == 1
     text = "\n".join(opened)
@@ -61,7 +46,7 @@ def test_the_dsmb_chair_makes_both_reports_as_pdf(server, page, pdftotext):
     for n, page_text in enumerate(opened, start=1):
         assert f"page {n} of {len(opened)}" in page_text, n
 
-    closed = _pdf_pages(_make_pdf(page, "closed"))
+    closed = pdf_pages(_make_pdf(page, "closed"))
     assert_healthy(page)
     assert page.locator(".st-key-delivered-closed iframe").count() == 1
     text = "\n".join(closed)

@@ -23,7 +23,7 @@ def test_an_unnamed_code_is_sentence_case_and_chinese_is_kept():
     assert labels.code("复旦大学附属肿瘤医院") == "复旦大学附属肿瘤医院"
     assert labels.code("01") == "01"
     # stages, grades, abbreviations and codes with digits keep their capitals
-    for kept in ("IVA", "IIIB", "SCC", "T4A", "QLQ-C30", "ANTI-PD-1", "CRT"):
+    for kept in ("IVA", "IIIB", "HPV", "T4A", "QLQ-C30", "ANTI-PD-1", "CRT"):
         assert labels.code(kept) == kept, kept
     assert labels.code("DE-ESCALATION SURGERY") == "De-escalation surgery"
     assert labels.code("NOT DONE") == "Not done"

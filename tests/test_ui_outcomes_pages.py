@@ -346,3 +346,22 @@ def test_closed_pages_stay_closed_for_blinded_roles(demo):
         at.run()
         text = page_text(at, charts=False)
         assert "not available to your role" in text and not at.dataframe and not at.get("plotly_chart")
+
+
+def test_a_paragraph_long_class_name_cannot_squeeze_the_grade_chart():
+    """A system organ class from the data as long as a paragraph (the hostile package's has markup
+    and three URLs) had its tick label pushed the bars to a sliver: tick labels are now at most
+    three lines, cut with an ellipsis, and the whole name is in the hover text."""
+    import pandas as pd
+
+    from dashboard.outputs import figures
+    from dashboard.outputs.figures.common import MAX_TICK_LINES
+
+    long = "Disorders " + " ".join(f"word{i}" for i in range(80)) + " " + "x" * 200
+    table = pd.DataFrame({"soc": [long, "Cardiac disorders"], 1: [3, 1], 2: [1, 0], 3: [0, 0], 4: [0, 0], 5: [0, 0]})
+    fig = figures.soc_by_grade(table)
+    ticks = list(fig.layout.yaxis.ticktext)
+    assert all(t.count("<br>") < MAX_TICK_LINES for t in ticks)
+    assert max(len(line) for t in ticks for line in t.split("<br>")) <= 50
+    assert ticks[0].endswith("…") and ticks[1] == "Cardiac disorders"
+    assert fig.data[0].hovertext[0].startswith("Disorders word0") and "x" * 200 in fig.data[0].hovertext[0]

@@ -591,12 +591,18 @@ def test_the_deviations_and_data_quality_pages_show_these_numbers(wh):
         at = open_page(Viewer("pi"), "deviations.py")
         assert not at.exception, [e.value for e in at.exception]
         tables = [t.value for t in at.dataframe]
-        windows = next(t for t in tables if "rule (assumed schedule)" in t.columns)
-        assert dict(zip(windows.window, windows.subjects, strict=True)) == {k: len(v) for k, v in FLAGGED.items()}
+        windows = next(t for t in tables if "Rule (assumed schedule)" in t.columns)
+        from dashboard.outputs import labels  # the windows by their labels (trial.toml [labels])
+
+        assert dict(zip(windows["Window"], windows["Subjects"], strict=True)) == {
+            labels.column(k): len(v) for k, v in FLAGGED.items()
+        }
         listing = next(t for t in tables if "window_name" in t.columns)
         assert sorted(
             _frame_rows(listing, ["window_name", "subjid", "siteid", "days", "max_days", "note"]), key=str
-        ) == sorted(_listing_rows(), key=str)
+        ) == sorted(
+            [(labels.column(r[0]), *r[1:5], labels.text(r[5])) for r in _listing_rows()], key=str
+        )  # as people read them: windows by label, no note as the dash
         metrics = {m.label: m.value for m in at.metric}
         assert metrics["Site-reported deviations"] == "4"
         clear_caches()

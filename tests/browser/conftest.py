@@ -332,15 +332,21 @@ def open_page(page, link_title: str, heading: str, timeout: float = HANG_MS) -> 
 
 HIDDEN_TABLE_PARTS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
     .filter(t => t.closest('[data-stale="true"]') === null && t.offsetParent !== null)
-    .map(t => { const s = t.querySelector('.dvn-scroller'); return s === null ? null :
-        {columns: s.scrollWidth > s.clientWidth + 2, rows: s.scrollHeight > s.clientHeight + 2,
+    .map(t => { const s = t.querySelector('.dvn-scroller'); if (s === null) return null;
+        const grid = t.querySelector('[role="grid"]');
+        const rows = grid ? Number(grid.getAttribute('aria-rowcount')) - 1 : 0;  // header excluded
+        return {columns: s.scrollWidth > s.clientWidth + 2,
+         rows: rows <= ROWS_SHOWN && s.scrollHeight > s.clientHeight + 2,
          header: [...t.querySelectorAll('[role="columnheader"]')].map(h => h.innerText).join(' | ').slice(0, 120)}; })
     .filter(r => r !== null && (r.columns || r.rows))"""
-"""The tables on a page that hide columns or rows behind their own scrolling."""
+"""The tables on a page that hide columns, or (a table short enough to be shown whole, app/ui.py
+TABLE_ROWS_SHOWN) rows, behind their own scrolling. A longer listing scrolls by design."""
 
 
 def hidden_table_parts(page) -> list[dict]:
-    return page.evaluate(HIDDEN_TABLE_PARTS)
+    from app.ui import TABLE_ROWS_SHOWN
+
+    return page.evaluate(HIDDEN_TABLE_PARTS.replace("ROWS_SHOWN", str(TABLE_ROWS_SHOWN)))
 
 
 def screenshot(page, name: str) -> None:

@@ -92,16 +92,36 @@ def wrap(text: str, width: int = 28) -> list[str]:
     return lines or [""]
 
 
+MAX_TICK_LINES = 3
+"""A wrapped tick label has at most this many lines: a label from the data (an adverse-event
+term, a site name) as long as a paragraph cannot squeeze the plot to nothing. The whole label is
+in the hover text."""
+
+
+def tick_lines(text: str, width: int = 28, max_lines: int = MAX_TICK_LINES) -> list[str]:
+    """`text` wrapped at spaces (wrap), at most `max_lines` lines, none much longer than `width`:
+    what is cut ends in an ellipsis."""
+    lines = wrap(text, width)
+    cut = len(lines) > max_lines
+    lines = lines[:max_lines]
+    for i, line in enumerate(lines):
+        if len(line) > width + 8:
+            lines[i], cut = line[: width + 7], True
+    if cut:
+        lines[-1] = lines[-1].rstrip() + "…"
+    return lines
+
+
 def wrapped_ticks(fig: go.Figure, axis: str, labels, width: int = 28) -> go.Figure:
-    """Category tick labels wrapped at word boundaries. Called after `_layout`: the categories are
-    the escaped labels, and each line of a tick text is escaped here before the lines are joined
-    with plotly's <br> (the only markup added)."""
+    """Category tick labels wrapped at word boundaries (tick_lines: at most MAX_TICK_LINES lines).
+    Called after `_layout`: the categories are the escaped labels, and each line of a tick text is
+    escaped here before the lines are joined with plotly's <br> (the only markup added)."""
     labels = [str(v) for v in labels]
     update = fig.update_xaxes if axis == "x" else fig.update_yaxes
     update(
         tickmode="array",
         tickvals=[escape.plotly(v) for v in labels],
-        ticktext=["<br>".join(escape.plotly(line) for line in wrap(v, width)) for v in labels],
+        ticktext=["<br>".join(escape.plotly(line) for line in tick_lines(v, width)) for v in labels],
     )
     return fig
 

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from dashboard.outputs import escape
 from dashboard.outputs import labels as words
-from dashboard.outputs.figures.common import DESIGN, FLAG, OK, PLANNED, POOLED, _alpha, _layout
+from dashboard.outputs.figures.common import DESIGN, FLAG, OK, PLANNED, POOLED, _alpha, _layout, wrapped_ticks
 
 # Curves that are not an arm (pooled, hand-made test curves): never an arm's colour.
 OTHER_COLORS = [POOLED, "#555555", "#b35806"]
@@ -201,6 +201,9 @@ def soc_by_grade(table: pd.DataFrame, top: int = 15) -> go.Figure:
                 name=f"Grade {g}",
                 orientation="h",
                 marker=dict(color=GRADE_COLORS[g], line=dict(color="#666", width=0.5)),
+                # the whole class name on hover (its tick label may be cut); escaped by _layout
+                hovertext=shown["soc"].tolist(),
+                hovertemplate=f"%{{hovertext}}<br>Grade {g}: %{{x}}<extra></extra>",
             )
             for g in (1, 2, 3, 4, 5)
         ]
@@ -208,7 +211,8 @@ def soc_by_grade(table: pd.DataFrame, top: int = 15) -> go.Figure:
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="subjects (by their worst grade in the class)", rangemode="tozero")
-    return _layout(fig, None, 120 + 28 * len(shown))
+    # class names come from the data: wrapped and bounded, so a long one cannot squeeze the bars away
+    return wrapped_ticks(_layout(fig, None, 120 + 34 * len(shown)), "y", shown["soc"].tolist(), 40)
 
 
 def _log_ticks(values: list[float], margin: float) -> tuple[float, float, list[float]]:

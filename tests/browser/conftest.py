@@ -333,10 +333,10 @@ def open_page(page, link_title: str, heading: str, timeout: float = HANG_MS) -> 
 HIDDEN_TABLE_PARTS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
     .filter(t => t.closest('[data-stale="true"]') === null && t.offsetParent !== null)
     .map(t => { const s = t.querySelector('.dvn-scroller'); if (s === null) return null;
-        const grid = t.querySelector('[role="grid"]');
-        const rows = grid ? Number(grid.getAttribute('aria-rowcount')) - 1 : 0;  // header excluded
+        // a box as tall as ROWS_SHOWN rows is a long listing, which scrolls by design
+        const listing = t.getBoundingClientRect().height >= 35 * ROWS_SHOWN;
         return {columns: s.scrollWidth > s.clientWidth + 2,
-         rows: rows <= ROWS_SHOWN && s.scrollHeight > s.clientHeight + 2,
+         rows: !listing && s.scrollHeight > s.clientHeight + 2,
          header: [...t.querySelectorAll('[role="columnheader"]')].map(h => h.innerText).join(' | ').slice(0, 120)}; })
     .filter(r => r !== null && (r.columns || r.rows))"""
 """The tables on a page that hide columns, or (a table short enough to be shown whole, app/ui.py

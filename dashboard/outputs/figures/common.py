@@ -98,10 +98,12 @@ term, a site name) as long as a paragraph cannot squeeze the plot to nothing. Th
 in the hover text."""
 
 
-def tick_lines(text: str, width: int = 28, max_lines: int = MAX_TICK_LINES) -> list[str]:
+def tick_lines(text: str, width: int = 28, max_lines: int | None = MAX_TICK_LINES) -> list[str]:
     """`text` wrapped at spaces (wrap), at most `max_lines` lines, none much longer than `width`:
     what is cut ends in an ellipsis."""
     lines = wrap(text, width)
+    if max_lines is None:  # our own words (criteria, signals): wrapped whole, never cut
+        return lines
     cut = len(lines) > max_lines
     lines = lines[:max_lines]
     for i, line in enumerate(lines):
@@ -112,8 +114,9 @@ def tick_lines(text: str, width: int = 28, max_lines: int = MAX_TICK_LINES) -> l
     return lines
 
 
-def wrapped_ticks(fig: go.Figure, axis: str, labels, width: int = 28) -> go.Figure:
-    """Category tick labels wrapped at word boundaries (tick_lines: at most MAX_TICK_LINES lines).
+def wrapped_ticks(fig: go.Figure, axis: str, labels, width: int = 28, max_lines: int | None = None) -> go.Figure:
+    """Category tick labels wrapped at word boundaries; labels from the data pass max_lines
+    (MAX_TICK_LINES) and are cut there with an ellipsis (their whole text goes in the hover).
     Called after `_layout`: the categories are the escaped labels, and each line of a tick text is
     escaped here before the lines are joined with plotly's <br> (the only markup added)."""
     labels = [str(v) for v in labels]
@@ -121,7 +124,7 @@ def wrapped_ticks(fig: go.Figure, axis: str, labels, width: int = 28) -> go.Figu
     update(
         tickmode="array",
         tickvals=[escape.plotly(v) for v in labels],
-        ticktext=["<br>".join(escape.plotly(line) for line in tick_lines(v, width)) for v in labels],
+        ticktext=["<br>".join(escape.plotly(line) for line in tick_lines(v, width, max_lines)) for v in labels],
     )
     return fig
 

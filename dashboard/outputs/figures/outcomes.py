@@ -14,7 +14,17 @@ import plotly.graph_objects as go
 
 from dashboard.outputs import escape
 from dashboard.outputs import labels as words
-from dashboard.outputs.figures.common import DESIGN, FLAG, OK, PLANNED, POOLED, _alpha, _layout, wrapped_ticks
+from dashboard.outputs.figures.common import (
+    DESIGN,
+    FLAG,
+    MAX_TICK_LINES,
+    OK,
+    PLANNED,
+    POOLED,
+    _alpha,
+    _layout,
+    wrapped_ticks,
+)
 
 # Curves that are not an arm (pooled, hand-made test curves): never an arm's colour.
 OTHER_COLORS = [POOLED, "#555555", "#b35806"]
@@ -212,7 +222,7 @@ def soc_by_grade(table: pd.DataFrame, top: int = 15) -> go.Figure:
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="subjects (by their worst grade in the class)", rangemode="tozero")
     # class names come from the data: wrapped and bounded, so a long one cannot squeeze the bars away
-    return wrapped_ticks(_layout(fig, None, 120 + 34 * len(shown)), "y", shown["soc"].tolist(), 40)
+    return wrapped_ticks(_layout(fig, None, 120 + 34 * len(shown)), "y", shown["soc"].tolist(), 40, MAX_TICK_LINES)
 
 
 def _log_ticks(values: list[float], margin: float) -> tuple[float, float, list[float]]:

@@ -197,3 +197,11 @@ def test_a_pdf_that_cannot_be_printed_says_why(tmp_path):
     src.write_text("<html><head><title>t</title></head><body>x</body></html>", encoding="utf-8")
     with pytest.raises(report.PdfFailed):
         report.html_to_pdf(src, tmp_path / "out.pdf", timeout=0.01)
+
+
+def test_the_closed_report_names_the_arms_not_a_and_b(reports):
+    """The difference's reason said "arm A" / "arm B" (the statistics' letters): the report words
+    it as the page does, with the arms' labels."""
+    text = html.unescape(re.sub(r"<[^>]+>", " ", reports["closed"]))
+    assert "arm A" not in text and "arm B" not in text
+    assert "OS difference is not estimable yet" in text

@@ -400,9 +400,9 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         )
     doc.table(pd.DataFrame(rows))
     for key, name in closed.SETS.items():
-        diff = ni[key]["difference"]
-        if ni[key]["n"] and diff.get("difference") is None and diff.get("reason"):
-            doc.p(f"{name}: no {d.landmark_months}-month OS difference yet ({diff['reason']}).", "note")
+        message = closed.difference_message(ni[key], cfg)  # the page's words, with the arms' labels
+        if message:
+            doc.p(f"{name}: {message}", "note")
     exp = next(x for x in cfg.arms if x.experimental)
     ref = next(x for x in cfg.arms if not x.experimental)
     doc.figure(

@@ -1,4 +1,5 @@
-"""Command line: `neo-margin` or `python -m dashboard`: demo-data, build, summary, report, users, audit, bench.
+"""Command line: `neo-margin` or `python -m dashboard`: demo-data, build, convert, edc-design, pull, summary,
+report, users, audit, looks, bench.
 
 The closed commands (summary and report for the dsmb role) sign a DSMB account in first (asked
 at the terminal, or --user NAME --password-stdin) and put the command on the audit record before
@@ -82,24 +83,88 @@ def _list_findings(warehouse_dir, build_dir) -> None:
     print(f"all {len(df)} finding(s){more} with their subjects in {path}", file=sys.stderr)
 
 
-def _build(args) -> int:
-    from dashboard.ingest.build import build
+def _refused(problems, what: str, warehouse_dir) -> int:
+    for p in problems:
+        print(_problem_line(p), file=sys.stderr)
+    errors = sum(p.severity == "error" for p in problems)
+    print(f"REFUSED: {errors} error(s) in {what}; the warehouse in {warehouse_dir} was not changed", file=sys.stderr)
+    return 2
+
+
+def _convert_edc(kind: str, source, mapping, out):
+    """Convert an EDC export into a package; (conversion, None) or (None, exit code) after the
+    reason was printed."""
+    from dashboard.ingest.edc.convert import convert
+    from dashboard.ingest.edc.mapping import MappingError
     from dashboard.ingest.problems import PackageRefused
 
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
     try:
-        result = build(args.package, args.warehouse, encoding=args.encoding, progress=progress)
+        conv = convert(source, mapping, out, kind=kind)
+    except MappingError as exc:
+        print(f"mapping error: {exc}", file=sys.stderr)
+        return None, 2
     except PackageRefused as refused:
         for p in refused.problems:
             print(_problem_line(p), file=sys.stderr)
         errors = sum(p.severity == "error" for p in refused.problems)
         print(
-            f"REFUSED: {errors} error(s) in {args.package}; the warehouse in {args.warehouse} was not changed",
-            file=sys.stderr,
+            f"REFUSED: {errors} error(s) converting the {kind} export in {source}; nothing was written", file=sys.stderr
+        )
+        return None, 2
+    for w in conv.warnings:
+        print(_problem_line(w), file=sys.stderr)
+    for note in conv.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"converted the {kind} export {source} into {out} in {conv.seconds:.2f} s: "
+        + ", ".join(f"{f} {n}" for f, n in conv.rows.items())
+        + f"; {len(conv.warnings)} unmapped field(s) listed",
+        file=sys.stderr,
+    )
+    return conv, None
+
+
+def _convert(args) -> int:
+    conv, code = _convert_edc(args.kind, args.source, args.mapping, args.out)
+    return code if conv is None else 0
+
+
+KEEP_CONVERTED = 3
+
+
+def _build(args) -> int:
+    from pathlib import Path
+
+    from dashboard.ingest.build import build
+    from dashboard.ingest.edc.convert import annotate
+    from dashboard.ingest.problems import PackageRefused
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    package, provenance = args.package, None
+    if bool(args.source) != bool(args.mapping):
+        print(
+            "error: --source and --mapping go together (an EDC export and the mapping that reads it)", file=sys.stderr
         )
         return 2
+    if args.source:
+        # the converted package is kept beside the warehouse (0700), the last few of them
+        converted = Path(args.warehouse) / "converted"
+        converted.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(converted, 0o700)
+        package = converted / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{args.source}")
+        conv, code = _convert_edc(args.source, args.package, args.mapping, package)
+        if conv is None:
+            print(f"the warehouse in {args.warehouse} was not changed", file=sys.stderr)
+            return code
+        provenance = {**conv.provenance, "package": str(package)}
+        _prune_converted(converted)
+    try:
+        result = build(package, args.warehouse, encoding=args.encoding, progress=progress, provenance=provenance)
+    except PackageRefused as refused:
+        problems = annotate(refused.problems, package) if provenance else refused.problems
+        return _refused(problems, args.package, args.warehouse)
     for w in result.warnings:
         print(_problem_line(w), file=sys.stderr)
     findings = sum(result.findings.values())
@@ -120,6 +185,43 @@ def _build(args) -> int:
         )
         return 1
     return 0
+
+
+def _prune_converted(folder) -> None:
+    import shutil
+
+    kept = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name)
+    for old in kept[:-KEEP_CONVERTED]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _edc_design(args) -> int:
+    from pathlib import Path
+
+    from dashboard.ingest.edc.design import write_design
+
+    for path in write_design(args.kind, Path(args.out)):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _pull(args) -> int:
+    from pathlib import Path
+
+    from dashboard.ingest.edc.pull import PullFailed, pull_redcap
+
+    try:
+        folder = pull_redcap(args.url, Path(args.token_file) if args.token_file else None, Path(args.out))
+    except PullFailed as exc:
+        print(f"pull failed: {exc}", file=sys.stderr)
+        return 2
+    print(f"saved the REDCap API responses in {folder}", file=sys.stderr)
+    if args.warehouse:
+        args.package, args.source, args.encoding = str(folder), "redcap", None
+        return _build(args)
+    package = folder.parent / f"{folder.name}-package"
+    conv, code = _convert_edc("redcap", folder, args.mapping, package)
+    return code if conv is None else 0
 
 
 def _duckdb_error():
@@ -568,10 +670,40 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo_data)
 
     b = sub.add_parser("build", help="validate an export package and publish it as the warehouse")
-    b.add_argument("package", help="a folder, a .zip or an .xlsx export package")
+    b.add_argument("package", help="a folder, a .zip or an .xlsx export package (or, with --source, an EDC export)")
     b.add_argument("--warehouse", required=True, help="the warehouse folder")
     b.add_argument("--encoding", default=None, help="the CSV encoding, when detection should not decide")
+    b.add_argument(
+        "--source",
+        choices=["redcap", "odm"],
+        default=None,
+        help="PACKAGE is a REDCap or ODM export: convert it through --mapping first (docs/edc.md)",
+    )
+    b.add_argument("--mapping", default=None, help="with --source: the mapping file (TOML)")
     b.set_defaults(func=_build)
+
+    cv = sub.add_parser("convert", help="convert a REDCap or CDISC ODM export into an export package")
+    cv.add_argument("kind", choices=["redcap", "odm"])
+    cv.add_argument("source", help="the folder holding the export (records.csv, dictionary.csv / export.xml)")
+    cv.add_argument("--mapping", required=True, help="the mapping file (TOML, docs/edc.md)")
+    cv.add_argument("--out", required=True, help="the package folder to write (new or empty)")
+    cv.set_defaults(func=_convert)
+
+    ed = sub.add_parser("edc-design", help="write the REDCap data dictionary or ODM metadata (and mapping) of our spec")
+    ed.add_argument("kind", choices=["redcap", "odm"])
+    ed.add_argument("--out", required=True, help="the folder to write into")
+    ed.set_defaults(func=_edc_design)
+
+    pl = sub.add_parser("pull", help="fetch a REDCap project's exports through its API, then convert (and build)")
+    pl.add_argument("kind", choices=["redcap"])
+    pl.add_argument("--url", required=True, help="the REDCap API URL (https://.../api/)")
+    pl.add_argument(
+        "--token-file", default=None, help="a file (mode 0600) holding the API token; else NEO_MARGIN_REDCAP_TOKEN"
+    )
+    pl.add_argument("--mapping", required=True, help="the mapping file that reads the project's exports")
+    pl.add_argument("--out", required=True, help="the folder that keeps the dated raw responses")
+    pl.add_argument("--warehouse", default=None, help="also build the warehouse from the pull")
+    pl.set_defaults(func=_pull)
 
     s = sub.add_parser("summary", help="print the figures a role sees, as JSON")
     s.add_argument("--warehouse", required=True)

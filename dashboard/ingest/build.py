@@ -99,11 +99,14 @@ def build(
     encoding: str | None = None,
     progress: Progress = _quiet,
     config: TrialConfig | None = None,
+    provenance: dict | None = None,
 ) -> BuildResult:
     """Validate `package` and, if it is sound, publish it as the warehouse's current build.
 
     Raises PackageRefused (with every problem found) when the package breaks the export spec;
     the current build, if any, is left untouched and the attempt is added to the load history.
+    `provenance`: where the package came from when an EDC export was converted into it (the
+    source's files and fingerprints, the mapping's hash), kept in the manifest as `source`.
     """
     cfg = config or load_trial()
     spec = load_crf_spec()
@@ -140,7 +143,7 @@ def build(
         _remove_leftovers(wh)
         _tighten(wh)
         try:
-            result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps)
+            result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps, provenance)
         except PackageRefused as refused:
             shutil.rmtree(work, ignore_errors=True)
             raise refuse(refused) from None
@@ -305,6 +308,7 @@ def _build(
     spec: CrfSpec,
     encoding,
     steps: _Steps,
+    provenance: dict | None = None,
 ) -> BuildResult:
     problems: list[Problem] = []
     hidden = hidden_columns(cfg)
@@ -360,6 +364,9 @@ def _build(
         entry["seconds"] = round(steps.elapsed, 3)
         entry["steps"] = steps.times
         entry["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        edc_mapping = Path(package) / "_conversion" / "mapping.toml"
+        if provenance and edc_mapping.is_file():  # the mapping that read the EDC export, kept with the build
+            shutil.copyfile(edc_mapping, work / "mapping.toml")
         (work / warehouse.MANIFEST).write_text(
             json.dumps(
                 {
@@ -371,6 +378,7 @@ def _build(
                     "duckdb": duckdb.__version__,
                     "config_sha256": _config_hash(),
                     "audit_anchor": audit.anchor(),
+                    "source": provenance or {"kind": "spec package", "package": str(package)},
                 },
                 ensure_ascii=False,
                 indent=1,

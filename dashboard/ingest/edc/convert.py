@@ -37,6 +37,7 @@ CONVERSION_DIR = "_conversion"
 ORIGINS = "origins.parquet"
 INFO = "conversion.json"
 MAX_ERRORS_PER_CHECK = 200
+MEMORY_LIMIT = "512MB"
 _ARM_SUFFIX = r"_arm_[0-9]+$"
 
 
@@ -57,6 +58,11 @@ def q(name: str) -> str:
 
 def lit(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def f_(name: str) -> str:
+    """A source field in the generated SQL: text, '' when empty."""
+    return f"coalesce(s.{q(name)}, '')"
 
 
 def strip_arm(event: str) -> str:
@@ -251,9 +257,9 @@ class _Converter:
         if c.audit:
             return _typed("s.__audit", kind), None, None
         if c.year:
-            y = f"trim(s.{q(c.year)})"
-            mo = f"trim(s.{q(c.month)})" if c.month else "''"
-            d = f"trim(s.{q(c.day)})" if c.day else "''"
+            y = f"trim({f_(c.year)})"
+            mo = f"trim({f_(c.month)})" if c.month else "''"
+            d = f"trim({f_(c.day)})" if c.day else "''"
             return (
                 (
                     f"(CASE WHEN {y} = '' THEN '' WHEN {mo} = '' THEN {y} "
@@ -264,18 +270,18 @@ class _Converter:
                 None,
             )
         if c.checkbox:
-            f = f"s.{q(c.fields[0])}"
+            f = f_(c.fields[0])
             return f"(CASE {f} WHEN '1' THEN 'Y' WHEN '0' THEN 'N' ELSE {f} END)", None, None
         if c.event == "visit":
             table = {strip_arm(k): v for k, v in self.m.events.items()}
             cases = "".join(f" WHEN {lit(k)} THEN {lit(v)}" for k, v in table.items())
-            return f"(CASE {EVENT}{cases} ELSE upper({EVENT}) END)", None, None
+            return (f"(CASE {EVENT}{cases} ELSE upper({EVENT}) END)" if cases else f"upper({EVENT})"), None, None
         if c.event == "number":
             raw = f"regexp_extract({EVENT}, '([0-9]+)', 1)"
         elif c.event == "arm":
             raw = "regexp_extract(s.__event, '_arm_([0-9]+)$', 1)"
         else:
-            raw = f"s.{q(c.field)}"
+            raw = f_(c.field)
         codes = self.codes_of(c, c.codes)
         if codes:
             cases = "".join(f" WHEN {lit(k)} THEN {lit(v)}" for k, v in codes.items())
@@ -299,7 +305,7 @@ class _Converter:
             if raw and codes is not None:
                 checks.append((col, raw, codes, (c.fields or [f"event {c.event}"])[0]))
             for fname in c.fields:
-                has_data.append(f"s.{q(fname)} = '1'" if c.checkbox else f"s.{q(fname)} <> ''")
+                has_data.append(f"{f_(fname)} = '1'" if c.checkbox else f"{f_(fname)} <> ''")
         auto = [a for a in ("SUBJID", "SITEID") if a in types and a not in cols]
         for a in auto:
             cols[a] = f"j.{a}"
@@ -307,7 +313,7 @@ class _Converter:
         where = [f"({' OR '.join(has_data)})"] if has_data else []
         w = fm.when_field
         if w:
-            fv = f"s.{q(w.field)}"
+            fv = f_(w.field)
             where.append(f"{fv} IN ({', '.join(lit(x) for x in w.equals)})" if w.equals else f"{fv} <> ''")
         if fm.events:
             where.append(f"{EVENT} IN ({', '.join(lit(strip_arm(e)) for e in fm.events)})")
@@ -325,7 +331,7 @@ class _Converter:
             if u.value:
                 fields_of[u.value] = list(u.fields.values())
             for k, (key, fname) in enumerate(u.fields.items()):
-                raw = f"s.{q(fname)}"
+                raw = f_(fname)
                 codes = self.codes_of(mp.ColumnSpec(field=fname), u.codes) if u.codes else None
                 value = raw
                 if codes:
@@ -510,6 +516,8 @@ def convert(
     con = duckdb.connect(str(work_db))
     try:
         con.execute("SET preserve_insertion_order = true")
+        # the work database is a file: DuckDB spills past this instead of holding a big export in memory
+        con.execute(f"SET memory_limit = {lit(MEMORY_LIMIT)}")
         con.execute(f"SET temp_directory = {lit(str(meta_dir / 'tmp'))}")
         if m.source.kind == "redcap":
             from dashboard.ingest.edc import redcap

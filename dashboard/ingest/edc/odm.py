@@ -73,7 +73,8 @@ class _Reader:
         self.item: str | None = None
         self.text: list[str] | None = None
         self.skip = 0  # depth inside a removed element
-        self.stack: list[str] = []
+        self.names: dict[str, str] = {}  # tag with its namespace -> local name
+        self.implicit_form = False
         # metadata state
         self.cur_def = self.cur_codelist = self.cur_code = None
         self.in_decode = False
@@ -86,6 +87,10 @@ class _Reader:
             for k in ("row_id", "__line", "__record", "__site", "__event", "__instrument", "__instance", "__audit")
         }
         self.items = {"row_id": [], "item": [], "value": []}
+        self.item_rows = self.items["row_id"].append
+        self.item_oids = self.items["item"].append
+        self.item_values = self.items["value"].append
+        self.item_tag = None
         self.audit_target: list | None = None
         self.audit_text: list[str] | None = None
         con.execute(
@@ -95,39 +100,56 @@ class _Reader:
         con.execute("CREATE TABLE items (row_id BIGINT, item VARCHAR, value VARCHAR)")
 
     # ------------------------------------------------------------------ expat handlers
+    def _local(self, tag: str) -> str:
+        name = self.names.get(tag)
+        if name is None:
+            name = self.names[tag] = tag.rpartition("}")[2]
+        return name
+
     def start(self, tag, attrs):
-        name = tag.rpartition("}")[2]
-        self.stack.append(name)
         if self.skip:
             self.skip += 1
             return
-        if attrs.get("TransactionType") == "Remove":
-            self.skip = 1
-            self.removed += 1
-            return
-        if name == "ItemData" or name in _TYPED:
+        name = self.names.get(tag) or self._local(tag)
+        if name == "ItemData":  # the hot path: most elements of an export
+            self.item_tag = tag
+            if "TransactionType" in attrs and attrs["TransactionType"] == "Remove":
+                self.skip, self.removed = 1, self.removed + 1
+                return
             if self.form is None:
                 return
             oid = attrs.get("ItemOID", "")
-            self.item = oid
-            self.fields.setdefault(oid)
-            if "Value" in attrs:
-                self._put(oid, attrs["Value"])
-                self.item = None
+            value = attrs.get("Value")
+            if value is not None:
+                group = self.groups.get(self.group_key)  # _put, inlined: the hot path
+                if group is None:
+                    self._put(oid, value)
+                    return
+                self.item_rows(group[0])
+                self.item_oids(oid)
+                self.item_values(value)
+                if oid not in self.field_form:
+                    self.field_form[oid] = self.form
+                    self.fields.setdefault(oid)
             elif attrs.get("IsNull") == "Yes":
                 self._put(oid, "")
-                self.item = None
             else:
-                self.text = []
+                self.item, self.text = oid, []
+            return
+        if attrs.get("TransactionType") == "Remove":
+            self.skip, self.removed = 1, self.removed + 1
+            return
+        if name in _TYPED:
+            if self.form is not None:
+                self.item, self.text = attrs.get("ItemOID", ""), []
         elif name == "Value" and self.item is not None:
             self.text = []
         elif name == "ItemGroupData":
             if self.form is None:
                 self._begin_form(attrs.get("ItemGroupOID", ""), "")
-            key = attrs.get("ItemGroupRepeatKey", "")
-            self.group_key = key
-            if key not in self.groups:
-                self.groups[key] = [self.parser.CurrentLineNumber, {}, ""]
+                self.implicit_form = True
+            self.group_key = attrs.get("ItemGroupRepeatKey", "")
+            self._group()
         elif name == "FormData":
             self._begin_form(attrs.get("FormOID", ""), attrs.get("FormRepeatKey", ""))
         elif name == "StudyEventData":
@@ -179,18 +201,21 @@ class _Reader:
             self.decode_text.append(text)
 
     def end(self, tag):
-        name = self.stack.pop()
         if self.skip:
             self.skip -= 1
             return
-        if name == "Value" or ((name == "ItemData" or name in _TYPED) and self.text is not None):
+        if self.text is None and tag == self.item_tag:  # an ItemData that held its Value attribute
+            return
+        name = self.names.get(tag) or self._local(tag)
+        if name == "ItemData" or name in _TYPED:
+            if self.text is not None and self.item is not None:
+                self._put(self.item, "".join(self.text))
+            self.item = self.text = None
+        elif name == "Value":
             if self.item is not None and self.text is not None:
                 self._put(self.item, "".join(self.text))
-            self.text = None
-            if name != "Value":
                 self.item = None
-        elif name == "ItemData" or name in _TYPED:
-            self.item = None
+            self.text = None
         elif name == "DateTimeStamp" and self.audit_text is not None:
             stamp = "".join(self.audit_text).strip()
             self.audit_text = None
@@ -198,13 +223,14 @@ class _Reader:
                 group = self.groups.get(self.group_key) if self.group_key is not None else None
                 targets = [group] if group is not None else list(self.groups.values())
                 if not targets:  # an audit record of the form before its item groups
-                    self.groups.setdefault("", [self.form_line, {}, ""])
-                    targets = [self.groups[""]]
+                    self.group_key = ""
+                    targets = [self._group()]
+                    self.group_key = None
                 for g in targets:
                     g[2] = max(g[2], stamp)
         elif name == "ItemGroupData":
             self.group_key = None
-            if self.stack and self.stack[-1] in ("SubjectData", "StudyEventData"):
+            if self.implicit_form:
                 self._end_form()  # an item group with no FormData around it
         elif name == "FormData":
             self._end_form()
@@ -227,43 +253,50 @@ class _Reader:
     def _begin_form(self, oid: str, rk: str) -> None:
         self.form, self.form_rk, self.form_line = oid, rk, self.parser.CurrentLineNumber
         self.groups = {}
-        self.forms.add(oid)
+        self.implicit_form = False
+        if oid not in self.forms:
+            self.forms.add(oid)
+
+    def _group(self) -> list:
+        """The row of the current item-group repeat key: [row id, line, audit]."""
+        group = self.groups.get(self.group_key)
+        if group is None:
+            self.row_id += 1
+            group = self.groups[self.group_key] = [self.row_id, self.parser.CurrentLineNumber, ""]
+        return group
 
     def _put(self, item: str, value: str) -> None:
         if self.group_key is None:
             self.group_key = ""
-        group = self.groups.get(self.group_key)
-        if group is None:
-            group = self.groups[self.group_key] = [self.parser.CurrentLineNumber, {}, ""]
-        group[1][item] = value
+        group = self.groups.get(self.group_key) or self._group()
+        it = self.items
+        it["row_id"].append(group[0])
+        it["item"].append(item)
+        it["value"].append(value)
+        if item not in self.field_form:
+            self.field_form[item] = self.form
+            self.fields.setdefault(item)
 
     def _end_form(self) -> None:
         if self.form is None:
             return
-        keys = [k for k in self.groups]
-        if len(keys) > 1:
-            rows = [(self.groups[k], k) for k in keys]
-        else:
-            merged = self.groups[keys[0]] if keys else [self.form_line, {}, ""]
-            rows = [(merged, self.form_rk or self.event_rk or (keys[0] if keys else ""))]
-        r, it = self.rows, self.items
-        for (line, values, audit), instance in rows:
+        groups = list(self.groups.items())
+        if not groups:  # a form with no items: a row all the same (a form marked done, say)
             self.row_id += 1
-            r["row_id"].append(self.row_id)
+            groups = [("", [self.row_id, self.form_line, ""])]
+        several = len(groups) > 1
+        r = self.rows
+        for key, (row_id, line, audit) in groups:
+            r["row_id"].append(row_id)
             r["__line"].append(line)
             r["__record"].append(self.subject)
             r["__site"].append(self.site or self.dag)
             r["__event"].append(self.event)
             r["__instrument"].append(self.form)
-            r["__instance"].append(instance)
+            r["__instance"].append(key if several else (self.form_rk or self.event_rk or key))
             r["__audit"].append(audit)
-            for k, v in values.items():
-                it["row_id"].append(self.row_id)
-                it["item"].append(k)
-                it["value"].append(v)
-                self.field_form.setdefault(k, self.form)
         self.form, self.groups, self.group_key = None, {}, None
-        if len(it["row_id"]) >= FLUSH_ITEMS:
+        if len(self.items["row_id"]) >= FLUSH_ITEMS:
             self.flush()
 
     def flush(self) -> None:
@@ -319,6 +352,9 @@ def _parse(reader: _Reader, path: Path, name: str) -> None:
     x.StartElementHandler = reader.start
     x.EndElementHandler = reader.end
     x.CharacterDataHandler = reader.data
+    # ElementTree's own catch-alls are not needed (and cost more than the parse itself); the
+    # defences defusedxml installed (DTD, entity declarations, external references) stay
+    x.DefaultHandlerExpand = x.CommentHandler = x.ProcessingInstructionHandler = None
     x.buffer_text = True
     x.ordered_attributes = False  # ElementTree's parser asks for lists; the handlers take dicts
     try:

@@ -79,6 +79,18 @@ def parse_choices(text: str) -> dict[str, str]:
     return out
 
 
+def _one_line_records(path: Path, records: int) -> bool:
+    """Whether every record of the CSV is one line (no value holds a newline)."""
+    newlines = 0
+    last = b""
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            newlines += chunk.count(b"\n")
+            last = chunk
+    lines = newlines + (0 if last.endswith(b"\n") else 1)
+    return lines == records + 1
+
+
 def read_dictionary(path: Path) -> list[dict[str, str]]:
     """The data dictionary's rows with the API's column names, whichever naming the file uses."""
     text = path.read_bytes().decode("utf-8-sig")
@@ -122,21 +134,28 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, records: str, dictionary:
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PackageRefused([Problem("error", records, None, None, f"not a readable CSV export: {first}")]) from None
-    counted = count_records(path)
     n = con.execute("SELECT count(*) FROM __raw").fetchall()[0][0]
-    starts = counted.starts if counted.starts is not None and len(counted.starts) == n else range(2, n + 2)
-    con.register("__lines", pa.table({"i": pa.array(range(n), pa.int64()), "line": pa.array(starts, pa.int64())}))
     q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
+    join = ""
+    if _one_line_records(path, n):
+        line = "r.rowid + 2"  # the header is line 1, every record one line
+    else:  # a value holds a newline: each record's start line, counted as an RFC 4180 reader does
+        counted = count_records(path)
+        starts = counted.starts if counted.starts is not None and len(counted.starts) == n else range(2, n + 2)
+        con.register("__starts", pa.table({"i": pa.array(range(n), pa.int64()), "line": pa.array(starts, pa.int64())}))
+        con.execute("CREATE TABLE __lines AS SELECT * FROM __starts")
+        con.unregister("__starts")
+        line, join = "l.line", " JOIN __lines l ON l.i = r.rowid"
     metas = [f"coalesce(r.{q(raw)}, '') AS {meta}" if raw in names else f"'' AS {meta}" for raw, meta in META.items()]
     src.meta_fields = {rid, *META}
     src.fields = [c for c in names if c not in src.meta_fields]
+    # a view: the fields stay as DuckDB read them (NULL when empty); the converter reads them
+    # through coalesce(field, '')
     con.execute(
-        f"CREATE TABLE src AS SELECT l.line AS __line, coalesce(r.{q(rid)}, '') AS __record, {', '.join(metas)}"
-        + "".join(f", coalesce(r.{q(c)}, '') AS {q(c)}" for c in src.fields)
-        + " FROM (SELECT rowid AS i, * FROM __raw) r JOIN __lines l USING (i) ORDER BY l.line"
+        f"CREATE VIEW src AS SELECT {line} AS __line, coalesce(r.{q(rid)}, '') AS __record, {', '.join(metas)}"
+        + "".join(f", r.{q(c)}" for c in src.fields)
+        + f" FROM __raw r{join}"
     )
-    con.execute("DROP TABLE __raw")
-    con.unregister("__lines")
     src.forms = set(
         r[0] for r in con.execute("SELECT DISTINCT __instrument FROM src WHERE __instrument <> ''").fetchall()
     )

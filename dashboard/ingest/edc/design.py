@@ -45,7 +45,11 @@ The ODM study (one StudyEventDef SE.TRIAL, every form in it):
   the spec's min and max. ENTDTC is no item: an EDC records entry time in AuditRecord/DateTimeStamp,
   which the mapping reads (`audit = true`). IE has one item per criterion (I.IE.I01 ..), unpivoted.
 Element and attribute names follow ODM 1.3.2 as in odmlib's tests/data/cdash-odm-test.xml
-(metadata) and tests/data/odm-data-snapshot.xml (clinical data).
+(metadata) and tests/data/odm-data-snapshot.xml (clinical data); the children's order (ItemDef:
+Question, RangeCheck, CodeListRef, Alias; FormData and ItemGroupData: AuditRecord first;
+AuditRecord: UserRef, LocationRef, DateTimeStamp; Location: MetaDataVersionRef) and the DataType,
+Comparator and LocationType values were checked against the schema odmlib keeps in
+tests/fixtures/odm1-3-2/ODM1-3-2-foundation.xsd.
 """
 
 from __future__ import annotations

@@ -310,7 +310,8 @@ class _Converter:
         for a in auto:
             cols[a] = f"j.{a}"
             fields_of[a] = ["[subjects]"]
-        where = [f"({' OR '.join(has_data)})"] if has_data else []
+        # a row where the form has data; an unpivoted form: where the unpivoted field has a value
+        where = [f"({' OR '.join(has_data)})"] if has_data and not fm.unpivot else []
         w = fm.when_field
         if w:
             fv = f_(w.field)

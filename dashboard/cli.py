@@ -29,6 +29,21 @@ def _demo_data(args) -> int:
         f"{args.sites} sites, cut-off {args.cutoff} ({time.perf_counter() - t0:.1f} s)",
         file=sys.stderr,
     )
+    if args.redcap or args.odm:
+        from pathlib import Path
+
+        from dashboard.devtools.demo.edc import write_odm_export, write_redcap_export
+
+        writers = ((args.redcap, write_redcap_export, "a REDCap"), (args.odm, write_odm_export, "an ODM"))
+        for folder, writer, what in writers:
+            if folder:
+                t0 = time.perf_counter()
+                writer(Path(args.out), Path(folder))
+                print(
+                    f"wrote the demo trial as {what} export in {folder}, with the mapping that reads it "
+                    f"({time.perf_counter() - t0:.1f} s)",
+                    file=sys.stderr,
+                )
     return 0
 
 
@@ -91,7 +106,7 @@ def _refused(problems, what: str, warehouse_dir) -> int:
     return 2
 
 
-def _convert_edc(kind: str, source, mapping, out):
+def _convert_edc(kind: str, source, mapping, out, *, show_warnings: bool = True):
     """Convert an EDC export into a package; (conversion, None) or (None, exit code) after the
     reason was printed."""
     from dashboard.ingest.edc.convert import convert
@@ -111,7 +126,7 @@ def _convert_edc(kind: str, source, mapping, out):
             f"REFUSED: {errors} error(s) converting the {kind} export in {source}; nothing was written", file=sys.stderr
         )
         return None, 2
-    for w in conv.warnings:
+    for w in conv.warnings if show_warnings else []:  # the build prints them with its own otherwise
         print(_problem_line(w), file=sys.stderr)
     for note in conv.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -154,14 +169,21 @@ def _build(args) -> int:
         converted.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(converted, 0o700)
         package = converted / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{args.source}")
-        conv, code = _convert_edc(args.source, args.package, args.mapping, package)
+        conv, code = _convert_edc(args.source, args.package, args.mapping, package, show_warnings=False)
         if conv is None:
             print(f"the warehouse in {args.warehouse} was not changed", file=sys.stderr)
             return code
         provenance = {**conv.provenance, "package": str(package)}
         _prune_converted(converted)
     try:
-        result = build(package, args.warehouse, encoding=args.encoding, progress=progress, provenance=provenance)
+        result = build(
+            package,
+            args.warehouse,
+            encoding=args.encoding,
+            progress=progress,
+            provenance=provenance,
+            carried=conv.warnings if provenance else None,
+        )
     except PackageRefused as refused:
         problems = annotate(refused.problems, package) if provenance else refused.problems
         return _refused(problems, args.package, args.warehouse)
@@ -667,6 +689,8 @@ def parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--seed", type=int, default=20260101)
     d.add_argument("--encoding", default="utf-8", help="utf-8 (default), utf-8-sig or gb18030")
+    d.add_argument("--redcap", default=None, help="also write the demo trial as a REDCap export into this folder")
+    d.add_argument("--odm", default=None, help="also write the demo trial as a CDISC ODM export into this folder")
     d.set_defaults(func=_demo_data)
 
     b = sub.add_parser("build", help="validate an export package and publish it as the warehouse")

@@ -100,13 +100,16 @@ def build(
     progress: Progress = _quiet,
     config: TrialConfig | None = None,
     provenance: dict | None = None,
+    carried: list[Problem] | None = None,
 ) -> BuildResult:
     """Validate `package` and, if it is sound, publish it as the warehouse's current build.
 
     Raises PackageRefused (with every problem found) when the package breaks the export spec;
     the current build, if any, is left untouched and the attempt is added to the load history.
     `provenance`: where the package came from when an EDC export was converted into it (the
-    source's files and fingerprints, the mapping's hash), kept in the manifest as `source`.
+    source's files and fingerprints, the mapping's hash), kept in the manifest as `source`;
+    `carried`: the conversion's warnings (unmapped fields, by name and count), recorded with the
+    build's own so the data manager sees them where every other warning is.
     """
     cfg = config or load_trial()
     spec = load_crf_spec()
@@ -143,7 +146,7 @@ def build(
         _remove_leftovers(wh)
         _tighten(wh)
         try:
-            result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps, provenance)
+            result = _build(package, wh, work, build_id, started, cfg, spec, encoding, steps, provenance, carried)
         except PackageRefused as refused:
             shutil.rmtree(work, ignore_errors=True)
             raise refuse(refused) from None
@@ -309,8 +312,9 @@ def _build(
     encoding,
     steps: _Steps,
     provenance: dict | None = None,
+    carried: list[Problem] | None = None,
 ) -> BuildResult:
-    problems: list[Problem] = []
+    problems: list[Problem] = [p for p in carried or [] if p.severity == "warning"]
     hidden = hidden_columns(cfg)
     conflicts = blinding.free_text_conflicts(cfg, spec, hidden)
     if conflicts:

@@ -397,3 +397,63 @@ def bench_concurrency(
         "error_samples": errors[:5],
         "console_of_failed_sessions": {str(k): v for k, v in list(console_tail.items())[:3]},
     }
+
+
+def bench_edc(subjects: int, sites: int, workdir: Path) -> dict:
+    """Converting and building the REDCap and the ODM form of the demo trial of this size, against
+    building its spec package (goal: within 1.5x). Each step runs in its own process, so the peak
+    memory printed is the conversion's own (ODM: streamed, the file never held whole)."""
+    import json
+    import subprocess
+    import sys
+
+    from dashboard.devtools.demo.edc import write_odm_export, write_redcap_export
+
+    package = workdir / f"pkg-{subjects}-{sites}"
+    if not (package / "EXPORT.csv").exists():
+        write_demo_package(package, subjects=subjects, sites=sites)
+    code = (
+        "import json, resource, sys, time, shutil\n"
+        "from pathlib import Path\n"
+        "from dashboard.ingest.build import build\n"
+        "from dashboard.ingest.edc.convert import convert\n"
+        "kind, src, out, wh = sys.argv[1:5]\n"
+        "shutil.rmtree(out, ignore_errors=True); shutil.rmtree(wh, ignore_errors=True)\n"
+        "t0 = time.perf_counter(); pkg = src\n"
+        "if kind != 'spec':\n"
+        "    convert(src, Path(src) / 'mapping.toml', out); pkg = out\n"
+        "t1 = time.perf_counter()\n"
+        "rss_convert = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "build(pkg, wh); t2 = time.perf_counter()\n"
+        "print(json.dumps({'convert_seconds': round(t1 - t0, 2), 'build_seconds': round(t2 - t1, 2),"
+        " 'convert_peak_rss_mb': round(rss_convert), 'peak_rss_mb':"
+        " round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))\n"
+    )
+    out = {}
+    for kind, writer in (("spec", None), ("redcap", write_redcap_export), ("odm", write_odm_export)):
+        src = package
+        if writer:
+            src = workdir / f"{kind}-{subjects}-{sites}"
+            if not (src / "mapping.toml").exists():
+                writer(package, src)
+        size = sum(p.stat().st_size for p in Path(src).glob("*") if p.is_file())
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                code,
+                kind,
+                str(src),
+                str(workdir / f"edc-pkg-{kind}"),
+                str(workdir / f"edc-wh-{kind}"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out[kind] = {**json.loads(run.stdout.strip().splitlines()[-1]), "source_mb": round(size / 2**20, 1)}
+        out[kind]["total_seconds"] = round(out[kind]["convert_seconds"] + out[kind]["build_seconds"], 2)
+    spec = out["spec"]["total_seconds"]
+    for kind in ("redcap", "odm"):
+        out[kind]["ratio_to_spec_build"] = round(out[kind]["total_seconds"] / spec, 2)
+    return out

@@ -112,7 +112,7 @@ def test_build_source_from_the_command_line_keeps_provenance(three):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     manifest = json.loads((wh / "current" / "manifest.json").read_text(encoding="utf-8"))
-    source = manifest["source"]
+    source = manifest["provenance"]
     assert source["kind"] == "redcap"
     assert set(source["files"]) >= {"records.csv", "dictionary.csv"}
     assert len(source["files"]["records.csv"]["sha256"]) == 64

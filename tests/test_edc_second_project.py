@@ -274,7 +274,7 @@ def test_redcap_api_and_command_line_agree(redcap_api, redcap_cli):
         "SELECT * FROM subjects ORDER BY subjid",
     ):
         assert _rows(wh_api, sql) == _rows(wh_cli, sql), sql
-    src = warehouse.manifest(wh_api)["source"]
+    src = warehouse.manifest(wh_api)["provenance"]
     assert src["kind"] == "redcap" and set(src["files"]) == {"records.csv", "dictionary.csv", "export.json"}
 
 

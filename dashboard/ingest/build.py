@@ -107,7 +107,8 @@ def build(
     Raises PackageRefused (with every problem found) when the package breaks the export spec;
     the current build, if any, is left untouched and the attempt is added to the load history.
     `provenance`: where the package came from when an EDC export was converted into it (the
-    source's files and fingerprints, the mapping's hash), kept in the manifest as `provenance` (its `source` is the export's SOURCE);
+    source's files and fingerprints, the mapping's hash), kept in the manifest as `provenance`
+    (its `source` is the export's SOURCE);
     `carried`: the conversion's warnings (unmapped fields, by name and count), recorded with the
     build's own so the data manager sees them where every other warning is.
     """

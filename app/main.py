@@ -11,6 +11,7 @@ import os
 import streamlit as st
 
 from app import auth, ui
+from dashboard import i18n
 from dashboard.access.roles import PAGES, pages_for
 from dashboard.config import load_trial
 from dashboard.store import warehouse
@@ -20,6 +21,9 @@ from dashboard.store import warehouse
 os.umask(0o077)
 
 cfg = load_trial()
+# the language of this run (the switch, the user's own, the browser's): a context variable of this
+# session's script thread, read by every _() of the pages and the figures they call
+i18n.set_language(ui.language(cfg))
 # The icon is a file of ours: a Material icon as favicon made every browser fetch it from
 # fonts.gstatic.com, a request to Google from a closed deployment (and a failure offline).
 st.set_page_config(page_title=f"{cfg.trial.name} monitor", page_icon=str(ui.APP_DIR / "favicon.png"), layout="wide")
@@ -58,6 +62,7 @@ with st.sidebar:
     st.caption(f"signed in as {ui.md(viewer.user or viewer.role)}")
     if st.button("Sign out"):
         auth.sign_out(cfg, manifest)
+    ui.language_switch()
     auth.set_cookie()  # right after a sign-in: the cookie that lets a reload resume this session
     auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click
     ui.phone_navigation()  # on a phone, the sidebar closes once a page is chosen

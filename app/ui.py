@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from dashboard import i18n
 from dashboard.access.roles import Viewer, may_open
 from dashboard.config import TrialConfig, load_trial
 from dashboard.outputs import escape
@@ -51,17 +52,66 @@ def connection(viewer: Viewer) -> tuple[duckdb.DuckDBPyConnection, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cached(module: str, name: str, path: str, role: str, site: str | None, args: tuple):
-    """A figure function's result, keyed by the warehouse file, the role and the site: a cached
-    result is never handed to another role or another site, and a new build is a new key."""
+def _cached(module: str, name: str, path: str, role: str, site: str | None, args: tuple, lang: str = i18n.DEFAULT):
+    """A figure function's result, keyed by the warehouse file, the role, the site and the
+    language: a cached result is never handed to another role or another site, a new build is a
+    new key, and a figure titled in Chinese is not shown to a reader of English."""
     fn = getattr(importlib.import_module(module), name)
     con = _connection(path)
-    return fn(con, Viewer(role, site), *args)
+    with i18n.using(lang):
+        return fn(con, Viewer(role, site), *args)
 
 
 def cached(fn, viewer: Viewer, *args):
     _con, path = connection(viewer)
-    return _cached(fn.__module__, fn.__name__, path, viewer.role, viewer.site_filter, tuple(args))
+    return _cached(fn.__module__, fn.__name__, path, viewer.role, viewer.site_filter, tuple(args), i18n.language())
+
+
+LANG_KEY = "_lang"
+"""The language this session's person chose with the switch (session state)."""
+
+
+def language(cfg: TrialConfig | None = None) -> str:
+    """The language of this session: the switch's choice; else the signed-in user's own (their
+    account's, or the single sign-on's locale claim); else the browser's first language we offer."""
+    chosen = st.session_state.get(LANG_KEY)
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    viewer = current_viewer()
+    if viewer is not None and viewer.user:
+        from dashboard.access import accounts
+
+        own = accounts.language_of(viewer.user)
+        if own:
+            return own
+    if getattr(st.user, "is_logged_in", False):
+        claim = (cfg or load_trial()).access.oidc_locale_claim
+        own = i18n.normalize(st.user.get(claim)) if claim else None
+        if own:
+            return own
+    try:
+        browser = st.context.locale or st.context.headers.get("Accept-Language")
+    except Exception:  # no browser (AppTest, a bare script run)
+        browser = None
+    return i18n.negotiate(browser)
+
+
+def language_switch(where=None) -> None:
+    """The language switch: each language named in itself, so either reader finds their own."""
+    current = language()
+    options = list(i18n.LANGUAGES)
+    (where or st).selectbox(
+        "语言 / Language",  # i18n: verbatim (both languages, whichever is shown)
+        options,
+        index=options.index(current),
+        format_func=i18n.LANGUAGES.get,
+        key="_lang_switch",
+        on_change=_switched,
+    )
+
+
+def _switched() -> None:
+    st.session_state[LANG_KEY] = st.session_state["_lang_switch"]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -518,6 +518,12 @@ def _users(args) -> int:
         if args.action == "add":
             accounts.add_user(args.name, args.role or "", _password(args), site=args.site)
             detail = {"user": args.name, "role": args.role, "site": args.site}
+            if args.language:
+                accounts.set_language(args.name, args.language)
+                detail["language"] = args.language
+        elif args.action == "language":
+            accounts.set_language(args.name, args.language)
+            detail = {"user": args.name, "language": args.language}
         elif args.action == "remove":
             accounts.remove_user(args.name)
             detail = {"user": args.name}
@@ -677,6 +683,39 @@ def _looks(args) -> int:
     return 0
 
 
+def _i18n(args) -> int:
+    """The message catalogues (dashboard/i18n): extract the code's messages into the .po files,
+    fill translations in, compile them, or list what is missing (unwrapped English, untranslated)."""
+    import json
+
+    from dashboard.i18n import catalogue, unwrapped
+
+    domains = [args.domain] if args.domain else list(catalogue.DOMAINS)
+    if args.action == "extract":
+        for domain in domains:
+            print(f"{domain}: {catalogue.update(domain)}")
+        return 0
+    if args.action == "fill":
+        if not args.domain or not args.file:
+            print("fill needs --domain and a FILE (JSON: {English: Chinese})", file=sys.stderr)
+            return 2
+        done, unknown = catalogue.fill(args.domain, json.loads(open(args.file, encoding="utf-8").read()))
+        print(f"{done} set; not in {args.domain}.po: {unknown}")
+        return 1 if unknown else 0
+    if args.action == "compile":
+        for path in catalogue.compile_all():
+            print(path)
+        return 0
+    found = [str(u) for u in unwrapped.find(domains=domains)]
+    if args.action == "unwrapped":
+        print("\n".join(found))
+        return 1 if found else 0
+    missing = catalogue.problems(domains)
+    print("\n".join(found + missing))
+    print(f"{len(found)} unwrapped, {len(missing)} not translated", file=sys.stderr)
+    return 1 if found or missing else 0
+
+
 def _credentials(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--user",
@@ -694,6 +733,11 @@ def parser() -> argparse.ArgumentParser:
     # `neo-margin` (the console script) or `python -m dashboard`, whichever was typed
     invoked = os.path.basename(sys.argv[0])
     p = argparse.ArgumentParser(prog=invoked if invoked == "neo-margin" else "python -m dashboard", description=__doc__)
+    p.add_argument(
+        "--lang",
+        default=None,
+        help="the language of messages and reports: zh or en (default: NEO_MARGIN_LANG, else LANG, else en)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo-data", help="write a synthetic Neo-Margin export package")
@@ -764,11 +808,12 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_report)
 
     u = sub.add_parser("users", help="manage local accounts (users file: NEO_MARGIN_USERS)")
-    u.add_argument("action", choices=["add", "remove", "list", "passwd"])
+    u.add_argument("action", choices=["add", "remove", "list", "passwd", "language"])
     u.add_argument("name", nargs="?")
     u.add_argument("--role")
     u.add_argument("--site")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.add_argument("--language", default=None, help="the user's language, zh or en")
     u.set_defaults(func=_users)
 
     a = sub.add_parser(
@@ -822,13 +867,44 @@ def parser() -> argparse.ArgumentParser:
         "(renderers on the same cores), or both (default)",
     )
     m.set_defaults(func=_bench)
+    t = sub.add_parser("i18n", help="the message catalogues: extract, compile, check (or list unwrapped English)")
+    t.add_argument("action", choices=["extract", "fill", "compile", "check", "unwrapped"])
+    t.add_argument("file", nargs="?", help="fill: a JSON file {English: Chinese}")
+    t.add_argument("--domain", default=None, help="one catalogue (dashboard/i18n DOMAINS); default all")
+    t.set_defaults(func=_i18n)
     return p
+
+
+def language(argv: list[str]) -> str:
+    """The command's language, known before the parser is made (its help text is translated):
+    --lang, else NEO_MARGIN_LANG, else the locale's LANG (zh_CN.UTF-8 -> zh), else English."""
+    from dashboard import i18n
+
+    for i, a in enumerate(argv):
+        if a == "--lang" and i + 1 < len(argv):
+            return i18n.normalize(argv[i + 1]) or argv[i + 1]
+        if a.startswith("--lang="):
+            return i18n.normalize(a[7:]) or a[7:]
+    for var in ("NEO_MARGIN_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        code = i18n.normalize(os.environ.get(var))
+        if os.environ.get(var) and var == "NEO_MARGIN_LANG":
+            return code or os.environ[var]
+        if code:
+            return code
+    return i18n.DEFAULT
 
 
 def main(argv: list[str] | None = None) -> int:
     # everything the command line writes (warehouse builds, reports, findings, audit files, keys)
     # is readable by the service user only
     os.umask(0o077)
+    from dashboard import i18n
+
+    try:
+        i18n.set_language(language(sys.argv[1:] if argv is None else argv))
+    except i18n.UnknownLanguage as exc:
+        print(exc, file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     try:
         return args.func(args)

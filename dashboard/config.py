@@ -35,7 +35,9 @@ class Trial(_Strict):
     name: str
     registry_id: str
     title: str
+    title_zh: str | None = None  # every fact a person reads has its Chinese beside it (dashboard/i18n.fact)
     sponsor: str
+    sponsor_zh: str | None = None
     target_enrollment: int = Field(gt=0)
     start: dt.date
     primary_completion: dt.date
@@ -49,6 +51,7 @@ class Arm(_Strict):
     code: str
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
+    label_zh: str | None = None
     experimental: bool
     color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
 
@@ -56,6 +59,7 @@ class Arm(_Strict):
 class Stratum(_Strict):
     field: str
     label: str
+    label_zh: str | None = None
     values: list[str] = Field(min_length=2)
 
 
@@ -81,6 +85,7 @@ class Blinding(_Strict):
 class Criterion(_Strict):
     code: str = Field(pattern=r"^[IE][0-9]{2}$")
     text: str
+    text_zh: str | None = None
     check: str | None = None
     params: dict = {}
 
@@ -129,6 +134,7 @@ class Design(_Strict):
 class SafetySignal(_Strict):
     name: str
     label: str
+    label_zh: str | None = None
     source: str  # a column of queries/views/safety_subjects.sql
     by_site_within_arm: bool = False
     population: Literal["randomized", "operated", "with_pathology"]
@@ -149,6 +155,7 @@ class Safety(_Strict):
 
 class Role(_Strict):
     label: str
+    label_zh: str | None = None
     closed: bool
     subject_listings: bool
     outcome_listings: bool
@@ -163,6 +170,7 @@ class Access(_Strict):
     oidc_provider: str = ""
     oidc_roles_claim: str = "groups"
     oidc_site_claim: str = "site"
+    oidc_locale_claim: str = "locale"  # OIDC's standard claim (BCP 47, "zh-CN"): the user's language
     oidc_role_map: dict[str, str] = {}
 
 
@@ -171,6 +179,8 @@ class Labels(_Strict):
 
     columns: dict[str, str] = {}
     codes: dict[str, str] = {}
+    columns_zh: dict[str, str] = {}  # the same in Chinese (dashboard/i18n.fact_map)
+    codes_zh: dict[str, str] = {}
 
 
 class TrialConfig(_Strict):
@@ -246,6 +256,8 @@ class Column(_Strict):
 
 class Form(_Strict):
     columns: list[Column]
+    label: str | None = None  # the form's name as people read it ("Adverse events"), and in Chinese
+    label_zh: str | None = None
     why: str | None = None  # why the form's "blinded" columns may be read at subject level
     key: list[str] = []
     subject_level: bool = False

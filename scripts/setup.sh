@@ -28,4 +28,6 @@ fi
 # the audit log's key (32 random bytes, data/keys/audit.key or NEO_MARGIN_AUDIT_KEY; 0600 in a 0700
 # folder, outside the audit folder). Made once, never overwritten; refused, with the reason, when an
 # audit log exists without its key (restore the key from its backup: a new one cannot verify it).
+# the message catalogues: .po (in git) -> .mo (what gettext reads)
+.venv/bin/python -m dashboard i18n compile >/dev/null
 .venv/bin/python -m dashboard audit init

@@ -129,6 +129,7 @@ class User:
     last_sign_in: str | None = None
     disabled: bool = False
     extra: dict = field(default_factory=dict)
+    language: str | None = None  # the language the dashboard opens in for this user (zh, en); None: the browser's
 
 
 def _now() -> dt.datetime:
@@ -249,6 +250,34 @@ def add_user(
         users[username] = User(username, role, site, _hasher.hash(password), _now().isoformat(timespec="seconds"))
         _write(path, users)
         return users[username]
+
+
+def set_language(username: str, language: str | None, path: Path | None = None) -> None:
+    """The user's own language (zh or en), the dashboard's first choice at their sign-in; None
+    clears it (the browser's language decides)."""
+    from dashboard import i18n
+
+    code = i18n.normalize(language) if language else None
+    if language and code is None:
+        raise AccountError(f"unknown language {language!r}: choose one of {', '.join(i18n.LANGUAGES)}")
+    path = path or users_path()
+    with _locked(path):
+        users = _read(path)
+        if username not in users:
+            raise AccountError(f"no user {username}")
+        users[username].language = code
+        _write(path, users)
+
+
+def language_of(username: str | None, path: Path | None = None) -> str | None:
+    """A local account's language, or None (no account of that name, or none set)."""
+    if not username:
+        return None
+    try:
+        user = _read(path or users_path()).get(username)
+    except (OSError, ValueError):
+        return None
+    return user.language if user else None
 
 
 def remove_user(username: str, path: Path | None = None) -> None:

@@ -36,10 +36,13 @@ def clear_caches() -> None:
     st.cache_resource.clear()
 
 
-def open_page(viewer: Viewer, page_file: str, timeout: float = 90) -> AppTest:
-    """Sign `viewer` in (session state), then open pages/<page_file> through the navigation."""
+def open_page(viewer: Viewer, page_file: str, timeout: float = 90, lang: str | None = None) -> AppTest:
+    """Sign `viewer` in (session state), then open pages/<page_file> through the navigation, in
+    `lang` (zh, en) as the language switch would set it; None: the app's own choice (English here)."""
     at = AppTest.from_file(MAIN, default_timeout=timeout)
     at.session_state["viewer"] = viewer
+    if lang:
+        at.session_state["_lang"] = lang
     at.run()
     at.switch_page(f"../pages/{page_file}")
     at.run()

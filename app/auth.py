@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard.access import accounts, audit, sessions
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig
+from dashboard.i18n import _
 from dashboard.outputs.escape import markdown
 
 # The session's own throttle, on top of the account name's (dashboard.access.accounts): after this
@@ -87,8 +88,10 @@ def on_record(action: str, **entry) -> dict:
     except audit.AuditError as exc:
         logging.getLogger(__name__).error("audit log not writable: %s", exc)
         st.error(
-            "The audit log cannot be written, so this cannot be done off the record. "
-            f"The system administrator has been told: {markdown(str(exc))}"
+            _(
+                "The audit log cannot be written, so this cannot be done off the record. "
+                "The system administrator has been told: {reason}"
+            ).format(reason=markdown(str(exc)))
         )
         st.stop()
 
@@ -201,7 +204,7 @@ def signed_in(cfg: TrialConfig, manifest: dict) -> Viewer | None:
     if cfg.access.oidc_provider and getattr(st.user, "is_logged_in", False):
         mapped = accounts.viewer_from_claims(dict(st.user), cfg)
         if mapped is None:
-            st.error("Your account has no role in this trial monitor (or more than one). Ask the administrator.")
+            st.error(_("Your account has no role in this trial monitor (or more than one). Ask the administrator."))
             _record(
                 "failed sign-in",
                 None,
@@ -276,22 +279,22 @@ def idle_watch(cfg: TrialConfig, manifest: dict) -> None:
 
 
 def login_page(cfg: TrialConfig, manifest: dict) -> None:
-    st.title(f"{cfg.trial.name} ({cfg.trial.registry_id}) trial monitor")
+    st.title(_("{name} ({registry_id}) trial monitor").format(name=cfg.trial.name, registry_id=cfg.trial.registry_id))
     clear_cookie()
     notice = st.session_state.pop("notice", None)
     if notice:
         st.info(notice)
     if cfg.access.oidc_provider:
-        if st.button("Sign in with your hospital account", type="primary"):
+        if st.button(_("Sign in with your hospital account"), type="primary"):
             st.login(cfg.access.oidc_provider)
-        st.caption("or with a local account:")
+        st.caption(_("or with a local account:"))
     with st.form("sign-in"):
-        username = st.text_input("User name", autocomplete="username")
-        password = st.text_input("Password", type="password", autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary")
+        username = st.text_input(_("User name"), autocomplete="username")
+        password = st.text_input(_("Password"), type="password", autocomplete="current-password")
+        submitted = st.form_submit_button(_("Sign in"), type="primary")
     demo = accounts.demo_warehouse(manifest)
     if demo:  # only a server started in demo mode on its demo build says so
-        st.caption("Synthetic demo trial: the demo accounts in the README work here, and only here.")
+        st.caption(_("Synthetic demo trial: the demo accounts in the README work here, and only here."))
     if not submitted:
         st.stop()
     failures = st.session_state.get("failures", 0)
@@ -314,7 +317,7 @@ def login_page(cfg: TrialConfig, manifest: dict) -> None:
             detail={"method": "password", "reason": str(exc)},
             user=username.strip()[:64],
         )
-        st.error(f"Sign-in refused: {markdown(str(exc))}.")
+        st.error(_("Sign-in refused: {reason}.").format(reason=markdown(_(str(exc)))))
         st.stop()
     st.session_state.pop("failures", None)
     _start(viewer, manifest, "password")

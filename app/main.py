@@ -14,6 +14,7 @@ from app import auth, ui
 from dashboard import i18n
 from dashboard.access.roles import PAGES, pages_for
 from dashboard.config import load_trial
+from dashboard.i18n import _
 from dashboard.store import warehouse
 
 # Files this server writes (the audit log, reports, the users and throttle files) are the service
@@ -26,7 +27,11 @@ cfg = load_trial()
 i18n.set_language(ui.language(cfg))
 # The icon is a file of ours: a Material icon as favicon made every browser fetch it from
 # fonts.gstatic.com, a request to Google from a closed deployment (and a failure offline).
-st.set_page_config(page_title=f"{cfg.trial.name} monitor", page_icon=str(ui.APP_DIR / "favicon.png"), layout="wide")
+st.set_page_config(
+    page_title=_("{trial} monitor").format(trial=cfg.trial.name),
+    page_icon=str(ui.APP_DIR / "favicon.png"),
+    layout="wide",
+)
 
 try:
     manifest = warehouse.manifest(ui.warehouse_dir())
@@ -36,6 +41,8 @@ except warehouse.NoWarehouse as exc:
 
 
 def sign_in_page() -> None:
+    # the language before the sign-in: the browser's first guess, or this switch
+    ui.language_switch(st.columns([3, 1])[1])
     auth.login_page(cfg, manifest)
 
 
@@ -45,22 +52,23 @@ if viewer is None:
     # pages of whoever was signed in before). Every page's URL is the sign-in page too (hidden), so a
     # typed or bookmarked URL, or the page a session expired on, shows the form instead of "page not
     # found", and after signing in the same URL opens that page if the role may open it.
-    sign_in_pages = [st.Page(sign_in_page, title="Sign in", default=True)] + [
-        st.Page(sign_in_page, title="Sign in", url_path=p.key, visibility="hidden") for p in PAGES
+    sign_in_pages = [st.Page(sign_in_page, title=_("Sign in"), default=True)] + [
+        st.Page(sign_in_page, title=_("Sign in"), url_path=p.key, visibility="hidden") for p in PAGES
     ]
     st.navigation(sign_in_pages, position="hidden").run()
     st.stop()
 
 pages = [
-    st.Page(str(ui.PAGES_DIR / p.file), title=p.title, icon=p.icon, url_path=p.key) for p in pages_for(viewer, cfg)
+    st.Page(str(ui.PAGES_DIR / p.file), title=_(p.title), icon=p.icon, url_path=p.key) for p in pages_for(viewer, cfg)
 ]
 if not pages:
-    st.info(f"No pages for the role {ui.md(viewer.role)} yet.")
+    st.info(_("No pages for the role {role} yet.").format(role=ui.md(viewer.role)))
     st.stop()
 with st.sidebar:
-    st.caption(ui.md(cfg.roles[viewer.role].label) + (f" · site {ui.md(viewer.site)}" if viewer.site_filter else ""))
-    st.caption(f"signed in as {ui.md(viewer.user or viewer.role)}")
-    if st.button("Sign out"):
+    role_label = ui.md(i18n.fact(cfg.roles[viewer.role], "label"))
+    st.caption(role_label + (_(" · site {site}").format(site=ui.md(viewer.site)) if viewer.site_filter else ""))
+    st.caption(_("signed in as {user}").format(user=ui.md(viewer.user or viewer.role)))
+    if st.button(_("Sign out")):
         auth.sign_out(cfg, manifest)
     ui.language_switch()
     auth.set_cookie()  # right after a sign-in: the cookie that lets a reload resume this session

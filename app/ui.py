@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard import i18n
 from dashboard.access.roles import Viewer, may_open
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import _
 from dashboard.outputs import escape
 from dashboard.store import warehouse
 
@@ -131,7 +132,7 @@ def page(key: str) -> Viewer:
     """Top of every page: the role is checked again here (a page must not trust the navigation)."""
     viewer = current_viewer()
     if viewer is None or not may_open(viewer, key):
-        st.error("This page is not available to your role.")
+        st.error(_("This page is not available to your role."))
         st.stop()
     return viewer
 
@@ -142,7 +143,7 @@ def closed_page(key: str) -> Viewer:
 
     viewer = page(key)
     if not viewer.closed:
-        st.error("This page is for the DSMB closed session only.")
+        st.error(_("This page is for the DSMB closed session only."))
         st.stop()
     manifest = warehouse.manifest(warehouse_dir())
     visit = (key, manifest.get("build_id"))
@@ -157,7 +158,7 @@ def closed_page(key: str) -> Viewer:
             data_cut={"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")},
         )
         st.session_state["_closed_visit"] = visit
-    st.markdown(":red-background[**CONFIDENTIAL - DSMB CLOSED SESSION**] outcomes by arm")
+    st.markdown(_(":red-background[**CONFIDENTIAL - DSMB CLOSED SESSION**] outcomes by arm"))
     return viewer
 
 
@@ -166,13 +167,19 @@ def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     cfg = cfg or load_trial()
     cut = cached(_data_cut, viewer)
     st.title(title)
-    scope = f"site {md(viewer.site)}" if viewer.site_filter else "all sites"
+    scope = _("site {site}").format(site=md(viewer.site)) if viewer.site_filter else _("all sites")
     st.caption(
-        f"{md(cfg.trial.name)} ({md(cfg.trial.registry_id)}) · data cut-off **{md(cut['cutoff'])}** · "
-        f"exported {md(cut['exported'])} · {scope} · {md(cfg.roles[viewer.role].label)}"
+        _("{trial} ({registry_id}) · data cut-off **{cutoff}** · exported {exported} · {scope} · {role}").format(
+            trial=md(cfg.trial.name),
+            registry_id=md(cfg.trial.registry_id),
+            cutoff=md(i18n.long_date(cut["cutoff"])),
+            exported=md(cut["exported"]),
+            scope=scope,
+            role=md(i18n.fact(cfg.roles[viewer.role], "label")),
+        )
     )
     if cut["is_demo"]:
-        st.caption(":orange[Synthetic demo trial: no real patient data.]")
+        st.caption(_(":orange[Synthetic demo trial: no real patient data.]"))
     return cut
 
 
@@ -229,7 +236,7 @@ def readable(value) -> str:
     if isinstance(value, (list, tuple, set)):
         return ", ".join(readable(v) for v in value) if value else labels.MISSING
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         try:  # an ISO time: to the second, in the log's own zone (UTC)
             return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
@@ -244,9 +251,10 @@ def pct(x, digits: int = 1) -> str:
 
 def suppressed_notice(reason: str) -> None:
     st.warning(
-        f"Outcomes are not shown for this population: {md(reason)}. Under the blinding rule a "
-        "pooled figure of a group that is one arm, or smaller than the minimum cell, would "
-        "reveal arm-level results."
+        _(
+            "Outcomes are not shown for this population: {reason}. Under the blinding rule a pooled figure "
+            "of a group that is one arm, or smaller than the minimum cell, would reveal arm-level results."
+        ).format(reason=md(reason))
     )
 
 
@@ -276,7 +284,7 @@ def record(viewer: Viewer, action: str, detail: dict | None = None) -> dict:
 _DELIVER = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
 body {{ font-family: "Source Sans", sans-serif; font-size: 14px; margin: 0; color: #31333f; }}
 a {{ color: #1f5f8b; }}</style></head><body>
-<span id="state">Preparing {name}...</span> <a id="save" download="{name}" hidden>Save {name} again</a>
+<span id="state">{preparing}</span> <a id="save" download="{name}" hidden>{again}</a>
 <script>
 const b64 = {b64};
 const bin = atob(b64);
@@ -300,14 +308,16 @@ def deliver(data: bytes, file_name: str, mime: str) -> None:
     Nothing is stored on the server and no URL is made that another browser could fetch: a blob:
     URL lives in this document only. Render this only in the run that follows the user's click
     (the caller has written the audit entry): on the next rerun the iframe and the bytes are gone."""
-    done = f"{file_name} ({len(data) / 1024:,.0f} kB) sent to this browser."
+    done = _("{file} ({kb} kB) sent to this browser.").format(file=file_name, kb=i18n.number(len(data) / 1024, 0))
     page = _DELIVER.format(
         name=escape.html(file_name),
+        preparing=escape.html(_("Preparing {file}...").format(file=file_name)),
+        again=escape.html(_("Save {file} again").format(file=file_name)),
         b64=_js(base64.b64encode(data).decode("ascii")),
         mime=_js(mime),
         done=_js(done),
     )
-    st.iframe(page, height=40, alt=f"download of {file_name}")
+    st.iframe(page, height=40, alt=_("download of {file_name}").format(file_name=file_name))
 
 
 def _js(value: str) -> str:
@@ -320,7 +330,7 @@ def export_csv(frame: pd.DataFrame, listing: str, viewer: Viewer, key: str, file
     formula-escaped (escape.csv_bytes: a text cell starting with = + - @ tab or CR gets a leading
     apostrophe), written to the audit log (who, which listing, how many rows, the data cut, the
     file's SHA-256) and sent to this session's browser only (`deliver`)."""
-    if not st.button(f"Export {listing} (CSV)", key=f"csv-{key}", icon=":material/download:"):
+    if not st.button(_("Export {listing} (CSV)").format(listing=listing), key=f"csv-{key}", icon=":material/download:"):
         return
     data = escape.csv_bytes(frame)
     cut = data_cut()

@@ -31,6 +31,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from dashboard.access.roles import AccessDenied, Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import N_, _
 
 USERS_ENV = "NEO_MARGIN_USERS"
 DEFAULT_USERS = "data/users.json"
@@ -42,7 +43,7 @@ _hasher = PasswordHasher()  # argon2id with the library's vetted defaults
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 # The answer to every failed sign-in, whatever failed (the name, the password, a disabled account).
-WRONG = "wrong user name or password"
+WRONG = N_("wrong user name or password")  # translated where shown (app/auth.py); English on the record
 
 # The throttle: the first `max_failed_logins` (trial.toml [access]) failures on a name cost
 # nothing; after that every attempt on the name waits THROTTLE_BASE_SECONDS * 2^(n - free) from the
@@ -217,16 +218,16 @@ def _wait(entry: dict | None, free: int, now: float) -> float:
 
 def _check_role(role: str, site: str | None, cfg: TrialConfig) -> None:
     if role not in cfg.roles:
-        raise AccountError(f"unknown role {role!r}; roles: {', '.join(cfg.roles)}")
+        raise AccountError(_("unknown role {role}; roles: {roles}").format(role=repr(role), roles=", ".join(cfg.roles)))
     if cfg.roles[role].site_restricted and not site:
-        raise AccountError(f"role {role} needs --site")
+        raise AccountError(_("role {role} needs --site").format(role=role))
     if not cfg.roles[role].site_restricted and site:
-        raise AccountError(f"role {role} is not tied to a site")
+        raise AccountError(_("role {role} is not tied to a site").format(role=role))
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise AccountError(_("a password needs at least {MIN_PASSWORD} characters").format(MIN_PASSWORD=MIN_PASSWORD))
 
 
 def add_user(
@@ -240,13 +241,13 @@ def add_user(
     cfg = cfg or load_trial()
     path = path or users_path()
     if not NAME.match(username) or username in DEMO_ACCOUNTS:
-        raise AccountError(f"{username!r} is not an allowed user name")
+        raise AccountError(_("{username} is not an allowed user name").format(username=repr(username)))
     _check_role(role, site, cfg)
     _check_password(password)
     with _locked(path):
         users = _read(path)
         if username in users:
-            raise AccountError(f"user {username} exists")
+            raise AccountError(_("user {username} exists").format(username=username))
         users[username] = User(username, role, site, _hasher.hash(password), _now().isoformat(timespec="seconds"))
         _write(path, users)
         return users[username]
@@ -259,12 +260,16 @@ def set_language(username: str, language: str | None, path: Path | None = None) 
 
     code = i18n.normalize(language) if language else None
     if language and code is None:
-        raise AccountError(f"unknown language {language!r}: choose one of {', '.join(i18n.LANGUAGES)}")
+        raise AccountError(
+            _("unknown language {language}: choose one of {languages}").format(
+                language=repr(language), languages=", ".join(i18n.LANGUAGES)
+            )
+        )
     path = path or users_path()
     with _locked(path):
         users = _read(path)
         if username not in users:
-            raise AccountError(f"no user {username}")
+            raise AccountError(_("no user {username}").format(username=username))
         users[username].language = code
         _write(path, users)
 
@@ -285,7 +290,7 @@ def remove_user(username: str, path: Path | None = None) -> None:
     with _locked(path):
         users = _read(path)
         if username not in users:
-            raise AccountError(f"no user {username}")
+            raise AccountError(_("no user {username}").format(username=username))
         del users[username]
         _write(path, users)
 
@@ -297,7 +302,7 @@ def set_password(username: str, password: str, path: Path | None = None) -> None
     with _locked(path):
         users = _read(path)
         if username not in users:
-            raise AccountError(f"no user {username}")
+            raise AccountError(_("no user {username}").format(username=username))
         u = users[username]
         u.password_hash, u.failed, u.locked_until = _hasher.hash(password), 0, None
         _write(path, users)

@@ -34,6 +34,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dashboard.i18n import _
+
 AUDIT_ENV = "NEO_MARGIN_AUDIT"
 DEFAULT_AUDIT = "data/audit/audit.jsonl"
 KEY_ENV = "NEO_MARGIN_AUDIT_KEY"
@@ -94,8 +96,10 @@ def _inside(child: Path, folder: Path) -> bool:
 def _check_key_place(key_file: Path, log: Path) -> None:
     if _inside(key_file, log.parent):
         raise AuditError(
-            f"the audit key {key_file} is inside the audit folder {log.parent}: whoever can write the log "
-            f"could replace it; keep it elsewhere ({KEY_ENV})"
+            _(
+                "the audit key {key_file} is inside the audit folder {parent}: whoever can write "
+                "the log could replace it; keep it elsewhere ({KEY_ENV})"
+            ).format(key_file=key_file, parent=log.parent, KEY_ENV=KEY_ENV)
         )
 
 
@@ -111,9 +115,12 @@ def init_key(key_file: Path | None = None, *, log: Path | None = None) -> tuple[
         return key_file, False
     if log.exists() and log.stat().st_size > 0 or _head_path(log).exists():
         raise AuditError(
-            f"the audit log {log} exists but its key {key_file} does not: restore the key from its backup "
-            "(a new key cannot verify the entries already written); a log written before the audit was "
-            "keyed has no key: move its folder aside as an archive, then run `audit init`"
+            _(
+                "the audit log {log} exists but its key {key_file} does not: restore the key from "
+                "its backup (a new key cannot verify the entries already written); a log written "
+                "before the audit was keyed has no key: move its folder aside as an archive, then "
+                "run `audit init`"
+            ).format(log=log, key_file=key_file)
         )
     _private_dir(key_file.parent)
     try:
@@ -135,16 +142,23 @@ def _load_key(key_file: Path) -> bytes:
         st = key_file.stat()
         data = key_file.read_bytes()
     except FileNotFoundError:
-        raise AuditError(f"the audit key {key_file} is missing") from None
+        raise AuditError(_("the audit key {key_file} is missing").format(key_file=key_file)) from None
     except OSError as exc:
-        raise AuditError(f"the audit key {key_file} cannot be read: {exc.strerror}") from None
+        raise AuditError(
+            _("the audit key {key_file} cannot be read: {strerror}").format(key_file=key_file, strerror=exc.strerror)
+        ) from None
     if st.st_mode & 0o077:
         raise AuditError(
-            f"the audit key {key_file} is readable or writable by other users (mode "
-            f"{stat.filemode(st.st_mode)}): chmod 600 it"
+            _("the audit key {key_file} is readable or writable by other users (mode {mode}): chmod 600 it").format(
+                key_file=key_file, mode=stat.filemode(st.st_mode)
+            )
         )
     if len(data) != KEY_BYTES:
-        raise AuditError(f"the audit key {key_file} holds {len(data)} bytes, not {KEY_BYTES}: it is not this log's key")
+        raise AuditError(
+            _("the audit key {key_file} holds {data} bytes, not {KEY_BYTES}: it is not this log's key").format(
+                key_file=key_file, data=len(data), KEY_BYTES=KEY_BYTES
+            )
+        )
     return data
 
 
@@ -448,7 +462,9 @@ def parse_anchor(text: str) -> dict:
     is neither."""
     m = _ANCHOR.match(text)
     if not m:
-        raise ValueError(f"{text!r} is not an audit anchor SEQ:HASH (a number, a colon, 64 hex digits)")
+        raise ValueError(
+            _("{text} is not an audit anchor SEQ:HASH (a number, a colon, 64 hex digits)").format(text=repr(text))
+        )
     return {"seq": int(m.group(1)), "hash": m.group(2).lower()}
 
 

@@ -62,6 +62,8 @@ import opencc
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dashboard.i18n import _
+
 _T2S = opencc.OpenCC("t2s")
 
 # Latin letters and digits: a word boundary for a Latin term is anything else (a space, a Chinese
@@ -190,7 +192,7 @@ def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
     expression atoms of its characters, the condition after its end). A normalised term holds
     only letters, digits and single spaces, none of them special in a regular expression."""
     if not all(ch == " " or ch.isalnum() for ch in term):
-        raise ValueError(f"not a normalised term: {term!r}")
+        raise ValueError(_("not a normalised term: {term}").format(term=repr(term)))
     if not _HAS_LATIN.search(term):  # Chinese (or another script without spaces)
         chars = term.replace(" ", "")
         atoms = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dashboard.access import audit
+from dashboard.i18n import _
 
 ACTION = "dsmb look held"
 
@@ -55,16 +56,18 @@ def record(
     the fraction is not above the last look's, the same data cut was already a look, or a final
     look was held already."""
     if role != "dsmb":
-        raise LookError(f"only the DSMB records a look (role {role})")
+        raise LookError(_("only the DSMB records a look (role {role})").format(role=role))
     before = held(path)
     if before and before[-1]["final"]:
-        raise LookError("the final analysis was held already: no look comes after it")
+        raise LookError(_("the final analysis was held already: no look comes after it"))
     if any((b["data_cut"] or {}).get("build_id") == data_cut.get("build_id") for b in before):
-        raise LookError(f"the data cut {data_cut.get('build_id')} was a look already")
+        raise LookError(_("the data cut {build} was a look already").format(build=data_cut.get("build_id")))
     if before and float(fraction) <= before[-1]["fraction"]:
         raise LookError(
-            f"look {len(before) + 1} must have more information than look {before[-1]['look']} "
-            f"(fraction {fraction:.3f} is not above {before[-1]['fraction']:.3f})"
+            _(
+                "look {n} must have more information than look {look} (fraction {fraction:.3f} "
+                "is not above {fraction2:.3f})"
+            ).format(n=len(before) + 1, look=before[-1]["look"], fraction=fraction, fraction2=before[-1]["fraction"])
         )
     detail = {"look": len(before) + 1, "fraction": float(fraction), "events": int(events), "final": bool(final)}
     return audit.append(ACTION, user=user, role=role, detail=detail, data_cut=data_cut, path=path)

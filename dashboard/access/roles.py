@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard.config import Role, TrialConfig, load_trial
+from dashboard.i18n import N_, _
 
 
 class AccessDenied(Exception):
@@ -26,13 +27,15 @@ class Viewer:
         try:
             return cfg.roles[self.role]
         except KeyError as exc:
-            raise AccessDenied(f"unknown role {self.role!r}; roles: {', '.join(cfg.roles)}") from exc
+            raise AccessDenied(
+                _("unknown role {role}; roles: {roles}").format(role=repr(self.role), roles=", ".join(cfg.roles))
+            ) from exc
 
     def validated(self, cfg: TrialConfig | None = None) -> Viewer:
         """The viewer, checked: a site role needs its site, other roles get none."""
         policy = self.policy(cfg)
         if policy.site_restricted and not self.site:
-            raise AccessDenied(f"role {self.role} needs a site (--site SITEID)")
+            raise AccessDenied(_("role {role} needs a site (--site SITEID)").format(role=self.role))
         if not policy.site_restricted and self.site:
             return Viewer(self.role, None, self.user)  # only site users are restricted
         return self
@@ -47,11 +50,11 @@ class Viewer:
 
     def require_closed(self) -> None:
         if not self.closed:
-            raise AccessDenied(f"role {self.role} may not open the closed session")
+            raise AccessDenied(_("role {role} may not open the closed session").format(role=self.role))
 
     def require_trial_data(self) -> None:
         if not self.policy().trial_data:
-            raise AccessDenied(f"role {self.role} sees no trial data")
+            raise AccessDenied(_("role {role} sees no trial data").format(role=self.role))
 
 
 @dataclass(frozen=True)
@@ -67,20 +70,23 @@ class PageSpec:
 
 # The pages, in navigation order. Which role sees which follows from its policy in trial.toml.
 PAGES: list[PageSpec] = [
-    PageSpec("accrual", "Accrual and sites", "accrual.py", ":material/groups:"),
-    PageSpec("balance", "Arm balance", "balance.py", ":material/balance:"),
-    PageSpec("deviations", "Protocol deviations", "deviations.py", ":material/rule:"),
-    PageSpec("survival", "Survival (pooled)", "survival.py", ":material/monitoring:"),
-    PageSpec("safety", "Safety signals (pooled)", "safety.py", ":material/health_and_safety:"),
-    PageSpec("data_quality", "Data quality", "data_quality.py", ":material/fact_check:"),
-    PageSpec("closed_survival", "Survival by arm", "closed_survival.py", ":material/lock:", closed=True),
-    PageSpec("closed_interim", "Interim monitoring", "closed_interim.py", ":material/lock:", closed=True),
-    PageSpec("closed_safety", "Safety by arm", "closed_safety.py", ":material/lock:", closed=True),
-    PageSpec("closed_surgery", "Surgical quality by arm", "closed_surgery.py", ":material/lock:", closed=True),
-    PageSpec("reports", "Reports", "reports.py", ":material/description:"),
-    PageSpec("users", "Users", "admin_users.py", ":material/manage_accounts:", trial_data=False, only_roles=("admin",)),
+    # Titles are marked for the catalogue here and translated where the navigation shows them (app/main.py).
+    PageSpec("accrual", N_("Accrual and sites"), "accrual.py", ":material/groups:"),
+    PageSpec("balance", N_("Arm balance"), "balance.py", ":material/balance:"),
+    PageSpec("deviations", N_("Protocol deviations"), "deviations.py", ":material/rule:"),
+    PageSpec("survival", N_("Survival (pooled)"), "survival.py", ":material/monitoring:"),
+    PageSpec("safety", N_("Safety signals (pooled)"), "safety.py", ":material/health_and_safety:"),
+    PageSpec("data_quality", N_("Data quality"), "data_quality.py", ":material/fact_check:"),
+    PageSpec("closed_survival", N_("Survival by arm"), "closed_survival.py", ":material/lock:", closed=True),
+    PageSpec("closed_interim", N_("Interim monitoring"), "closed_interim.py", ":material/lock:", closed=True),
+    PageSpec("closed_safety", N_("Safety by arm"), "closed_safety.py", ":material/lock:", closed=True),
+    PageSpec("closed_surgery", N_("Surgical quality by arm"), "closed_surgery.py", ":material/lock:", closed=True),
+    PageSpec("reports", N_("Reports"), "reports.py", ":material/description:"),
     PageSpec(
-        "audit", "Audit log", "admin_audit.py", ":material/receipt_long:", trial_data=False, only_roles=("admin",)
+        "users", N_("Users"), "admin_users.py", ":material/manage_accounts:", trial_data=False, only_roles=("admin",)
+    ),
+    PageSpec(
+        "audit", N_("Audit log"), "admin_audit.py", ":material/receipt_long:", trial_data=False, only_roles=("admin",)
     ),
 ]
 

@@ -266,12 +266,12 @@ def long_date(value) -> str:
 
 def month(value) -> str:
     """A month in prose: 'September 2028', '2028年9月'."""
-    from babel.dates import format_date
+    from babel.dates import format_skeleton
 
     d = _as_date(value)
     if d is None:
         return "—" if _missing(value) else str(value)
-    return format_date(d, format="yMMMM" if _language.get() == "en" else "y年M月", locale=_babel_locale())
+    return format_skeleton("yMMMM", d, locale=_babel_locale())
 
 
 def html_lang() -> str:

@@ -43,6 +43,7 @@ LABELLING = {
     "title", "title_text", "label", "help", "placeholder", "caption", "xaxis_title", "yaxis_title",
     "legend_title", "legend_title_text", "annotation_text", "description", "alt", "note",
 }  # fmt: skip
+LOGGERS = {"log", "logger", "logging", "_log", "_logger", "LOG"}
 NOT_SHOWN_ARGS = {"add_argument": 1, "add_parser": 1}
 """Calls whose first positional arguments are names, not text (an option's flag, a command)."""
 ENGLISH = re.compile(r"[A-Za-z]*[a-z]{2,}")
@@ -106,6 +107,10 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         name = _name(node.func)
+        owner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if isinstance(owner, ast.Call) and _name(owner.func) == "getLogger" or _name(owner) in LOGGERS:
+            self.generic_visit(node)  # the server's log, for its operator: English
+            return
         if name in WRAPPERS:
             for a in node.args:
                 if isinstance(a, ast.JoinedStr) and not self._verbatim(a):

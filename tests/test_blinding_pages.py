@@ -45,7 +45,10 @@ ARM_WORDS = [
     "De-escalation surgery",
     "STANDARD SURGERY",
     "Standard surgery",
+    *(a.label_zh for a in CFG.arms if a.label_zh),  # the arms' names in Chinese (降阶梯手术, 标准手术)
 ]  # I08 names "de-escalation surgery" as a criterion: not an arm
+LANGS = ["en", "zh"]
+"""Every page is checked in both languages: a translation must not add what the English withholds."""
 BLINDED = [
     Viewer("pi"),
     Viewer("steering"),
@@ -485,8 +488,8 @@ def _leaks(page: tuple[str, str], forbidden: Forbidden) -> list[str]:
     ]
 
 
-def _page(viewer: Viewer, page: str, endpoint: str | None = None) -> tuple[str, str]:
-    at = open_page(viewer, f"{page}.py", timeout=60)
+def _page(viewer: Viewer, page: str, endpoint: str | None = None, lang: str | None = None) -> tuple[str, str]:
+    at = open_page(viewer, f"{page}.py", timeout=60, lang=lang)
     assert not at.exception, [e.value for e in at.exception]
     if endpoint:
         at.session_state["endpoint"] = endpoint
@@ -495,23 +498,26 @@ def _page(viewer: Viewer, page: str, endpoint: str | None = None) -> tuple[str, 
     return page_text(at), page_text(at, charts=False)
 
 
-def _text(viewer: Viewer, page: str, endpoint: str | None = None) -> str:
-    return _page(viewer, page, endpoint)[0]
+def _text(viewer: Viewer, page: str, endpoint: str | None = None, lang: str | None = None) -> str:
+    return _page(viewer, page, endpoint, lang)[0]
 
 
 ALL_CASES = [(v, p.file[:-3], None) for v in BLINDED + [Viewer("admin")] for p in pages_for(v)]
 ALL_CASES += [(v, "survival", "dfs") for v in (Viewer("steering"), Viewer("site", "01"))]
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize(
     "viewer,page,endpoint",
     ALL_CASES,
     ids=[f"{v.role}{v.site or ''}-{p}{'-' + e if e else ''}" for v, p, e in ALL_CASES],
 )
-def test_no_arm_level_figure_on_any_page(wh, closed_df, viewer, page, endpoint):
-    """Every page a blinded role has (allocation pages included): no arm-level figure, and no arm
-    named next to an outcome."""
-    shown = _page(viewer, page, endpoint)
+def test_no_arm_level_figure_on_any_page(wh, closed_df, viewer, page, endpoint, lang):
+    """Every page a blinded role has (allocation pages included), in English and in Chinese: no
+    arm-level figure, and no arm named next to an outcome. (The numbers' formats are the same in
+    both languages, CLDR's for zh_Hans_CN and en_GB: 73.9%, 0.739; the English word patterns,
+    "Events 17", are matched in English only.)"""
+    shown = _page(viewer, page, endpoint, lang=lang)
     text = shown[0]
     forbidden = forbidden_for(closed_df, viewer)
     assert forbidden.patterns and forbidden.text_patterns
@@ -541,6 +547,19 @@ def test_the_forbidden_formats_are_the_ones_the_pages_print(wh, closed_df):
     assert "Median not reached" in survival and km_median(closed_df.os_days, closed_df.os_event) is None
     # the pooled curve's full-precision values are in the chart data, as the "full" format expects
     assert re.search(_formats(year["survival"])["full"], survival)
+
+
+def test_the_chinese_pages_print_the_same_number_formats(wh, closed_df):
+    """The numeric patterns the Chinese run relies on are printed by the Chinese pages: the pooled
+    12-month survival as a percentage with its interval, and the (x/n) of the safety signals."""
+    pooled = figures(closed_df)
+    survival = _text(Viewer("steering"), "survival", lang="zh")
+    safety = _text(Viewer("steering"), "safety", lang="zh")
+    year = km(closed_df.os_days, closed_df.os_event, 12 * CFG.trial.days_per_month)
+    assert f"{year['survival']:.1%}" in survival and f"{year['lower']:.1%}" in survival
+    fractions = {t for t in pooled.texts if t.startswith("(")}
+    assert any(t in safety for t in fractions)
+    assert re.search(r"[\u4e00-\u9fff]", survival) and re.search(r"[\u4e00-\u9fff]", safety)
 
 
 def test_pooled_figures_are_the_pooled_ones(wh):

@@ -86,8 +86,9 @@ def language(cfg: TrialConfig | None = None) -> str:
         if own:
             return own
     if getattr(st.user, "is_logged_in", False):
-        claim = (cfg or load_trial()).access.oidc_locale_claim
-        own = i18n.normalize(st.user.get(claim)) if claim else None
+        from dashboard.access import accounts
+
+        own = accounts.language_from_claims(dict(st.user), cfg)
         if own:
             return own
     try:

@@ -155,6 +155,15 @@ def test_a_users_own_language_is_kept_with_the_account(tmp_path):
     assert accounts.language_of("nobody", path=users) is None
 
 
+def test_a_single_sign_on_gives_the_users_language():
+    """OIDC's standard `locale` claim (BCP 47), read by the claim trial.toml names."""
+    assert accounts.language_from_claims({"locale": "zh-CN", "groups": ["neo-margin-pi"]}) == "zh"
+    assert accounts.language_from_claims({"locale": "en-GB"}) == "en"
+    assert accounts.language_from_claims({"locale": "fr-FR"}) is None
+    assert accounts.language_from_claims({"locale": ["zh"]}) is None  # not a tag
+    assert accounts.language_from_claims({}) is None
+
+
 def _cli(*args, env=None, stdin=None):
     return subprocess.run(
         [sys.executable, "-m", "dashboard", *args],

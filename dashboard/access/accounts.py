@@ -285,6 +285,16 @@ def language_of(username: str | None, path: Path | None = None) -> str | None:
     return user.language if user else None
 
 
+def language_from_claims(claims: dict, cfg: TrialConfig | None = None) -> str | None:
+    """The language an identity provider gives the user (trial.toml oidc_locale_claim, OIDC's
+    standard `locale`, a BCP 47 tag such as "zh-CN"), when it is one we offer."""
+    from dashboard import i18n
+
+    claim = (cfg or load_trial()).access.oidc_locale_claim
+    value = claims.get(claim) if claim else None
+    return i18n.normalize(value) if isinstance(value, str) else None
+
+
 def remove_user(username: str, path: Path | None = None) -> None:
     path = path or users_path()
     with _locked(path):

@@ -41,6 +41,7 @@ except warehouse.NoWarehouse as exc:
 
 
 def sign_in_page() -> None:
+    ui.document_language()
     # the language before the sign-in: the browser's first guess, or this switch
     ui.language_switch(st.columns([3, 1])[1])
     auth.login_page(cfg, manifest)
@@ -73,5 +74,6 @@ with st.sidebar:
     ui.language_switch()
     auth.set_cookie()  # right after a sign-in: the cookie that lets a reload resume this session
     auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click
-    ui.phone_navigation()  # on a phone, the sidebar closes once a page is chosen
+    ui.phone_navigation()
+    ui.document_language()  # on a phone, the sidebar closes once a page is chosen
 st.navigation(pages).run()

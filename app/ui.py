@@ -392,5 +392,15 @@ def phone_navigation() -> None:
     st.html(_PHONE_NAVIGATION % {"width": PHONE_WIDTH_PX}, unsafe_allow_javascript=True)
 
 
+_DOCUMENT_LANGUAGE = """<script>document.documentElement.lang = %(lang)s;</script>"""
+
+
+def document_language() -> None:
+    """The page's `<html lang>`: zh-Hans when the session reads Chinese (screen readers, the
+    browser's hyphenation and its choice of Han glyph forms follow it); Streamlit's own is "en".
+    A constant script with no data in it, called once per run by app/main.py."""
+    st.html(_DOCUMENT_LANGUAGE % {"lang": _js(i18n.html_lang())}, unsafe_allow_javascript=True)
+
+
 APP_DIR = Path(__file__).resolve().parent
 PAGES_DIR = APP_DIR.parent / "pages"

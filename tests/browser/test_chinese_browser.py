@@ -178,6 +178,44 @@ def test_the_pi_on_a_phone_in_chinese(server, browser, zh_users):
     assert (SHOTS / "zh" / "phone-pi-accrual.png").exists()
 
 
+MARK_CHINESE = """() => {
+    // the first element of the page whose own text is Chinese: its fonts are the ones asked of CDP
+    const walker = document.createTreeWalker(document.querySelector('[data-testid="stMain"]'), NodeFilter.SHOW_TEXT);
+    let n;
+    while ((n = walker.nextNode())) {
+        if (/[\u4e00-\u9fff]{2,}/.test(n.textContent) && n.parentElement.offsetParent !== null) {
+            n.parentElement.setAttribute('data-zh-probe', '1');
+            return n.textContent.trim();
+        }
+    }
+    return null;
+}"""
+
+
+def test_chinese_is_drawn_in_noto_sans_cjk_sc(server, browser, zh_users):
+    """No tofu and no Japanese glyph forms: the fonts Chromium actually used for a Chinese text
+    (DevTools' CSS.getPlatformFontsForNode) are Debian's Noto Sans CJK SC for its Han characters,
+    and the page says it is Chinese (<html lang="zh-Hans">)."""
+    context = _context(browser, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        _sign_in_in_chinese(page, server["url"], zh_users["pi"])
+        assert page.evaluate("document.documentElement.lang") == "zh-Hans"
+        text = page.evaluate(MARK_CHINESE)
+        assert text
+        cdp = context.new_cdp_session(page)
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "[data-zh-probe]"})["nodeId"]
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        families = {f["familyName"] for f in fonts}
+        assert "Noto Sans CJK SC" in families, (text, fonts)
+        assert not families & {"Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans CJK KR", "Last Resort"}, fonts
+    finally:
+        context.close()
+
+
 def test_the_switch_turns_a_chinese_session_english(server, browser, zh_users):
     """The switch in the sidebar overrides the account's language for the session."""
     context = _context(browser, viewport={"width": 1440, "height": 900})

@@ -89,7 +89,7 @@ def test_every_page_renders_for_every_role(demo_warehouse, viewer, page):
     assert at.title and at.title[0].value.startswith(page.title.split(" (")[0])
     text = page_text(at)
     # the data's values reach Markdown escaped (dashboard.outputs.escape.markdown)
-    assert "data cut-off **30 June 2028**" in text  # prose date (i18n.long_date); page_text reads the Markdown as shown (escapes removed)
+    assert "data cut-off **30 June 2028**" in text  # a prose date; Markdown as shown
     assert "Synthetic demo trial" in text
 
 

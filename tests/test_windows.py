@@ -614,4 +614,4 @@ def test_the_deviations_and_data_quality_pages_show_these_numbers(wh):
         assert metrics["Visits due by the cut-off"] == str(len(due_now))
         assert metrics["Received"] == str(sum(s != "missed" for s in due_now))
         assert metrics["Missed (window closed)"] == str(statuses.count("missed"))
-        assert "data cut-off **30 June 2030**" in page_text(at)  # the stamp is prose: the date as the language writes it
+        assert "data cut-off **30 June 2030**" in page_text(at)  # a prose date

@@ -16,6 +16,7 @@ import pandas as pd
 from dashboard.access.blinding import MERGED_ROW as MERGED  # noqa: E402
 from dashboard.access.blinding import WITHHELD as SUPPRESSED  # noqa: E402
 from dashboard.config import AllowList, CrfSpec, TrialConfig
+from dashboard.i18n import _
 from dashboard.store.sql import query
 
 COMPANIONS = ("_imputed",)  # columns the build adds beside a spec column
@@ -23,6 +24,9 @@ POOLED = "pooled_by_site"
 # The build's own record: it quotes the export (an extra column's name, a value in a message), so
 # blinded roles read a copy in which a cell that may name the arm is withheld.
 RECORDS = ("problems", "findings", "form_counts", "load_history")
+# A record's message in English and beside it in Chinese (the same template and values): withheld
+# together in the blinded copy.
+BILINGUAL = {"message": "message_zh", "first_errors": "first_errors_zh"}
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,10 @@ def plan(con: duckdb.DuckDBPyConnection, tables: list[str], spec: CrfSpec, allow
         missing = want[table] - {c.lower() for c in keep}
         if missing:
             raise RuntimeError(
-                f"dashboard/blinded_tables.toml lists {', '.join(sorted(missing))} for {table}, "
-                f"which the build's {source} does not have"
+                _(
+                    "dashboard/blinded_tables.toml lists {columns} for {table}, "
+                    "which the build's {source} does not have"
+                ).format(columns=", ".join(sorted(missing)), table=table, source=source)
             )
         out.append(Copy(table, source, tuple(keep)))
     return out
@@ -160,7 +166,7 @@ def suppress_allocation(wide: pd.DataFrame, arm_cols: list[str], cfg: TrialConfi
         return changed
 
     overall = ("overall", "all")
-    groupings = sorted({g for g, _ in counts} - {"overall", "site_stratum"})
+    groupings = sorted({g for g, _v in counts} - {"overall", "site_stratum"})
     changed = True
     while changed:
         changed = False
@@ -184,7 +190,7 @@ def suppress_allocation(wide: pd.DataFrame, arm_cols: list[str], cfg: TrialConfi
             else:
                 changed |= complete(family, True)
     merged = []
-    for g in sorted({g for g, _ in counts}):
+    for g in sorted({g for g, _v in counts}):
         hidden = [k for k in counts if k[0] == g and k in withheld]
         if hidden and g != "overall":
             c = total(hidden)
@@ -249,6 +255,10 @@ def blinded_variants(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
     for table in RECORDS:
         cols = [{"name": c, "text": t == "VARCHAR"} for c, t in table_columns(con, table, with_types=True)]
         con.execute(render("blinded/scrubbed", table=table, columns=cols, match=freetext.UDF, mark=FREE_TEXT_MARK))
+        names = {c["name"].lower() for c in cols}
+        pairs = [[en, zh] for en, zh in BILINGUAL.items() if en in names and zh in names]
+        if pairs:
+            con.execute(render("ingest/withhold_together", table=f"{table}_blinded", pairs=pairs, mark=FREE_TEXT_MARK))
     arm_cols = [f"n_{a.key}" for a in cfg.arms]
     wide = con.execute(query("blinded/allocation_full")).df()
     frame_table(con, "allocation_blinded", suppress_allocation(wide, arm_cols, cfg))

@@ -34,6 +34,7 @@ import duckdb
 
 from dashboard.access import audit, blinding
 from dashboard.config import TRIAL_CONFIG, ConfigError, CrfSpec, TrialConfig, load_crf_spec, load_trial
+from dashboard.i18n import N_, _
 from dashboard.ingest import clean, derive, findings, publish, staging
 from dashboard.ingest.guard import BlindingBreach, check_blinded, hidden_columns  # noqa: F401  (the build's API)
 from dashboard.ingest.package import open_package
@@ -80,12 +81,18 @@ class _Steps:
 
     @contextmanager
     def step(self, name: str):
+        """A step of the build: `name` (an N_() message) is the English key of its time in the
+        manifest and the load history, and is shown in the current language."""
         self.n += 1
-        self.progress(f"[{self.n}/{self.total}] {name} ...")
+        self.progress(_("[{n}/{total}] {step} ...").format(n=self.n, total=self.total, step=_(name)))
         t0 = time.perf_counter()
         yield
         self.times[name] = round(time.perf_counter() - t0, 3)
-        self.progress(f"[{self.n}/{self.total}] {name}: {self.times[name]:.2f} s")
+        self.progress(
+            _("[{n}/{total}] {step}: {seconds:.2f} s").format(
+                n=self.n, total=self.total, step=_(name), seconds=self.times[name]
+            )
+        )
 
     @property
     def elapsed(self) -> float:
@@ -126,7 +133,14 @@ def build(
             _append_history(wh, entry)
         except OSError as exc:  # the disk is full: say so beside the refusal
             refused.problems.append(
-                Problem("error", str(wh), None, None, f"the load history could not be written: {exc}")
+                Problem(
+                    "error",
+                    str(wh),
+                    None,
+                    None,
+                    N_("the load history could not be written: {reason}"),
+                    params={"reason": exc},
+                )
             )
         refused.history_entry = entry
         return refused
@@ -137,7 +151,10 @@ def build(
     except RuntimeError as exc:  # another build holds the warehouse's lock
         raise refuse(
             refusal(
-                str(package), f"not built: another build of {wh} is running; try again when it has finished ({exc})"
+                str(package),
+                N_("not built: another build of {warehouse} is running; try again when it has finished ({reason})"),
+                warehouse=str(wh),
+                reason=getattr(exc, "msg", exc),
             )
         ) from None
     work = wh / "builds" / f"{TMP_PREFIX}{build_id}"
@@ -157,8 +174,11 @@ def build(
             raise refuse(
                 refusal(
                     str(package),
-                    f"not published: the blinding guard refused the blinded file ({breach}); "
-                    "the warehouse was not changed",
+                    N_(
+                        "not published: the blinding guard refused the blinded file ({reason}); "
+                        "the warehouse was not changed"
+                    ),
+                    reason=breach.msg,
                 )
             ) from None
         except (OSError, duckdb.IOException) as exc:
@@ -169,7 +189,9 @@ def build(
             raise refuse(
                 refusal(
                     str(package),
-                    f"not built: the disk holding {wh} is full ({_first_line(exc)}); the warehouse was not changed",
+                    N_("not built: the disk holding {warehouse} is full ({reason}); the warehouse was not changed"),
+                    warehouse=str(wh),
+                    reason=_first_line(exc),
                 )
             ) from None
         except BaseException as exc:
@@ -196,7 +218,9 @@ def _disk_full(exc: BaseException) -> bool:
 
 def _record_failure(wh: Path, build_id, started, package, steps: _Steps, exc: BaseException) -> None:
     """A build that failed for a reason that is not the package's still leaves a history entry."""
-    problem = Problem("error", str(package), None, None, f"the build failed: {type(exc).__name__}")
+    problem = Problem(
+        "error", str(package), None, None, N_("the build failed: {error}"), params={"error": type(exc).__name__}
+    )
     entry = _history_entry(build_id, started, package, steps, status="failed", problems=[problem])
     try:
         _append_history(wh, entry)
@@ -294,7 +318,9 @@ def _history_entry(
         "steps": steps.times,
         "errors": len(errors),
         "warnings": len(warnings),
-        "first_errors": [str(p) for p in errors[:20]],
+        # the record: English, and the Chinese beside it (load_history.first_errors_zh)
+        "first_errors": [p.line_text("en") for p in errors[:20]],
+        "first_errors_zh": [p.line_text("zh") for p in errors[:20]],
         "rows": rows or {},
         "findings": findings or {},
     }
@@ -325,29 +351,29 @@ def _build(
     work.mkdir(mode=DIR_MODE)
     os.chmod(work, DIR_MODE)
     con = duckdb.connect()
-    with steps.step("opening the package"):
+    with steps.step(N_("opening the package")):
         pkg = open_package(package, work / "staging", encoding, spec=spec, quoting=quoting)
         problems += pkg.problems
     if any(p.severity == "error" for p in problems):
         raise PackageRefused(problems)
 
-    with steps.step("reading the forms"):
+    with steps.step(N_("reading the forms")):
         loaded = staging.load_raw(con, pkg, spec, problems, quoting)
-    with steps.step("checking cells, codes and keys"):
+    with steps.step(N_("checking cells, codes and keys")):
         staging.type_forms(con, loaded, spec)
         staging.check_cells(con, loaded, spec, problems, quoting)
-    with steps.step("checking the forms against each other"):
+    with steps.step(N_("checking the forms against each other")):
         cross_form_checks(con, loaded, spec, problems, cfg, quoting)
     if any(p.severity == "error" for p in problems):
         raise PackageRefused(problems)
 
-    with steps.step("cutting at the cut-off"):
+    with steps.step(N_("cutting at the cut-off")):
         info = derive.build_info(con, build_id, started, package, cfg)
         clean.create_clean(con, loaded, spec)
         clean.create_subject_dates(con, loaded, spec)
-    with steps.step("deriving subjects, eligibility, survival, windows, safety"):
+    with steps.step(N_("deriving subjects, eligibility, survival, windows, safety")):
         derive.derive(con, cfg)
-    with steps.step("recording findings"):
+    with steps.step(N_("recording findings")):
         free_text = findings.free_text(loaded, spec)
         found = findings.record_findings(con, loaded, spec, cfg, free_text)
         rows = findings.form_counts(con, loaded)
@@ -359,11 +385,11 @@ def _build(
     history = _load_history(wh) + [entry]
     findings.history_table(con, history)
 
-    with steps.step("writing the closed and the blinded warehouse"):
+    with steps.step(N_("writing the closed and the blinded warehouse")):
         tables = [f"crf_{f.lower()}" for f in loaded] + DERIVED + META
         publish.write_warehouses(con, work, tables, loaded=loaded, spec=spec, cfg=cfg, free_text=free_text)
         con.close()
-    with steps.step("publishing"):
+    with steps.step(N_("publishing")):
         shutil.rmtree(work / "staging", ignore_errors=True)
         final = wh / "builds" / build_id
         entry["seconds"] = round(steps.elapsed, 3)

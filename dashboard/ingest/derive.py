@@ -14,6 +14,8 @@ import duckdb
 import pandas as pd
 
 from dashboard.config import TrialConfig
+from dashboard.i18n import _
+from dashboard.ingest.problems import render_messages
 from dashboard.ingest.validate import DEMO_SOURCE_PREFIX
 from dashboard.store.sql import names, query, render, tables_read
 
@@ -138,6 +140,20 @@ def derive(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
             jobs[name] = pool.submit(make, name, [jobs[d] for d in reads])
         for job in jobs.values():
             job.result()
+    eligibility_details(con)
+
+
+def eligibility_details(con: duckdb.DuckDBPyConnection) -> None:
+    """What the data say about each kept eligibility row (`detail`), rendered from its template
+    and values (queries/eligibility) in English, and in Chinese as `detail_zh`."""
+    df = con.execute(query("ingest/eligibility_details")).df()
+    df["detail"], df["detail_zh"] = render_messages(df["template"], df["params"])
+    df = df[["subjid", "code", "detail", "detail_zh"]].astype({"detail": "string", "detail_zh": "string"})
+    con.register("details_df", df)
+    try:
+        con.execute(query("ingest/eligibility_details_update"))
+    finally:
+        con.unregister("details_df")
 
 
 def eligibility_data(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
@@ -166,7 +182,9 @@ def eligibility_data(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
                 con.execute(render("ingest/eligibility_data", checks=[c]), bound([c]))
             except duckdb.Error as exc:
                 raise duckdb.Error(
-                    f"eligibility check {c['code']} (queries/eligibility/{c['check']}.sql): {exc}"
+                    _("eligibility check {code} (queries/eligibility/{check}.sql): {error}").format(
+                        code=c["code"], check=c["check"], error=exc
+                    )
                 ) from exc
         raise
 

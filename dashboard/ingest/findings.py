@@ -11,13 +11,17 @@ import pandas as pd
 
 from dashboard.access import blinding, freetext
 from dashboard.config import CrfSpec, TrialConfig
+from dashboard.i18n import N_
 from dashboard.ingest import clean
 from dashboard.ingest.derive import frame_table
-from dashboard.ingest.problems import Problem
+from dashboard.ingest.problems import Msg, Problem, render_messages
 from dashboard.store.sql import names, query, render
 
-FREE_TEXT_KIND = "free text that may name the arm"
-UNLISTED_KIND = "column not in the spec: closed only"
+# A finding's kind is its English name (a catalogue msgid: pages show `_(kind)`); the kinds of
+# queries/findings are extracted from the SQL.
+FREE_TEXT_KIND = N_("free text that may name the arm")
+UNLISTED_KIND = N_("column not in the spec: closed only")
+UNLISTED = N_("{column} is not in the export spec: kept in the closed warehouse only, not shown to blinded roles")
 
 
 def free_text(loaded, spec: CrfSpec) -> set[str]:
@@ -37,11 +41,13 @@ def _free_text_findings(loaded, spec: CrfSpec, cfg: TrialConfig, columns: set[st
 def record_findings(
     con: duckdb.DuckDBPyConnection, loaded, spec: CrfSpec, cfg: TrialConfig, columns: set[str]
 ) -> dict[str, int]:
-    """The findings table (kind, form, file, line, subjid, column_name, value, message); returns
-    the count of each kind."""
+    """The findings table (kind, form, file, line, subjid, column_name, value, message,
+    message_zh); returns the count of each kind."""
     freetext.register(con, cfg, freetext.UDF)
     parts = [p for p in (clean.imputed_findings(spec, loaded), _free_text_findings(loaded, spec, cfg, columns)) if p]
     df = con.execute(render("ingest/findings", parts=parts, names=names("findings"))).df()
+    df["message"], df["message_zh"] = render_messages(df["message"], df["params"])
+    df = df.drop(columns=["params"])
     df["file"] = [loaded[f].file.original if f in loaded else f"{f}.csv" for f in df["form"]]
     df["line"] = [
         loaded[f].line_of(int(r)) if f in loaded and pd.notna(r) else None
@@ -57,8 +63,8 @@ def record_findings(
             "subjid": None,
             "col": col,
             "val": None,
-            "message": f"{col} is not in the export spec: kept in the closed warehouse only, not shown to blinded"
-            " roles",
+            "message": Msg(UNLISTED, {"column": col}).render("en"),
+            "message_zh": Msg(UNLISTED, {"column": col}).render("zh"),
         }
         for form, lf in loaded.items()
         for col in lf.extra_columns
@@ -115,8 +121,10 @@ def form_counts(con: duckdb.DuckDBPyConnection, loaded) -> dict[str, int]:
 
 
 def problems_table(con: duckdb.DuckDBPyConnection, problems: list[Problem]) -> None:
+    """The problems table: each problem's message in English and in Chinese (message_zh)."""
     df = pd.DataFrame(
-        [p.as_dict() for p in problems], columns=["severity", "file", "line", "column", "subjid", "message"]
+        [p.as_dict() for p in problems],
+        columns=["severity", "file", "line", "column", "subjid", "message", "message_zh"],
     )
     df["line"] = df["line"].astype("Int64")
     con.register("problems_df", df)
@@ -142,7 +150,12 @@ def history_table(con: duckdb.DuckDBPyConnection, history: list[dict]) -> None:
             "findings": sum((h.get("findings") or {}).values()),
             "rows": json.dumps(h.get("rows") or {}),
             "first_errors": "\n".join(h.get("first_errors") or []),
+            # entries written before the build kept the Chinese have none (null)
+            "first_errors_zh": "\n".join(h["first_errors_zh"]) if h.get("first_errors_zh") is not None else None,
         }
         for h in history
     ]
-    frame_table(con, "load_history", pd.DataFrame(rows))
+    df = pd.DataFrame(rows)
+    if "first_errors_zh" in df:
+        df["first_errors_zh"] = df["first_errors_zh"].astype("string")
+    frame_table(con, "load_history", df)

@@ -15,17 +15,20 @@ import duckdb
 
 from dashboard.access import blinding, freetext
 from dashboard.config import TrialConfig, load_allow_list, load_crf_spec
+from dashboard.i18n import N_
 from dashboard.ingest.blinded import expected
+from dashboard.ingest.problems import MessageError
 from dashboard.store.sql import query, render
 
 # Tables written from trial.toml, not from the export: the eligibility criteria's own words
 # ("eligible for de-escalation surgery") are the protocol's, not a mention of a subject's arm.
 FROM_CONFIG = {"criteria"}
-MESSAGES = {"message", "first_errors", "value", "detail", "note"}
+MESSAGES = {"message", "message_zh", "first_errors", "first_errors_zh", "value", "detail", "detail_zh", "note"}
 
 
-class BlindingBreach(RuntimeError):
-    """The blinded warehouse would hold an arm or an arm-revealing value: never published."""
+class BlindingBreach(MessageError, RuntimeError):
+    """The blinded warehouse would hold an arm or an arm-revealing value: never published. Its
+    words (`.msg`, either language) name tables and columns, never a value."""
 
 
 def hidden_columns(cfg: TrialConfig) -> set[str]:
@@ -54,25 +57,32 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
             found.setdefault(table.lower(), set()).add(column.lower())
         for table, cols in sorted(found.items()):
             if table not in allowed:
-                raise BlindingBreach(f"blinded file has table {table}, which is not on the allow-list")
+                raise BlindingBreach(N_("blinded file has table {table}, which is not on the allow-list"), table=table)
             if cols != allowed[table]:
                 extra, missing = sorted(cols - allowed[table]), sorted(allowed[table] - cols)
-                raise BlindingBreach(
-                    f"blinded table {table} does not match the allow-list"
-                    + (f": columns not on it: {', '.join(extra)}" if extra else "")
-                    + (f"; listed columns missing: {', '.join(missing)}" if missing else "")
-                )
+                if extra and missing:
+                    template = N_(
+                        "blinded table {table} does not match the allow-list: columns not on it: {extra}; "
+                        "listed columns missing: {missing}"
+                    )
+                elif extra:
+                    template = N_("blinded table {table} does not match the allow-list: columns not on it: {extra}")
+                else:
+                    template = N_(
+                        "blinded table {table} does not match the allow-list; listed columns missing: {missing}"
+                    )
+                raise BlindingBreach(template, table=table, extra=", ".join(extra), missing=", ".join(missing))
         by_table: dict[str, list[str]] = {}
         for table, column, dtype in rows:
             if column.upper() in hidden:
-                raise BlindingBreach(f"blinded table {table} has column {column}")
+                raise BlindingBreach(N_("blinded table {table} has column {column}"), table=table, column=column)
             if dtype == "VARCHAR":
                 by_table.setdefault(table, []).append(column)
         for table, columns in by_table.items():
             sql = render("ingest/guard_scan", table=table, columns=columns, words=[], match=freetext.UDF)
             arm_hit, _ = con.execute(sql, {"v": forbidden}).fetchall()[0]
             if arm_hit:
-                raise BlindingBreach(f"blinded table {table} holds an arm value in a text column")
+                raise BlindingBreach(N_("blinded table {table} holds an arm value in a text column"), table=table)
         # every text column, not only free text: a code column never matches (the build refuses
         # terms that match a visible code), so a hit is a value out of place. One pass over the
         # file's distinct values; only on a hit, table by table to name where.
@@ -82,7 +92,7 @@ def check_blinded(path: Path, cfg: TrialConfig, free_text: set[str] | None = Non
             for table, columns in words.items():
                 sql = render("ingest/guard_scan", table=table, columns=[], words=columns, match=freetext.UDF)
                 if con.execute(sql).fetchall()[0][1]:
-                    raise BlindingBreach(f"blinded table {table} holds free text that may name the arm")
-            raise BlindingBreach("the blinded file holds free text that may name the arm")
+                    raise BlindingBreach(N_("blinded table {table} holds free text that may name the arm"), table=table)
+            raise BlindingBreach(N_("the blinded file holds free text that may name the arm"))
     finally:
         con.close()

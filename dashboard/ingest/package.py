@@ -22,7 +22,8 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dashboard.ingest.problems import Problem
+from dashboard.i18n import N_
+from dashboard.ingest.problems import Msg, Problem, msg
 
 UTF8_BOM = codecs.BOM_UTF8
 # Encodings tried in order when none is given: the spec names UTF-8 (BOM or not) and the
@@ -69,7 +70,7 @@ def open_package(
     source = Path(source)
     staging.mkdir(parents=True, exist_ok=True)
     if not source.exists():
-        return _failed(source, "package", f"{source}: no such file or folder")
+        return _failed(source, "package", msg(N_("{path}: no such file or folder"), path=str(source)))
     if source.is_dir():
         pkg = OpenedPackage(source, "folder", quoting=quoting)
         _collect_folder(pkg, source, staging, encoding)
@@ -81,11 +82,13 @@ def open_package(
         if _archive_fits(pkg, source):
             _collect_xlsx(pkg, source, staging, spec, quoting)
     else:
-        return _failed(source, "package", f"{source.name}: not a folder, .zip or .xlsx export package")
+        return _failed(
+            source, "package", msg(N_("{name}: not a folder, .zip or .xlsx export package"), name=source.name)
+        )
     return pkg
 
 
-def _failed(source: Path, wrapper: str, message: str) -> OpenedPackage:
+def _failed(source: Path, wrapper: str, message: Msg) -> OpenedPackage:
     pkg = OpenedPackage(source, wrapper)
     pkg.problems.append(Problem("error", source.name, None, None, message))
     return pkg
@@ -114,8 +117,8 @@ def _add(
                 original,
                 None,
                 None,
-                f"two files for form {form}: {pkg.files[form].original} "
-                f"and {original} (file names are case-insensitive)",
+                N_("two files for form {form}: {first} and {second} (file names are case-insensitive)"),
+                params={"form": form, "first": pkg.files[form].original, "second": original},
             )
         )
         return
@@ -161,14 +164,14 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
                 break
             continue
         except LookupError:
-            return "", enc, Problem("error", name, None, None, f"unknown encoding {enc!r}")
+            return "", enc, Problem("error", name, None, None, N_("unknown encoding {enc}"), params={"enc": repr(enc)})
         if enc == "gb18030" and not encoding:
             opinion = second_opinion(raw)
             common = gb2312_share(text)
             if not GB_FAMILY & set(opinion) or common < GB2312_SHARE:
                 offset = next(i for i, b in enumerate(raw) if b > 127)
                 line, column = _locate(raw, offset, "latin-1")
-                shown = ", ".join(["GB18030 (decodes without error)"] + opinion[:CANDIDATES_SHOWN])
+                shown = [Msg(N_("GB18030 (decodes without error)")), *opinion[:CANDIDATES_SHOWN]]
                 return (
                     "",
                     enc,
@@ -177,25 +180,28 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
                         name,
                         line,
                         column,
-                        f"encoding is ambiguous: not UTF-8; candidates: {shown} (charset-normalizer's "
-                        f"reading); read as GB18030, {common:.0%} of its non-ASCII characters are common "
-                        f"simplified Chinese (GB2312); the first non-ASCII byte is at byte offset {offset}. "
-                        "Name the encoding "
-                        "with --encoding (e.g. --encoding latin-1, or --encoding gb18030 if it is Chinese)",
+                        N_(
+                            "encoding is ambiguous: not UTF-8; candidates: {candidates} (charset-normalizer's "
+                            "reading); read as GB18030, {common:.0%} of its non-ASCII characters are common "
+                            "simplified Chinese (GB2312); the first non-ASCII byte is at byte offset {offset}. "
+                            "Name the encoding "
+                            "with --encoding (e.g. --encoding latin-1, or --encoding gb18030 if it is Chinese)"
+                        ),
+                        params={"candidates": shown, "common": common, "offset": offset},
                     ),
                 )
         return text, enc, None
     assert first_error is not None
     enc, exc = first_error
     line, column = _locate(raw, exc.start, enc)
-    tried = enc if len(candidates) == 1 or enc != "utf-8" else "UTF-8 (and it is not GB18030 either)"
+    tried = enc if len(candidates) == 1 or enc != "utf-8" else Msg(N_("UTF-8 (and it is not GB18030 either)"))
     if enc == "utf-8" and _mostly_utf8(raw):
-        tried = "UTF-8: the file is UTF-8 with an invalid byte"
+        tried = Msg(N_("UTF-8: the file is UTF-8 with an invalid byte"))
     hint = ""
     if not encoding and not raw.startswith(UTF8_BOM):
         opinion = second_opinion(raw)
         if opinion:
-            hint = f"; charset-normalizer's candidates: {', '.join(opinion[:CANDIDATES_SHOWN])}"
+            hint = msg(N_("; charset-normalizer's candidates: {candidates}"), candidates=opinion[:CANDIDATES_SHOWN])
     return (
         "",
         enc,
@@ -204,8 +210,11 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
             name,
             line,
             column,
-            f"cannot be decoded as {tried} (byte offset {exc.start}){hint}; "
-            "fix the file or name its encoding with --encoding",
+            N_(
+                "cannot be decoded as {tried} (byte offset {offset}){hint}; "
+                "fix the file or name its encoding with --encoding"
+            ),
+            params={"tried": tried, "offset": exc.start, "hint": hint},
         ),
     )
 
@@ -327,7 +336,11 @@ def _archive_fits(pkg: OpenedPackage, archive: Path) -> bool:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        pkg.problems.append(Problem("error", archive.name, None, None, f"not a readable zip archive: {exc}"))
+        pkg.problems.append(
+            Problem(
+                "error", archive.name, None, None, N_("not a readable zip archive: {reason}"), params={"reason": exc}
+            )
+        )
         return False
     if len(members) > MAX_ARCHIVE_MEMBERS:
         pkg.problems.append(
@@ -336,7 +349,8 @@ def _archive_fits(pkg: OpenedPackage, archive: Path) -> bool:
                 archive.name,
                 None,
                 None,
-                f"the archive holds {len(members):,} members, more than the cap of {MAX_ARCHIVE_MEMBERS:,}",
+                N_("the archive holds {n:,} members, more than the cap of {cap:,}"),
+                params={"n": len(members), "cap": MAX_ARCHIVE_MEMBERS},
             )
         )
         return False
@@ -348,7 +362,8 @@ def _archive_fits(pkg: OpenedPackage, archive: Path) -> bool:
                 archive.name,
                 None,
                 None,
-                f"the archive would expand to {total:,} bytes, more than the cap of {MAX_ARCHIVE_BYTES:,} bytes",
+                N_("the archive would expand to {total:,} bytes, more than the cap of {cap:,} bytes"),
+                params={"total": total, "cap": MAX_ARCHIVE_BYTES},
             )
         )
         return False
@@ -360,7 +375,7 @@ def _archive_fits(pkg: OpenedPackage, archive: Path) -> bool:
                 f"{archive.name}:{name}",
                 None,
                 None,
-                "the member is encrypted (password-protected): export the package without a password",
+                N_("the member is encrypted (password-protected): export the package without a password"),
             )
         )
     return not encrypted
@@ -372,7 +387,9 @@ def _collect_zip(pkg: OpenedPackage, archive: Path, staging: Path, encoding: str
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        pkg.problems.append(Problem("error", archive.name, None, None, f"not a readable zip: {exc}"))
+        pkg.problems.append(
+            Problem("error", archive.name, None, None, N_("not a readable zip: {reason}"), params={"reason": exc})
+        )
         return
     with zf:
         members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
@@ -390,7 +407,8 @@ def _collect_zip(pkg: OpenedPackage, archive: Path, staging: Path, encoding: str
                     archive.name,
                     None,
                     None,
-                    f"the zip must hold the forms at its root or in one top-level folder; it has {len(tops)} folders",
+                    N_("the zip must hold the forms at its root or in one top-level folder; it has {n} folders"),
+                    params={"n": len(tops)},
                 )
             )
             return
@@ -405,7 +423,12 @@ def _collect_zip(pkg: OpenedPackage, archive: Path, staging: Path, encoding: str
             except Exception as exc:  # noqa: BLE001  zipfile raises BadZipFile, zlib.error, RuntimeError, NotImplementedError, ...
                 pkg.problems.append(
                     Problem(
-                        "error", name, None, None, f"cannot be read from {archive.name}: {type(exc).__name__}: {exc}"
+                        "error",
+                        name,
+                        None,
+                        None,
+                        N_("cannot be read from {archive}: {error}: {reason}"),
+                        params={"archive": archive.name, "error": type(exc).__name__, "reason": exc},
                     )
                 )
                 continue
@@ -439,20 +462,23 @@ def _cell_text(cell) -> str:
     return str(value)
 
 
-def _xml_refusal(exc: BaseException) -> str | None:
+def _xml_refusal(exc: BaseException) -> Msg | None:
     """defusedxml's reason when it refused the XML somewhere in the exception's chain."""
     seen = exc
     while seen is not None:
         if type(seen).__module__.startswith("defusedxml"):
-            return (
-                f"its XML declares entities or a DTD ({type(seen).__name__}), which a workbook never needs: "
-                "refused as a possible XML bomb or external-entity attack"
+            return msg(
+                N_(
+                    "its XML declares entities or a DTD ({error}), which a workbook never needs: "
+                    "refused as a possible XML bomb or external-entity attack"
+                ),
+                error=type(seen).__name__,
             )
         seen = seen.__cause__ or seen.__context__
     return None
 
 
-def _number_in_text_column(cell, text: str, col) -> str | None:
+def _number_in_text_column(cell, text: str, col) -> str | None:  # an N_() message
     """Why a number cell in a text column is refused, or None when its text is the column's.
 
     A text column of the spec holds text (`SITEID` 01 is text): a number loses its leading zeros
@@ -466,8 +492,8 @@ def _number_in_text_column(cell, text: str, col) -> str | None:
     if col.codes and text in col.codes:
         return None
     if col.pattern or col.codes:
-        return "a number in a text column, and as text it does not follow the column's pattern or codes"
-    return "stored as a number in a text column (leading zeros are lost): store it as text"
+        return N_("a number in a text column, and as text it does not follow the column's pattern or codes")
+    return N_("stored as a number in a text column (leading zeros are lost): store it as text")
 
 
 def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path, spec=None, quoting=None) -> None:
@@ -476,13 +502,17 @@ def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path, spec=None, 
 
     if not openpyxl.xml.DEFUSEDXML:
         pkg.problems.append(
-            Problem("error", workbook.name, None, None, "defusedxml is not installed: .xlsx workbooks are not read")
+            Problem("error", workbook.name, None, None, N_("defusedxml is not installed: .xlsx workbooks are not read"))
         )
         return
     try:
         wb = openpyxl.load_workbook(workbook, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001  openpyxl raises many kinds for a damaged file
-        reason = _xml_refusal(exc) or f"not a readable .xlsx workbook: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        reason = _xml_refusal(exc) or msg(
+            N_("not a readable .xlsx workbook: {error}: {reason}"),
+            error=type(exc).__name__,
+            reason=(str(exc).splitlines() or [""])[0],
+        )
         pkg.problems.append(Problem("error", workbook.name, None, None, reason))
         return
     try:
@@ -490,12 +520,14 @@ def _collect_xlsx(pkg: OpenedPackage, workbook: Path, staging: Path, spec=None, 
             form = ws.title.strip().upper()
             original = f"{workbook.name}[{ws.title}]"
             if form in pkg.files:
-                pkg.problems.append(Problem("error", original, None, None, f"two sheets for form {form}"))
+                pkg.problems.append(
+                    Problem("error", original, None, None, N_("two sheets for form {form}"), params={"form": form})
+                )
                 continue
             try:
                 text = _sheet_csv(pkg, ws, form, original, spec, quoting)
             except Exception as exc:  # noqa: BLE001  a damaged or hostile sheet part
-                reason = _xml_refusal(exc) or f"the sheet cannot be read: {type(exc).__name__}"
+                reason = _xml_refusal(exc) or msg(N_("the sheet cannot be read: {error}"), error=type(exc).__name__)
                 pkg.problems.append(Problem("error", original, None, None, reason))
                 continue
             path = staging / f"{form}.csv"
@@ -540,7 +572,7 @@ def _sheet_csv(pkg: OpenedPackage, ws, form: str, original: str, spec, quoting) 
                             original,
                             line,
                             col.name,
-                            f"{_shown(quoting, form, col.name, cells[k])}{why}",
+                            _shown(quoting, form, col.name, cells[k], why),
                             _row_subject(quoting, form, header, cells),
                         )
                     )
@@ -549,10 +581,11 @@ def _sheet_csv(pkg: OpenedPackage, ws, form: str, original: str, spec, quoting) 
     return buf.getvalue()
 
 
-def _shown(quoting, form: str, column: str, value: str) -> str:
+def _shown(quoting, form: str, column: str, value: str, why: str) -> Msg:
+    """`why` (an N_() message), after the value when it may be quoted."""
     if quoting is not None and quoting.may_quote(form, column, value):
-        return f"{value!r}: "
-    return ""
+        return msg(N_("{value}: {problem}"), value=repr(value), problem=Msg(why))
+    return Msg(why)
 
 
 def _row_subject(quoting, form: str, header: list[str], cells: list[str]) -> str | None:

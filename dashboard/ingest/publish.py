@@ -13,10 +13,17 @@ from pathlib import Path
 import duckdb
 
 from dashboard.access import blinding, freetext
+from dashboard.i18n import N_
+from dashboard.ingest.problems import MessageError
 from dashboard.store.sql import render
 
 KEEP_BUILDS = 3
 WRITERS = 2
+ALIASES = ("blinded_out", "closed_out", "closed_add")  # the files' names while they are attached
+
+
+class BuildRunning(MessageError, RuntimeError):
+    """Another build holds the warehouse folder's lock."""
 
 
 @contextmanager
@@ -27,7 +34,7 @@ def locked(folder: Path):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RuntimeError(f"{folder}: another build is running") from exc
+            raise BuildRunning(N_("{folder}: another build is running"), folder=str(folder)) from exc
         yield
 
 
@@ -127,7 +134,7 @@ def write_warehouses(
     tables = tables + [blinded.POOLED]
     plan = blinded.plan(con, tables, spec, allow)
     freetext.register(con, cfg, freetext.UDF)
-    write(con.cursor(), work / warehouse.BLINDED, plan, "blinded_out", redact=(free_text, freetext.UDF))
+    write(con.cursor(), work / warehouse.BLINDED, plan, ALIASES[0], redact=(free_text, freetext.UDF))
     redacted = set(findings.withheld_columns(con))
     same = {
         c.table
@@ -142,8 +149,8 @@ def write_warehouses(
     shutil.copyfile(work / warehouse.BLINDED, work / warehouse.CLOSED)
 
     def closed() -> None:
-        write(con.cursor(), work / warehouse.CLOSED, rewrite, "closed_out", replace=True)
-        write(con.cursor(), work / warehouse.CLOSED, add, "closed_add")
+        write(con.cursor(), work / warehouse.CLOSED, rewrite, ALIASES[1], replace=True)
+        write(con.cursor(), work / warehouse.CLOSED, add, ALIASES[2])
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # the guard scans while the closed file is written
         guard = pool.submit(check_blinded, work / warehouse.BLINDED, cfg, free_text)

@@ -20,8 +20,9 @@ from pathlib import Path
 import duckdb
 
 from dashboard.config import Column, CrfSpec, Form
+from dashboard.i18n import N_
 from dashboard.ingest.package import FormFile, OpenedPackage
-from dashboard.ingest.problems import WITHHELD, Problem, Quoting
+from dashboard.ingest.problems import WITHHELD, Msg, Problem, Quoting, joined, msg
 from dashboard.store.sql import ident, lit, render  # noqa: F401  (ident, lit: used by clean and build)
 
 MAX_LINES_PER_PROBLEM = 20  # lines listed for one kind of problem in one column
@@ -173,9 +174,11 @@ def _read_header(ff: FormFile) -> tuple[list[str] | None, Problem | None]:
         try:
             header = next(csv.reader(fh), None)
         except csv.Error as exc:
-            return None, Problem("error", ff.original, 1, None, f"unreadable header: {exc}")
+            return None, Problem(
+                "error", ff.original, 1, None, N_("unreadable header: {reason}"), params={"reason": exc}
+            )
     if not header or all(not h.strip() for h in header):
-        return None, Problem("error", ff.original, 1, None, "the file is empty: the first line must be the header")
+        return None, Problem("error", ff.original, 1, None, N_("the file is empty: the first line must be the header"))
     return [h.strip().upper() for h in header], None
 
 
@@ -214,7 +217,8 @@ def load_raw(
                         f"{form_name}.csv",
                         None,
                         None,
-                        f"required form file {form_name}.csv is missing from the package",
+                        N_("required form file {file} is missing from the package"),
+                        params={"file": f"{form_name}.csv"},
                     )
                 )
                 continue
@@ -224,7 +228,7 @@ def load_raw(
                 loaded[form_name] = lf
     for name, ff in pkg.files.items():
         if name not in spec.forms:
-            problems.append(Problem("warning", ff.original, None, None, "not a form of the export spec: ignored"))
+            problems.append(Problem("warning", ff.original, None, None, N_("not a form of the export spec: ignored")))
     return loaded
 
 
@@ -245,7 +249,7 @@ def _load_form(
                     ff.original,
                     1,
                     name or "(blank)",
-                    "column name is blank or appears twice (names are case-insensitive)",
+                    N_("column name is blank or appears twice (names are case-insensitive)"),
                 )
             )
             duplicated = True
@@ -255,11 +259,20 @@ def _load_form(
     lf = LoadedForm(form_name, ff, header)
     for col in form.columns:
         if col.required and col.name not in seen:
-            problems.append(Problem("error", ff.original, 1, col.name, f"required column {col.name} is missing"))
+            problems.append(
+                Problem(
+                    "error",
+                    ff.original,
+                    1,
+                    col.name,
+                    N_("required column {column} is missing"),
+                    params={"column": col.name},
+                )
+            )
     known = set(form.column_names) | set(spec.optional_everywhere)
     lf.extra_columns = [h for h in header if h not in known]
     for name in lf.extra_columns:
-        problems.append(Problem("warning", ff.original, 1, name, "column not in spec: kept as text"))
+        problems.append(Problem("warning", ff.original, 1, name, N_("column not in spec: kept as text")))
     form_key = form_name.lower()
     try:
         con.execute(
@@ -267,7 +280,16 @@ def _load_form(
             {"path": str(ff.path), "columns": {h: "VARCHAR" for h in header}},
         )
     except duckdb.Error as exc:
-        problems.append(Problem("error", ff.original, None, None, f"cannot be read as CSV: {_reader_words(exc)}"))
+        problems.append(
+            Problem(
+                "error",
+                ff.original,
+                None,
+                None,
+                N_("cannot be read as CSV: {reason}"),
+                params={"reason": _reader_words(exc)},
+            )
+        )
         return None, problems
     lf.rows = con.execute(render("ingest/row_count", table=f"raw_{form_key}")).fetchall()[0][0]
     rejects = con.execute(render("ingest/rejects", form=form_key)).fetchall()
@@ -285,10 +307,13 @@ def _load_form(
             return None
         return quoting.subject(form_name, subject, fields[at])
 
-    def too_long(line: int) -> str:
-        return (
-            f"record of {counted.long[line]:,} bytes is longer than the CSV reader's limit of "
-            f"{MAX_RECORD_BYTES:,} bytes; it cannot be loaded"
+    def too_long(line: int) -> Msg:
+        return msg(
+            N_(
+                "record of {size:,} bytes is longer than the CSV reader's limit of {limit:,} bytes; it cannot be loaded"
+            ),
+            size=counted.long[line],
+            limit=MAX_RECORD_BYTES,
         )
 
     for line, column, error_type, message, _csv_line in rejects:
@@ -296,11 +321,15 @@ def _load_form(
         if line in counted.long:
             words, column = too_long(line), None
         elif error_type.upper() == "LINE SIZE OVER MAXIMUM":
-            words = f"record longer than the CSV reader's limit of {MAX_RECORD_BYTES:,} bytes; it cannot be loaded"
+            words = msg(
+                N_("record longer than the CSV reader's limit of {limit:,} bytes; it cannot be loaded"),
+                limit=MAX_RECORD_BYTES,
+            )
+        elif message and _SAFE_READER_MESSAGE.fullmatch(message):
+            # DuckDB's error type and words (English: the reader's own)
+            words = msg(N_("malformed CSV line ({error}): {reader}"), error=error_type.lower(), reader=message)
         else:
-            words = f"malformed CSV line ({error_type.lower()})"
-            if message and _SAFE_READER_MESSAGE.fullmatch(message):
-                words += f": {message}"
+            words = msg(N_("malformed CSV line ({error})"), error=error_type.lower())
         problems.append(Problem("error", ff.original, line, column, words, subject_at(line)))
     # reconcile: every record loaded or rejected; one the reader lost without a word is an error
     for line in sorted(counted.long):
@@ -323,8 +352,11 @@ def _load_form(
                 ff.original,
                 None,
                 None,
-                f"{counted.records} records in the file, but the CSV reader loaded {lf.rows} and rejected "
-                f"{lf.rejected}: {missing} record(s) unaccounted for",
+                N_(
+                    "{records} records in the file, but the CSV reader loaded {rows} and rejected "
+                    "{rejected}: {missing} record(s) unaccounted for"
+                ),
+                params={"records": counted.records, "rows": lf.rows, "rejected": lf.rejected, "missing": missing},
             )
         )
     return lf, problems
@@ -333,18 +365,21 @@ def _load_form(
 def _reader_words(exc: Exception) -> str:
     """The first line of a DuckDB reader error, unless it quotes the file's text."""
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return first if _SAFE_READER_MESSAGE.fullmatch(first) and '"' not in first else "the CSV reader failed"
+    return first if _SAFE_READER_MESSAGE.fullmatch(first) and '"' not in first else Msg(N_("the CSV reader failed"))
 
 
 # ---------------------------------------------------------------- typing
 _TYPE_WORDS = {
-    "date": "not a date YYYY-MM-DD",
-    "partial_date": "not a date YYYY-MM-DD or YYYY-MM",
-    "partial_date_y": "not a date YYYY-MM-DD, YYYY-MM or YYYY",
-    "datetime": "not an ISO 8601 date-time",
-    "integer": "not a whole number",
-    "number": "not a number",
+    "date": N_("not a date YYYY-MM-DD"),
+    "partial_date": N_("not a date YYYY-MM-DD or YYYY-MM"),
+    "partial_date_y": N_("not a date YYYY-MM-DD, YYYY-MM or YYYY"),
+    "datetime": N_("not an ISO 8601 date-time"),
+    "integer": N_("not a whole number"),
+    "number": N_("not a number"),
 }
+"""The problem of a cell that does not type, by the column's type (the build's problems table
+holds the English and the Chinese: dashboard.ingest.problems.Msg)."""
+ROWS_IN_ALL = N_("{message} ({n} rows in all; the first {listed} are listed)")
 
 
 def _all_columns(form: Form, spec: CrfSpec) -> list[Column]:
@@ -428,14 +463,29 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, quoting: Quo
         max_lines=MAX_LINES_PER_PROBLEM,
         subject=subject,
     )
+    # the SQL names each problem by its English template (queries/ingest/cell_problems.sql); the
+    # column's codes, pattern and bounds fill it
+    facts = {
+        c["name"]: {
+            "codes": list(c["codes"] or []),
+            "pattern": c["pattern"],
+            "min": c["min_text"],
+            "max": c["max_text"],
+        }
+        for c in columns
+    }
     for row, col, val, problem, n, subj in con.execute(sql).fetchall():
+        what = Msg(problem, facts.get(col, {}))
         if val is None:
-            text = problem
+            text = what
         else:
             shown = quoting.quote(form_name, col, val)
-            text = f"{shown}: {problem}" if shown != WITHHELD else f"{problem} {WITHHELD}"
+            if shown != WITHHELD:
+                text = msg(N_("{value}: {problem}"), value=shown, problem=what)
+            else:
+                text = msg(N_("{problem} {withheld}"), problem=what, withheld=WITHHELD)
         if n > MAX_LINES_PER_PROBLEM:
-            text += f" ({n} rows in all; the first {MAX_LINES_PER_PROBLEM} are listed)"
+            text = msg(ROWS_IN_ALL, message=text, n=n, listed=MAX_LINES_PER_PROBLEM)
         problems.append(
             Problem("error", lf.file.original, lf.line_of(row), col, text, quoting.subject(form_name, subject, subj))
         )
@@ -444,7 +494,9 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, quoting: Quo
         for d in dupes:
             rows = d[-1]
             values = dict(zip(form.key, d[:-1], strict=True))
-            value = "/".join(str(v) if quoting.may_quote(form_name, k, v) else WITHHELD for k, v in values.items())
+            shown = [str(v) if quoting.may_quote(form_name, k, v) else WITHHELD for k, v in values.items()]
+            # "01-001/3": each part of the key, or the mark in the reader's language
+            value = joined(shown, "/")
             subj = quoting.subject(form_name, subject, values[subject]) if subject in values else None
             lines = ", ".join(str(lf.line_of(r)) for r in rows)
             for r in rows[1:]:
@@ -454,14 +506,22 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, quoting: Quo
                         lf.file.original,
                         lf.line_of(r),
                         "+".join(form.key),
-                        f"key {value} appears more than once (lines {lines})",
+                        N_("key {key} appears more than once (lines {lines})"),
                         subj,
+                        params={"key": value, "lines": lines},
                     )
                 )
     if form.exactly_one_row and lf.rows != 1:
         line = lf.line_of(1) if lf.rows > 1 else None  # the first row too many
         problems.append(
-            Problem("error", lf.file.original, line, None, f"must hold exactly one row; it holds {lf.rows}")
+            Problem(
+                "error",
+                lf.file.original,
+                line,
+                None,
+                N_("must hold exactly one row; it holds {n}"),
+                params={"n": lf.rows},
+            )
         )
     elif form.must_have_rows and lf.rows == 0:
         problems.append(
@@ -470,7 +530,7 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, quoting: Quo
                 lf.file.original,
                 None,
                 None,
-                "has no rows; this form must have a row for every subject it concerns",
+                N_("has no rows; this form must have a row for every subject it concerns"),
             )
         )
     return problems

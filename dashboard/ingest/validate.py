@@ -9,9 +9,10 @@ import datetime as dt
 import duckdb
 
 from dashboard.config import CrfSpec, TrialConfig
+from dashboard.i18n import N_
 from dashboard.ingest import clean
-from dashboard.ingest.problems import WITHHELD, Problem, Quoting
-from dashboard.ingest.staging import MAX_LINES_PER_PROBLEM
+from dashboard.ingest.problems import WITHHELD, Problem, Quoting, msg
+from dashboard.ingest.staging import MAX_LINES_PER_PROBLEM, ROWS_IN_ALL
 from dashboard.store.sql import names, query, render
 
 DEMO_SOURCE_PREFIX = "NEO-MARGIN SYNTHETIC DEMO"
@@ -65,12 +66,14 @@ def cross_form_checks(
             file = lf.file.original if lf else f"{form}.csv"
             line = lf.line_of(row) if (lf and row is not None) else None
             subject = quoting.subject(form, "SCRNID" if form == "SCREENING" else "SUBJID", subjid)
-            text = message.format(
-                subject=subject or WITHHELD,
-                val=val if quoting.may_quote(form, col, val) else WITHHELD,
-                other=other if quoting.may_quote("DM", col, other) else WITHHELD,
-            )
-            problems.append(Problem("error", file, line, col, text, subject))
+            # `message` is the check's English template (queries/validate, in the catalogue): the
+            # Problem renders it in either language with these values
+            params = {
+                "subject": subject or WITHHELD,
+                "val": val if quoting.may_quote(form, col, val) else WITHHELD,
+                "other": other if quoting.may_quote("DM", col, other) else WITHHELD,
+            }
+            problems.append(Problem("error", file, line, col, message, subject, params=params))
     date_range_checks(con, loaded, spec, problems, cfg, quoting)
     export = con.execute(query("ingest/export_row")).fetchall()
     if len(export) != 1:
@@ -80,7 +83,14 @@ def cross_form_checks(
     if cutoff and exported:
         if exported.date() < cutoff:
             problems.append(
-                Problem("error", where, 2, "CUTOFFDAT", f"cut-off {cutoff} is after the export time {exported}")
+                Problem(
+                    "error",
+                    where,
+                    2,
+                    "CUTOFFDAT",
+                    N_("cut-off {cutoff} is after the export time {exported}"),
+                    params={"cutoff": cutoff, "exported": exported},
+                )
             )
         if cutoff < cfg.trial.start:
             problems.append(
@@ -89,12 +99,17 @@ def cross_form_checks(
                     where,
                     2,
                     "CUTOFFDAT",
-                    f"cut-off {cutoff} is before the trial start {cfg.trial.start} (trial.toml [trial] start)",
+                    N_("cut-off {cutoff} is before the trial start {start} (trial.toml [trial] start)"),
+                    params={"cutoff": cutoff, "start": cfg.trial.start},
                 )
             )
         # the synthetic demo trial is simulated to a cut-off in the future on purpose
         if cutoff > dt.date.today() and not (source or "").startswith(DEMO_SOURCE_PREFIX):
-            problems.append(Problem("warning", where, 2, "CUTOFFDAT", f"cut-off {cutoff} is in the future"))
+            problems.append(
+                Problem(
+                    "warning", where, 2, "CUTOFFDAT", N_("cut-off {cutoff} is in the future"), params={"cutoff": cutoff}
+                )
+            )
     if spec_version and spec_version != cfg.trial.spec_version:
         problems.append(
             Problem(
@@ -102,8 +117,11 @@ def cross_form_checks(
                 where,
                 2,
                 "SPECVER",
-                f"spec version {quoting.quote('EXPORT', 'SPECVER', spec_version)}; "
-                f"this build reads {cfg.trial.spec_version}",
+                N_("spec version {version}; this build reads {expected}"),
+                params={
+                    "version": quoting.quote("EXPORT", "SPECVER", spec_version),
+                    "expected": cfg.trial.spec_version,
+                },
             )
         )
 
@@ -137,19 +155,30 @@ def date_range_checks(
     ).fetchall():
         lf = loaded[form]
         shown = val if quoting.may_quote(form, col, val) else WITHHELD
+        facts = {"column": col, "value": shown, "start": start, "days": HISTORY_DAYS}
         if kind == "before the trial start":
-            text = (
-                f"{col} {shown} is before the trial start {start} (trial.toml [trial] start): not a date of this trial"
+            text = msg(
+                N_(
+                    "{column} {value} is before the trial start {start} (trial.toml [trial] start): "
+                    "not a date of this trial"
+                ),
+                **facts,
             )
         elif kind == "before the earliest plausible date":
-            text = (
-                f"{col} {shown} is more than {HISTORY_DAYS} days before the trial start {start} "
-                "(trial.toml [trial] start): implausible"
+            text = msg(
+                N_(
+                    "{column} {value} is more than {days} days before the trial start {start} "
+                    "(trial.toml [trial] start): implausible"
+                ),
+                **facts,
             )
         else:
-            text = f"{col} {shown} is after the export (EXPORT.csv EXPORTDTC): a date that cannot have happened yet"
+            text = msg(
+                N_("{column} {value} is after the export (EXPORT.csv EXPORTDTC): a date that cannot have happened yet"),
+                **facts,
+            )
         if n > MAX_LINES_PER_PROBLEM:
-            text += f" ({n} rows in all; the first {MAX_LINES_PER_PROBLEM} are listed)"
+            text = msg(ROWS_IN_ALL, message=text, n=n, listed=MAX_LINES_PER_PROBLEM)
         problems.append(
             Problem(
                 "error",

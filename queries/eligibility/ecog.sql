@@ -1,4 +1,5 @@
 -- I04: ECOG performance status at most the configured value.
 select subjid, ecog > $max_ecog::integer as violated,
-       'ECOG ' || coalesce(ecog::varchar, 'unknown') as detail
+       case when ecog is null then 'ECOG unknown' else 'ECOG {ecog}' end as detail,
+       json_object('ecog', ecog) as detail_params
 from subjects where randomized

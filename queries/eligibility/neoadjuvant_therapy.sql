@@ -7,7 +7,9 @@ with ex as (
 )
 select s.subjid,
        coalesce(ex.other_class or ex.cycles > $max_cycles::integer, true) as violated,
-       coalesce(ex.cycles::varchar || ' cycles of ' || s.drug_classes, 'no neoadjuvant cycles recorded') as detail
+       case when ex.cycles is null or s.drug_classes is null then 'no neoadjuvant cycles recorded'
+            else '{cycles} cycles of {classes}' end as detail,
+       json_object('cycles', ex.cycles, 'classes', s.drug_classes) as detail_params
 from subjects as s
 left join ex on ex.subjid = s.subjid
 where s.randomized

@@ -3,5 +3,6 @@
 select case when main then 'dated after the cut-off: row left out'
             else 'date after the cut-off: value left out' end as kind,
        form, _row, subjid, col, val,
-       col || ' ' || val || ' is after the cut-off ' || (select cutoff_date from build_info) as message
+       '{column} {value} is after the cut-off {cutoff}' as message,
+       json_object('column', col, 'value', val, 'cutoff', (select cutoff_date from build_info)::varchar)::varchar as params
 from after_cutoff

@@ -3,7 +3,9 @@
     problem in one column, with the count of all of them, and the row's subject (`subject`: the
     SUBJID or SCRNID column, or none). `columns`: the spec columns present in the file, each
     {name, required, type, codes, show_codes, pattern, min, max}; `type_words`: type -> words.
-    The codes of a column blinded roles may not read are not listed (they may be the arms). -#}
+    The codes of a column blinded roles may not read are not listed (they may be the arms).
+    `problem` is the message's English template (a catalogue msgid): the build fills {codes},
+    {pattern}, {min} and {max} from the column's spec in the reader's language. -#}
 {%- set raw, typed = ("raw_" ~ form) | ident, ("typed_" ~ form) | ident -%}
 select p._row, p.col, p.val, p.problem, p.n,
        {{ ("nullif(trim(s." ~ (subject | ident) ~ "), '')") if subject else "null::varchar" }} as subject
@@ -26,23 +28,23 @@ from (
 {% endif %}
 {% if c.codes %}
     union all
-    select _row, {{ q }}, {{ col }}, {{ (("not one of: " ~ (c.codes | join(", "))) if c.show_codes else "not one of the column's codes") | lit }}
+    select _row, {{ q }}, {{ col }}, {% if c.show_codes %}'not one of: {codes}'{% else %}'not one of the column''s codes'{% endif %}
     from {{ typed }} where {{ col }} is not null
       and {{ col }} not in ({% for x in c.codes %}{{ x | lit }}{{ ", " if not loop.last }}{% endfor %})
 {% endif %}
 {% if c.pattern %}
     union all
-    select _row, {{ q }}, {{ col }}, {{ ("does not match " ~ c.pattern) | lit }}
+    select _row, {{ q }}, {{ col }}, 'does not match {pattern}'
     from {{ typed }} where {{ col }} is not null and not regexp_full_match({{ col }}, {{ c.pattern | lit }})
 {% endif %}
 {% if c.min is not none %}
     union all
-    select _row, {{ q }}, {{ col }}::varchar, {{ ("below the minimum " ~ c.min_text) | lit }}
+    select _row, {{ q }}, {{ col }}::varchar, 'below the minimum {min}'
     from {{ typed }} where {{ col }} < {{ c.min }}
 {% endif %}
 {% if c.max is not none %}
     union all
-    select _row, {{ q }}, {{ col }}::varchar, {{ ("above the maximum " ~ c.max_text) | lit }}
+    select _row, {{ q }}, {{ col }}::varchar, 'above the maximum {max}'
     from {{ typed }} where {{ col }} > {{ c.max }}
 {% endif %}
 {% endfor %}

@@ -16,11 +16,11 @@ from (
            {{ ((d.subject | lower) | ident) if d.subject else "null" }}::varchar, {{ c }}::varchar,
            case when {{ c }} is null then null
 {% if d.lower == "trial" %}
-               when {{ c }}::date < $trial_start then 'before the trial start'
+               when {{ c }}::date < $trial_start then 'before the trial start'  -- i18n: verbatim (the kind, matched by validate.py)
 {% elif d.lower == "history" %}
-               when {{ c }}::date < $history_start then 'before the earliest plausible date'
+               when {{ c }}::date < $history_start then 'before the earliest plausible date'  -- i18n: verbatim (the kind, matched by validate.py)
 {% endif %}
-               else 'after the export'
+               else 'after the export'  -- i18n: verbatim (the kind, matched by validate.py)
            end
     from {{ ("typed_" ~ (d.form | lower)) | ident }}
     where {{ c }}::date > (select max(exportdtc)::date from typed_export)

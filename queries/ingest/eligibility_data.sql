@@ -3,7 +3,7 @@
     checks can share it. `checks`: [{i, check}]. -#}
 insert into eligibility_data
 {% for c in checks %}
-select $code{{ c.i }} as code, subjid, violated, detail from (
+select $code{{ c.i }} as code, subjid, violated, detail, detail_params::varchar from (
 {% filter rename_params("p" ~ c.i ~ "_") %}
 {% include "eligibility/" ~ c.check ~ ".sql" %}
 {% endfilter %}

@@ -29,9 +29,10 @@ from pathlib import Path
 import duckdb
 
 from dashboard.config import CrfSpec, load_crf_spec
+from dashboard.i18n import N_
 from dashboard.ingest.edc import mapping as mp
 from dashboard.ingest.edc.redcap import SourceTable
-from dashboard.ingest.problems import WITHHELD, PackageRefused, Problem
+from dashboard.ingest.problems import WITHHELD, PackageRefused, Problem, indented, msg
 
 CONVERSION_DIR = "_conversion"
 ORIGINS = "origins.parquet"
@@ -100,8 +101,16 @@ class _Converter:
         problems = []
 
         def need(fieldname: str, where: str) -> None:
+            # `where` is the mapping's key (TOML, not words)
             if fieldname not in have:
-                problems.append(f"{where}: field {fieldname!r} is not in {self.src.file}")
+                problems.append(
+                    msg(
+                        N_("{key}: field {field} is not in {file}"),
+                        key=where,
+                        field=repr(fieldname),
+                        file=self.src.file,
+                    )
+                )
 
         subj = self.m.subjects
         for f in subj.subjid.fields:
@@ -112,20 +121,38 @@ class _Converter:
         for form, fm in self.m.forms.items():
             if self.src.forms and fm.from_ not in self.src.forms:
                 problems.append(
-                    f"[forms.{form}] from: {fm.from_!r} is not an instrument/form of {self.src.file} "
-                    f"({', '.join(sorted(self.src.forms)[:30])})"
+                    msg(
+                        N_("[forms.{form}] from: {source} is not an instrument/form of {file} ({forms})"),
+                        form=form,
+                        source=repr(fm.from_),
+                        file=self.src.file,
+                        forms=", ".join(sorted(self.src.forms)[:30]),
+                    )
                 )
             for col, c in fm.columns.items():
                 for f in c.fields:
                     need(f, f"[forms.{form}.columns] {col}")
                 if c.audit and self.src.kind != "odm":
                     problems.append(
-                        f"[forms.{form}.columns] {col}: audit = true reads ODM audit records; REDCap has none"
+                        msg(
+                            N_(
+                                "[forms.{form}.columns] {column}: audit = true reads ODM audit records; REDCap has none"
+                            ),
+                            form=form,
+                            column=col,
+                        )
                     )
                 if c.codes == "labels" and c.field and c.field not in self.src.choices:
                     problems.append(
-                        f'[forms.{form}.columns] {col}: codes = "labels" but field {c.field!r} has no choices '
-                        "in the data dictionary / code lists"
+                        msg(
+                            N_(
+                                '[forms.{form}.columns] {column}: codes = "labels" but field {field} has no choices '
+                                "in the data dictionary / code lists"
+                            ),
+                            form=form,
+                            column=col,
+                            field=repr(c.field),
+                        )
                     )
             if fm.unpivot:
                 for key, f in fm.unpivot.fields.items():
@@ -137,7 +164,9 @@ class _Converter:
             pass  # the column is always made (empty): every record then has no site, said per record
         if problems:
             raise mp.MappingError(
-                f"{self.mapping_name}: the mapping does not fit the source\n" + "\n".join(f"  {p}" for p in problems)
+                N_("{path}: the mapping does not fit the source\n{problems}"),
+                path=self.mapping_name,
+                problems=indented(problems),
             )
 
     # ------------------------------------------------------------------ source relations
@@ -208,21 +237,28 @@ class _Converter:
             f"FROM records r{join_s}{join_t} "
             f"LEFT JOIN (VALUES {sites}) t(source, siteid) ON t.source = coalesce({site}, '')"
         )
-        what = {"dag": "data access group", "siteref": "SiteRef LocationOID"}.get(
+        what = {"dag": msg(N_("data access group")), "siteref": "SiteRef LocationOID"}.get(
             subj.site if isinstance(subj.site, str) else "",
-            f"site field {subj.site.fields[0] if isinstance(subj.site, mp.ColumnSpec) else ''}",
+            msg(N_("site field {field}"), field=subj.site.fields[0] if isinstance(subj.site, mp.ColumnSpec) else ""),
         )
         for rec, line, sv, n_site, sid in con.execute(
             "SELECT __record, __line, siteval, n_site, SUBJID FROM subj "
             "WHERE SITEID IS NULL OR n_site > 1 ORDER BY __line"
         ).fetchall()[:MAX_ERRORS_PER_CHECK]:
             if n_site and n_site > 1:
-                msg = f"record {rec} has more than one {what}: a subject belongs to one site"
+                text = msg(
+                    N_("record {record} has more than one {what}: a subject belongs to one site"), record=rec, what=what
+                )
             elif sv == "":
-                msg = f"record {rec} has no site (no {what})"
+                text = msg(N_("record {record} has no site (no {what})"), record=rec, what=what)
             else:
-                msg = f"record {rec}: {what} {sv!r} is not in the mapping's [[sites]] table"
-            self.errors.append(Problem("error", self.src.file, int(line), None, msg, sid or None))
+                text = msg(
+                    N_("record {record}: {what} {value} is not in the mapping's [[sites]] table"),
+                    record=rec,
+                    what=what,
+                    value=repr(sv),
+                )
+            self.errors.append(Problem("error", self.src.file, int(line), None, text, sid or None))
         if not subj.subjid.record:
             for rec, line, sid in con.execute(
                 "SELECT __record, __line, SUBJID FROM subj WHERE n_subjid > 1 ORDER BY __line"
@@ -233,8 +269,9 @@ class _Converter:
                         self.src.file,
                         int(line),
                         subj.subjid.fields[0],
-                        f"record {rec} has more than one subject number",
+                        N_("record {record} has more than one subject number"),
                         sid or None,
+                        params={"record": rec},
                     )
                 )
 
@@ -393,9 +430,19 @@ class _Converter:
                         self.src.file,
                         int(line),
                         fname,
-                        f"record {rec}: value {shown} of field {fname} is not in the code map of {form}.{col} "
-                        f"({', '.join(list(codes)[:20])})",
+                        N_(
+                            "record {record}: value {value} of field {field} is not in the code map of "
+                            "{form}.{column} ({codes})"
+                        ),
                         sid or None,
+                        params={
+                            "record": rec,
+                            "value": shown,
+                            "field": fname,
+                            "form": form,
+                            "column": col,
+                            "codes": ", ".join(list(codes)[:20]),
+                        },
                     )
                 )
 
@@ -415,7 +462,8 @@ class _Converter:
                     self.src.file,
                     int(line),
                     None,
-                    f"record {rec} has data for {form} but no subject number (SUBJID) in the mapped field",
+                    N_("record {record} has data for {form} but no subject number (SUBJID) in the mapped field"),
+                    params={"record": rec, "form": form},
                 )
             )
 
@@ -486,8 +534,10 @@ class _Converter:
                     self.src.file,
                     None,
                     f,
-                    f"field {f}{f' (instrument/form {form})' if form else ''} is not mapped: "
-                    f"{n} value(s) left out of the package",
+                    N_("field {field} (instrument/form {form}) is not mapped: {n} value(s) left out of the package")
+                    if form
+                    else N_("field {field} is not mapped: {n} value(s) left out of the package"),
+                    params={"field": f, "form": form, "n": n},
                 )
             )
         return out
@@ -507,9 +557,14 @@ def convert(
     mapping_path, source_dir, out = Path(mapping_path), Path(source_dir), Path(out_dir)
     m = mp.load(mapping_path, spec)
     if kind and kind != m.source.kind:
-        raise mp.MappingError(f"{mapping_path}: [source] kind is {m.source.kind!r}, the command asked for {kind!r}")
+        raise mp.MappingError(
+            N_("{path}: [source] kind is {kind}, the command asked for {asked}"),
+            path=str(mapping_path),
+            kind=repr(m.source.kind),
+            asked=repr(kind),
+        )
     if out.exists() and any(out.iterdir()):
-        raise mp.MappingError(f"{out}: the package folder exists and is not empty; give a new one")
+        raise mp.MappingError(N_("{path}: the package folder exists and is not empty; give a new one"), path=str(out))
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     meta_dir = out / CONVERSION_DIR
     meta_dir.mkdir(mode=0o700)
@@ -567,7 +622,7 @@ def convert(
         "converted": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rows": rows,
         "unmapped_fields": unmapped,
-        "notes": src.notes,
+        "notes": [str(n) for n in src.notes],  # the English (problems.English)
     }
     (meta_dir / "mapping.toml").write_bytes(text)
     (meta_dir / INFO).write_text(
@@ -611,15 +666,24 @@ def annotate(problems: list[Problem], package_dir: str | Path) -> list[Problem]:
         parts = []
         if o:
             sline, rec, event, inst = o
-            parts.append(f"{info.get('source_file')} line {sline}")
-            parts.append(f"record {rec}")
+            parts.append(msg(N_("{file} line {line}"), file=info.get("source_file"), line=sline))
+            parts.append(msg(N_("record {record}"), record=rec))
             if event:
-                parts.append(f"event {strip_arm(event)}")
+                parts.append(msg(N_("event {event}"), event=strip_arm(event)))
             if inst:
-                parts.append(f"instance {inst}")
+                parts.append(msg(N_("instance {instance}"), instance=inst))
         if fields and o:
-            parts.append(("field " if len(fields) == 1 else "fields ") + ", ".join(fields[:6]))
+            parts.append(
+                msg(N_("field {fields}") if len(fields) == 1 else N_("fields {fields}"), fields=", ".join(fields[:6]))
+            )
         if parts:
-            p = Problem(p.severity, p.file, p.line, p.column, f"{p.message} [source: {', '.join(parts)}]", p.subjid)
+            p = Problem(
+                p.severity,
+                p.file,
+                p.line,
+                p.column,
+                msg(N_("{message} [source: {where}]"), message=p.msg, where=parts),
+                p.subjid,
+            )
         out.append(p)
     return out

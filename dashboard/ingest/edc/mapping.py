@@ -46,11 +46,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dashboard.config import CrfSpec, load_crf_spec
+from dashboard.i18n import N_, _
+from dashboard.ingest.problems import English, MessageError, indented, msg
 
 
-class MappingError(Exception):
+class MappingError(MessageError):
     """The mapping file is invalid, or does not fit the spec or the source; the message names the
-    key and, where it is about the source, the field."""
+    key and, where it is about the source, the field (in the reader's language)."""
 
 
 class _Strict(BaseModel):
@@ -94,17 +96,19 @@ class ColumnSpec(_Strict):
         ]
         if len(kinds) != 1:
             raise ValueError(
-                "give exactly one of field, value, year (with month, day), checkbox (with code), event, "
-                f"instance, record, audit, metadata; got {', '.join(kinds) or 'none'}"
+                _(
+                    "give exactly one of field, value, year (with month, day), checkbox (with code), event, "
+                    "instance, record, audit, metadata; got {kinds}"
+                ).format(kinds=", ".join(kinds) or _("none"))
             )
         if (self.month or self.day) and not self.year:
-            raise ValueError("month and day need year")
+            raise ValueError(_("month and day need year"))
         if self.checkbox is not None and self.code is None:
-            raise ValueError("checkbox needs the code of its choice (code = ...)")
+            raise ValueError(_("checkbox needs the code of its choice (code = ...)"))
         if self.code is not None and self.checkbox is None:
-            raise ValueError("code belongs to checkbox")
+            raise ValueError(_("code belongs to checkbox"))
         if self.codes is not None and kinds[0] not in ("field", "event"):
-            raise ValueError("codes go with field or event")
+            raise ValueError(_("codes go with field or event"))
         return self
 
     @property
@@ -222,9 +226,9 @@ def load(path: str | Path, spec: CrfSpec | None = None) -> Mapping:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MappingError(f"{path}: mapping file not found") from None
+        raise MappingError(N_("{path}: mapping file not found"), path=str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MappingError(f"{path}: not valid TOML: {exc}") from None
+        raise MappingError(N_("{path}: not valid TOML: {reason}"), path=str(path), reason=exc) from None
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as exc:
@@ -232,75 +236,108 @@ def load(path: str | Path, spec: CrfSpec | None = None) -> Mapping:
         for err in exc.errors():
             loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "str", "literal["))]
             where = ".".join(loc) or "(top level)"
-            msg = err["msg"].replace("Value error, ", "")
+            # pydantic's own words are English; ours (the validators above) are in the reader's language
+            why = err["msg"].replace("Value error, ", "")
             if err["type"] == "extra_forbidden":
-                msg = f"unknown key {loc[-1]!r}"
+                why = msg(N_("unknown key {key}"), key=repr(loc[-1]))
                 where = ".".join(loc[:-1]) or "(top level)"
-            lines.append(f"  [{where}]: {msg}")
-        raise MappingError(f"{path}: invalid mapping\n" + "\n".join(dict.fromkeys(lines))) from None
+            lines.append(msg("[{where}]: {why}", where=where, why=why))
+        raise MappingError(
+            N_("{path}: invalid mapping\n{problems}"), path=str(path), problems=indented(dict.fromkeys(lines))
+        ) from None
     problems = against_spec(mapping, spec or load_crf_spec())
     if problems:
-        raise MappingError(f"{path}: the mapping does not fit the CRF spec\n" + "\n".join(f"  {p}" for p in problems))
+        raise MappingError(
+            N_("{path}: the mapping does not fit the CRF spec\n{problems}"), path=str(path), problems=indented(problems)
+        )
     return mapping
 
 
 def against_spec(mapping: Mapping, spec: CrfSpec) -> list[str]:
     """Every way the mapping misses the spec: unknown forms or columns, required columns not
-    mapped, forms that must have rows left out, the arm taken from anywhere but a closed column."""
+    mapped, forms that must have rows left out, the arm taken from anywhere but a closed column.
+    Each is its English (problems.English), shown in the reader's language."""
     out = []
+
+    def add(template: str, **params) -> None:
+        out.append(English(msg(template, **params)))
+
     for name in ("EXPORTDTC", "CUTOFFDAT", "SOURCE"):
         if name not in mapping.export:
-            out.append(f"[export] {name}: required by the spec and not mapped")
+            add(N_("[export] {name}: required by the spec and not mapped"), name=name)
     for name in mapping.export:
         if name not in ("EXPORTDTC", "CUTOFFDAT", "SOURCE"):
-            out.append(f"[export] {name}: not a column of EXPORT (EXPORTDTC, CUTOFFDAT, SOURCE; SPECVER is written)")
+            add(
+                N_("[export] {name}: not a column of EXPORT (EXPORTDTC, CUTOFFDAT, SOURCE; SPECVER is written)"),
+                name=name,
+            )
     for key, c in mapping.export.items():
         if c.field or c.year or c.checkbox or c.event or c.instance or c.record or c.audit:
-            out.append(f"[export] {key}: the export's own record takes a value or metadata only")
+            add(N_("[export] {name}: the export's own record takes a value or metadata only"), name=key)
     sites = [s.SITEID for s in mapping.sites]
     for sid in {s for s in sites if sites.count(s) > 1}:
-        out.append(f"[[sites]] SITEID {sid}: listed twice")
+        add(N_("[[sites]] SITEID {site}: listed twice"), site=sid)
     sources = [s.source for s in mapping.sites]
     for src in {s for s in sources if sources.count(s) > 1}:
-        out.append(f"[[sites]] source {src!r}: listed twice")
+        add(N_("[[sites]] source {source}: listed twice"), source=repr(src))
     for form, fm in mapping.forms.items():
         f = spec.forms.get(form)
         if f is None or form in ("EXPORT", "SITES"):
-            why = "is written from [export]" if form == "EXPORT" else "is written from [[sites]]"
-            out.append(f"[forms.{form}]: " + (why if f else f"not a form of the CRF spec ({', '.join(spec.forms)})"))
+            if f is None:
+                add(N_("[forms.{form}]: not a form of the CRF spec ({forms})"), form=form, forms=", ".join(spec.forms))
+            elif form == "EXPORT":
+                add(N_("[forms.{form}]: is written from [export]"), form=form)
+            else:
+                add(N_("[forms.{form}]: is written from [[sites]]"), form=form)
             continue
         names = f.column_names + list(spec.optional_everywhere)
         targets = dict(fm.columns)
         if fm.unpivot:
             for col in (fm.unpivot.key, fm.unpivot.value):
                 if col is not None and col in targets:
-                    out.append(f"[forms.{form}.unpivot] {col}: also mapped in [forms.{form}.columns]")
+                    add(
+                        N_("[forms.{form}.unpivot] {column}: also mapped in [forms.{form}.columns]"),
+                        form=form,
+                        column=col,
+                    )
         for col, c in targets.items():
-            where = f"[forms.{form}.columns] {col}"
+            where = {"form": form, "column": col}
             if col not in names:
-                out.append(f"{where}: not a column of {form} ({', '.join(names)})")
+                add(
+                    N_("[forms.{form}.columns] {column}: not a column of {form} ({names})"),
+                    **where,
+                    names=", ".join(names),
+                )
                 continue
             if col in AUTOMATIC and f.subject_level:
-                out.append(f"{where}: filled from [subjects] on every subject form; leave it out")
+                add(
+                    N_("[forms.{form}.columns] {column}: filled from [subjects] on every subject form; leave it out"),
+                    **where,
+                )
             if c.metadata:
-                out.append(f"{where}: metadata belongs to [export]")
+                add(N_("[forms.{form}.columns] {column}: metadata belongs to [export]"), **where)
             if c.event == "arm" and spec.visibility(form, col) != "closed":
-                out.append(
-                    f"{where}: the REDCap arm may only feed a closed column (the randomized arm); "
-                    f"{form}.{col} is read by blinded roles"
+                add(
+                    N_(
+                        "[forms.{form}.columns] {column}: the REDCap arm may only feed a closed column (the randomized "
+                        "arm); {form}.{column} is read by blinded roles"
+                    ),
+                    **where,
                 )
         if fm.unpivot:
             for col in (fm.unpivot.key, fm.unpivot.value):
                 if col is not None and col not in names:
-                    out.append(f"[forms.{form}.unpivot] {col}: not a column of {form}")
+                    add(N_("[forms.{form}.unpivot] {column}: not a column of {form}"), form=form, column=col)
         mapped = set(targets) | ({fm.unpivot.key, fm.unpivot.value} if fm.unpivot else set())
         mapped |= AUTOMATIC & set(f.column_names)  # from [subjects] unless mapped (SCREENING may)
         for c in f.columns:
             if c.required and c.name not in mapped:
-                out.append(f"[forms.{form}.columns] {c.name}: required by the spec and not mapped")
+                add(
+                    N_("[forms.{form}.columns] {column}: required by the spec and not mapped"), form=form, column=c.name
+                )
     for form, f in spec.forms.items():
         if form in ("EXPORT", "SITES") or form in mapping.forms:
             continue
         if f.must_have_rows or f.rows_for_every_subject:
-            out.append(f"[forms.{form}]: the spec wants rows for this form; map it")
+            add(N_("[forms.{form}]: the spec wants rows for this form; map it"), form=form)
     return out

@@ -30,8 +30,9 @@ import pyarrow as pa
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
+from dashboard.i18n import N_
 from dashboard.ingest.edc.redcap import SourceTable, fingerprint
-from dashboard.ingest.problems import PackageRefused, Problem
+from dashboard.ingest.problems import English, PackageRefused, Problem, msg
 
 CHUNK = 1 << 20
 FLUSH_ITEMS = 500_000
@@ -315,7 +316,7 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, file: str, metadata_file:
     description (its items, forms, code lists and what the ODM element says of the export)."""
     path = folder / file
     if not path.is_file():
-        raise PackageRefused([Problem("error", str(path), None, None, "the ODM export is not there")])
+        raise PackageRefused([Problem("error", str(path), None, None, N_("the ODM export is not there"))])
     reader = _Reader(con, file)
     src = SourceTable("odm", file, [])
     for name in [metadata_file, file] if metadata_file else [file]:
@@ -341,7 +342,7 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, file: str, metadata_file:
         "source": system or f"ODM export {file}",
     }
     if reader.removed:
-        src.notes.append(f'{reader.removed} element(s) with TransactionType="Remove" left out')
+        src.notes.append(English(msg(N_('{n} element(s) with TransactionType="Remove" left out'), n=reader.removed)))
     return src
 
 
@@ -370,7 +371,8 @@ def _parse(reader: _Reader, path: Path, name: str) -> None:
                     name,
                     x.CurrentLineNumber,
                     None,
-                    f"refused by the hardened XML parser: {type(exc).__name__}",
+                    N_("refused by the hardened XML parser: {error}"),
+                    params={"error": type(exc).__name__},
                 )
             ]
         ) from None
@@ -378,5 +380,14 @@ def _parse(reader: _Reader, path: Path, name: str) -> None:
         if type(exc).__name__ != "ExpatError":
             raise
         raise PackageRefused(
-            [Problem("error", name, getattr(exc, "lineno", None), None, f"not well-formed XML: {exc}")]
+            [
+                Problem(
+                    "error",
+                    name,
+                    getattr(exc, "lineno", None),
+                    None,
+                    N_("not well-formed XML: {reason}"),
+                    params={"reason": exc},
+                )
+            ]
         ) from None

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from dashboard.i18n import N_
 from dashboard.ingest.problems import PackageRefused, Problem
 from dashboard.ingest.staging import count_records
 
@@ -100,7 +101,11 @@ def read_dictionary(path: Path) -> list[dict[str, str]]:
     header = [_DICT_NAMES.get(h.strip().lower(), h.strip().lower()) for h in rows[0]]
     if "field_name" not in header or "form_name" not in header:
         raise PackageRefused(
-            [Problem("error", path.name, 1, None, "not a REDCap data dictionary: no field name and form name columns")]
+            [
+                Problem(
+                    "error", path.name, 1, None, N_("not a REDCap data dictionary: no field name and form name columns")
+                )
+            ]
         )
     return [dict(zip(header, r, strict=False)) for r in rows[1:] if any(c.strip() for c in r)]
 
@@ -110,20 +115,31 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, records: str, dictionary:
     __instrument, __instance, __site) and the source's description."""
     path = folder / records
     if not path.is_file():
-        raise PackageRefused([Problem("error", str(path), None, None, "the REDCap records export is not there")])
+        raise PackageRefused([Problem("error", str(path), None, None, N_("the REDCap records export is not there"))])
     src = SourceTable("redcap", records, [])
     src.files[records] = fingerprint(path)
     with open(path, encoding="utf-8-sig", newline="") as fh:
         names = next(csv.reader(fh), [])
     if not names:
-        raise PackageRefused([Problem("error", records, 1, None, "the records export is empty: no header")])
+        raise PackageRefused([Problem("error", records, 1, None, N_("the records export is empty: no header"))])
     rid = record_id or names[0]
     if rid not in names:
-        raise PackageRefused([Problem("error", records, 1, rid, f"the record ID field {rid!r} is not in the header")])
+        raise PackageRefused(
+            [
+                Problem(
+                    "error",
+                    records,
+                    1,
+                    rid,
+                    N_("the record ID field {field} is not in the header"),
+                    params={"field": repr(rid)},
+                )
+            ]
+        )
     lower = [n.lower() for n in names]
     for i, n in enumerate(lower):
         if n in lower[:i]:
-            raise PackageRefused([Problem("error", records, 1, names[i], "a field appears twice in the header")])
+            raise PackageRefused([Problem("error", records, 1, names[i], N_("a field appears twice in the header"))])
     try:
         # DuckDB's reader keeps the file's order (preserve_insertion_order): rowid = record index
         con.execute(
@@ -133,7 +149,9 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, records: str, dictionary:
         )
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PackageRefused([Problem("error", records, None, None, f"not a readable CSV export: {first}")]) from None
+        raise PackageRefused(
+            [Problem("error", records, None, None, N_("not a readable CSV export: {reason}"), params={"reason": first})]
+        ) from None
     n = con.execute("SELECT count(*) FROM __raw").fetchall()[0][0]
     q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
     join = ""

@@ -5,7 +5,10 @@ A report is made when asked for and handed to this session's browser only (app.u
 bytes travel over the session's websocket into a component iframe that saves them), never through
 Streamlit's media file manager, whose /media/ URLs answer without a session. Each report made is
 on the audit log before it is built, and a closed report prints the log's anchor (the seq and
-hash of that very entry), so a later truncation of the log is detected against the report."""
+hash of that very entry), so a later truncation of the log is detected against the report.
+
+The page is in the reader's language, and so is the report it makes (made in this session's
+language, dashboard.i18n); the audit entry's action and detail are records, in English."""
 
 import tempfile
 from pathlib import Path
@@ -14,12 +17,13 @@ import streamlit as st
 
 from app import ui
 from dashboard.config import load_trial
+from dashboard.i18n import N_, _
 from dashboard.outputs import report
 from dashboard.store import warehouse
 
 cfg = load_trial()
 viewer = ui.page("reports")
-ui.header("Reports", viewer, cfg)
+ui.header(_("Reports"), viewer, cfg)
 manifest = warehouse.manifest(ui.warehouse_dir())
 kinds = ["open"] + (["closed"] if viewer.closed else [])
 pdf_possible = report.chromium() is not None
@@ -45,32 +49,54 @@ def _make(kind: str, fmt: str) -> tuple[bytes, str, str]:
     return pdf, f"{name}.pdf", "application/pdf"
 
 
+TEXT = {
+    "open": {
+        "subheader": N_("Open report (pooled outcomes)"),
+        "html": N_("Make the open report"),
+        "pdf": N_("Make the open report as PDF"),
+        "pdf_failed": N_(
+            "The PDF could not be made ({error}). Make the open report as HTML and print it from the "
+            "browser, or ask the administrator to check Chromium on the server."
+        ),
+    },
+    "closed": {
+        "subheader": N_("Closed report (DSMB)"),
+        "html": N_("Make the closed report"),
+        "pdf": N_("Make the closed report as PDF"),
+        "pdf_failed": N_(
+            "The PDF could not be made ({error}). Make the closed report as HTML and print it from the "
+            "browser, or ask the administrator to check Chromium on the server."
+        ),
+    },
+}
+"""Each kind's words, whole sentences (never 'the ' + a translated kind + ' report')."""
+
 for kind in kinds:
-    st.subheader("Closed report (DSMB)" if kind == "closed" else "Open report (pooled outcomes)")
+    subheader, make_html, make_pdf, pdf_failed = (TEXT[kind][k] for k in ("subheader", "html", "pdf", "pdf_failed"))
+    st.subheader(_(subheader))
     if kind == "closed":
-        st.markdown(":red-background[**" + report.CONFIDENTIAL + "**]")
+        st.markdown(":red-background[**" + _(report.CONFIDENTIAL) + "**]")
     left, right = st.columns(2)
     with left:
-        html_asked = st.button(f"Make the {kind} report", key=f"make-{kind}", help="HTML, charts included")
+        html_asked = st.button(_(make_html), key=f"make-{kind}", help=_("HTML, charts included"))
     with right:
-        pdf_asked = pdf_possible and st.button(f"Make the {kind} report as PDF", key=f"makepdf-{kind}")
+        pdf_asked = pdf_possible and st.button(_(make_pdf), key=f"makepdf-{kind}")
     if html_asked or pdf_asked:
         try:
-            with st.spinner("Making the report..."):
+            with st.spinner(_("Making the report...")):
                 data, file_name, mime = _make(kind, "pdf" if pdf_asked else "html")
         except report.PdfFailed as exc:
             # Chromium could not print it (missing, crashed, out of time): say so on the page
             # instead of the app's error screen; the HTML report still works
-            st.error(
-                f"The PDF could not be made ({ui.md(str(exc))}). Make the {kind} report as HTML and "
-                "print it from the browser, or ask the administrator to check Chromium on the server."
-            )
+            st.error(_(pdf_failed).format(error=ui.md(str(exc))))
         else:
             with st.container(key=f"delivered-{kind}"):
                 ui.deliver(data, file_name, mime)
     if kind == "closed":
         st.caption(
-            "The closed report reaches this browser only, over this session's connection; nothing is "
-            "kept on the server. Each one made is on the audit log, and the report prints the log's "
-            "anchor (seq and hash) for `audit verify --anchor N:H`."
+            _(
+                "The closed report reaches this browser only, over this session's connection; nothing is "
+                "kept on the server. Each one made is on the audit log, and the report prints the log's "
+                "anchor (seq and hash) for `audit verify --anchor N:H`."
+            )
         )

@@ -52,7 +52,7 @@ EXPECTED = {
         "metrics": [
             "受试者",
             "事件",
-            "中位时间",
+            "中位生存期",
             "中位随访时间",
             "迄今死亡数",
             "迄今预期死亡数（设计）",
@@ -275,7 +275,7 @@ def test_the_survival_page_in_chinese(render):
     assert "数据截止日期 **2028年6月30日**" in captions  # the date in prose, as a Chinese reader writes it
     landmark = next(d.value for d in at.dataframe if "生存率（95%置信区间）" in d.value.columns)
     assert list(landmark.columns) == ["月数", "生存率（95%置信区间）", "风险人数"]
-    assert re.fullmatch(r"\d+\.\d%（\d+\.\d%至\d+\.\d%）", landmark.iloc[0, 1])
+    assert re.fullmatch(r"\d+\.\d%（\d+\.\d%～\d+\.\d%）", landmark.iloc[0, 1])
     at_risk = next(d.value for d in at.dataframe if "0个月" in d.value.columns)
     assert all(str(c).endswith("个月") for c in at_risk.columns)
 

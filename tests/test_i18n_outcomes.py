@@ -432,3 +432,33 @@ def test_the_english_pages_are_unchanged_by_the_catalogue(render):
         "Non-inferiority **not estimable at this look** (look 1 (not yet recorded as a look); boundary z ≥" in i.value
         for i in interim.info
     )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("page", PAGES)
+def test_no_placeholder_left_unfilled(render, page, lang):
+    """A message whose {placeholder} was not filled (a template shown without .format, or a view's
+    constant that became a template) shows its braces: none on any page, in either language."""
+    at = render(page, lang)
+    texts = _texts(at) + [str(m.value) for m in at.metric]
+    texts += [f.to_csv(index=False) for f in [d.value for d in at.dataframe] + [t.value for t in at.table]]
+    left = [t for t in texts if re.search(r"\{[a-z_]*\}", t)]
+    assert not left, left
+
+
+def test_the_dfs_views_in_chinese(demo):
+    """The endpoint switched to DFS (its own captions: the censoring at the last assessment)."""
+    clear_caches()
+    at = open_page(DSMB, "closed_survival.py", timeout=180, lang="zh")
+    at.session_state["closed_endpoint"] = "dfs"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = " ".join(c.value for c in at.caption)
+    assert re.search(r"DFS在最后一次疾病评估时删失（docs/warehouse\.md）：\d+名删失受试者中有\d+名", captions)
+    clear_caches()
+    pooled = open_page(PI, "survival.py", timeout=180, lang="zh")
+    pooled.session_state["endpoint"] = "dfs"
+    pooled.run()
+    assert not pooled.exception, [e.value for e in pooled.exception]
+    assert "死亡数与设计对比" not in [s.value for s in pooled.subheader]  # OS only
+    assert [m.label for m in pooled.metric] == ["受试者", "事件", "中位生存期", "中位随访时间"]

@@ -15,6 +15,26 @@ import sys
 import time
 
 from dashboard.config import ConfigError
+from dashboard.i18n import N_, _
+
+DESCRIPTION = N_(
+    "Command line: `neo-margin` or `python -m dashboard`: demo-data, build, convert, edc-design, pull, summary, "
+    "report, users, audit, looks, bench. The closed commands (summary and report for the dsmb role) sign a DSMB "
+    "account in first (asked at the terminal, or --user NAME --password-stdin) and put the command on the audit "
+    "record before anything closed is printed or written; a refusal is recorded too and exits with 2."
+)
+"""What `--help` says (in the command's language); the demo generator's and the bench's own output
+stays English (developer tools, dashboard/devtools)."""
+
+
+def _say(message: str) -> None:
+    """A message for the person at the terminal (standard error)."""
+    print(message, file=sys.stderr)
+
+
+def _dev(text: str, **kwargs) -> None:
+    """Output of the developers' commands (demo-data, bench): English, like dashboard/devtools."""
+    print(text, **kwargs)
 
 
 def _demo_data(args) -> int:
@@ -24,7 +44,7 @@ def _demo_data(args) -> int:
     planted = write_demo_package(
         args.out, subjects=args.subjects, sites=args.sites, cutoff=args.cutoff, seed=args.seed, encoding=args.encoding
     )
-    print(
+    _dev(
         f"wrote {args.out}: {planted.get('randomized')} randomized, {planted.get('screened')} screened, "
         f"{args.sites} sites, cut-off {args.cutoff} ({time.perf_counter() - t0:.1f} s)",
         file=sys.stderr,
@@ -39,7 +59,7 @@ def _demo_data(args) -> int:
             if folder:
                 t0 = time.perf_counter()
                 writer(Path(args.out), Path(folder))
-                print(
+                _dev(
                     f"wrote the demo trial as {what} export in {folder}, with the mapping that reads it "
                     f"({time.perf_counter() - t0:.1f} s)",
                     file=sys.stderr,
@@ -47,17 +67,32 @@ def _demo_data(args) -> int:
     return 0
 
 
+def _where(file, line, column, subjid) -> str:
+    """File, line, column and subject (SUBJID, or that there is none), in the command's language."""
+    from dashboard.ingest.problems import WITHHELD
+
+    if subjid:
+        subject = _(", SUBJID {subjid}").format(subjid=_(WITHHELD) if subjid == WITHHELD else subjid)
+    else:
+        subject = _(", no SUBJID")
+    return _("{file}{line}{column}{subject}").format(
+        file=file,
+        line=_(", line {line}").format(line=line) if line is not None else "",
+        column=_(", column {column}").format(column=column) if column else "",
+        subject=subject,
+    )
+
+
 def _problem_line(p) -> str:
     """One error or warning with everything a data manager needs to raise a query: file, line,
-    column and the subject (SUBJID) beside the message."""
-    where = [str(p.file)]
-    if p.line is not None:
-        where.append(f"line {p.line}")
-    if p.column:
-        where.append(f"column {p.column}")
-    subjid = getattr(p, "subjid", None)
-    where.append(f"SUBJID {subjid}" if subjid else "no SUBJID")
-    return f"{p.severity.upper()}: {', '.join(where)}: {p.message}"
+    column and the subject (SUBJID) beside the message, in the command's language."""
+    from dashboard.ingest.problems import SEVERITY
+
+    return _("{severity}: {where}: {message}").format(
+        severity=_(SEVERITY.get(p.severity, p.severity.upper())),
+        where=_where(str(p.file), p.line, p.column, getattr(p, "subjid", None)),
+        message=p.text(),
+    )
 
 
 FINDINGS_SHOWN = 50
@@ -71,6 +106,7 @@ def _list_findings(warehouse_dir, build_dir) -> None:
 
     import pandas as pd
 
+    from dashboard.i18n import language
     from dashboard.outputs.escape import csv_bytes
     from dashboard.store import warehouse
     from dashboard.store.sql import query
@@ -81,28 +117,36 @@ def _list_findings(warehouse_dir, build_dir) -> None:
     finally:
         con.close()
     df["line"] = df["line"].astype("Int64")  # 82, not 82.0, where some findings have no line
+    # findings.csv is a record (English, as the warehouse's `message`); the listing below is in the
+    # command's language (the warehouse's `message_zh` for Chinese)
+    local = df.pop("message_zh") if "message_zh" in df else df["message"]
     path = Path(build_dir) / FINDINGS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         os.fchmod(fh.fileno(), 0o600)
         fh.write(csv_bytes(df))
-    for r in df.head(FINDINGS_SHOWN).itertuples(index=False):
-        where = [str(r.file)]
-        if pd.notna(r.line):
-            where.append(f"line {int(r.line)}")
-        if pd.notna(r.column) and r.column:
-            where.append(f"column {r.column}")
-        where.append(f"SUBJID {r.subjid}" if pd.notna(r.subjid) and r.subjid else "no SUBJID")
-        print(f"FINDING ({r.kind}): {', '.join(where)}: {r.message}")
-    more = f" (the first {FINDINGS_SHOWN} above)" if len(df) > FINDINGS_SHOWN else ""
-    print(f"all {len(df)} finding(s){more} with their subjects in {path}", file=sys.stderr)
+    for r, zh in zip(df.head(FINDINGS_SHOWN).itertuples(index=False), local, strict=False):
+        where = _where(
+            str(r.file),
+            int(r.line) if pd.notna(r.line) else None,
+            r.column if pd.notna(r.column) and r.column else None,
+            r.subjid if pd.notna(r.subjid) and r.subjid else None,
+        )
+        message = zh if language() == "zh" and isinstance(zh, str) else r.message
+        print(_("FINDING ({kind}): {where}: {message}").format(kind=_(r.kind), where=where, message=message))
+    more = _(" (the first {n} above)").format(n=FINDINGS_SHOWN) if len(df) > FINDINGS_SHOWN else ""
+    _say(_("all {n} finding(s){more} with their subjects in {path}").format(n=len(df), more=more, path=path))
 
 
 def _refused(problems, what: str, warehouse_dir) -> int:
     for p in problems:
-        print(_problem_line(p), file=sys.stderr)
+        _say(_problem_line(p))
     errors = sum(p.severity == "error" for p in problems)
-    print(f"REFUSED: {errors} error(s) in {what}; the warehouse in {warehouse_dir} was not changed", file=sys.stderr)
+    _say(
+        _("REFUSED: {errors} error(s) in {package}; the warehouse in {warehouse} was not changed").format(
+            errors=errors, package=what, warehouse=warehouse_dir
+        )
+    )
     return 2
 
 
@@ -111,30 +155,38 @@ def _convert_edc(kind: str, source, mapping, out, *, show_warnings: bool = True)
     reason was printed."""
     from dashboard.ingest.edc.convert import convert
     from dashboard.ingest.edc.mapping import MappingError
-    from dashboard.ingest.problems import PackageRefused
+    from dashboard.ingest.problems import PackageRefused, shown
 
     try:
         conv = convert(source, mapping, out, kind=kind)
     except MappingError as exc:
-        print(f"mapping error: {exc}", file=sys.stderr)
+        _say(_("mapping error: {error}").format(error=exc))
         return None, 2
     except PackageRefused as refused:
         for p in refused.problems:
-            print(_problem_line(p), file=sys.stderr)
+            _say(_problem_line(p))
         errors = sum(p.severity == "error" for p in refused.problems)
-        print(
-            f"REFUSED: {errors} error(s) converting the {kind} export in {source}; nothing was written", file=sys.stderr
+        _say(
+            _("REFUSED: {errors} error(s) converting the {kind} export in {source}; nothing was written").format(
+                errors=errors, kind=kind, source=source
+            )
         )
         return None, 2
     for w in conv.warnings if show_warnings else []:  # the build prints them with its own otherwise
-        print(_problem_line(w), file=sys.stderr)
+        _say(_problem_line(w))
     for note in conv.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(
-        f"converted the {kind} export {source} into {out} in {conv.seconds:.2f} s: "
-        + ", ".join(f"{f} {n}" for f, n in conv.rows.items())
-        + f"; {len(conv.warnings)} unmapped field(s) listed",
-        file=sys.stderr,
+        _say(_("note: {note}").format(note=shown(note)))
+    _say(
+        _(
+            "converted the {kind} export {source} into {out} in {seconds:.2f} s: {rows}; {n} unmapped field(s) listed"
+        ).format(
+            kind=kind,
+            source=source,
+            out=out,
+            seconds=conv.seconds,
+            rows=", ".join(f"{f} {n}" for f, n in conv.rows.items()),
+            n=len(conv.warnings),
+        )
     )
     return conv, None
 
@@ -159,9 +211,7 @@ def _build(args) -> int:
 
     package, provenance = args.package, None
     if bool(args.source) != bool(args.mapping):
-        print(
-            "error: --source and --mapping go together (an EDC export and the mapping that reads it)", file=sys.stderr
-        )
+        _say(_("error: --source and --mapping go together (an EDC export and the mapping that reads it)"))
         return 2
     if args.source:
         # the converted package is kept beside the warehouse (0700), the last few of them
@@ -171,7 +221,7 @@ def _build(args) -> int:
         package = converted / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{args.source}")
         conv, code = _convert_edc(args.source, args.package, args.mapping, package, show_warnings=False)
         if conv is None:
-            print(f"the warehouse in {args.warehouse} was not changed", file=sys.stderr)
+            _say(_("the warehouse in {warehouse} was not changed").format(warehouse=args.warehouse))
             return code
         provenance = {**conv.provenance, "package": str(package)}
         _prune_converted(converted)
@@ -188,22 +238,30 @@ def _build(args) -> int:
         problems = annotate(refused.problems, package) if provenance else refused.problems
         return _refused(problems, args.package, args.warehouse)
     for w in result.warnings:
-        print(_problem_line(w), file=sys.stderr)
+        _say(_problem_line(w))
     findings = sum(result.findings.values())
-    print(
-        f"published build {result.build_id} in {result.seconds:.2f} s: "
-        f"{sum(result.rows.values())} rows in {len(result.rows)} forms, "
-        f"{len(result.warnings)} warning(s), {findings} finding(s)",
-        file=sys.stderr,
+    _say(
+        _(
+            "published build {build} in {seconds:.2f} s: {rows} rows in {forms} forms, "
+            "{warnings} warning(s), {findings} finding(s)"
+        ).format(
+            build=result.build_id,
+            seconds=result.seconds,
+            rows=sum(result.rows.values()),
+            forms=len(result.rows),
+            warnings=len(result.warnings),
+            findings=findings,
+        )
     )
     for kind, n in result.findings.items():
-        print(f"  finding: {kind}: {n}", file=sys.stderr)
+        _say(_("  finding: {kind}: {n}").format(kind=_(kind), n=n))
     try:
         _list_findings(args.warehouse, result.build_dir)
     except (OSError, _duckdb_error()) as exc:
-        print(
-            f"error: build {result.build_id} is published, but its findings could not be listed: {exc}",
-            file=sys.stderr,
+        _say(
+            _("error: build {build} is published, but its findings could not be listed: {error}").format(
+                build=result.build_id, error=exc
+            )
         )
         return 1
     return 0
@@ -223,7 +281,7 @@ def _edc_design(args) -> int:
     from dashboard.ingest.edc.design import write_design
 
     for path in write_design(args.kind, Path(args.out)):
-        print(f"wrote {path}", file=sys.stderr)
+        _say(_("wrote {path}").format(path=path))
     return 0
 
 
@@ -235,9 +293,9 @@ def _pull(args) -> int:
     try:
         folder = pull_redcap(args.url, Path(args.token_file) if args.token_file else None, Path(args.out))
     except PullFailed as exc:
-        print(f"pull failed: {exc}", file=sys.stderr)
+        _say(_("pull failed: {error}").format(error=exc))
         return 2
-    print(f"saved the REDCap API responses in {folder}", file=sys.stderr)
+    _say(_("saved the REDCap API responses in {folder}").format(folder=folder))
     if args.warehouse:
         args.package, args.source, args.encoding = str(folder), "redcap", None
         return _build(args)
@@ -283,41 +341,54 @@ def _dsmb_sign_in(args, command: str):
     import getpass
 
     from dashboard.access import accounts, audit
+    from dashboard.i18n import using
+    from dashboard.ingest.problems import Msg, msg
 
     os_user = getpass.getuser()
     manifest = _manifest(args.warehouse)
-    name, password, reason = args.user, None, None
+    name, password = args.user, None
+    reason: Msg | None = None  # English on the record, the command's language on the terminal
     at_terminal = sys.stdin is not None and sys.stdin.isatty()
     if args.password_stdin and not name:
-        reason = "--password-stdin needs --user NAME"
+        reason = msg(N_("--password-stdin needs --user NAME"))
     elif not name and not at_terminal:
-        reason = (
-            f"the closed {command} needs a DSMB account: run it at a terminal (it asks for the user name "
-            "and password) or pass --user NAME --password-stdin"
+        reason = msg(
+            N_(
+                "the closed {command} needs a DSMB account: run it at a terminal (it asks for the user name "
+                "and password) or pass --user NAME --password-stdin"
+            ),
+            command=command,
         )
     else:
         if not name:
-            print("DSMB user name: ", end="", file=sys.stderr, flush=True)
+            print(_("DSMB user name: "), end="", file=sys.stderr, flush=True)
             name = sys.stdin.readline().strip()
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
         elif at_terminal:
-            password = getpass.getpass(f"password for {name}: ")
+            password = getpass.getpass(_("password for {name}: ").format(name=name))
         else:
-            reason = "no password: pass --password-stdin with the password on standard input, or run at a terminal"
+            reason = msg(
+                N_("no password: pass --password-stdin with the password on standard input, or run at a terminal")
+            )
         if not name:
-            reason = "no user name given"
+            reason = msg(N_("no user name given"))
     viewer = None
     if reason is None:
         try:
             # demo accounts only where the app takes them: demo mode, on the pinned demo build
             demo = accounts.demo_warehouse(manifest)
-            viewer = accounts.sign_in(name, password or "", demo_data=demo, manifest=manifest)
+            with using("en"):  # the refusal's words go on the record in English
+                viewer = accounts.sign_in(name, password or "", demo_data=demo, manifest=manifest)
         except accounts.SignInRefused as exc:
-            reason = str(exc)
+            reason = msg(str(exc))
         else:
             if not viewer.closed:
-                reason = f"the account {name} has the role {viewer.role}, which may not open the closed session"
+                reason = msg(
+                    N_("the account {name} has the role {role}, which may not open the closed session"),
+                    name=name,
+                    role=viewer.role,
+                )
     if reason is None:
         return viewer
     try:
@@ -325,12 +396,17 @@ def _dsmb_sign_in(args, command: str):
             "cli_sign_in_refused",
             user=name or None,
             role=None,
-            detail={"command": command, "requested_role": args.role, "reason": reason, "os_user": os_user},
+            detail={
+                "command": command,
+                "requested_role": args.role,
+                "reason": reason.render("en"),
+                "os_user": os_user,
+            },
             data_cut=_data_cut(manifest),
         )
     except audit.AuditError as exc:
-        print(f"error: the refusal could not be recorded: {exc}", file=sys.stderr)
-    print(f"refused: {reason}", file=sys.stderr)
+        _say(_("error: the refusal could not be recorded: {error}").format(error=exc))
+    _say(_("refused: {reason}").format(reason=reason.render()))
     return None
 
 
@@ -351,7 +427,11 @@ def _record_closed(action: str, viewer, args, detail: dict | None = None) -> dic
             data_cut=_data_cut(_manifest(args.warehouse)),
         )
     except audit.AuditError as exc:
-        print(f"error: the closed {action} cannot be put on the record, so it is not given: {exc}", file=sys.stderr)
+        _say(
+            _("error: the closed {action} cannot be put on the record, so it is not given: {error}").format(
+                action=action, error=exc
+            )
+        )
         return None
 
 
@@ -370,7 +450,7 @@ def _summary(args) -> int:
     try:
         out = summary(args.warehouse, viewer)
     except (AccessDenied, NoWarehouse) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(_("error: {error}").format(error=exc))
         return 2
     if closed and not _record_closed("cli_summary_closed", viewer, args):
         return 2
@@ -391,11 +471,9 @@ def _bench(args) -> int:
         from dashboard.devtools.bench import bench_edc
 
         r = bench_edc(args.subjects, args.sites, work)
-        print(
-            f"EDC exports in: {args.subjects} subjects, {args.sites} sites (convert + build, each in its own process)"
-        )
+        _dev(f"EDC exports in: {args.subjects} subjects, {args.sites} sites (convert + build, each in its own process)")
         for kind, t in r.items():
-            print(
+            _dev(
                 f"  {kind:<7} source {t['source_mb']:7.1f} MB  convert {t['convert_seconds']:6.2f} s "
                 f"(peak RSS {t['convert_peak_rss_mb']} MB)  build {t['build_seconds']:6.2f} s  "
                 f"total {t['total_seconds']:6.2f} s"
@@ -445,17 +523,17 @@ def _bench(args) -> int:
         return 0
     for r in results:
         b = r["build"]
-        print(f"{r['subjects']} subjects, {r['sites']} sites ({r['package_mb']} MB of CSV, {r['cpus']} cpus)")
-        print(
+        _dev(f"{r['subjects']} subjects, {r['sites']} sites ({r['package_mb']} MB of CSV, {r['cpus']} cpus)")
+        _dev(
             f"  build {b['seconds']:.2f} s  floor {b['floor_seconds']:.2f} s  ratio {b['ratio']:.2f}  "
             f"peak RSS {b['peak_rss_mb']:.0f} MB"
         )
         for step, secs in b["steps"].items():
-            print(f"    {step:<60} {secs:6.2f} s")
+            _dev(f"    {step:<60} {secs:6.2f} s")
         if "browser" in r:
-            print(f"  {'browser, click to idle':<32} {'first s':>8} {'again s':>8}")
+            _dev(f"  {'browser, click to idle':<32} {'first s':>8} {'again s':>8}")
             for page, t in r["browser"].items():
-                print(
+                _dev(
                     f"  {page:<32} {t.get('first_seconds_to_idle', t['seconds_to_idle']):8.3f} "
                     f"{t.get('returning_seconds_to_idle', float('nan')):8.3f}"
                     + (
@@ -467,7 +545,7 @@ def _bench(args) -> int:
             for key in ("concurrency", "concurrency_chromium"):
                 if key in r:
                     c = r[key]
-                    print(
+                    _dev(
                         f"  {key} ({c['client']} clients): {c['sessions']} sessions for {c['seconds']:.0f} s: "
                         f"{c['page_opens']} page opens, p50 {c['p50_seconds']} s, p95 {c['p95_seconds']} s, "
                         f"max {c['max_seconds']} s, errors {c['errors']}"
@@ -478,12 +556,12 @@ def _bench(args) -> int:
                         )
                     )
                     for e in c["error_samples"]:
-                        print(f"    {e}")
-            print(f"  server memory: {r['server_memory']}")
+                        _dev(f"    {e}")
+            _dev(f"  server memory: {r['server_memory']}")
         if "pages" in r:
-            print(f"  {'page (AppTest, server side)':<32} {'cold s':>8} {'warm s':>8}")
+            _dev(f"  {'page (AppTest, server side)':<32} {'cold s':>8} {'warm s':>8}")
             for page, t in r["pages"].items():
-                print(f"  {page:<32} {t['cold_seconds']:8.3f} {t['warm_seconds']:8.3f}")
+                _dev(f"  {page:<32} {t['cold_seconds']:8.3f} {t['warm_seconds']:8.3f}")
     return 0
 
 
@@ -492,10 +570,19 @@ def _password(args) -> str:
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("password: ")
-    if first != getpass.getpass("again: "):
-        raise SystemExit("the passwords differ")
+    first = getpass.getpass(_("password: "))
+    if first != getpass.getpass(_("again: ")):
+        raise SystemExit(_("the passwords differ"))
     return first
+
+
+# what `users ACTION NAME` says when it is done (the action's English is the audit record's)
+USERS_DONE = {
+    "add": N_("add: {name}"),
+    "remove": N_("remove: {name}"),
+    "passwd": N_("passwd: {name}"),
+    "language": N_("language: {name}"),
+}
 
 
 def _users(args) -> int:
@@ -508,13 +595,11 @@ def _users(args) -> int:
         if args.action == "list":
             for u in accounts.list_users():
                 wait = accounts.throttle_wait(u["username"])
-                print(
-                    f"{u['username']:<24} {u['role']:<13} {u['site'] or '':<5} "
-                    f"{f'next sign-in attempt waits {wait:.0f} s' if wait else ''}"
-                )
+                waits = _("next sign-in attempt waits {seconds:.0f} s").format(seconds=wait) if wait else ""
+                print(f"{u['username']:<24} {u['role']:<13} {u['site'] or '':<5} {waits}")
             return 0
         if not args.name:
-            raise accounts.AccountError("name the user")
+            raise accounts.AccountError(_("name the user"))
         if args.action == "add":
             accounts.add_user(args.name, args.role or "", _password(args), site=args.site)
             detail = {"user": args.name, "role": args.role, "site": args.site}
@@ -531,14 +616,18 @@ def _users(args) -> int:
             accounts.set_password(args.name, _password(args))
             detail = {"user": args.name}
     except accounts.AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(_("error: {error}").format(error=exc))
         return 2
     try:
         audit.append(f"user {args.action}", user=operator, role="cli", detail=detail)
     except audit.AuditError as exc:
-        print(f"error: {args.action} {args.name} was done but could not be put on the record: {exc}", file=sys.stderr)
+        _say(
+            _("error: {action} {name} was done but could not be put on the record: {error}").format(
+                action=args.action, name=args.name, error=exc
+            )
+        )
         return 2
-    print(f"{args.action}: {args.name}", file=sys.stderr)
+    _say(_(USERS_DONE[args.action]).format(name=args.name))
     return 0
 
 
@@ -549,17 +638,20 @@ def _audit(args) -> int:
         try:
             key, created = audit.init_key()
         except audit.AuditError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _say(_("error: {error}").format(error=exc))
             return 2
-        print(f"{'made' if created else 'kept'} the audit key {key} (0600, folder 0700)", file=sys.stderr)
+        if created:
+            _say(_("made the audit key {key} (0600, folder 0700)").format(key=key))
+        else:
+            _say(_("kept the audit key {key} (0600, folder 0700)").format(key=key))
         return 0
     if args.action == "verify":
         try:
             check = audit.check(warehouse=args.warehouse, anchors=args.anchor or ())
         except ValueError as exc:  # an --anchor that is not SEQ:HASH
-            print(f"error: {exc}", file=sys.stderr)
+            _say(_("error: {error}").format(error=exc))
             return 2
-        print(("OK: " if check.ok else "TAMPERED: ") + check.message)
+        print((_("OK: {message}") if check.ok else _("TAMPERED: {message}")).format(message=check.message))
         return 0 if check.ok else 1
     for e in audit.read(lenient=True)[-args.last :]:
         print(
@@ -589,7 +681,7 @@ def _report(args) -> int:
         viewer.require_trial_data()
         con = warehouse.connect(args.warehouse, closed=viewer.closed)
     except (AccessDenied, warehouse.NoWarehouse) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(_("error: {error}").format(error=exc))
         return 2
     out = Path(args.out)
     kind = "closed" if viewer.closed and not args.open else "open"
@@ -622,7 +714,10 @@ def _report(args) -> int:
             detail={**detail, "via": "command line"},
             data_cut={"build_id": m.get("build_id"), "cutoff": m.get("cutoff")},
         )
-    print(f"wrote the {kind} report: {out}", file=sys.stderr)
+    if kind == "closed":
+        _say(_("wrote the closed report: {file}").format(file=out))
+    else:
+        _say(_("wrote the open report: {file}").format(file=out))
     return 0
 
 
@@ -650,16 +745,26 @@ def _looks(args) -> int:
         for lk in looks.held():
             cut = lk["data_cut"] or {}
             print(
-                f"look {lk['look']}: fraction {lk['fraction']:.3f} ({lk['events']} deaths)"
-                f"{' FINAL' if lk['final'] else ''}, data cut {cut.get('cutoff')} (build {cut.get('build_id')}), "
-                f"recorded by {lk['recorded_by']} at {lk['time']}"
+                _(
+                    "look {look}: fraction {fraction:.3f} ({events} deaths){final}, data cut {cutoff} "
+                    "(build {build}), recorded by {user} at {time}"
+                ).format(
+                    look=lk["look"],
+                    fraction=lk["fraction"],
+                    events=lk["events"],
+                    final=_(" FINAL") if lk["final"] else "",
+                    cutoff=cut.get("cutoff"),
+                    build=cut.get("build_id"),
+                    user=lk["recorded_by"],
+                    time=lk["time"],
+                )
             )
         return 0
     cfg = load_trial()
     try:
         con = warehouse.connect(args.warehouse, closed=True)
     except warehouse.NoWarehouse as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(_("error: {error}").format(error=exc))
         return 2
     try:
         deaths = int(scalar(con, "closed/look_deaths") or 0)
@@ -676,16 +781,21 @@ def _looks(args) -> int:
             final=args.final,
         )
     except looks.LookError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
+        _say(_("refused: {reason}").format(reason=exc))
         return 2
     d = entry["detail"]
-    print(f"recorded look {d['look']}: fraction {fraction:.3f} ({deaths} deaths){' FINAL' if args.final else ''}")
+    print(
+        _("recorded look {look}: fraction {fraction:.3f} ({events} deaths){final}").format(
+            look=d["look"], fraction=fraction, events=deaths, final=_(" FINAL") if args.final else ""
+        )
+    )
     return 0
 
 
 def _i18n(args) -> int:
     """The message catalogues (dashboard/i18n): extract the code's messages into the .po files,
-    fill translations in, compile them, or list what is missing (unwrapped English, untranslated)."""
+    fill translations in, compile them, or list what is missing (unwrapped English, untranslated).
+    Its output is the translators' and developers' tool, in English (_dev)."""
     import json
 
     from dashboard.i18n import catalogue, unwrapped
@@ -693,26 +803,26 @@ def _i18n(args) -> int:
     domains = [args.domain] if args.domain else list(catalogue.DOMAINS)
     if args.action == "extract":
         for domain in domains:
-            print(f"{domain}: {catalogue.update(domain)}")
+            _dev(f"{domain}: {catalogue.update(domain)}")
         return 0
     if args.action == "fill":
         if not args.domain or not args.file:
-            print("fill needs --domain and a FILE (JSON: {English: Chinese})", file=sys.stderr)
+            _dev("fill needs --domain and a FILE (JSON: {English: Chinese})", file=sys.stderr)
             return 2
         done, unknown = catalogue.fill(args.domain, json.loads(open(args.file, encoding="utf-8").read()))
-        print(f"{done} set; not in {args.domain}.po: {unknown}")
+        _dev(f"{done} set; not in {args.domain}.po: {unknown}")
         return 1 if unknown else 0
     if args.action == "compile":
         for path in catalogue.compile_all():
-            print(path)
+            _dev(path)
         return 0
     found = [str(u) for u in unwrapped.find(domains=domains)]
     if args.action == "unwrapped":
-        print("\n".join(found))
+        _dev("\n".join(found))
         return 1 if found else 0
     missing = catalogue.problems(domains)
-    print("\n".join(found + missing))
-    print(f"{len(found)} unwrapped, {len(missing)} not translated", file=sys.stderr)
+    _dev("\n".join(found + missing))
+    _dev(f"{len(found)} unwrapped, {len(missing)} not translated", file=sys.stderr)
     return 1 if found or missing else 0
 
 
@@ -720,105 +830,113 @@ def _credentials(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--user",
         default=None,
-        help="dsmb role: the DSMB account to sign in as (without it the command asks at the terminal)",
+        help=_("dsmb role: the DSMB account to sign in as (without it the command asks at the terminal)"),
     )
     p.add_argument(
         "--password-stdin",
         action="store_true",
-        help="dsmb role: read the account's password from the first line of standard input (automation)",
+        help=_("dsmb role: read the account's password from the first line of standard input (automation)"),
     )
 
 
 def parser() -> argparse.ArgumentParser:
     # `neo-margin` (the console script) or `python -m dashboard`, whichever was typed
     invoked = os.path.basename(sys.argv[0])
-    p = argparse.ArgumentParser(prog=invoked if invoked == "neo-margin" else "python -m dashboard", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog=invoked if invoked == "neo-margin" else "python -m dashboard", description=_(DESCRIPTION)
+    )
     p.add_argument(
         "--lang",
         default=None,
-        help="the language of messages and reports: zh or en (default: NEO_MARGIN_LANG, else LANG, else en)",
+        help=_("the language of messages and reports: zh or en (default: NEO_MARGIN_LANG, else LANG, else en)"),
     )
     sub = p.add_subparsers(dest="command", required=True)
+    # --lang is taken after the command too (`build PKG --warehouse W --lang zh`); main() reads it
+    lang = argparse.ArgumentParser(add_help=False)
+    lang.add_argument("--lang", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    d = sub.add_parser("demo-data", help="write a synthetic Neo-Margin export package")
-    d.add_argument("out", help="folder to write the package into")
-    d.add_argument("--subjects", type=int, default=300, help="randomized subjects (default 300)")
-    d.add_argument("--sites", type=int, default=12, help="sites (default 12)")
+    def add(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[lang], **kwargs)
+
+    d = add("demo-data", help=_("write a synthetic Neo-Margin export package"))
+    d.add_argument("out", help=_("folder to write the package into"))
+    d.add_argument("--subjects", type=int, default=300, help=_("randomized subjects (default 300)"))
+    d.add_argument("--sites", type=int, default=12, help=_("sites (default 12)"))
     d.add_argument(
         "--cutoff",
         type=dt.date.fromisoformat,
         default=dt.date(2028, 6, 30),
-        help="data cut-off date YYYY-MM-DD (default 2028-06-30)",
+        help=_("data cut-off date YYYY-MM-DD (default 2028-06-30)"),
     )
     d.add_argument("--seed", type=int, default=20260101)
-    d.add_argument("--encoding", default="utf-8", help="utf-8 (default), utf-8-sig or gb18030")
-    d.add_argument("--redcap", default=None, help="also write the demo trial as a REDCap export into this folder")
-    d.add_argument("--odm", default=None, help="also write the demo trial as a CDISC ODM export into this folder")
+    d.add_argument("--encoding", default="utf-8", help=_("utf-8 (default), utf-8-sig or gb18030"))
+    d.add_argument("--redcap", default=None, help=_("also write the demo trial as a REDCap export into this folder"))
+    d.add_argument("--odm", default=None, help=_("also write the demo trial as a CDISC ODM export into this folder"))
     d.set_defaults(func=_demo_data)
 
-    b = sub.add_parser("build", help="validate an export package and publish it as the warehouse")
-    b.add_argument("package", help="a folder, a .zip or an .xlsx export package (or, with --source, an EDC export)")
-    b.add_argument("--warehouse", required=True, help="the warehouse folder")
-    b.add_argument("--encoding", default=None, help="the CSV encoding, when detection should not decide")
+    b = add("build", help=_("validate an export package and publish it as the warehouse"))
+    b.add_argument("package", help=_("a folder, a .zip or an .xlsx export package (or, with --source, an EDC export)"))
+    b.add_argument("--warehouse", required=True, help=_("the warehouse folder"))
+    b.add_argument("--encoding", default=None, help=_("the CSV encoding, when detection should not decide"))
     b.add_argument(
         "--source",
         choices=["redcap", "odm"],
         default=None,
-        help="PACKAGE is a REDCap or ODM export: convert it through --mapping first (docs/edc.md)",
+        help=_("PACKAGE is a REDCap or ODM export: convert it through --mapping first (docs/edc.md)"),
     )
-    b.add_argument("--mapping", default=None, help="with --source: the mapping file (TOML)")
+    b.add_argument("--mapping", default=None, help=_("with --source: the mapping file (TOML)"))
     b.set_defaults(func=_build)
 
-    cv = sub.add_parser("convert", help="convert a REDCap or CDISC ODM export into an export package")
+    cv = add("convert", help=_("convert a REDCap or CDISC ODM export into an export package"))
     cv.add_argument("kind", choices=["redcap", "odm"])
-    cv.add_argument("source", help="the folder holding the export (records.csv, dictionary.csv / export.xml)")
-    cv.add_argument("--mapping", required=True, help="the mapping file (TOML, docs/edc.md)")
-    cv.add_argument("--out", required=True, help="the package folder to write (new or empty)")
+    cv.add_argument("source", help=_("the folder holding the export (records.csv, dictionary.csv / export.xml)"))
+    cv.add_argument("--mapping", required=True, help=_("the mapping file (TOML, docs/edc.md)"))
+    cv.add_argument("--out", required=True, help=_("the package folder to write (new or empty)"))
     cv.set_defaults(func=_convert)
 
-    ed = sub.add_parser("edc-design", help="write the REDCap data dictionary or ODM metadata (and mapping) of our spec")
+    ed = add("edc-design", help=_("write the REDCap data dictionary or ODM metadata (and mapping) of our spec"))
     ed.add_argument("kind", choices=["redcap", "odm"])
-    ed.add_argument("--out", required=True, help="the folder to write into")
+    ed.add_argument("--out", required=True, help=_("the folder to write into"))
     ed.set_defaults(func=_edc_design)
 
-    pl = sub.add_parser("pull", help="fetch a REDCap project's exports through its API, then convert (and build)")
+    pl = add("pull", help=_("fetch a REDCap project's exports through its API, then convert (and build)"))
     pl.add_argument("kind", choices=["redcap"])
-    pl.add_argument("--url", required=True, help="the REDCap API URL (https://.../api/)")
+    pl.add_argument("--url", required=True, help=_("the REDCap API URL (https://.../api/)"))
     pl.add_argument(
-        "--token-file", default=None, help="a file (mode 0600) holding the API token; else NEO_MARGIN_REDCAP_TOKEN"
+        "--token-file", default=None, help=_("a file (mode 0600) holding the API token; else NEO_MARGIN_REDCAP_TOKEN")
     )
-    pl.add_argument("--mapping", required=True, help="the mapping file that reads the project's exports")
-    pl.add_argument("--out", required=True, help="the folder that keeps the dated raw responses")
-    pl.add_argument("--warehouse", default=None, help="also build the warehouse from the pull")
+    pl.add_argument("--mapping", required=True, help=_("the mapping file that reads the project's exports"))
+    pl.add_argument("--out", required=True, help=_("the folder that keeps the dated raw responses"))
+    pl.add_argument("--warehouse", default=None, help=_("also build the warehouse from the pull"))
     pl.set_defaults(func=_pull)
 
-    s = sub.add_parser("summary", help="print the figures a role sees, as JSON")
+    s = add("summary", help=_("print the figures a role sees, as JSON"))
     s.add_argument("--warehouse", required=True)
     s.add_argument("--role", required=True)
-    s.add_argument("--site", default=None, help="the site, for the site role")
+    s.add_argument("--site", default=None, help=_("the site, for the site role"))
     _credentials(s)
     s.set_defaults(func=_summary)
-    r = sub.add_parser("report", help="write the open (pooled) or, for dsmb, the closed report")
+    r = add("report", help=_("write the open (pooled) or, for dsmb, the closed report"))
     r.add_argument("--warehouse", required=True)
     r.add_argument("--role", required=True)
     r.add_argument("--site", default=None)
-    r.add_argument("--out", required=True, help="FILE.html, or FILE.pdf (printed by headless Chromium)")
-    r.add_argument("--open", action="store_true", help="the open report even for the dsmb role")
+    r.add_argument("--out", required=True, help=_("FILE.html, or FILE.pdf (printed by headless Chromium)"))
+    r.add_argument("--open", action="store_true", help=_("the open report even for the dsmb role"))
     _credentials(r)
     r.set_defaults(func=_report)
 
-    u = sub.add_parser("users", help="manage local accounts (users file: NEO_MARGIN_USERS)")
+    u = add("users", help=_("manage local accounts (users file: NEO_MARGIN_USERS)"))
     u.add_argument("action", choices=["add", "remove", "list", "passwd", "language"])
     u.add_argument("name", nargs="?")
     u.add_argument("--role")
     u.add_argument("--site")
-    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    u.add_argument("--language", default=None, help="the user's language, zh or en")
+    u.add_argument("--password-stdin", action="store_true", help=_("read the password from standard input"))
+    u.add_argument("--language", default=None, help=_("the user's language, zh or en"))
     u.set_defaults(func=_users)
 
-    a = sub.add_parser(
+    a = add(
         "audit",
-        help="make the audit key (init), verify or show the audit log (NEO_MARGIN_AUDIT, key NEO_MARGIN_AUDIT_KEY)",
+        help=_("make the audit key (init), verify or show the audit log (NEO_MARGIN_AUDIT, key NEO_MARGIN_AUDIT_KEY)"),
     )
     a.add_argument("action", choices=["init", "verify", "show"])
     a.add_argument("--last", type=int, default=50)
@@ -826,36 +944,38 @@ def parser() -> argparse.ArgumentParser:
         "--anchor",
         action="append",
         metavar="SEQ:HASH",
-        help='verify: an anchor the log must still hold, as printed in a closed report ("seq N, hash H" '
-        "is taken too; repeatable)",
+        help=_(
+            'verify: an anchor the log must still hold, as printed in a closed report ("seq N, hash H" '
+            "is taken too; repeatable)"
+        ),
     )
     a.add_argument(
         "--warehouse",
         default=None,
-        help="verify: check the anchors of this warehouse's build manifests (default NEO_MARGIN_WAREHOUSE)",
+        help=_("verify: check the anchors of this warehouse's build manifests (default NEO_MARGIN_WAREHOUSE)"),
     )
     a.set_defaults(func=_audit)
 
-    lk = sub.add_parser("looks", help="the DSMB's looks on the record: list them, or record this data cut as one")
+    lk = add("looks", help=_("the DSMB's looks on the record: list them, or record this data cut as one"))
     lk.add_argument("action", choices=["list", "record"])
     lk.add_argument("--warehouse", required=True)
-    lk.add_argument("--final", action="store_true", help="this look is the final analysis")
+    lk.add_argument("--final", action="store_true", help=_("this look is the final analysis"))
     _credentials(lk)
     lk.set_defaults(func=_looks)
-    m = sub.add_parser("bench", help="measure the build against DuckDB's floor (prints numbers)")
+    m = add("bench", help=_("measure the build against DuckDB's floor (prints numbers)"))
     m.add_argument("--subjects", type=int, default=300)
     m.add_argument("--sites", type=int, default=12)
     m.add_argument("--repeats", type=int, default=3)
     m.add_argument("--workdir", default="data/bench")
     m.add_argument("--json", action="store_true")
-    m.add_argument("--no-pages", action="store_true", help="only the build")
+    m.add_argument("--no-pages", action="store_true", help=_("only the build"))
     m.add_argument(
-        "--edc", action="store_true", help="convert and build the REDCap and ODM exports against the spec build"
+        "--edc", action="store_true", help=_("convert and build the REDCap and ODM exports against the spec build")
     )
     m.add_argument(
         "--browser",
         action="store_true",
-        help="also time pages in Chromium and run concurrent sessions against a real server",
+        help=_("also time pages in Chromium and run concurrent sessions against a real server"),
     )
     m.add_argument("--sessions", type=int, default=20)
     m.add_argument("--seconds", type=float, default=60.0)
@@ -863,14 +983,16 @@ def parser() -> argparse.ArgumentParser:
         "--load",
         choices=["websocket", "chromium", "both"],
         default="both",
-        help="concurrent sessions as websocket clients (the server alone), as Chromium pages "
-        "(renderers on the same cores), or both (default)",
+        help=_(
+            "concurrent sessions as websocket clients (the server alone), as Chromium pages "
+            "(renderers on the same cores), or both (default)"
+        ),
     )
     m.set_defaults(func=_bench)
-    t = sub.add_parser("i18n", help="the message catalogues: extract, compile, check (or list unwrapped English)")
+    t = add("i18n", help=_("the message catalogues: extract, compile, check (or list unwrapped English)"))
     t.add_argument("action", choices=["extract", "fill", "compile", "check", "unwrapped"])
-    t.add_argument("file", nargs="?", help="fill: a JSON file {English: Chinese}")
-    t.add_argument("--domain", default=None, help="one catalogue (dashboard/i18n DOMAINS); default all")
+    t.add_argument("file", nargs="?", help=_("fill: a JSON file {English: Chinese}"))
+    t.add_argument("--domain", default=None, help=_("one catalogue (dashboard/i18n DOMAINS); default all"))
     t.set_defaults(func=_i18n)
     return p
 
@@ -900,14 +1022,31 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)
     from dashboard import i18n
 
+    asked = language(sys.argv[1:] if argv is None else argv)
     try:
-        i18n.set_language(language(sys.argv[1:] if argv is None else argv))
-    except i18n.UnknownLanguage as exc:
-        print(exc, file=sys.stderr)
+        i18n.set_language(asked)
+    except i18n.UnknownLanguage:
+        # refused in the locale's language when it is one we have (LANG=zh_CN.UTF-8 --lang xx), else English
+        i18n.set_language(_fallback_language())
+        _say(
+            _("unknown language {language}: choose one of {languages}").format(
+                language=repr(asked), languages=", ".join(i18n.LANGUAGES)
+            )
+        )
         return 2
     args = parser().parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        _say(_("configuration error: {error}").format(error=exc))
         return 3
+
+
+def _fallback_language() -> str:
+    from dashboard import i18n
+
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        code = i18n.normalize(os.environ.get(var))
+        if code:
+            return code
+    return i18n.DEFAULT

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dashboard.i18n import _
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRIAL_CONFIG = PROJECT_ROOT / "trial.toml"
 CRF_SPEC = Path(__file__).resolve().parent / "crf_spec.toml"
@@ -200,23 +202,25 @@ class TrialConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> TrialConfig:
         if len(self.randomization.ratio) != len(self.arms):
-            raise ValueError("randomization.ratio needs one number per arm")
+            raise ValueError(_("randomization.ratio needs one number per arm"))
         codes = [c.code for c in self.eligibility]
         if len(set(codes)) != len(codes):
-            raise ValueError("eligibility: a criterion code appears twice")
+            raise ValueError(_("eligibility: a criterion code appears twice"))
         for c in self.eligibility:
             if c.check and not (QUERIES / "eligibility" / f"{c.check}.sql").exists():
-                raise ValueError(f"eligibility {c.code}: no query queries/eligibility/{c.check}.sql")
+                raise ValueError(
+                    _("eligibility {code}: no query queries/eligibility/{check}.sql").format(code=c.code, check=c.check)
+                )
         colors = [a.color.lower() for a in self.arms]
         if len(set(colors)) != len(colors):
-            raise ValueError("arms: two arms share a colour")
+            raise ValueError(_("arms: two arms share a colour"))
         if not any(r.closed for r in self.roles.values()):
-            raise ValueError("roles: no role may open the closed session")
+            raise ValueError(_("roles: no role may open the closed session"))
         unknown = set(self.access.oidc_role_map.values()) - set(self.roles)
         if unknown:
-            raise ValueError(f"access.oidc_role_map names unknown roles: {sorted(unknown)}")
+            raise ValueError(_("access.oidc_role_map names unknown roles: {roles}").format(roles=sorted(unknown)))
         if any(not 0 < f < 1 for f in self.design.interim_fractions):
-            raise ValueError("design.interim_fractions must lie between 0 and 1")
+            raise ValueError(_("design.interim_fractions must lie between 0 and 1"))
         return self
 
     # Convenience views used across the code.
@@ -318,17 +322,20 @@ def _load(path: Path, model: type[BaseModel]):
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
+        raise ConfigError(_("{path}: file not found").format(path=path)) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(_("{path}: not valid TOML: {reason}").format(path=path, reason=exc)) from exc
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            # the key, and pydantic's words (English) or ours (the validators above, translated)
+            where = ".".join(str(p) for p in err["loc"]) or _("(top level)")
             lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(lines)) from exc
+        raise ConfigError(
+            _("{path}: invalid configuration\n{problems}").format(path=path, problems="\n".join(lines))
+        ) from exc
 
 
 @lru_cache(maxsize=4)

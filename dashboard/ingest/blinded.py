@@ -240,25 +240,34 @@ def determined_subjects(subjects: pd.DataFrame, allocation: pd.DataFrame, arm_co
     return len(hit)
 
 
-def blinded_variants(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
-    """The build's tables that blinded roles read in place of the closed ones: allocation_blinded
-    (allocation under the cell rule), pooled_by_site (pooled-only facts per site), and the build's
-    record tables with any cell that may name the arm withheld (<table>_blinded)."""
+def scrub_records(con: duckdb.DuckDBPyConnection, cfg: TrialConfig, tables=RECORDS) -> None:
+    """<table>_blinded for each of the build's record tables: a text cell that may name the arm
+    withheld (blinding.FREE_TEXT_MARK), and a message withheld in both languages wherever it is
+    withheld in one (BILINGUAL)."""
     from dashboard.access import freetext
-    from dashboard.access.blinding import FREE_TEXT_MARK, suppress_by_group
-    from dashboard.access.blinding import MERGED as MERGED_SITES
-    from dashboard.ingest.derive import frame_table
+    from dashboard.access.blinding import FREE_TEXT_MARK
     from dashboard.ingest.publish import columns as table_columns
     from dashboard.store.sql import render
 
     freetext.register(con, cfg, freetext.UDF)
-    for table in RECORDS:
+    for table in tables:
         cols = [{"name": c, "text": t == "VARCHAR"} for c, t in table_columns(con, table, with_types=True)]
         con.execute(render("blinded/scrubbed", table=table, columns=cols, match=freetext.UDF, mark=FREE_TEXT_MARK))
         names = {c["name"].lower() for c in cols}
         pairs = [[en, zh] for en, zh in BILINGUAL.items() if en in names and zh in names]
         if pairs:
             con.execute(render("ingest/withhold_together", table=f"{table}_blinded", pairs=pairs, mark=FREE_TEXT_MARK))
+
+
+def blinded_variants(con: duckdb.DuckDBPyConnection, cfg: TrialConfig) -> None:
+    """The build's tables that blinded roles read in place of the closed ones: allocation_blinded
+    (allocation under the cell rule), pooled_by_site (pooled-only facts per site), and the build's
+    record tables with any cell that may name the arm withheld (<table>_blinded)."""
+    from dashboard.access.blinding import MERGED as MERGED_SITES
+    from dashboard.access.blinding import suppress_by_group
+    from dashboard.ingest.derive import frame_table
+
+    scrub_records(con, cfg)
     arm_cols = [f"n_{a.key}" for a in cfg.arms]
     wide = con.execute(query("blinded/allocation_full")).df()
     frame_table(con, "allocation_blinded", suppress_allocation(wide, arm_cols, cfg))

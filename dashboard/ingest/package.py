@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dashboard.i18n import N_
-from dashboard.ingest.problems import Msg, Problem, msg
+from dashboard.ingest.problems import Enumeration, Msg, Problem, msg
 
 UTF8_BOM = codecs.BOM_UTF8
 # Encodings tried in order when none is given: the spec names UTF-8 (BOM or not) and the
@@ -171,7 +171,7 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
             if not GB_FAMILY & set(opinion) or common < GB2312_SHARE:
                 offset = next(i for i, b in enumerate(raw) if b > 127)
                 line, column = _locate(raw, offset, "latin-1")
-                shown = [Msg(N_("GB18030 (decodes without error)")), *opinion[:CANDIDATES_SHOWN]]
+                shown = Enumeration([Msg(N_("GB18030 (decodes without error)")), *opinion[:CANDIDATES_SHOWN]])
                 return (
                     "",
                     enc,
@@ -201,7 +201,10 @@ def decode(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str
     if not encoding and not raw.startswith(UTF8_BOM):
         opinion = second_opinion(raw)
         if opinion:
-            hint = msg(N_("; charset-normalizer's candidates: {candidates}"), candidates=opinion[:CANDIDATES_SHOWN])
+            hint = msg(
+                N_("; charset-normalizer's candidates: {candidates}"),
+                candidates=Enumeration(opinion[:CANDIDATES_SHOWN]),
+            )
     return (
         "",
         enc,

@@ -26,6 +26,11 @@ def _list_separator() -> str:
     return "，" if language() == "zh" else ", "
 
 
+class Enumeration(tuple):
+    """Values listed in a message (codes, encodings): ', ' in English, '、' in Chinese (a list
+    of phrases, a Python list, takes the comma: '，')."""
+
+
 @dataclass(frozen=True)
 class Msg:
     """A message in either language: its English template (the catalogue's msgid, marked with
@@ -64,6 +69,8 @@ def _shown(value):
         return value._render()
     if isinstance(value, English):
         return value.msg._render()
+    if isinstance(value, Enumeration):
+        return ("、" if language() == "zh" else ", ").join(str(_shown(v)) for v in value)
     if isinstance(value, (list, tuple)):
         return _list_separator().join(str(_shown(v)) for v in value)
     if isinstance(value, str) and value == WITHHELD:

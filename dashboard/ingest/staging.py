@@ -22,7 +22,7 @@ import duckdb
 from dashboard.config import Column, CrfSpec, Form
 from dashboard.i18n import N_
 from dashboard.ingest.package import FormFile, OpenedPackage
-from dashboard.ingest.problems import WITHHELD, Msg, Problem, Quoting, joined, msg
+from dashboard.ingest.problems import WITHHELD, Enumeration, Msg, Problem, Quoting, joined, msg
 from dashboard.store.sql import ident, lit, render  # noqa: F401  (ident, lit: used by clean and build)
 
 MAX_LINES_PER_PROBLEM = 20  # lines listed for one kind of problem in one column
@@ -467,7 +467,7 @@ def _check_form(con, form_name: str, lf: LoadedForm, spec: CrfSpec, quoting: Quo
     # column's codes, pattern and bounds fill it
     facts = {
         c["name"]: {
-            "codes": list(c["codes"] or []),
+            "codes": Enumeration(c["codes"] or []),
             "pattern": c["pattern"],
             "min": c["min_text"],
             "max": c["max_text"],

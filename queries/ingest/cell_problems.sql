@@ -4,8 +4,8 @@
     SUBJID or SCRNID column, or none). `columns`: the spec columns present in the file, each
     {name, required, type, codes, show_codes, pattern, min, max}; `type_words`: type -> words.
     The codes of a column blinded roles may not read are not listed (they may be the arms).
-    `problem` is the message's English template (a catalogue msgid): the build fills {codes},
-    {pattern}, {min} and {max} from the column's spec in the reader's language. -#}
+    `problem` is the English template of the message (a catalogue msgid): the build fills {codes},
+    {pattern}, {min} and {max} from the spec of the column, in the language of the reader. -#}
 {%- set raw, typed = ("raw_" ~ form) | ident, ("typed_" ~ form) | ident -%}
 select p._row, p.col, p.val, p.problem, p.n,
        {{ ("nullif(trim(s." ~ (subject | ident) ~ "), '')") if subject else "null::varchar" }} as subject

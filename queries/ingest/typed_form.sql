@@ -33,7 +33,7 @@ create or replace table {{ ("typed_" ~ form) | ident }} as select
 {% endif %}
       end as {{ (name ~ "_imputed") | ident }}
 {% elif c.type == "datetime" %}
-    {#- ISO 8601 date or date-time; DuckDB's cast accepts 'T' or space and drops an offset #}
+    {#- ISO 8601 date or date-time; the DuckDB cast accepts 'T' or space and drops an offset #}
     , case when length({{ v }}) >= 10 and substr({{ v }}, 5, 1) = '-' and substr({{ v }}, 8, 1) = '-'
            then try_cast({{ v }} as timestamp) end as {{ name | ident }}
 {% elif c.type == "integer" %}

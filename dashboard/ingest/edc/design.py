@@ -63,6 +63,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from dashboard.config import Column, CrfSpec, load_crf_spec
+from dashboard.i18n import _
 
 # REDCap's data dictionary, 18 columns in the order of its import format
 DICTIONARY_HEADER = [
@@ -425,6 +426,10 @@ class RedcapColumn:
     fields: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
 
+    @property
+    def _name(self) -> str:
+        return f"{self.form}.{self.column}"
+
     def encode(self, value: str) -> dict[str, str]:
         """Our value as the REDCap raw values of the column's fields (the records export);
         ValueError when the design has no way to hold it."""
@@ -433,16 +438,22 @@ class RedcapColumn:
         f = self.fields
         if self.how == "coded":
             if value not in self.codes:
-                raise ValueError(f"{self.form}.{self.column}: {value!r} is not one of the spec's codes")
+                raise ValueError(
+                    _("{column}: {value} is not one of the spec's codes").format(column=self._name, value=repr(value))
+                )
             return {f[0]: str(self.codes.index(value) + 1)}
         if self.how == "yn":
             if value not in ("Y", "N"):
-                raise ValueError(f"{self.form}.{self.column}: {value!r} is not Y or N")
+                raise ValueError(_("{column}: {value} is not Y or N").format(column=self._name, value=repr(value)))
             return {f[0]: "1" if value == "Y" else "0"}
         if self.how == "parts":
             m = re.fullmatch(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?", value)
             if not m:
-                raise ValueError(f"{self.form}.{self.column}: {value!r} is not YYYY-MM-DD, YYYY-MM or YYYY")
+                raise ValueError(
+                    _("{column}: {value} is not YYYY-MM-DD, YYYY-MM or YYYY").format(
+                        column=self._name, value=repr(value)
+                    )
+                )
             y, mo, d = m.groups()
             out = {f[0]: y}
             if mo:
@@ -453,12 +464,15 @@ class RedcapColumn:
         if self.how == "datetime":
             if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}", value):
                 raise ValueError(
-                    f"{self.form}.{self.column}: {value!r} is not YYYY-MM-DDTHH:MM:SS "
-                    f"({DATETIME_VALIDATION} holds no other)"
+                    _("{column}: {value} is not YYYY-MM-DDTHH:MM:SS ({validation} holds no other)").format(
+                        column=self._name, value=repr(value), validation=DATETIME_VALIDATION
+                    )
                 )
             return {f[0]: value.replace("T", " ")}
         if self.how == "date" and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-            raise ValueError(f"{self.form}.{self.column}: {value!r} is not a YYYY-MM-DD date (date_ymd)")
+            raise ValueError(
+                _("{column}: {value} is not a YYYY-MM-DD date (date_ymd)").format(column=self._name, value=repr(value))
+            )
         return {f[0]: value}
 
     def mapping(self):
@@ -575,7 +589,7 @@ def redcap_design(spec: CrfSpec | None = None) -> RedcapDesign:
                 inst,
                 "text",
                 _both(en, zh),
-                note="filled when the form is first opened",
+                note="filled when the form is first opened",  # i18n: verbatim (the EDC's field note)
                 validation=DATETIME_VALIDATION,
                 annotation=f"@NOW {trace}: {form}.ENTDTC",
             )
@@ -603,7 +617,9 @@ def redcap_design(spec: CrfSpec | None = None) -> RedcapDesign:
     bad = [n for n in names if not REDCAP_NAME.match(n) or "___" in n or n.endswith("_complete") or len(n) > 26]
     dup = {n for n in names if names.count(n) > 1}
     if bad or dup:
-        raise ValueError(f"REDCap field names invalid {bad} or repeated {sorted(dup)}")
+        raise ValueError(
+            _("REDCap field names invalid {bad} or repeated {repeated}").format(bad=bad, repeated=sorted(dup))
+        )
     return design
 
 
@@ -1098,5 +1114,5 @@ def write_design(kind: str, out: Path, spec: CrfSpec | None = None) -> list[Path
         written = [write_metadata(spec, out / "metadata.xml")]
         (out / "mapping.toml").write_text(odm_mapping_text(spec), encoding="utf-8")
     else:
-        raise ValueError(f"unknown EDC kind {kind!r}: redcap or odm")
+        raise ValueError(_("unknown EDC kind {kind}: redcap or odm").format(kind=repr(kind)))
     return [*written, out / "mapping.toml"]

@@ -89,6 +89,8 @@ from datetime import UTC, datetime
 from http.client import HTTPException
 from pathlib import Path
 
+from dashboard.i18n import N_, _
+
 TOKEN_ENV = "NEO_MARGIN_REDCAP_TOKEN"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _TOKEN_RE = re.compile(r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{64}")
@@ -96,6 +98,7 @@ _VERSION_RE = re.compile(r"\d+\.\d+\.\d+")
 _ERROR_QUOTE = 300  # characters of the server's error text quoted in a message
 
 _log = logging.getLogger(__name__)
+_TIMED_OUT = N_("{what}: no answer from {url} within {seconds:g} s (timed out)")
 
 
 class PullFailed(Exception):
@@ -184,7 +187,7 @@ def pull_redcap(
     token = read_token(token_file)
     now = clock() if clock is not None else datetime.now(UTC).astimezone()
     if now.tzinfo is None or now.utcoffset() is None:
-        raise PullFailed("the clock gave a time without a timezone offset")
+        raise PullFailed(_("the clock gave a time without a timezone offset"))
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
     out = Path(out)
@@ -192,16 +195,20 @@ def pull_redcap(
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
         final = out / stamp
         if final.exists():
-            raise PullFailed(f"{final} already exists (two pulls in the same second?); nothing was saved")
+            raise PullFailed(
+                _("{folder} already exists (two pulls in the same second?); nothing was saved").format(folder=final)
+            )
         tmp = Path(tempfile.mkdtemp(prefix=f".pull-{stamp}-", dir=out))  # mode 0700
     except OSError as e:
-        raise PullFailed(f"cannot write in {out}: {e.strerror or e}") from None
+        raise PullFailed(_("cannot write in {folder}: {reason}").format(folder=out, reason=e.strerror or e)) from None
     try:
         answers, absent = _fetch_all(url, safe_url, token, timeout, tmp)
         _write(tmp / "export.json", _export_json(now, safe_url, answers, absent, token))
         _fsync_dir(tmp)
         if final.exists():
-            raise PullFailed(f"{final} already exists (two pulls in the same second?); nothing was saved")
+            raise PullFailed(
+                _("{folder} already exists (two pulls in the same second?); nothing was saved").format(folder=final)
+            )
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -222,20 +229,22 @@ def check_url(url: str) -> str:
         host = parts.hostname
         port = parts.port
     except ValueError as e:
-        raise PullFailed(f"the REDCap API URL is not a URL ({e})") from None
+        raise PullFailed(_("the REDCap API URL is not a URL ({reason})").format(reason=e)) from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not host:
         raise PullFailed(
-            "the REDCap API URL must start with https:// and name a host (e.g. https://redcap.example.org/api/)"
+            _("the REDCap API URL must start with https:// and name a host (e.g. https://redcap.example.org/api/)")
         )
     if scheme == "http" and host.lower() not in LOCAL_HOSTS:
         raise PullFailed(
-            f"refused: http://{host} would send the API token and the records in clear text; "
-            "use https:// (plain http:// is accepted only for localhost, 127.0.0.1 or ::1)"
+            _(
+                "refused: http://{host} would send the API token and the records in clear text; "
+                "use https:// (plain http:// is accepted only for localhost, 127.0.0.1 or ::1)"
+            ).format(host=host)
         )
     if parts.username is not None or parts.password is not None:
         raise PullFailed(
-            "refused: the REDCap API URL carries a user name or password; the API is authenticated by the token only"
+            _("refused: the REDCap API URL carries a user name or password; the API is authenticated by the token only")
         )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
@@ -249,31 +258,45 @@ def read_token(token_file: Path | None) -> _Token:
     if token_file is None:
         raw = os.environ.get(TOKEN_ENV)
         if not raw or not raw.strip():
-            raise PullFailed(f"no REDCap API token: give a token file, or set the environment variable {TOKEN_ENV}")
-        where = f"the environment variable {TOKEN_ENV}"
+            raise PullFailed(
+                _("no REDCap API token: give a token file, or set the environment variable {variable}").format(
+                    variable=TOKEN_ENV
+                )
+            )
+        where = _("the environment variable {variable}").format(variable=TOKEN_ENV)
     else:
         token_file = Path(token_file)
         where = str(token_file)
         try:
             st = token_file.stat()
         except OSError as e:
-            raise PullFailed(f"cannot read the token file {token_file}: {e.strerror or e}") from None
+            raise PullFailed(
+                _("cannot read the token file {file}: {reason}").format(file=token_file, reason=e.strerror or e)
+            ) from None
         if not stat.S_ISREG(st.st_mode):
-            raise PullFailed(f"the token file {token_file} is not a regular file")
+            raise PullFailed(_("the token file {file} is not a regular file").format(file=token_file))
         if st.st_mode & 0o077:
             raise PullFailed(
-                f"refused: the token file {token_file} can be read by group or others "
-                f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {token_file}"
+                _(
+                    "refused: the token file {file} can be read by group or others (mode {mode:04o}); "
+                    "run: chmod 600 {file}"
+                ).format(file=token_file, mode=stat.S_IMODE(st.st_mode))
             )
         try:
             raw = token_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise PullFailed(f"cannot read the token file {token_file}: {getattr(e, 'strerror', None) or e}") from None
+            raise PullFailed(
+                _("cannot read the token file {file}: {reason}").format(
+                    file=token_file, reason=getattr(e, "strerror", None) or e
+                )
+            ) from None
     value = raw.strip()
     if not _TOKEN_RE.fullmatch(value):
         raise PullFailed(
-            f"refused: {where} does not hold a REDCap API token (32 hexadecimal characters, 64 for a "
-            f"super token); it holds {len(value)} character(s) after stripping white space"
+            _(
+                "refused: {where} does not hold a REDCap API token (32 hexadecimal characters, 64 for a "
+                "super token); it holds {n} character(s) after stripping white space"
+            ).format(where=where, n=len(value))
         )
     return _Token(value)
 
@@ -329,14 +352,20 @@ def _post(opener, url: str, safe_url: str, token: _Token, spec: _Content, timeou
         e.close()
         return _Answer(e.code, content_type, body, location)
     except TimeoutError:
-        raise PullFailed(f"{what}: no answer from {safe_url} within {timeout:g} s (timed out)") from None
+        raise PullFailed(_(_TIMED_OUT).format(what=what, url=safe_url, seconds=timeout)) from None
     except urllib.error.URLError as e:
         if isinstance(e.reason, TimeoutError):
-            raise PullFailed(f"{what}: no answer from {safe_url} within {timeout:g} s (timed out)") from None
-        raise PullFailed(f"{what}: cannot reach {safe_url}: {_scrub(str(e.reason), token)}") from None
+            raise PullFailed(_(_TIMED_OUT).format(what=what, url=safe_url, seconds=timeout)) from None
+        raise PullFailed(
+            _("{what}: cannot reach {url}: {reason}").format(
+                what=what, url=safe_url, reason=_scrub(str(e.reason), token)
+            )
+        ) from None
     except (OSError, HTTPException) as e:
         raise PullFailed(
-            f"{what}: the connection to {safe_url} failed: {_scrub(str(e) or type(e).__name__, token)}"
+            _("{what}: the connection to {url} failed: {reason}").format(
+                what=what, url=safe_url, reason=_scrub(str(e) or type(e).__name__, token)
+            )
         ) from None
 
 
@@ -376,57 +405,78 @@ def _check(spec: _Content, answer: _Answer, token: _Token, project: dict) -> byt
             return None
         message = _server_error(answer.body, token)
         if 300 <= answer.status < 400:
-            where = f" to {answer.location}" if answer.location else ""
+            where = _(" to {location}").format(location=answer.location) if answer.location else ""
             raise PullFailed(
-                f"{what}: HTTP {answer.status}, redirected{where}; a REDCap API does not redirect "
-                "(a login portal, or not the API URL, which usually ends in /api/)"
+                _(
+                    "{what}: HTTP {status}, redirected{where}; a REDCap API does not redirect "
+                    "(a login portal, or not the API URL, which usually ends in /api/)"
+                ).format(what=what, status=answer.status, where=where)
             )
         hint = ""
         if answer.status in (401, 403):
-            hint = " (a wrong or revoked token, or the token's user has no API export right in this project)"
-        raise PullFailed(f"{what}: REDCap answered HTTP {answer.status}{hint}: {message or '(no message)'}")
+            hint = _(" (a wrong or revoked token, or the token's user has no API export right in this project)")
+        raise PullFailed(
+            _("{what}: REDCap answered HTTP {status}{hint}: {message}").format(
+                what=what, status=answer.status, hint=hint, message=message or _("(no message)")
+            )
+        )
 
     body = answer.body
     if token.reveal().encode("ascii") in body or token.reveal().lower().encode("ascii") in body.lower():
-        raise PullFailed(f"{what}: HTTP 200, but the answer contains the API token itself; nothing was saved")
+        raise PullFailed(
+            _("{what}: HTTP 200, but the answer contains the API token itself; nothing was saved").format(what=what)
+        )
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<head" in head or b"<body" in head:
         raise PullFailed(
-            f"{what}: HTTP 200, but the answer is an HTML page, not {spec.kind.upper()} "
-            "(a login or proxy page? the API URL usually ends in /api/)"
+            _(
+                "{what}: HTTP 200, but the answer is an HTML page, not {kind} "
+                "(a login or proxy page? the API URL usually ends in /api/)"
+            ).format(what=what, kind=spec.kind.upper())
         )
     error = _json_error(body)
     if error is not None:
-        raise PullFailed(f"{what}: HTTP 200, but REDCap answered an error: {_scrub(error, token)}")
+        raise PullFailed(
+            _("{what}: HTTP 200, but REDCap answered an error: {error}").format(what=what, error=_scrub(error, token))
+        )
 
     if spec.kind == "version":
         text = _text(spec, body).strip()
         if not _VERSION_RE.fullmatch(text):
-            raise PullFailed(f"{what}: HTTP 200, but the answer is not a REDCap version number")
+            raise PullFailed(_("{what}: HTTP 200, but the answer is not a REDCap version number").format(what=what))
         return text.encode("ascii")
     if spec.kind == "json":
         try:
             value = json.loads(_text(spec, body))
         except ValueError:
-            raise PullFailed(f"{what}: HTTP 200, but the answer is not JSON") from None
+            raise PullFailed(_("{what}: HTTP 200, but the answer is not JSON").format(what=what)) from None
         if not isinstance(value, dict) or "project_id" not in value:
-            raise PullFailed(f"{what}: HTTP 200, but the answer is not REDCap's project information (no project_id)")
+            raise PullFailed(
+                _("{what}: HTTP 200, but the answer is not REDCap's project information (no project_id)").format(
+                    what=what
+                )
+            )
         return body
 
     rows = _csv_rows(spec, body)
     if spec.content == "record":
         if not rows or not rows[0] or not any(cell.strip() for cell in rows[0]):
-            raise PullFailed(f"{what}: HTTP 200, but the records export is empty")
+            raise PullFailed(_("{what}: HTTP 200, but the records export is empty").format(what=what))
         if len(rows) < 2:
-            raise PullFailed(f"{what}: HTTP 200, but the records export has a header and no records")
+            raise PullFailed(
+                _("{what}: HTTP 200, but the records export has a header and no records").format(what=what)
+            )
     elif spec.content == "metadata":
         header = rows[0] if rows else []
         if "field_name" not in header or "form_name" not in header:
             raise PullFailed(
-                f"{what}: HTTP 200, but the answer is not REDCap's data dictionary (no field_name, form_name columns)"
+                _(
+                    "{what}: HTTP 200, but the answer is not REDCap's data dictionary "
+                    "(no field_name, form_name columns)"
+                ).format(what=what)
             )
         if len(rows) < 2:
-            raise PullFailed(f"{what}: HTTP 200, but the data dictionary has no fields")
+            raise PullFailed(_("{what}: HTTP 200, but the data dictionary has no fields").format(what=what))
     elif spec.optional and len(rows) < 2:
         return None  # empty, or a header without rows: the project has none
     return body
@@ -465,14 +515,18 @@ def _check_records(answers: dict[str, bytes]) -> None:
     record_id = _csv_rows(by_content["metadata"], answers["dictionary.csv"])[1][0]
     if header[0] != record_id:
         raise PullFailed(
-            f"content=record: HTTP 200, but the records export starts with the column {header[0][:60]!r}, "
-            f"not the record ID field {record_id[:60]!r} that the data dictionary names first"
+            _(
+                "content=record: HTTP 200, but the records export starts with the column {column}, "
+                "not the record ID field {field} that the data dictionary names first"
+            ).format(column=repr(header[0][:60]), field=repr(record_id[:60]))
         )
     if "dags.csv" in answers and "redcap_data_access_group" not in header:
         raise PullFailed(
-            "content=record: HTTP 200, but the project has data access groups and the records export has no "
-            "redcap_data_access_group column: the token's user is in a data access group and sees only that "
-            "group's records; pull with the token of a user who is in no group"
+            _(
+                "content=record: HTTP 200, but the project has data access groups and the records export has no "
+                "redcap_data_access_group column: the token's user is in a data access group and sees only that "
+                "group's records; pull with the token of a user who is in no group"
+            )
         )
 
 
@@ -480,7 +534,9 @@ def _text(spec: _Content, body: bytes) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise PullFailed(f"content={spec.content}: HTTP 200, but the answer is not UTF-8 text") from None
+        raise PullFailed(
+            _("content={content}: HTTP 200, but the answer is not UTF-8 text").format(content=spec.content)
+        ) from None
 
 
 def _csv_rows(spec: _Content, body: bytes) -> list[list[str]]:
@@ -488,11 +544,17 @@ def _csv_rows(spec: _Content, body: bytes) -> list[list[str]]:
     if not text.strip():
         return []
     if text.lstrip().startswith("<"):
-        raise PullFailed(f"content={spec.content}: HTTP 200, but the answer is XML or HTML, not CSV")
+        raise PullFailed(
+            _("content={content}: HTTP 200, but the answer is XML or HTML, not CSV").format(content=spec.content)
+        )
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as e:
-        raise PullFailed(f"content={spec.content}: HTTP 200, but the answer is not CSV ({e})") from None
+        raise PullFailed(
+            _("content={content}: HTTP 200, but the answer is not CSV ({reason})").format(
+                content=spec.content, reason=e
+            )
+        ) from None
     return [row for row in rows if row]
 
 
@@ -559,7 +621,7 @@ def _export_json(now: datetime, safe_url: str, answers: dict[str, bytes], absent
     }
     data = (json.dumps(export, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     if token.reveal().lower().encode("ascii") in data.lower():
-        raise PullFailed("export.json would contain the API token; nothing was saved")
+        raise PullFailed(_("export.json would contain the API token; nothing was saved"))
     return data
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dashboard.i18n import _, language, long_date
+
 __all__ = ["project_completion", "planned_accrual", "cumulative_accrual", "planned_by", "recent"]
 
 
@@ -20,14 +22,23 @@ def _as_dates(values: Iterable) -> list[date]:
 
 
 def _ordinal(k: int) -> str:
+    """356 -> "356th" in English; the number itself in Chinese (the sentence says 第…例)."""
+    if language() != "en":
+        return str(k)
     suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
     return f"{k}{suffix}"
+
+
+def _prose_date(d: date) -> str:
+    """A date in the model's words: ISO in English (as the model has always quoted it), the
+    language's long form otherwise (2028年9月30日)."""
+    return d.isoformat() if language() == "en" else long_date(d)
 
 
 def _as_date(value, name: str) -> date:
     ts = pd.Timestamp(value)
     if pd.isna(ts):
-        raise ValueError(f"{name} is missing")
+        raise ValueError(_("{name} is missing").format(name=name))
     return ts.date()
 
 
@@ -111,20 +122,20 @@ def project_completion(
         weight, or zero exposure and no prior weight).
     """
     if isinstance(target, bool) or int(target) != target or target < 1:
-        raise ValueError(f"target must be a positive integer, got {target!r}")
+        raise ValueError(_("target must be a positive integer, got {value}").format(value=repr(target)))
     target = int(target)
     if not planned_months > 0:
-        raise ValueError(f"planned_months must be positive, got {planned_months!r}")
+        raise ValueError(_("planned_months must be positive, got {value}").format(value=repr(planned_months)))
     if prior_weight_months < 0:
-        raise ValueError(f"prior_weight_months must be >= 0, got {prior_weight_months!r}")
+        raise ValueError(_("prior_weight_months must be >= 0, got {value}").format(value=repr(prior_weight_months)))
     if not days_per_month > 0:
-        raise ValueError(f"days_per_month must be positive, got {days_per_month!r}")
+        raise ValueError(_("days_per_month must be positive, got {value}").format(value=repr(days_per_month)))
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
+        raise ValueError(_("level must be strictly between 0 and 1, got {value}").format(value=repr(level)))
     start = _as_date(start, "start")
     cutoff = _as_date(cutoff, "cutoff")
     if cutoff < start:
-        raise ValueError(f"cutoff {cutoff} is before start {start}")
+        raise ValueError(_("cutoff {cutoff} is before start {start}").format(cutoff=cutoff, start=start))
 
     all_dates = sorted(_as_dates(randomization_dates))
     dates = [d for d in all_dates if d <= cutoff]
@@ -152,10 +163,10 @@ def project_completion(
     if remaining == 0:
         reached = dates[target - 1]
         out.update(
-            model=(
-                f"Target reached: the {_ordinal(target)} randomization was on {reached.isoformat()} "
-                f"({n} randomized by the {cutoff.isoformat()} cut-off); nothing to project."
-            ),
+            model=_(
+                "Target reached: the {ordinal} randomization was on {reached} "
+                "({n} randomized by the {cutoff} cut-off); nothing to project."
+            ).format(ordinal=_ordinal(target), reached=_prose_date(reached), n=n, cutoff=_prose_date(cutoff)),
             completion_date=reached,
             lower=reached,
             upper=reached,
@@ -168,8 +179,10 @@ def project_completion(
 
     if a <= 0 or b <= 0:
         raise ValueError(
-            "the accrual rate cannot be estimated: no randomizations (or no exposure time) "
-            "and prior_weight_months = 0; give the prior some weight"
+            _(
+                "the accrual rate cannot be estimated: no randomizations (or no exposure time) "
+                "and prior_weight_months = 0; give the prior some weight"
+            )
         )
 
     waiting = stats.betaprime(remaining, a, scale=b)
@@ -184,18 +197,33 @@ def project_completion(
 
     rate_month = a / b * days_per_month
     out.update(
-        model=(
+        model=_(
             "Randomizations are modelled as a Poisson process with a constant rate per day. "
-            f"Prior: Gamma(shape {a0:.2f}, rate {b0:.1f} days), centred on the planned "
-            f"{target} patients in {planned_months:g} months ({target / planned_months:.1f}/month) "
-            f"and worth {prior_weight_months:g} months of observation. "
-            f"Posterior after {n} randomized in {exposure} days since the first site activation: "
-            f"Gamma({a:.2f}, {b:.1f}), mean {rate_month:.1f}/month. "
-            f"Given the rate, the time to the remaining {remaining} randomizations is Gamma({remaining}, rate); "
-            f"over the posterior it is {b:.1f} x BetaPrime({remaining}, {a:.2f}) days after the "
-            f"{cutoff.isoformat()} cut-off. Shown: its median and central {level:.0%} prediction interval "
+            "Prior: Gamma(shape {a0}, rate {b0} days), centred on the planned "
+            "{target} patients in {months} months ({planned_rate}/month) "
+            "and worth {prior_months} months of observation. "
+            "Posterior after {n} randomized in {exposure} days since the first site activation: "
+            "Gamma({a}, {b}), mean {rate}/month. "
+            "Given the rate, the time to the remaining {remaining} randomizations is Gamma({remaining}, rate); "
+            "over the posterior it is {b} x BetaPrime({remaining}, {a}) days after the "
+            "{cutoff} cut-off. Shown: its median and central {level} prediction interval "
             "(Poisson-gamma accrual model, cf. Gajewski, Simon & Carlson 2008). "
             "A constant rate does not foresee sites opening or closing."
+        ).format(
+            a0=f"{a0:.2f}",
+            b0=f"{b0:.1f}",
+            target=target,
+            months=f"{planned_months:g}",
+            planned_rate=f"{target / planned_months:.1f}",
+            prior_months=f"{prior_weight_months:g}",
+            n=n,
+            exposure=exposure,
+            a=f"{a:.2f}",
+            b=f"{b:.1f}",
+            rate=f"{rate_month:.1f}",
+            remaining=remaining,
+            cutoff=_prose_date(cutoff),
+            level=f"{level:.0%}",
         ),
         completion_date=on(median_days),
         lower=on(lower_days),
@@ -236,11 +264,11 @@ def planned_accrual(start: date, target: int, planned_months: float, days_per_mo
         If ``target < 1``, ``planned_months <= 0`` or ``days_per_month <= 0``.
     """
     if isinstance(target, bool) or int(target) != target or target < 1:
-        raise ValueError(f"target must be a positive integer, got {target!r}")
+        raise ValueError(_("target must be a positive integer, got {value}").format(value=repr(target)))
     if not planned_months > 0:
-        raise ValueError(f"planned_months must be positive, got {planned_months!r}")
+        raise ValueError(_("planned_months must be positive, got {value}").format(value=repr(planned_months)))
     if not days_per_month > 0:
-        raise ValueError(f"days_per_month must be positive, got {days_per_month!r}")
+        raise ValueError(_("days_per_month must be positive, got {value}").format(value=repr(days_per_month)))
     start = _as_date(start, "start")
     months = [float(k) for k in range(int(math.floor(planned_months)) + 1)]
     if months[-1] < planned_months:

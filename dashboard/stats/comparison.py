@@ -21,6 +21,7 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from scipy.stats import chi2, norm
 
+from dashboard.i18n import _
 from dashboard.stats.survival import _check_conf, _clean, _fit, kaplan_meier
 
 _DIFFERENCE_KEYS = ("difference", "lower", "upper", "se", "lower_one_sided")
@@ -42,7 +43,8 @@ def _greenwood_var_log(t: np.ndarray, e: np.ndarray, at: float) -> float:
 
 
 def _arm_at(durations, events, at: float, alpha: float) -> dict:
-    """S(at), its Greenwood standard error (plain scale), the number at risk, or why not."""
+    """S(at), its Greenwood standard error (plain scale), the number at risk, or why not (`why`:
+    "beyond" the longest follow-up, or "zero" survival; `difference_reason` says it in words)."""
     t, e = _clean(durations, events)
     landmark = kaplan_meier(t, e, landmarks={"at": at}, conf_type="plain", alpha=alpha)["landmarks"]["at"]
     out = {
@@ -50,13 +52,13 @@ def _arm_at(durations, events, at: float, alpha: float) -> dict:
         "se": None,
         "at_risk": landmark["at_risk"],
         "max_time": float(t.max()),
-        "reason": None,
+        "why": None,
     }
     s = landmark["survival"]
     if s is None:
-        out["reason"] = f"beyond the longest follow-up ({out['max_time']:g} days)"
+        out["why"] = "beyond"
     elif s <= 0.0:
-        out["reason"] = "survival is 0, so its Greenwood standard error is undefined (R: NaN)"
+        out["why"] = "zero"
     else:
         out["se"] = s * math.sqrt(_greenwood_var_log(t, e, at))
     return out
@@ -64,6 +66,30 @@ def _arm_at(durations, events, at: float, alpha: float) -> dict:
 
 def _is_empty(values) -> bool:
     return values is None or len(values) == 0
+
+
+def difference_reason(reasons: list[dict] | None, names: dict[str, str] | None = None) -> str | None:
+    """Why a survival difference is not estimable, in the reader's language, from its `reasons`
+    (survival_difference: one per arm, ``arm`` "a" or "b", ``why`` "no subjects", "beyond" the
+    longest follow-up ``max_time``, or "zero" survival); `names` the arms as the reader knows them
+    ("arm A" and "arm B" when not given)."""
+    if not reasons:
+        return None
+    names = names or {"a": _("arm A"), "b": _("arm B")}
+    parts = []
+    for r in reasons:
+        arm = names[r["arm"]]
+        if r["why"] == "no subjects":
+            parts.append(_("{arm} has no subjects").format(arm=arm))
+        elif r["why"] == "beyond":
+            parts.append(
+                _("{arm}: beyond the longest follow-up ({days} days)").format(arm=arm, days=f"{r['max_time']:g}")
+            )
+        else:
+            parts.append(
+                _("{arm}: survival is 0, so its Greenwood standard error is undefined (R: NaN)").format(arm=arm)
+            )
+    return _("; ").join(parts)
 
 
 def survival_difference(durations_a, events_a, durations_b, events_b, at: float, alpha: float = 0.05) -> dict:
@@ -94,7 +120,8 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
         ``difference`` (S_A - S_B), ``lower``, ``upper``, ``se`` (of the difference),
         ``lower_one_sided`` (equal to ``lower``) and ``one_sided_alpha`` (``alpha / 2``),
         ``survival_a``, ``survival_b``, ``se_a``, ``se_b``, ``at_risk_a``, ``at_risk_b``, ``at``,
-        ``alpha``, ``estimable`` (bool) and ``reason`` (None, or why it is not estimable).
+        ``alpha``, ``estimable`` (bool), ``reason`` (None, or why it is not estimable, in the
+        reader's language) and ``reasons`` (the same per arm as codes: :func:`difference_reason`).
         When ``estimable`` is False the difference, its limits and its standard error are None:
         when an arm has no subjects, when `at` is beyond the longest follow-up of either arm
         (that arm's ``survival`` and ``se`` are None too; the last value is never carried
@@ -115,7 +142,7 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
     z = _check_conf("plain", alpha)
     at = float(at)
     if not math.isfinite(at) or at < 0:
-        raise ValueError(f"at must be a non-negative time in days, not {at!r}")
+        raise ValueError(_("at must be a non-negative time in days, not {at}").format(at=repr(at)))
     out: dict = {
         "at": at,
         "alpha": alpha,
@@ -129,20 +156,22 @@ def survival_difference(durations_a, events_a, durations_b, events_b, at: float,
         "at_risk_b": 0,
         "estimable": False,
         "reason": None,
+        "reasons": [],
     }
     reasons = []
     arms = {}
     for label, durations, events in (("a", durations_a, events_a), ("b", durations_b, events_b)):
         if _is_empty(durations) and _is_empty(events):
-            reasons.append(f"arm {label.upper()} has no subjects")
+            reasons.append({"arm": label, "why": "no subjects", "max_time": None})
             continue
         arm = _arm_at(durations, events, at, alpha)
         arms[label] = arm
         out.update({f"survival_{label}": arm["survival"], f"se_{label}": arm["se"], f"at_risk_{label}": arm["at_risk"]})
-        if arm["reason"]:
-            reasons.append(f"arm {label.upper()}: {arm['reason']}")
+        if arm["why"]:
+            reasons.append({"arm": label, "why": arm["why"], "max_time": arm["max_time"]})
     if reasons:
-        out["reason"] = "; ".join(reasons)
+        out["reasons"] = reasons
+        out["reason"] = difference_reason(reasons)
         return out
     a, b = arms["a"], arms["b"]
     difference = a["survival"] - b["survival"]
@@ -182,12 +211,14 @@ def noninferiority_z(difference: float | None, se: float | None, margin: float) 
     margin = float(margin)
     if not 0 < margin < 1:
         raise ValueError(
-            f"margin must be on the probability scale, in (0, 1) (0.12 for 12 percentage points), not {margin!r}"
+            _(
+                "margin must be on the probability scale, in (0, 1) (0.12 for 12 percentage points), not {margin}"
+            ).format(margin=repr(margin))
         )
     if difference is None or se is None:
         return None
     if not math.isfinite(se) or se < 0:
-        raise ValueError(f"se must be finite and >= 0, not {se!r}")
+        raise ValueError(_("se must be finite and >= 0, not {se}").format(se=repr(se)))
     numerator = float(difference) + margin
     if se == 0:
         return math.copysign(math.inf, numerator) if numerator != 0 else math.nan
@@ -223,15 +254,21 @@ def _two_arms(df, duration_col, event_col, arm_col, experimental, strata, what: 
     columns = [duration_col, event_col, arm_col, *strata]
     missing_cols = [c for c in dict.fromkeys(columns) if c not in df.columns]
     if missing_cols:
-        raise KeyError(f"columns not in the data: {missing_cols}")
+        raise KeyError(_("columns not in the data: {columns}").format(columns=missing_cols))
     arm = df[arm_col]
     if arm.isna().any():
-        raise ValueError(f"{int(arm.isna().sum())} row(s) have no arm in {arm_col!r}")
+        raise ValueError(_("{n} row(s) have no arm in {column}").format(n=int(arm.isna().sum()), column=repr(arm_col)))
     labels = list(pd.unique(arm))
     if len(labels) > 2:
-        raise ValueError(f"{arm_col!r} has {len(labels)} arms {labels}; {what} needs two")
+        raise ValueError(
+            _("{column} has {n} arms {arms}; {what} needs two").format(
+                column=repr(arm_col), n=len(labels), arms=labels, what=what
+            )
+        )
     if len(labels) == 2 and experimental not in labels:
-        raise ValueError(f"the experimental arm {experimental!r} is not one of {labels}")
+        raise ValueError(
+            _("the experimental arm {arm} is not one of {arms}").format(arm=repr(experimental), arms=labels)
+        )
     others = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels if lab != experimental]
     return strata, labels, others
 
@@ -292,7 +329,7 @@ def cox_hazard_ratio(
         missing, `arm_col` has more than two labels, or it has two and neither is `experimental`.
     """
     z_crit = _check_conf("plain", alpha)
-    strata, labels, others = _two_arms(df, duration_col, event_col, arm_col, experimental, strata, "a hazard ratio")
+    strata, labels, others = _two_arms(df, duration_col, event_col, arm_col, experimental, strata, _("a hazard ratio"))
 
     out: dict = {
         **dict.fromkeys(_COX_KEYS),
@@ -311,7 +348,7 @@ def cox_hazard_ratio(
     out["dropped"] = int(np.count_nonzero(~keep))
     used = df.loc[keep]
     if len(used) == 0:
-        why = "no subjects" if len(df) == 0 else "no subjects with all strata recorded"
+        why = _("no subjects") if len(df) == 0 else _("no subjects with all strata recorded")
         return _cox_not_estimable(out, why)
     t, e = _clean(used[duration_col], used[event_col])
     x = (used[arm_col] == experimental).to_numpy(dtype=int)
@@ -329,21 +366,29 @@ def cox_hazard_ratio(
 
     if x.min() == x.max():
         present = experimental if x[0] == 1 else out["reference"]
-        return _cox_not_estimable(out, f"only one arm ({present!r}) among the subjects used")
+        return _cox_not_estimable(out, _("only one arm ({arm}) among the subjects used").format(arm=repr(present)))
     if out["events"] == 0:
-        return _cox_not_estimable(out, "no events")
+        return _cox_not_estimable(out, _("no events"))
     if out["events_experimental"] == 0 or out["events_reference"] == 0:
         empty = experimental if out["events_experimental"] == 0 else out["reference"]
-        return _cox_not_estimable(out, f"no events in arm {empty!r}: the hazard ratio is 0 or infinite")
+        return _cox_not_estimable(
+            out, _("no events in arm {arm}: the hazard ratio is 0 or infinite").format(arm=repr(empty))
+        )
     exp_info, ref_info = _informative_events(t, e, x, groups)
     if exp_info == 0 or ref_info == 0:
-        where = "within a stratum " if strata else ""
         empty = experimental if exp_info == 0 else out["reference"]
-        return _cox_not_estimable(
-            out,
-            f"no event in arm {empty!r} at a time when both arms are at risk {where}"
-            "(monotone likelihood: the hazard ratio is 0 or infinite)",
+        why = (
+            _(
+                "no event in arm {arm} at a time when both arms are at risk within a stratum "
+                "(monotone likelihood: the hazard ratio is 0 or infinite)"
+            )
+            if strata
+            else _(
+                "no event in arm {arm} at a time when both arms are at risk "
+                "(monotone likelihood: the hazard ratio is 0 or infinite)"
+            )
         )
+        return _cox_not_estimable(out, why.format(arm=repr(empty)))
 
     data = pd.DataFrame({"time": t, "event": e, "experimental": x})
     if strata:
@@ -355,11 +400,11 @@ def cox_hazard_ratio(
             warnings.simplefilter("ignore", ConvergenceWarning)
             fitter.fit(data, duration_col="time", event_col="event")
     except ConvergenceError as exc:  # pragma: no cover - guarded by the checks above
-        return _cox_not_estimable(out, f"the Cox fit did not converge: {exc}")
+        return _cox_not_estimable(out, _("the Cox fit did not converge: {error}").format(error=exc))
     log_hr = float(fitter.params_["experimental"])
     se = float(fitter.standard_errors_["experimental"])
     if not (math.isfinite(log_hr) and math.isfinite(se) and se > 0):  # pragma: no cover
-        return _cox_not_estimable(out, "the Cox fit gave no finite estimate")
+        return _cox_not_estimable(out, _("the Cox fit gave no finite estimate"))
     z = log_hr / se
     out.update(
         hazard_ratio=math.exp(log_hr),
@@ -442,7 +487,7 @@ def logrank_test(
         more than two arms, or two arms of which none is `experimental`.
     """
     strata, labels, others = _two_arms(
-        df, duration_col, event_col, arm_col, experimental, strata, "a log-rank test of two arms"
+        df, duration_col, event_col, arm_col, experimental, strata, _("a log-rank test of two arms")
     )
     reference = others[0] if others else None
 
@@ -465,7 +510,7 @@ def logrank_test(
         "reason": None,
     }
     if len(used) == 0:
-        out["reason"] = "no subjects" if len(df) == 0 else "no subjects with all strata recorded"
+        out["reason"] = _("no subjects") if len(df) == 0 else _("no subjects with all strata recorded")
         return out
     t, e = _clean(used[duration_col], used[event_col])
     e = e.astype(int)
@@ -482,22 +527,24 @@ def logrank_test(
     out["strata"] = int(len(np.unique(groups)))
     if x.min() == x.max():
         present = experimental if x[0] == 1 else reference
-        out["reason"] = f"only one arm ({present!r}) among the subjects used"
+        out["reason"] = _("only one arm ({arm}) among the subjects used").format(arm=repr(present))
         return out
     if out["events"] == 0:
-        out["reason"] = "no events"
+        out["reason"] = _("no events")
         return out
     observed = expected = variance = 0.0
     for g in np.unique(groups):
-        o_g, e_g, v_g, _ = _logrank_stratum(t[groups == g], e[groups == g], x[groups == g])
+        o_g, e_g, v_g, _times = _logrank_stratum(t[groups == g], e[groups == g], x[groups == g])
         observed += o_g
         expected += e_g
         variance += v_g
     exp_arm["expected"] = expected
     ref_arm["expected"] = out["events"] - expected
     if variance <= 0:
-        out["reason"] = "the log-rank variance is 0: no event time has both arms at risk" + (
-            " within a stratum" if strata else ""
+        out["reason"] = (
+            _("the log-rank variance is 0: no event time has both arms at risk within a stratum")
+            if strata
+            else _("the log-rank variance is 0: no event time has both arms at risk")
         )
         return out
     o_minus_e = observed - expected

@@ -10,6 +10,8 @@ import numpy as np
 from scipy import optimize
 from scipy.stats import norm
 
+from dashboard.i18n import _
+
 __all__ = [
     "SPENDING_KINDS",
     "spending",
@@ -37,13 +39,17 @@ _BOUND_XTOL = 1e-10
 def _check_alpha(alpha: float) -> float:
     alpha = float(alpha)
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
+        raise ValueError(_("alpha must be strictly between 0 and 1, got {alpha}").format(alpha=repr(alpha)))
     return alpha
 
 
 def _check_kind(kind: str) -> str:
     if kind not in SPENDING_KINDS:
-        raise ValueError(f"unknown spending function {kind!r}; choose one of {', '.join(SPENDING_KINDS)}")
+        raise ValueError(
+            _("unknown spending function {kind}; choose one of {kinds}").format(
+                kind=repr(kind), kinds=", ".join(SPENDING_KINDS)
+            )
+        )
     return kind
 
 
@@ -83,7 +89,7 @@ def spending(t, alpha: float, kind: str = "obrien-fleming") -> np.ndarray:
     _check_kind(kind)
     t = np.asarray(t, dtype=float)
     if np.any(np.isnan(t)) or np.any(t < 0.0):
-        raise ValueError("information fractions must be >= 0")
+        raise ValueError(_("information fractions must be >= 0"))
     tc = np.minimum(t, 1.0)
     if kind == "obrien-fleming":
         z = norm.isf(alpha / 2.0)
@@ -102,11 +108,11 @@ def spending(t, alpha: float, kind: str = "obrien-fleming") -> np.ndarray:
 def _check_fractions(fractions) -> np.ndarray:
     t = np.asarray(fractions, dtype=float).reshape(-1)
     if t.size == 0:
-        raise ValueError("need at least one information fraction")
+        raise ValueError(_("need at least one information fraction"))
     if not np.all(np.isfinite(t)) or np.any(t <= 0.0):
-        raise ValueError("information fractions must be finite and > 0")
+        raise ValueError(_("information fractions must be finite and > 0"))
     if np.any(np.diff(t) <= 0.0):
-        raise ValueError("information fractions must be strictly increasing")
+        raise ValueError(_("information fractions must be strictly increasing"))
     return t
 
 
@@ -196,7 +202,7 @@ def _solve_bound(rec: _Recursion, t: float, target: float) -> float:
         return float(norm.isf(target))
     available = rec.upper_prob(t, -40.0)
     if target >= available:
-        raise ValueError("the alpha to spend at a look exceeds the probability of reaching it")
+        raise ValueError(_("the alpha to spend at a look exceeds the probability of reaching it"))
 
     def f(b: float) -> float:
         return rec.upper_prob(t, b) - target
@@ -313,9 +319,13 @@ def crossing_probabilities(fractions: Sequence[float], bounds: Sequence[float], 
     t = _check_fractions(fractions)
     b = np.asarray(bounds, dtype=float).reshape(-1)
     if b.size != t.size:
-        raise ValueError(f"need one boundary per look: {t.size} fractions, {b.size} bounds")
+        raise ValueError(
+            _("need one boundary per look: {fractions} fractions, {bounds} bounds").format(
+                fractions=t.size, bounds=b.size
+            )
+        )
     if np.any(np.isnan(b)):
-        raise ValueError("boundaries must not be NaN")
+        raise ValueError(_("boundaries must not be NaN"))
     rec = _Recursion(float(drift))
     probs = np.empty(t.size)
     for k, tk in enumerate(t):
@@ -377,9 +387,9 @@ def conditional_power(z: float, t: float, theta: float, final_z: float) -> float
     """
     z, t, theta, final_z = (float(v) for v in (z, t, theta, final_z))
     if not all(math.isfinite(v) for v in (z, t, theta, final_z)):
-        raise ValueError("z, t, theta and final_z must be finite")
+        raise ValueError(_("z, t, theta and final_z must be finite"))
     if not 0.0 < t < 1.0:
-        raise ValueError(f"the information fraction must be strictly between 0 and 1, got {t!r}")
+        raise ValueError(_("the information fraction must be strictly between 0 and 1, got {t}").format(t=repr(t)))
     b = z * math.sqrt(t)
     return float(norm.sf((final_z - b - theta * (1.0 - t)) / math.sqrt(1.0 - t)))
 
@@ -406,9 +416,9 @@ def drift_current_trend(z: float, t: float) -> float:
     """
     z, t = float(z), float(t)
     if not math.isfinite(z):
-        raise ValueError("z must be finite")
+        raise ValueError(_("z must be finite"))
     if not 0.0 < t <= 1.0:
-        raise ValueError(f"the information fraction must be in (0, 1], got {t!r}")
+        raise ValueError(_("the information fraction must be in (0, 1], got {t}").format(t=repr(t)))
     return z / math.sqrt(t)
 
 
@@ -441,9 +451,9 @@ def drift_from_design(log_hr_margin: float, log_hr_assumed: float, events_final:
     """
     m, a, d = float(log_hr_margin), float(log_hr_assumed), float(events_final)
     if not all(math.isfinite(v) for v in (m, a, d)):
-        raise ValueError("inputs must be finite")
+        raise ValueError(_("inputs must be finite"))
     if d <= 0.0:
-        raise ValueError(f"events_final must be > 0, got {events_final!r}")
+        raise ValueError(_("events_final must be > 0, got {events_final}").format(events_final=repr(events_final)))
     return (m - a) * math.sqrt(d / 4.0)
 
 
@@ -463,7 +473,7 @@ def monitoring_looks(held: Sequence[float], planned: Sequence[float], final: boo
     """
     h = [float(x) for x in held]
     if any(b <= a for a, b in zip(h, h[1:], strict=False)) or any(x <= 0 for x in h):
-        raise ValueError(f"looks held must be > 0 and strictly increasing, got {h}")
+        raise ValueError(_("looks held must be > 0 and strictly increasing, got {h}").format(h=h))
     last = h[-1] if h else 0.0
     out = [{"fraction": x, "held": True} for x in h]
     if final or last >= 1.0:
@@ -507,7 +517,7 @@ def repeated_ci_upper(log_hr: float, se: float, z_boundary: float) -> float:
     boundary is crossed; the nominal bound uses 1.96 (or the final critical value) instead, and
     does not keep the error rate over repeated looks."""
     if not all(math.isfinite(v) for v in (log_hr, se)) or se <= 0:
-        raise ValueError("log_hr must be finite and se > 0")
+        raise ValueError(_("log_hr must be finite and se > 0"))
     return float(log_hr + z_boundary * se) if math.isfinite(z_boundary) else math.inf
 
 
@@ -526,7 +536,7 @@ def conditional_power_design(z: float, t: float, theta: float, looks_to_come: Se
     """
     z, t, theta = float(z), float(t), float(theta)
     if not all(math.isfinite(v) for v in (z, t, theta)):
-        raise ValueError("z, t and theta must be finite")
+        raise ValueError(_("z, t and theta must be finite"))
     future = [lk for lk in looks_to_come if float(lk["fraction"]) > t]
     if not future:
         return float("nan")

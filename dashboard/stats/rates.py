@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dashboard.i18n import _
+
 __all__ = ["proportion_ci", "funnel_limits", "funnel_flags", "risk_difference_ci"]
 
 _METHODS = ("exact", "wilson")
@@ -17,16 +19,20 @@ _METHODS = ("exact", "wilson")
 
 def _check_alpha(alpha: float) -> None:
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
+        raise ValueError(_("alpha must be strictly between 0 and 1, got {alpha}").format(alpha=repr(alpha)))
 
 
 def _check_counts(events, n, what: str = "") -> tuple[int, int]:
     for name, value in (("events", events), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{what}{name} must be an integer, got {value!r}")
+            raise TypeError(
+                _("{what}{name} must be an integer, got {value}").format(what=what, name=name, value=repr(value))
+            )
     events, n = int(events), int(n)
     if n < 0 or events < 0 or events > n:
-        raise ValueError(f"{what}need 0 <= events <= n, got events={events}, n={n}")
+        raise ValueError(
+            _("{what}need 0 <= events <= n, got events={events}, n={n}").format(what=what, events=events, n=n)
+        )
     return events, n
 
 
@@ -87,7 +93,9 @@ def proportion_ci(
     """
     _check_alpha(alpha)
     if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        raise ValueError(
+            _("method must be one of {methods}, got {method}").format(methods=_METHODS, method=repr(method))
+        )
     events, n = _check_counts(events, n)
     if n == 0:
         return None, None, None
@@ -102,7 +110,9 @@ def _level_label(level: float) -> str:
 
 def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
-        raise ValueError(f"a control-limit level must be strictly between 0 and 1, got {level!r}")
+        raise ValueError(
+            _("a control-limit level must be strictly between 0 and 1, got {level}").format(level=repr(level))
+        )
 
 
 def _as_counts(values, name: str) -> np.ndarray:
@@ -110,9 +120,9 @@ def _as_counts(values, name: str) -> np.ndarray:
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional")
+        raise ValueError(_("{name} must be one-dimensional").format(name=name))
     if np.any(~np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.floor(arr)):
-        raise ValueError(f"{name} must hold non-negative whole numbers")
+        raise ValueError(_("{name} must hold non-negative whole numbers").format(name=name))
     return arr
 
 
@@ -175,7 +185,7 @@ def funnel_limits(p0: float, n, levels: Sequence[float] = (0.95, 0.998)) -> pd.D
         fractional value.
     """
     if not 0.0 < p0 < 1.0:
-        raise ValueError(f"p0 must be strictly between 0 and 1, got {p0!r}")
+        raise ValueError(_("p0 must be strictly between 0 and 1, got {p0}").format(p0=repr(p0)))
     sizes = _as_counts(n, "n")
     out = {"n": sizes.astype(np.int64)}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -227,14 +237,14 @@ def funnel_flags(events, n, p0: float, level: float = 0.998) -> np.ndarray:
         ``level`` outside (0, 1).
     """
     if not 0.0 < p0 < 1.0:
-        raise ValueError(f"p0 must be strictly between 0 and 1, got {p0!r}")
+        raise ValueError(_("p0 must be strictly between 0 and 1, got {p0}").format(p0=repr(p0)))
     _check_level(level)
     ev = _as_counts(events, "events")
     sizes = _as_counts(n, "n")
     if ev.shape != sizes.shape:
-        raise ValueError(f"events and n differ in length ({ev.size} and {sizes.size})")
+        raise ValueError(_("events and n differ in length ({events} and {n})").format(events=ev.size, n=sizes.size))
     if np.any(ev > sizes):
-        raise ValueError("events must not exceed n")
+        raise ValueError(_("events must not exceed n"))
     # the limits as funnel_limits plots them: the interpolation can fall below 0 events (a rare
     # event) or above n, and a site with no events must not lie "above" a limit drawn at 0
     lower = np.clip(_limit_counts((1.0 - level) / 2.0, sizes, p0), 0.0, sizes)
@@ -280,8 +290,8 @@ def risk_difference_ci(
         If the counts are inconsistent or ``alpha`` is not in (0, 1).
     """
     _check_alpha(alpha)
-    x1, n1 = _check_counts(x1, n1, "group 1: ")
-    x2, n2 = _check_counts(x2, n2, "group 2: ")
+    x1, n1 = _check_counts(x1, n1, _("group 1: "))
+    x2, n2 = _check_counts(x2, n2, _("group 2: "))
     if n1 == 0 or n2 == 0:
         return None, None, None
     p1, p2 = x1 / n1, x2 / n2

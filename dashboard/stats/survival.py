@@ -10,6 +10,8 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from scipy.stats import norm
 
+from dashboard.i18n import _
+
 CONF_TYPES = ("log", "log-log", "plain")
 
 # R's survival package decides "is this survival exactly 0.5?" with the tolerance all.equal()
@@ -24,16 +26,16 @@ def _numeric(values, name: str) -> np.ndarray:
     else:
         array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
         if array.ndim > 1:
-            raise ValueError(f"{name} must be one-dimensional")
+            raise ValueError(_("{name} must be one-dimensional").format(name=name))
         series = pd.Series(array.reshape(-1))
         if series.dtype == object:
             series = series.infer_objects()
     if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
-        raise TypeError(f"{name} must be numbers (days), not dates or timedeltas")
+        raise TypeError(_("{name} must be numbers (days), not dates or timedeltas").format(name=name))
     try:
         series = pd.to_numeric(series, errors="raise")
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from None
+        raise ValueError(_("{name} must be numeric: {exc}").format(name=name, exc=exc)) from None
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -42,20 +44,25 @@ def _clean(durations, events) -> tuple[np.ndarray, np.ndarray]:
     t = _numeric(durations, "durations")
     e = _numeric(events, "events")
     if t.shape != e.shape:
-        raise ValueError(f"durations and events differ in length ({t.size} vs {e.size})")
+        raise ValueError(
+            _("durations and events differ in length ({durations} vs {events})").format(durations=t.size, events=e.size)
+        )
     missing = int(np.count_nonzero(np.isnan(t) | np.isnan(e)))
     if missing:
         raise ValueError(
-            f"{missing} row(s) have a missing duration or event indicator (NaN); drop or impute them before estimating"
+            _(
+                "{missing} row(s) have a missing duration or event indicator (NaN); "
+                "drop or impute them before estimating"
+            ).format(missing=missing)
         )
     if t.size == 0:
-        raise ValueError("no subjects: durations is empty")
+        raise ValueError(_("no subjects: durations is empty"))
     if not np.all(np.isfinite(t)):
-        raise ValueError(f"{int(np.count_nonzero(~np.isfinite(t)))} duration(s) are infinite")
+        raise ValueError(_("{n} duration(s) are infinite").format(n=int(np.count_nonzero(~np.isfinite(t)))))
     if np.any(t < 0):
-        raise ValueError(f"{int(np.count_nonzero(t < 0))} duration(s) are negative")
+        raise ValueError(_("{n} duration(s) are negative").format(n=int(np.count_nonzero(t < 0))))
     if not np.all((e == 0) | (e == 1)):
-        raise ValueError("events must be 0 (censored) or 1 (event)")
+        raise ValueError(_("events must be 0 (censored) or 1 (event)"))
     return t, e.astype(int)
 
 
@@ -81,9 +88,11 @@ def months_to_days(months: float, days_per_month: float) -> float:
 def _check_conf(conf_type: str, alpha: float) -> float:
     """Validate the CI settings and return the normal quantile z_{1 - alpha/2}."""
     if conf_type not in CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
+        raise ValueError(
+            _("conf_type must be one of {types}, not {conf_type}").format(types=CONF_TYPES, conf_type=repr(conf_type))
+        )
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), not {alpha!r}")
+        raise ValueError(_("alpha must be in (0, 1), not {alpha}").format(alpha=repr(alpha)))
     return float(norm.ppf(1 - alpha / 2))
 
 
@@ -251,7 +260,11 @@ def kaplan_meier(
     for label, at in (landmarks or {}).items():
         at = float(at)
         if not np.isfinite(at) or at < 0:
-            raise ValueError(f"landmark {label!r} must be a non-negative time in days, not {at!r}")
+            raise ValueError(
+                _("landmark {label} must be a non-negative time in days, not {at}").format(
+                    label=repr(label), at=repr(at)
+                )
+            )
         at_risk = int(np.count_nonzero(t >= at))
         if at > max_time:
             out_landmarks[label] = {"time": at, "survival": None, "lower": None, "upper": None, "at_risk": at_risk}
@@ -317,9 +330,9 @@ def reverse_km_median_follow_up(durations, events, alpha: float = 0.05, *, conf_
 def _hazard(survival_at: float, at_time: float) -> float:
     """Exponential rate lambda = -ln(survival_at) / at_time, validated."""
     if not 0 < survival_at <= 1:
-        raise ValueError(f"survival_at must be in (0, 1], not {survival_at!r}")
+        raise ValueError(_("survival_at must be in (0, 1], not {survival_at}").format(survival_at=repr(survival_at)))
     if not at_time > 0 or not np.isfinite(at_time):
-        raise ValueError(f"at_time must be positive and finite, not {at_time!r}")
+        raise ValueError(_("at_time must be positive and finite, not {at_time}").format(at_time=repr(at_time)))
     return -math.log(survival_at) / at_time
 
 
@@ -348,7 +361,7 @@ def exponential_survival(t, survival_at: float, at_time: float) -> np.ndarray:
     lam = _hazard(survival_at, at_time)
     t = np.asarray(t, dtype=float)
     if np.any(t < 0):
-        raise ValueError(f"{int(np.count_nonzero(t < 0))} time(s) are negative")
+        raise ValueError(_("{n} time(s) are negative").format(n=int(np.count_nonzero(t < 0))))
     return np.exp(-lam * t)
 
 
@@ -382,5 +395,5 @@ def expected_events(follow_up_times, survival_at: float, at_time: float) -> floa
     f = _numeric(follow_up_times, "follow_up_times")
     missing = int(np.count_nonzero(np.isnan(f)))
     if missing:
-        raise ValueError(f"{missing} follow-up time(s) are missing (NaN)")
+        raise ValueError(_("{missing} follow-up time(s) are missing (NaN)").format(missing=missing))
     return float(np.sum(1.0 - exponential_survival(f, survival_at, at_time)))

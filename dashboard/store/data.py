@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from dashboard.i18n import _
 from dashboard.store.sql import PARAMETER, query
 
 
@@ -18,7 +19,7 @@ def fetch(con: duckdb.DuckDBPyConnection, name: str, **params) -> pd.DataFrame:
     wanted = set(PARAMETER.findall(text))
     missing = wanted - params.keys()
     if missing:
-        raise TypeError(f"query {name} needs {sorted(missing)}")
+        raise TypeError(_("query {name} needs {missing}").format(name=name, missing=sorted(missing)))
     cur = con.cursor()
     try:
         return cur.execute(text, {k: params[k] for k in wanted}).df()

@@ -16,6 +16,7 @@ import duckdb
 import jinja2
 
 from dashboard.config import PROJECT_ROOT, QUERIES
+from dashboard.i18n import _
 
 # A bound parameter of a query: $name.
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -70,7 +71,7 @@ def query(name: str) -> str:
     """The text of queries/<name>.sql, e.g. query("derived/subjects")."""
     path = QUERIES / f"{name}.sql"
     if not path.is_file():
-        raise FileNotFoundError(f"no query {name!r} (looked for {path})")
+        raise FileNotFoundError(_("no query {name} (looked for {path})").format(name=repr(name), path=path))
     return path.read_text(encoding="utf-8")
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from dashboard.i18n import _
+
 BLINDED = "blinded.duckdb"
 CLOSED = "closed.duckdb"
 MANIFEST = "manifest.json"
@@ -36,7 +38,9 @@ def current_build(warehouse: str | Path) -> Path:
         target = os.readlink(pointer)
     except (FileNotFoundError, OSError) as exc:
         raise NoWarehouse(
-            f"{warehouse}: no warehouse has been built here yet (python -m dashboard build PACKAGE --warehouse DIR)"
+            _(
+                "{warehouse}: no warehouse has been built here yet (python -m dashboard build PACKAGE --warehouse DIR)"
+            ).format(warehouse=warehouse)
         ) from exc
     # joined without resolve(): realpath() on every page run was 3% of the server's CPU under
     # load, and the link target is relative to the warehouse folder by construction

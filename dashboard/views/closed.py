@@ -15,15 +15,18 @@ import pandas as pd
 
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import N_, _, fact, number
 from dashboard.outputs import labels as words
 from dashboard.store.data import fetch
 from dashboard.views import outcomes, safety
 
-SETS = {"itt": "Intention to treat", "pp": "Per protocol"}
+# the analysis sets: their names in English, translated where shown (`_(SETS[key])`)
+SETS = {"itt": N_("Intention to treat"), "pp": N_("Per protocol")}
 # The de-escalation markers of the protocol surgery (columns of queries/closed/surgery_by_arm.sql),
 # labelled by trial.toml [labels.columns].
 MARKERS = ("prprim", "mandpres", "flap", "glossext")
-NOT_RECORDED = "Not recorded"
+# a marker table's row for a subject with nothing recorded: a code of the table, shown translated
+NOT_RECORDED = N_("Not recorded")
 # The randomization strata (RAND.csv fields in trial.toml) as columns of queries/closed/arms.sql.
 STRATUM_COLUMNS = {"STRATRESP": "stratum_response", "STRATSITE": "stratum_site"}
 
@@ -82,14 +85,19 @@ def _usable(times: pd.DataFrame, endpoint: str) -> pd.DataFrame:
 def _km_by_arm(times: pd.DataFrame, endpoint: str, cfg: TrialConfig) -> dict:
     """One arm's Kaplan-Meier summary, or, when the arm has no usable subject in the set (an empty
     per-protocol set, an arm nobody was allocated to), the same shape with no estimate and
-    ``empty`` saying why; the pages and reports show that sentence instead of a curve."""
+    ``empty`` saying why (in the reader's language); the pages and reports show that sentence
+    instead of a curve."""
     if len(_usable(times, endpoint)):
         return {
             **outcomes.km_summary(times, endpoint, cfg),
             "at_risk_table": outcomes.at_risk_table(times, endpoint, 6, cfg),
             "empty": None,
         }
-    why = "no subjects" if len(times) == 0 else f"no subject with a usable {endpoint.upper()} time"
+    why = (
+        _("no subjects")
+        if len(times) == 0
+        else _("no subject with a usable {endpoint} time").format(endpoint=endpoint.upper())
+    )
     return {
         "n": 0,
         "events": 0,
@@ -115,8 +123,10 @@ def empty_message(by_arm: dict, labels: dict[str, str]) -> str | None:
     if not empty:
         return None
     if len(empty) == len(by_arm):
-        return "No subjects to analyse in this set: " + "; ".join(f"{labels.get(a, a)}: {w}" for a, w in empty.items())
-    return "; ".join(f"{labels.get(a, a)}: {w}, no curve" for a, w in empty.items())
+        return _("No subjects to analyse in this set: {arms}").format(
+            arms=_("; ").join(_("{arm}: {why}").format(arm=labels.get(a, a), why=w) for a, w in empty.items())
+        )
+    return _("; ").join(_("{arm}: {why}, no curve").format(arm=labels.get(a, a), why=w) for a, w in empty.items())
 
 
 def logrank(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
@@ -147,23 +157,31 @@ def logrank(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
 def logrank_rows(result: dict, cfg: TrialConfig) -> list[dict]:
     """One row per set, endpoint and test for a table (pages and the closed report): observed and
     expected events per arm, chi-square and p, or the reason the test is not estimable. The
-    columns are named after the arms' labels in trial.toml; values are plain text for ui.table."""
+    columns are named after the arms' labels in trial.toml; values are plain text for ui.table;
+    headers and words in the reader's language."""
     exp, ref = _experimental(cfg)
+    kinds = {"stratified": _("stratified"), "unstratified": _("unstratified")}
     rows = []
     for set_key, name in SETS.items():
         for endpoint, tests in result[set_key].items():
             for kind, r in tests.items():
-                row = {"set": name, "endpoint": outcomes.ENDPOINTS[endpoint][3], "log-rank": kind}
+                row = {
+                    _("set"): _(name),
+                    _("endpoint"): _(outcomes.ENDPOINTS[endpoint][3]),
+                    _("log-rank"): kinds.get(kind, kind),
+                }
                 for arm, key in ((exp, "experimental"), (ref, "reference")):
                     got = r["by_arm"][key]
                     expected = "—" if got["expected"] is None else f"{got['expected']:.1f}"
-                    row[f"{arm.label}: observed / expected"] = f"{got['observed']} / {expected}"
-                row["chi-square (1 df)"] = "—" if r["chisq"] is None else f"{r['chisq']:.2f}"
+                    row[_("{arm}: observed / expected").format(arm=fact(arm, "label"))] = (
+                        f"{got['observed']} / {expected}"
+                    )
+                row[_("chi-square (1 df)")] = "—" if r["chisq"] is None else f"{r['chisq']:.2f}"
                 row["p"] = "—" if r["p"] is None else ("<0.001" if r["p"] < 0.001 else f"{r['p']:.3f}")
-                note = r["reason"] or ""
+                notes = [r["reason"]] if r["reason"] else []
                 if r["dropped"]:
-                    note = (note + "; " if note else "") + f"{r['dropped']} subject(s) without strata left out"
-                row["note"] = note
+                    notes.append(_("{n} subject(s) without strata left out").format(n=r["dropped"]))
+                row[_("note")] = _("; ").join(notes)
                 rows.append(row)
     return rows
 
@@ -321,7 +339,7 @@ def safety_by_arm(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConf
         diff, lo, hi = risk_difference_ci(e["events"], e["n"], r["events"], r["n"])
         sig_rows.append(
             {
-                "signal": s.label,
+                "signal": fact(s, "label"),
                 "name": s.name,
                 "events_exp": e["events"],
                 "n_exp": e["n"],
@@ -489,7 +507,7 @@ _DENOMINATOR = {"operated": "subjects", "with_pathology": "operated", "positive_
 
 def _count_label(key: str, cfg: TrialConfig) -> str:
     if key.startswith("death_") and key.endswith("d") and not words.is_labelled(key, cfg):
-        return f"Death within {key[6:-1]} days of surgery"
+        return _("Death within {days} days of surgery").format(days=key[6:-1])
     return words.column(key, cfg)
 
 
@@ -508,22 +526,24 @@ def count_table(saf: dict, cfg: TrialConfig | None = None) -> pd.DataFrame:
     denominator named. No code, no None: a count without data reads as the dash."""
     cfg = cfg or load_trial()
     keys = [k for k in next(iter(saf["by_arm"].values())) if k not in ("by_soc", "subjects")]
+    count, of = _("Count"), _("Of")
     rows = []
     for key in ["subjects"] + keys:
         den_key = _denominator(key)
-        row = {"Count": _count_label(key, cfg), "Of": "" if key == "subjects" else _count_label(den_key, cfg)}
+        row = {count: _count_label(key, cfg), of: "" if key == "subjects" else _count_label(den_key, cfg)}
         for arm in cfg.arms:
+            label = fact(arm, "label")
             counts = saf["by_arm"][arm.code]
             value, den = counts.get(key), counts.get(den_key)
             if words.is_missing(value):
-                row[arm.label] = words.MISSING
+                row[label] = words.MISSING
             elif key == "subjects" or not den:
-                row[arm.label] = str(int(value))
+                row[label] = str(int(value))
             else:
-                row[arm.label] = f"{int(value)} ({100 * value / den:.1f}%)"
+                row[label] = f"{int(value)} ({100 * value / den:.1f}%)"
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.loc[0, "Of"] = words.MISSING
+    out.loc[0, of] = words.MISSING
     return out
 
 
@@ -538,27 +558,35 @@ def signal_table(saf: dict, cfg: TrialConfig | None = None) -> pd.DataFrame:
     def pct(x) -> str:
         return words.MISSING if words.is_missing(x) else f"{100 * x:.1f}%"
 
+    rules = {
+        "threshold": _("above threshold"),
+        "any event": _("any event"),
+        "threshold and any event": _("threshold and any event"),
+    }
+
     def rule(r) -> str:
-        return {"threshold": "above threshold", "any event": "any event"}.get(r, r or "")
+        return rules.get(r, r or "")
 
     rows = []
     for r in sig.to_dict("records"):
         flags = [
-            f"{arm.label} ({rule(r[f'flag_rule_{side}'])})"
+            _("{arm} ({rule})").format(arm=fact(arm, "label"), rule=rule(r[f"flag_rule_{side}"]))
             for arm, side in ((exp, "exp"), (ref, "ref"))
             if r[f"flagged_{side}"]
         ]
         threshold = r["threshold"]
         rows.append(
             {
-                "Signal": r["signal"],
-                "Flagged": "; ".join(flags) or words.MISSING,
-                exp.label: f"{r['events_exp']}/{r['n_exp']} ({pct(r['p_exp'])})",
-                ref.label: f"{r['events_ref']}/{r['n_ref']} ({pct(r['p_ref'])})",
-                "Difference (95% CI)": f"{pct(r['difference'])} ({pct(r['lower'])} to {pct(r['upper'])})"
+                _("Signal"): r["signal"],
+                _("Flagged"): _("; ").join(flags) or words.MISSING,
+                fact(exp, "label"): f"{r['events_exp']}/{r['n_exp']} ({pct(r['p_exp'])})",
+                fact(ref, "label"): f"{r['events_ref']}/{r['n_ref']} ({pct(r['p_ref'])})",
+                _("Difference (95% CI)"): _("{estimate} ({lower} to {upper})").format(
+                    estimate=pct(r["difference"]), lower=pct(r["lower"]), upper=pct(r["upper"])
+                )
                 if not words.is_missing(r["difference"])
-                else "not estimable",
-                "Threshold (assumed)": "none: any event flags" if words.is_missing(threshold) else pct(threshold),
+                else _("not estimable"),
+                _("Threshold (assumed)"): _("none: any event flags") if words.is_missing(threshold) else pct(threshold),
             }
         )
     return pd.DataFrame(rows)
@@ -583,7 +611,7 @@ def boundary_table(rows: list[dict] | None, cfg: TrialConfig | None = None) -> p
             words.column("nominal_p", cfg): _small(b["nominal_p"]),
         }
         if "held" in b:
-            row[words.column("held", cfg)] = "held (this look or before)" if b["held"] else "to come"
+            row[words.column("held", cfg)] = _("held (this look or before)") if b["held"] else _("to come")
         out.append(row)
     return pd.DataFrame(out)
 
@@ -597,38 +625,48 @@ def difference_message(ni_set: dict, cfg: TrialConfig | None = None) -> str | No
         return None
     months = cfg.design.landmark_months
     if ni_set["n"] == 0:
-        return f"The {months}-month OS difference is not estimable: no subjects in this set."
+        return _("The {months}-month OS difference is not estimable: no subjects in this set.").format(months=months)
     longest = ni_set.get("longest_follow_up_days") or {}
     exp, ref = _experimental(cfg)
     parts = []
     for arm in (exp, ref):
         days = longest.get(arm.code)
+        label = fact(arm, "label")
         parts.append(
-            f"{arm.label}: no subjects" if days is None else f"{arm.label} {days / cfg.trial.days_per_month:.1f} months"
+            _("{arm}: no subjects").format(arm=label)
+            if days is None
+            else _("{arm} {months} months").format(arm=label, months=number(days / cfg.trial.days_per_month, 1))
         )
     if all(d is not None and d < months * cfg.trial.days_per_month for d in longest.values()) and longest:
-        why = f"no subject has been followed for {months} months yet"
+        why = _("no subject has been followed for {months} months yet").format(months=months)
+    elif diff.get("reasons"):
+        # survival_difference's arm A is the experimental arm, B the reference: named by their labels
+        from dashboard.stats.comparison import difference_reason
+
+        why = difference_reason(diff["reasons"], {"a": fact(exp, "label"), "b": fact(ref, "label")})
     else:
-        why = diff.get("reason") or "the Kaplan-Meier estimate or its standard error is not defined"
-        # survival_difference names the experimental arm A and the reference arm B
-        for arm, letter in ((exp, "A"), (ref, "B")):
-            why = why.replace(f"arm {letter}", arm.label)
-    return f"The {months}-month OS difference is not estimable yet: {why} (longest follow-up: {'; '.join(parts)})."
+        why = diff.get("reason") or _("the Kaplan-Meier estimate or its standard error is not defined")
+    return _("The {months}-month OS difference is not estimable yet: {why} (longest follow-up: {longest}).").format(
+        months=months, why=why, longest=_("; ").join(parts)
+    )
 
 
 def marker_table(table: pd.DataFrame, cfg: TrialConfig | None = None) -> pd.DataFrame:
     """A de-escalation marker's table (surgical_quality "markers") for a page: its codes as people
     read them (trial.toml [labels.codes]: GT HALF -> More than half, Y -> Yes), the arms' labels."""
     cfg = cfg or load_trial()
-    out = table.rename(columns={a.code: a.label for a in cfg.arms})
-    out.index = [v if v == NOT_RECORDED else words.code(v, cfg) for v in out.index]
-    return out.reset_index(names="Recorded")
+    out = table.rename(columns={a.code: fact(a, "label") for a in cfg.arms})
+    out.index = [_(NOT_RECORDED) if v == NOT_RECORDED else words.code(v, cfg) for v in out.index]
+    return out.reset_index(names=_("Recorded"))
 
 
 def exclusions_table(excluded: pd.DataFrame, cfg: TrialConfig | None = None) -> pd.DataFrame:
     """The per-protocol exclusions for a page: arm labels, not codes, and labelled columns."""
     cfg = cfg or load_trial()
     out = excluded.copy()
+    labels = {a.code: fact(a, "label") for a in cfg.arms}
     if "arm" in out:
-        out["arm"] = out["arm"].map(lambda v: words.MISSING if words.is_missing(v) else words.arm(v, cfg))
+        out["arm"] = out["arm"].map(
+            lambda v: words.MISSING if words.is_missing(v) else labels.get(v) or words.arm(v, cfg)
+        )
     return words.frame(out, cfg)

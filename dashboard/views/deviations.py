@@ -7,6 +7,7 @@ import duckdb
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
 from dashboard.store.data import fetch
+from dashboard.views.text import localized, suppressed_columns
 
 WINDOW_NAMES = [
     "response_imaging",
@@ -48,11 +49,12 @@ def by_criterion(con: duckdb.DuckDBPyConnection, viewer: Viewer):
 
 
 def listings(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict:
-    """Subject-level listings (for roles that see subject listings)."""
+    """Subject-level listings (for roles that see subject listings). An eligibility check's
+    detail is in the reader's language (the build wrote detail_zh beside it)."""
     site = viewer.site_filter
     return {
-        "eligibility": fetch(con, "views/eligibility_violations", site=site),
-        "disagreements": fetch(con, "views/eligibility_disagreements", site=site),
+        "eligibility": localized(fetch(con, "views/eligibility_violations", site=site), "detail"),
+        "disagreements": localized(fetch(con, "views/eligibility_disagreements", site=site), "detail"),
         "stage": fetch(con, "views/stage_mismatches", site=site),
         "windows": fetch(con, "views/window_deviations", site=site),
         "reported": fetch(con, "views/deviation_listing", site=site),
@@ -62,7 +64,9 @@ def listings(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict:
 def by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None = None):
     """Per site, per randomized subject: site-reported deviations (all, major) and subjects with a
     window deviation. Deviations after randomization are outcomes under the blinding rule, so
-    sites that are one arm or smaller than the minimum cell are merged or suppressed."""
+    sites that are one arm or smaller than the minimum cell are merged or suppressed: `suppressed`
+    says why in the reader's language (`suppressed_code`: the rule's words), `site_label` names the
+    site (the merged row in words; `siteid` stays the code)."""
     from dashboard.access import blinding
     from dashboard.stats.rates import funnel_flags
 
@@ -88,4 +92,4 @@ def by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | N
     if len(n) and 0 < p0 < 1:
         df.loc[shown, "window_flag"] = funnel_flags(x, n, p0, level=max(cfg.safety.funnel_confidence))
     df["window_p0"] = p0  # a column, not attrs: it survives the cache's pickling
-    return df
+    return suppressed_columns(df)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import _
 from dashboard.store.data import fetch
 
 
@@ -130,45 +131,48 @@ def flow(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None
         return shown
 
     boxes = {
-        "screened": {"label": "Screened", "n": f["screened"], "main": True},
+        "screened": {"label": _("Screened"), "n": f["screened"], "main": True},
         "not_randomized": {
-            "label": "Not randomized",
+            "label": _("Not randomized"),
             "n": f["not_randomized"],
             "parts": parts(
-                ("Screen failure", f["screen_failures"]),
-                ("Screening pending", f["screening_pending"]),
-                ("Other screening outcome", f["other_outcome"]),
-                ("Enrolled, not randomized", f["enrolled_not_randomized"]),
+                (_("Screen failure"), f["screen_failures"]),
+                (_("Screening pending"), f["screening_pending"]),
+                (_("Other screening outcome"), f["other_outcome"]),
+                (_("Enrolled, not randomized"), f["enrolled_not_randomized"]),
             ),
         },
-        "randomized": {"label": "Randomized", "n": f["randomized"], "main": True},
-        "operated": {"label": "Operated", "n": f["operated"], "main": True},
-        "not_operated": {"label": "Not operated", "n": f["not_operated_total"]},
+        "randomized": {"label": _("Randomized"), "n": f["randomized"], "main": True},
+        "operated": {"label": _("Operated"), "n": f["operated"], "main": True},
+        "not_operated": {"label": _("Not operated"), "n": f["not_operated_total"]},
         "awaiting_surgery": {
-            "label": f"Awaiting surgery (randomized {days} days ago or less)",
+            "label": _("Awaiting surgery (randomized {days} days ago or less)").format(days=days),
             "n": f["awaiting_surgery"],
         },
-        "never_operated": {"label": f"No surgery more than {days} days after randomization", "n": f["not_operated"]},
+        "never_operated": {
+            "label": _("No surgery more than {days} days after randomization").format(days=days),
+            "n": f["not_operated"],
+        },
         "off_before_surgery": {
-            "label": "Off study before surgery",
+            "label": _("Off study before surgery"),
             "n": f["off_study_not_operated"],
             "parts": parts(
-                ("Died", f["died_before_surgery"]),
-                ("Withdrew consent", f["withdrew_before_surgery"]),
-                ("Lost to follow-up", f["lost_before_surgery"]),
-                ("Completed or physician decision", f["off_study_before_surgery"]),
+                (_("Died"), f["died_before_surgery"]),
+                (_("Withdrew consent"), f["withdrew_before_surgery"]),
+                (_("Lost to follow-up"), f["lost_before_surgery"]),
+                (_("Completed or physician decision"), f["off_study_before_surgery"]),
             ),
         },
-        "in_follow_up": {"label": "In follow-up", "n": f["in_follow_up"], "main": True},
+        "in_follow_up": {"label": _("In follow-up"), "n": f["in_follow_up"], "main": True},
         "off_study": {
-            "label": "Off study after surgery",
+            "label": _("Off study after surgery"),
             "n": f["off_study"],
             "parts": parts(
-                ("Died", f["died"]),
-                ("Withdrew consent", f["withdrew"]),
-                ("Lost to follow-up", f["lost"]),
-                ("Completed", f["completed"]),
-                ("Physician decision", f["physician_decision"]),
+                (_("Died"), f["died"]),
+                (_("Withdrew consent"), f["withdrew"]),
+                (_("Lost to follow-up"), f["lost"]),
+                (_("Completed"), f["completed"]),
+                (_("Physician decision"), f["physician_decision"]),
             ),
         },
     }
@@ -185,7 +189,7 @@ def flow(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | None
     ]
     if f["randomized_unscreened"]:
         boxes["unscreened"] = {
-            "label": "Randomized without an enrolled screening-log row",
+            "label": _("Randomized without an enrolled screening-log row"),
             "n": f["randomized_unscreened"],
         }
         edges.insert(2, ("unscreened", "randomized", f["randomized_unscreened"]))
@@ -306,7 +310,7 @@ def imbalance(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig |
             cells = cells[cells.group_value.str.startswith(viewer.site_filter + "|")]
         check = worst({r.group_value: _arm_counts(r, cfg) for r in cells.itertuples()})
         if check["group"] is not None:
-            site, _, stratum = check["group"].partition("|")
+            site, _sep, stratum = check["group"].partition("|")
             check.update(site=site, stratum=stratum)
     if check is not None and unit == "stratum" and check["group"] is not None:
         check.update(site=None, stratum=check["group"])
@@ -337,13 +341,13 @@ def baseline(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | 
             "max": int(age.max()),
         }
     for col, label in [
-        ("sex", "Sex"),
-        ("ecog", "ECOG"),
-        ("primary_site", "Primary site"),
-        ("p16", "p16 (oropharynx)"),
-        ("stage_computed", "Stage (AJCC 8th, recomputed)"),
-        ("response_at_randomization", "Response"),
-        ("smoking", "Smoking"),
+        ("sex", _("Sex")),
+        ("ecog", _("ECOG")),
+        ("primary_site", _("Primary site")),
+        ("p16", _("p16 (oropharynx)")),
+        ("stage_computed", _("Stage (AJCC 8th, recomputed)")),
+        ("response_at_randomization", _("Response")),
+        ("smoking", _("Smoking")),
     ]:
         series = df[col]
         if col == "p16":

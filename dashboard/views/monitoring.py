@@ -20,8 +20,11 @@ import duckdb
 
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import N_, _
 
-MET, NOT_MET, NOT_ESTIMABLE = "met at this look", "not met at this look", "not estimable at this look"
+# The look's conclusion: codes (the same in every language; tests and pages compare them), each
+# with its words in the catalogue (`conclusion_text` in the result: the code in the reader's language).
+MET, NOT_MET, NOT_ESTIMABLE = N_("met at this look"), N_("not met at this look"), N_("not estimable at this look")
 
 
 def _kind(cfg: TrialConfig) -> str:
@@ -58,6 +61,7 @@ def conclusion(ni: dict, held: list[dict], build_id: str | None, cfg: TrialConfi
         "futility_guide": None,
     }
     if deaths == 0:
+        out["conclusion_text"] = _(NOT_ESTIMABLE)
         return out
     final = t >= 1.0 or bool(this and this["final"])
     bounds = groupseq.monitoring_boundaries(
@@ -104,6 +108,8 @@ def conclusion(ni: dict, held: list[dict], build_id: str | None, cfg: TrialConfi
     if primary is not None:
         out["crossed"] = bool(primary["crossed"])
         out["conclusion"] = MET if primary["crossed"] else NOT_MET
+    code = out["conclusion"]
+    out["conclusion_text"] = _(code)
     return out
 
 

@@ -13,18 +13,31 @@ import pandas as pd
 from dashboard.access import blinding
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import N_, _, number
 from dashboard.store.data import fetch
+from dashboard.views.text import suppression
 
+# (days, event, excluded, name): the name in English, translated where shown (`_(ENDPOINTS[e][3])`)
 ENDPOINTS = {
-    "os": ("os_days", "os_event", "os_excluded_reason", "Overall survival"),
-    "dfs": ("dfs_days", "dfs_event", "dfs_excluded_reason", "Disease-free survival"),
+    "os": ("os_days", "os_event", "os_excluded_reason", N_("Overall survival")),
+    "dfs": ("dfs_days", "dfs_event", "dfs_excluded_reason", N_("Disease-free survival")),
 }
 CONF_TYPE = "log-log"
-CONF_TEXT = (
+_CONF_TEMPLATE = N_(
     "95% pointwise confidence band by Greenwood's variance on the log(-log) scale "
     '(R survfit conf.type = "log-log"; lifelines\' default); curves stop where fewer than '
-    f"{load_trial().blinding.min_cell_size} subjects remain at risk"
+    "{minimum} subjects remain at risk"
 )
+
+
+def conf_text(cfg: TrialConfig | None = None) -> str:
+    """The confidence band and where the curves stop, in the reader's language."""
+    cfg = cfg or load_trial()
+    return _(_CONF_TEMPLATE).format(minimum=cfg.blinding.min_cell_size)
+
+
+CONF_TEXT = _CONF_TEMPLATE.format(minimum=load_trial().blinding.min_cell_size)
+"""conf_text() in English, as it was made at import (callers that translate should call conf_text)."""
 
 
 def landmarks_days(cfg: TrialConfig) -> dict[str, float]:
@@ -92,25 +105,30 @@ def median_text(km: dict, cfg: TrialConfig) -> tuple[str, str]:
     minimum = cfg.blinding.min_cell_size
     median = km.get("median_days")
     if median is None:
-        return "not reached", "The curve has not fallen to 50%."
+        return _("not reached"), _("The curve has not fallen to 50%.")
     if not km.get("median_reliable"):
         at_risk = km.get("median_at_risk") or 0
-        return "not reliably estimated", (
-            f"The curve falls to 50% at {median / dpm:.1f} months with {at_risk} subject(s) at risk there "
-            f"(fewer than {minimum}, or no 95% confidence interval): a median is shown only where at least "
-            f"{minimum} subjects are at risk and its lower 95% limit is estimable."
-        )
+        return _("not reliably estimated"), _(
+            "The curve falls to 50% at {months} months with {n} subject(s) at risk there "
+            "(fewer than {minimum}, or no 95% confidence interval): a median is shown only where at least "
+            "{minimum} subjects are at risk and its lower 95% limit is estimable."
+        ).format(months=number(median / dpm, 1), n=at_risk, minimum=minimum)
     upper = km.get("median_upper")
-    ci = f"{km['median_lower'] / dpm:.1f} to " + ("not reached" if upper is None else f"{upper / dpm:.1f}")
-    return (
-        f"{median / dpm:.1f} months",
-        f"95% CI {ci} months (from the log-log pointwise band, as R's survfit prints it).",
-    )
+    lower = number(km["median_lower"] / dpm, 1)
+    if upper is None:
+        note = _(
+            "95% CI {lower} to not reached months (from the log-log pointwise band, as R's survfit prints it)."
+        ).format(lower=lower)
+    else:
+        note = _(
+            "95% CI {lower} to {upper} months (from the log-log pointwise band, as R's survfit prints it)."
+        ).format(lower=lower, upper=number(upper / dpm, 1))
+    return _("{months} months").format(months=number(median / dpm, 1)), note
 
 
 def at_risk_table(times: pd.DataFrame, endpoint: str, every_months: int, cfg: TrialConfig) -> pd.DataFrame:
     """Numbers at risk (observed time >= t) every few months, to the longest follow-up."""
-    days, _event, excluded, _ = ENDPOINTS[endpoint]
+    days, _event, excluded, _name = ENDPOINTS[endpoint]
     t = times.loc[times[excluded].isna(), days].dropna().to_numpy(dtype=float)
     if len(t) == 0:
         return pd.DataFrame({"months": [0], "at_risk": [0]})
@@ -126,7 +144,8 @@ def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | No
     cfg = cfg or load_trial()
     check = blinding.population_check(con, viewer.site_filter, cfg)
     if not check.ok:
-        return {"suppressed": check.reason}
+        # the reason in the reader's language for the page; the rule's own words for the summary
+        return {"suppressed": suppression(check.reason), "suppressed_code": check.reason}
     times = survival_times(con, viewer)
     out: dict = {}
     for endpoint in ENDPOINTS:
@@ -158,7 +177,7 @@ def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | No
 def summary_part(result: dict) -> dict:
     """The JSON part of `pooled` for the summary command (no curves)."""
     if "suppressed" in result:
-        return {"suppressed": result["suppressed"]}
+        return {"suppressed": result.get("suppressed_code", result["suppressed"])}
     out = {}
     for endpoint in ENDPOINTS:
         p = dict(result[endpoint]["pooled"])

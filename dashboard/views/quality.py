@@ -12,6 +12,7 @@ from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
 from dashboard.store import warehouse
 from dashboard.store.data import fetch
+from dashboard.views.text import localized
 
 
 def visits_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> pd.DataFrame:
@@ -68,7 +69,9 @@ def build_report(con: duckdb.DuckDBPyConnection, viewer: Viewer, warehouse_dir: 
     The attempts come from the warehouse's load history file, refusals since the last build
     included; like the blinded file's copy of it, a text that may name the arm is withheld
     (freetext), and the build's seconds are rounded to a tenth (three decimals of a duration are
-    noise, and read like a rate)."""
+    noise, and read like a rate). The messages are in the reader's language: the build wrote each
+    in Chinese beside the English (message_zh, first_errors_zh); a build made before that has only
+    the English, which is shown then."""
     from dashboard.access import freetext
     from dashboard.access.blinding import FREE_TEXT_MARK
     from dashboard.config import load_trial
@@ -76,7 +79,18 @@ def build_report(con: duckdb.DuckDBPyConnection, viewer: Viewer, warehouse_dir: 
     history = pd.DataFrame(warehouse.load_history(warehouse_dir))
     keep = [
         c
-        for c in ("started", "status", "package", "cutoff", "exported", "seconds", "errors", "warnings", "first_errors")
+        for c in (
+            "started",
+            "status",
+            "package",
+            "cutoff",
+            "exported",
+            "seconds",
+            "errors",
+            "warnings",
+            "first_errors",
+            "first_errors_zh",
+        )
         if c in history
     ]
     if len(history):
@@ -84,11 +98,19 @@ def build_report(con: duckdb.DuckDBPyConnection, viewer: Viewer, warehouse_dir: 
         history = history[keep].copy()
         for c in keep:
             history[c] = [FREE_TEXT_MARK if names_arm(str(v)) else v for v in history[c]]
+        if "first_errors" in history and "first_errors_zh" in history:
+            # the two languages of one message are withheld together: the English withheld means
+            # the Chinese (whose wording the matcher may not know) is withheld too, and back
+            either = [
+                FREE_TEXT_MARK in (en, zh) for en, zh in zip(history.first_errors, history.first_errors_zh, strict=True)
+            ]
+            history.loc[either, ["first_errors", "first_errors_zh"]] = FREE_TEXT_MARK
         if "seconds" in history:
             history["seconds"] = pd.to_numeric(history["seconds"], errors="coerce").round(1)
+        history = localized(history.iloc[::-1].reset_index(drop=True), "first_errors")
     return {
         "findings": fetch(con, "views/findings_summary", site=viewer.site_filter),
-        "warnings": fetch(con, "views/build_warnings"),
+        "warnings": localized(fetch(con, "views/build_warnings"), "message"),
         "forms": fetch(con, "views/form_counts"),
-        "history": history[keep].iloc[::-1].reset_index(drop=True) if len(history) else history,
+        "history": history,
     }

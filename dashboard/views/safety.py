@@ -15,7 +15,9 @@ import pandas as pd
 from dashboard.access import blinding
 from dashboard.access.roles import Viewer
 from dashboard.config import SafetySignal, TrialConfig, load_trial
+from dashboard.i18n import _, fact, percent
 from dashboard.store.data import fetch
+from dashboard.views.text import suppressed_columns, suppression
 
 # The day a windowed signal's window starts from, as a column of views/safety_subjects.
 WINDOW_SINCE = {"surgery": "days_since_surgery", "randomization": "days_since_randomization"}
@@ -43,8 +45,10 @@ def signal_columns(df: pd.DataFrame, signal: SafetySignal) -> tuple[pd.Series, p
     """(in the denominator, had the event) per subject, for one configured signal."""
     if signal.source not in df:
         raise KeyError(
-            f"trial.toml safety signal {signal.name}: source {signal.source!r} is not a column of "
-            f"queries/views/safety_subjects.sql ({', '.join(df.columns)})"
+            _(
+                "trial.toml safety signal {name}: source {source} is not a column of "
+                "queries/views/safety_subjects.sql ({columns})"
+            ).format(name=signal.name, source=repr(signal.source), columns=", ".join(df.columns))
         )
     source = df[signal.source]
     population = {
@@ -63,7 +67,8 @@ def signal_columns(df: pd.DataFrame, signal: SafetySignal) -> tuple[pd.Series, p
 
 def signals(df: pd.DataFrame, cfg: TrialConfig, pooled: dict[str, tuple[int, int] | None] | None = None) -> list[dict]:
     """Each configured signal: observed rate, exact 95% CI, threshold, flagged. A pooled-only
-    source missing from `df` takes its (n, events) from `pooled`; None there: not shown."""
+    source missing from `df` takes its (n, events) from `pooled`; None there: not shown.
+    `label` and `flag_reason` are in the reader's language; `name` and `flag_rule` are codes."""
     from dashboard.stats.rates import proportion_ci
 
     out = []
@@ -79,7 +84,7 @@ def signals(df: pd.DataFrame, cfg: TrialConfig, pooled: dict[str, tuple[int, int
         out.append(
             {
                 "name": s.name,
-                "label": s.label,
+                "label": fact(s, "label"),
                 "events": x,
                 "n": n,
                 "observed": observed,
@@ -103,13 +108,15 @@ def _flag_reason(above: bool, any_event: bool, threshold: float | None) -> str |
     """Why a signal is flagged, in words: which rule (above its threshold; any event, trial.toml
     flag_any), so that a flag below the threshold is not read as the threshold crossed."""
     if above and any_event:
-        return "above the threshold and any event is a signal"
+        return _("above the threshold and any event is a signal")
     if above:
-        return "above the threshold"
+        return _("above the threshold")
     if any_event:
         if threshold is None:
-            return "any event is a signal (no threshold)"
-        return f"any event is a signal (flagged by that rule, not by the {100 * threshold:.1f}% threshold)"
+            return _("any event is a signal (no threshold)")
+        return _("any event is a signal (flagged by that rule, not by the {threshold} threshold)").format(
+            threshold=percent(threshold, 1)
+        )
     return None
 
 
@@ -120,22 +127,26 @@ def signal_rows(sig: list[dict]) -> list[dict]:
     def pct(x) -> str:
         return MISSING if x is None or pd.isna(x) else f"{100 * x:.1f}%"
 
+    flag_text = {
+        "threshold": _("flagged: above the threshold"),
+        "any event": _("flagged: any event"),
+        "threshold and any event": _("flagged: threshold and any event"),
+    }
     rows = []
     for s in sig:
         rule = s.get("flag_rule")
         rows.append(
             {
-                "signal": s["label"],
-                "subjects with event": s["events"],
-                "denominator": s["n"],
-                "observed (95% exact CI)": f"{pct(s['observed'])} ({pct(s['lower'])} to {pct(s['upper'])})",
-                "threshold (assumed)": pct(s["threshold"]) if s["threshold"] is not None else "none: any event flags",
-                "flag": (
-                    MISSING
-                    if not s["flagged"]
-                    else "flagged: "
-                    + {"threshold": "above the threshold", "any event": "any event"}.get(rule, rule or "")
+                _("signal"): s["label"],
+                _("subjects with event"): s["events"],
+                _("denominator"): s["n"],
+                _("observed (95% exact CI)"): _("{observed} ({lower} to {upper})").format(
+                    observed=pct(s["observed"]), lower=pct(s["lower"]), upper=pct(s["upper"])
                 ),
+                _("threshold (assumed)"): pct(s["threshold"])
+                if s["threshold"] is not None
+                else _("none: any event flags"),
+                _("flag"): MISSING if not s["flagged"] else flag_text.get(rule, _("flagged")),
             }
         )
     return rows
@@ -147,17 +158,25 @@ def immune_note(counts: dict) -> str:
     therapy."""
     total, neo = counts["immune_grade3plus"], counts.get("immune_grade3plus_neoadjuvant")
     if neo is None:
-        return "Immune-related grade 3+: subjects with such an event at any time."
-    return (
-        f"Immune-related grade 3+: {total} subject(s) with such an event at any time; {neo} of them "
-        "during neoadjuvant therapy, which is what the immune-related signal counts"
-        + (f" ({total - neo} only after it)." if total != neo else " (the same subjects).")
-    )
+        return _("Immune-related grade 3+: subjects with such an event at any time.")
+    if total == neo:
+        return _(
+            "Immune-related grade 3+: {total} subject(s) with such an event at any time; {neo} of them "
+            "during neoadjuvant therapy, which is what the immune-related signal counts (the same subjects)."
+        ).format(total=total, neo=neo)
+    return _(
+        "Immune-related grade 3+: {total} subject(s) with such an event at any time; {neo} of them "
+        "during neoadjuvant therapy, which is what the immune-related signal counts ({after} only after it)."
+    ).format(total=total, neo=neo, after=total - neo)
 
 
 def soc_table(soc: pd.DataFrame) -> pd.DataFrame:
     """soc_by_grade with the columns as people read them (System organ class, Grade 1..5, Total)."""
-    names = {"soc": "System organ class", "total": "Total", **{g: f"Grade {g}" for g in (1, 2, 3, 4, 5)}}
+    names = {
+        "soc": _("System organ class"),
+        "total": _("Total"),
+        **{g: _("Grade {grade}").format(grade=g) for g in (1, 2, 3, 4, 5)},
+    }
     return soc.rename(columns=names)
 
 
@@ -166,7 +185,8 @@ def pooled(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfig | No
     cfg = cfg or load_trial()
     check = blinding.population_check(con, viewer.site_filter, cfg)
     if not check.ok:
-        return {"suppressed": check.reason}
+        # the reason in the reader's language for the page; the rule's own words for the summary
+        return {"suppressed": suppression(check.reason), "suppressed_code": check.reason}
     df = subjects(con, viewer)
     soc = fetch(con, "views/ae_by_soc_grade", site=viewer.site_filter)
     margin = pooled_margin(con, viewer)
@@ -268,7 +288,7 @@ def site_funnel(
     hidden = per_site[per_site.suppressed.notna()]
     out = pd.concat([shown, hidden], ignore_index=True)
     out["p0"] = p0  # a column, not attrs: it survives the cache's pickling
-    return out
+    return suppressed_columns(out)
 
 
 def signal_by_site(
@@ -282,7 +302,7 @@ def signal_by_site(
 
 def summary_part(result: dict) -> dict:
     if "suppressed" in result:
-        return {"suppressed": result["suppressed"]}
+        return {"suppressed": result.get("suppressed_code", result["suppressed"])}
     return {
         "pooled": result["pooled"],
         "signals": [

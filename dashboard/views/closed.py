@@ -505,9 +505,15 @@ def summary_part(con: duckdb.DuckDBPyConnection, viewer: Viewer, cfg: TrialConfi
 _DENOMINATOR = {"operated": "subjects", "with_pathology": "operated", "positive_margin": "with_pathology"}
 
 
+# the counts trial.toml [labels.columns] may not name, in words (translated where shown)
+_COUNT_NAMES = {"subjects": N_("Subjects"), "operated": N_("Operated")}
+
+
 def _count_label(key: str, cfg: TrialConfig) -> str:
     if key.startswith("death_") and key.endswith("d") and not words.is_labelled(key, cfg):
         return _("Death within {days} days of surgery").format(days=key[6:-1])
+    if key in _COUNT_NAMES and not words.is_labelled(key, cfg):
+        return _(_COUNT_NAMES[key])
     return words.column(key, cfg)
 
 

@@ -5,7 +5,11 @@ office changes a label in one place. No Streamlit here.
 
 Missing values read as an em dash, dates as YYYY-MM-DD (never a midnight time), and a code that
 trial.toml does not name is shown in sentence case; a column name it does not name is shown with
-its underscores as spaces (tests/test_labels.py keeps the names pages show on the list)."""
+its underscores as spaces (tests/test_labels.py keeps the names pages show on the list).
+
+In the reader's language (dashboard.i18n): in Chinese the labels are trial.toml's
+[labels.columns_zh] and [labels.codes_zh] and the arms' and strata's label_zh; a code neither
+names reads as the code itself (sentence case is an English convention), dates stay ISO."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import re
 import pandas as pd
 
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import DEFAULT, _, fact, fact_map, language
 
 MISSING = "—"
 """What an absent value reads as, everywhere (never "None", "NaT" or "nan")."""
@@ -61,22 +66,30 @@ def _sentence(text: str) -> str:
 
 
 def code(value, cfg: TrialConfig | None = None) -> str:
-    """A CRF code value as a person reads it (trial.toml [labels.codes], else sentence case)."""
+    """A CRF code value as a person reads it (trial.toml [labels.codes], else sentence case; in
+    Chinese [labels.codes_zh], else the code as recorded)."""
     if is_missing(value):
         return MISSING
     text = str(value)
-    codes = _cfg(cfg).labels.codes
+    labels = _cfg(cfg).labels
+    codes = fact_map(labels.codes, labels.codes_zh)
     if text in codes:
         return codes[text]
-    return _sentence(text)
+    return _sentence(text) if language() == DEFAULT else text
 
 
 def column(name: str, cfg: TrialConfig | None = None) -> str:
-    """A column's name as a person reads it (trial.toml [labels.columns], case-insensitive)."""
-    columns = _cfg(cfg).labels.columns
+    """A column's name as a person reads it (trial.toml [labels.columns], case-insensitive; in
+    Chinese [labels.columns_zh]); a name trial.toml does not have is the catalogue's (a table's
+    own column, marked N_() where the table is made), else the name with its underscores as spaces."""
+    labels = _cfg(cfg).labels
+    columns = fact_map(labels.columns, labels.columns_zh)
     key = str(name).lower()
     if key in columns:
         return columns[key]
+    translated = _(str(name))  # a name our code gives a table (N_("days since the last randomization"))
+    if translated != str(name):
+        return translated
     text = str(name).replace("_", " ").strip()
     return text[:1].upper() + text[1:] if text.islower() else text
 
@@ -93,19 +106,26 @@ def stratum(value, cfg: TrialConfig | None = None) -> str:
 
 
 def arm(key_or_code: str, cfg: TrialConfig | None = None) -> str:
-    """An arm's label from its key or its code."""
+    """An arm's label (in the reader's language) from its key, its code or a label."""
     for a in _cfg(cfg).arms:
-        if key_or_code in (a.key, a.code, a.label):
-            return a.label
+        if key_or_code in (a.key, a.code, a.label, a.label_zh):
+            return fact(a, "label")
     return code(key_or_code, cfg)
 
 
+def arm_labels(cfg: TrialConfig | None = None) -> dict[str, str]:
+    """Each arm's code -> its label in the reader's language, in trial.toml's order."""
+    return {a.code: fact(a, "label") for a in _cfg(cfg).arms}
+
+
 def arm_colors(cfg: TrialConfig | None = None) -> dict[str, str]:
-    """Each arm's colour (trial.toml), under its key, its code and its label: one pair of colours on
-    every page, report and PDF."""
+    """Each arm's colour (trial.toml), under its key, its code and its labels (English and
+    Chinese): one pair of colours on every page, report and PDF, in either language."""
     out: dict[str, str] = {}
     for a in _cfg(cfg).arms:
         out[a.key] = out[a.code] = out[a.label] = a.color
+        if a.label_zh:
+            out[a.label_zh] = a.color
     return out
 
 

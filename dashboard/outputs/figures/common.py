@@ -4,13 +4,18 @@ two orders of magnitude slower to build), and data aggregated before it is drawn
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
 from dashboard.outputs import escape
 
-FONT = "Noto Sans CJK SC, Noto Sans, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+FONT = "Noto Sans CJK SC, Noto Sans, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"  # i18n: verbatim
+# Noto Sans CJK SC first: Debian's fonts-noto-cjk has it, it draws Latin too, and it gives Chinese
+# its simplified forms (a fallback font may draw a Japanese or Traditional glyph, or tofu).
 # Colours of things that are not arms. The arms have theirs (trial.toml [[arms]] color, through
 # labels.arm_colors: purple #762a83 and teal #1b9e77) and no other category is drawn in them, or
 # in a colour one could take for them (tests/test_ui_enrollment_figures.py keeps these apart).
@@ -81,14 +86,46 @@ def is_counts(values) -> bool:
     return bool(numbers) and all(float(v).is_integer() for v in numbers)
 
 
+_WIDE = ("W", "F")
+_BREAK_ANYWHERE = re.compile(r"[\u2e80-\u2fff\u3040-\u30ff\u3100-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_NO_LINE_START = set("，。、；：？！）》」』】〕”’…%·")
+_NO_LINE_END = set("（《「『【〔“‘")
+
+
+def text_width(text: str) -> int:
+    """The width of `text` in columns: a Chinese character (or any East Asian wide one) is two, as
+    wide as two Latin letters of the same font size."""
+    return sum(2 if unicodedata.east_asian_width(ch) in _WIDE else 1 for ch in str(text))
+
+
+def _pieces(word: str) -> list[str]:
+    """A word (no spaces) cut where a line may break: between Chinese characters (Chinese has no
+    spaces), never inside a Latin word or a number, never before closing or after opening
+    punctuation (，。）are kept with the character before them, （ with the one after)."""
+    pieces: list[str] = []
+    for ch in word:
+        if not pieces:
+            pieces.append(ch)
+        elif ch in _NO_LINE_START or pieces[-1][-1] in _NO_LINE_END:
+            pieces[-1] += ch
+        elif _BREAK_ANYWHERE.match(ch) or _BREAK_ANYWHERE.match(pieces[-1][-1]):
+            pieces.append(ch)
+        else:
+            pieces[-1] += ch
+    return pieces
+
+
 def wrap(text: str, width: int = 28) -> list[str]:
-    """`text` in lines of about `width` characters, broken at spaces only (never mid-word)."""
+    """`text` in lines of about `width` columns (a Chinese character counts two), broken at spaces
+    and between Chinese characters only (never mid-word)."""
     lines: list[str] = []
     for word in str(text).split():
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
+        for i, piece in enumerate(_pieces(word)):
+            sep = " " if i == 0 else ""
+            if lines and text_width(lines[-1]) + len(sep) + text_width(piece) <= width:
+                lines[-1] += sep + piece
+            else:
+                lines.append(piece)
     return lines or [""]
 
 
@@ -96,6 +133,17 @@ MAX_TICK_LINES = 3
 """A wrapped tick label has at most this many lines: a label from the data (an adverse-event
 term, a site name) as long as a paragraph cannot squeeze the plot to nothing. The whole label is
 in the hover text."""
+
+
+def _cut(line: str, columns: int) -> str:
+    """The start of `line` that fits in `columns` columns."""
+    out, used = "", 0
+    for ch in line:
+        used += 2 if unicodedata.east_asian_width(ch) in _WIDE else 1
+        if used > columns:
+            break
+        out += ch
+    return out
 
 
 def tick_lines(text: str, width: int = 28, max_lines: int | None = MAX_TICK_LINES) -> list[str]:
@@ -107,8 +155,8 @@ def tick_lines(text: str, width: int = 28, max_lines: int | None = MAX_TICK_LINE
     cut = len(lines) > max_lines
     lines = lines[:max_lines]
     for i, line in enumerate(lines):
-        if len(line) > width + 8:
-            lines[i], cut = line[: width + 7], True
+        if text_width(line) > width + 8:
+            lines[i], cut = _cut(line, width + 7), True
     if cut:
         lines[-1] = lines[-1].rstrip() + "…"
     return lines

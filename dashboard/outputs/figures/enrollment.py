@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.i18n import _, number, percent
 from dashboard.outputs.figures.common import (
     CATEGORIES,
     DESIGN,
@@ -35,7 +36,7 @@ def accrual(
             go.Scatter(
                 x=planned["date"],
                 y=planned["planned"],
-                name="planned",
+                name=_("planned"),
                 line=dict(color=PLANNED, dash="dash"),
             )
         )
@@ -43,7 +44,7 @@ def accrual(
         go.Scatter(
             x=cumulative["date"],
             y=cumulative["randomized"],
-            name="randomized",
+            name=_("randomized"),
             line=dict(color=POOLED, width=3, shape="hv"),
         )
     )
@@ -54,7 +55,7 @@ def accrual(
         fig.add_hline(
             y=target,
             line=dict(color="#555", dash="dot"),
-            annotation_text=f"target {target}",
+            annotation_text=_("target {n}").format(n=number(target)),
             annotation_position="bottom right",
         )
     if projection and cumulative is not None and len(cumulative):
@@ -63,7 +64,7 @@ def accrual(
             go.Scatter(
                 x=[last["date"], projection["completion_date"]],
                 y=[last["randomized"], target],
-                name="projected",
+                name=_("projected"),
                 line=dict(color=DESIGN, dash="dot"),
             )
         )
@@ -72,12 +73,12 @@ def accrual(
                 x=[projection["lower"], projection["upper"]],
                 y=[target, target],
                 mode="lines+markers",
-                name=f"{int(projection['level'] * 100)}% prediction interval",
+                name=_("{level} prediction interval").format(level=percent(projection["level"], 0)),
                 line=dict(color=DESIGN, width=6),
                 opacity=0.5,
             )
         )
-    count_axis(fig, "y", top, title="patients")
+    count_axis(fig, "y", top, title=_("patients"))
     fig.update_xaxes(nticks=6)
     return _layout(fig)
 
@@ -199,6 +200,15 @@ def funnel_range(frame: pd.DataFrame, p0: float, limits: pd.DataFrame | None) ->
     return 0.0, min(1.0, max(0.05, high * 1.12))
 
 
+def _funnel_hover(flag: str) -> str:
+    """A funnel point's hover text, by its flag ("above", "below" or within the limits)."""
+    if flag == "above":
+        return _("{site}: {rate} of {n} (above the limits)")
+    if flag == "below":
+        return _("{site}: {rate} of {n} (below the limits)")
+    return _("{site}: {rate} of {n}")
+
+
 def funnel(
     frame: pd.DataFrame, p0: float, limits: pd.DataFrame | None, title: str | None = None, label: str = "siteid"
 ) -> go.Figure:
@@ -222,20 +232,25 @@ def funnel(
                             y=limits[name],
                             mode="lines",
                             showlegend=side == "upper",
-                            name=f"{'95' if col == '95' else '99.8'}% limits",
+                            name=_("{level} limits").format(
+                                level=percent(0.95, 0) if col == "95" else percent(0.998, 1)
+                            ),
                             line=dict(color=PLANNED, dash=dash, width=1),
                             hoverinfo="skip",
                         )
                     )
     if not np.isnan(p0):
         fig.add_hline(
-            y=p0, line=dict(color=POOLED, width=1), annotation_text=f"pooled {p0:.1%}", annotation_position="top left"
+            y=p0,
+            line=dict(color=POOLED, width=1),
+            annotation_text=_("pooled {rate}").format(rate=percent(p0, 1)),
+            annotation_position="top left",
         )
     flags = list(shown["flag"]) if "flag" in shown else ["within"] * len(shown)
     flagged = [f in ("above", "below") for f in flags]
     names = shown[label].astype(str).tolist() if label in shown else [""] * len(shown)
     hover = [
-        f"{name}: {r:.1%} of {int(n)}" + (f" ({f} the limits)" if fl else "")
+        _funnel_hover(f if fl else "within").format(site=name, rate=percent(r, 1), n=number(int(n)))
         for name, r, n, f, fl in zip(names, shown["rate"], shown["n"], flags, flagged, strict=True)
     ]
     fig.add_trace(
@@ -249,13 +264,13 @@ def funnel(
             hovertext=hover,
             hoverinfo="text",
             marker=dict(size=10, color=[FLAG if fl else OK for fl in flagged]),
-            name="sites (red: outside the limits)",
+            name=_("sites (red: outside the limits)"),
             cliponaxis=False,
         )
     )
     low, high = funnel_range(frame, p0, limits)
     fig.update_yaxes(tickformat=".0%", range=[low, high], nticks=6)
-    fig.update_xaxes(title="subjects", rangemode="tozero", nticks=6)
+    fig.update_xaxes(title=_("subjects"), rangemode="tozero", nticks=6)
     return _layout(fig, title)
 
 

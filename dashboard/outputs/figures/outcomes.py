@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.i18n import _, number
+from dashboard.i18n import percent as as_percent
 from dashboard.outputs import escape
 from dashboard.outputs import labels as words
 from dashboard.outputs.figures.common import (
@@ -31,7 +33,7 @@ OTHER_COLORS = [POOLED, "#555555", "#b35806"]
 # Worst grade 1..5: light yellow to dark red (ColorBrewer RdYlGn/YlOrRd steps), an ordered scale; not the arms.
 GRADE_COLORS = {1: "#fee08b", 2: "#fdae61", 3: "#f46d43", 4: "#d73027", 5: "#7f0000"}
 THRESHOLD = "#333333"
-ANY_EVENT = "any event"
+ANY_EVENT = "any event"  # i18n: verbatim (a code: views.safety's flag_rule)
 """The flag rule of a signal with flag_any (trial.toml): any event flags it, whatever the threshold."""
 
 
@@ -43,12 +45,13 @@ def kaplan_meier(
     curves: dict[str, pd.DataFrame],
     days_per_month: float,
     design: pd.DataFrame | None = None,
-    design_label: str = "design assumption",
+    design_label: str | None = None,
     title: str | None = None,
     colors: dict[str, str] | None = None,
 ) -> go.Figure:
     """Step curves with their confidence bands, time in months; the design curve dashed. A curve
-    named after an arm (key, code or label) is drawn in the arm's colour unless `colors` says."""
+    named after an arm (key, code or label) is drawn in the arm's colour unless `colors` says.
+    `design_label`: the design curve's legend entry ("design assumption" in the reader's language)."""
     fig = go.Figure()
     palette = colors or {}
     others = iter(OTHER_COLORS * (len(curves) + 1))
@@ -75,12 +78,12 @@ def kaplan_meier(
             go.Scatter(
                 x=design["time"] / days_per_month,
                 y=design["survival"],
-                name=design_label,
+                name=design_label or _("design assumption"),
                 line=dict(color=DESIGN, dash="dash"),
             )
         )
-    fig.update_yaxes(range=[0, 1.02], title="survival probability", tickformat=".0%")
-    fig.update_xaxes(title="months from randomization", rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.02], title=_("survival probability"), tickformat=".0%")
+    fig.update_xaxes(title=_("months from randomization"), rangemode="tozero")
     return _layout(fig, title, 420)
 
 
@@ -111,7 +114,7 @@ def _threshold_segments(fig: go.Figure, thresholds: list, row=None, col=None) ->
             y0=i - 0.38,
             y1=i + 0.38,
             line=dict(color=THRESHOLD, width=3),
-            name="threshold",
+            name="threshold",  # i18n: verbatim (a shape's name, not shown)
             **kw,
         )
         drawn += 1
@@ -121,7 +124,7 @@ def _threshold_segments(fig: go.Figure, thresholds: list, row=None, col=None) ->
             y=[None],
             mode="lines",
             line=dict(color=THRESHOLD, width=3),
-            name="threshold (assumed)",
+            name=_("threshold (assumed)"),
             showlegend=True,
         )
         fig.add_trace(trace, **({} if row is None else dict(row=row, col=col)))
@@ -137,14 +140,14 @@ def signals(rows: list[dict]) -> go.Figure:
     fig = go.Figure()
     labels = [r["label"] for r in rows]
     groups = [
-        ("within threshold", lambda r: not r.get("flagged"), dict(color=OK, symbol="circle")),
+        (_("within threshold"), lambda r: not r.get("flagged"), dict(color=OK, symbol="circle")),
         (
-            "flagged: above threshold",
+            _("flagged: above threshold"),
             lambda r: (flag_rule(r) or "").startswith("threshold"),
             dict(color=FLAG, symbol="circle"),
         ),
         (
-            "flagged: any event (whatever the rate)",
+            _("flagged: any event (whatever the rate)"),
             lambda r: flag_rule(r) == ANY_EVENT,
             dict(color=FLAG, symbol="diamond-open", line=dict(width=2.5)),
         ),
@@ -179,9 +182,14 @@ def signals(rows: list[dict]) -> go.Figure:
             continue
         th = r.get("threshold")
         if rule == ANY_EVENT:
-            text = "flagged: any event" + (" (no threshold)" if th is None else f", not the {th:.1%} threshold")
+            if th is None:
+                text = _("flagged: any event (no threshold)")
+            else:
+                text = _("flagged: any event, not the {threshold} threshold").format(threshold=as_percent(th, 1))
+        elif ANY_EVENT in rule:
+            text = _("flagged: above the threshold and any event")
         else:
-            text = "flagged: above the threshold" + (" and any event" if ANY_EVENT in rule else "")
+            text = _("flagged: above the threshold")
         fig.add_annotation(
             x=max(r.get("upper") or 0, th or 0),
             y=i,
@@ -195,7 +203,7 @@ def signals(rows: list[dict]) -> go.Figure:
         )
     upper = max([r.get("upper") or 0 for r in rows] + [r.get("threshold") or 0 for r in rows] + [0.05])
     # room on the right for the flag's words
-    fig.update_xaxes(tickformat=".0%", range=[0, upper * 1.45], title="subjects with the event (95% exact CI)")
+    fig.update_xaxes(tickformat=".0%", range=[0, upper * 1.45], title=_("subjects with the event (95% exact CI)"))
     return _layout(fig, None, 150 + 56 * len(rows))
 
 
@@ -208,19 +216,20 @@ def soc_by_grade(table: pd.DataFrame, top: int = 15) -> go.Figure:
             go.Bar(
                 y=shown["soc"].tolist(),
                 x=shown[g].tolist(),
-                name=f"Grade {g}",
+                name=_("Grade {g}").format(g=g),
                 orientation="h",
                 marker=dict(color=GRADE_COLORS[g], line=dict(color="#666", width=0.5)),
                 # the whole class name on hover (its tick label may be cut); escaped by _layout
                 hovertext=shown["soc"].tolist(),
-                hovertemplate=f"%{{hovertext}}<br>Grade {g}: %{{x}}<extra></extra>",
+                # plotly's %{...} fields stay as they are, outside the message
+                hovertemplate="%{hovertext}<br>" + _("Grade {g}: {n}").format(g=g, n="%{x}") + "<extra></extra>",
             )
             for g in (1, 2, 3, 4, 5)
         ]
     )
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="subjects (by their worst grade in the class)", rangemode="tozero")
+    fig.update_xaxes(title=_("subjects (by their worst grade in the class)"), rangemode="tozero")
     # class names come from the data: wrapped and bounded, so a long one cannot squeeze the bars away
     return wrapped_ticks(_layout(fig, None, 120 + 34 * len(shown)), "y", shown["soc"].tolist(), 40, MAX_TICK_LINES)
 
@@ -259,7 +268,7 @@ def forest(
     est = [r["estimate"] if r["estimate"] is not None else np.nan for r in rows]
     if all(np.isnan(e) for e in est):
         fig.add_annotation(
-            text=empty_text or "Not estimable yet",
+            text=empty_text or _("Not estimable yet"),
             x=0.5,
             y=0.5,
             xref="paper",
@@ -279,7 +288,7 @@ def forest(
             mode="markers",
             marker=dict(size=12, color=POOLED, symbol="square"),
             error_x=dict(type="data", array=hi, arrayminus=lo, thickness=2, color=POOLED),
-            name="estimate (95% CI)",
+            name=_("estimate (95% CI)"),
         )
     )
     fig.add_vline(x=margin, line=dict(color=FLAG, dash="dash"))
@@ -293,7 +302,7 @@ def forest(
         xanchor="left",
         xshift=4,
         showarrow=False,
-        text=f"margin {margin:.0%}" if percent else f"margin {margin:g}",
+        text=_("margin {value}").format(value=as_percent(margin, 0) if percent else number(margin)),
         font=dict(color=FLAG),
     )
     fig.add_vline(x=1.0 if log else 0.0, line=dict(color="#777", width=1))
@@ -333,7 +342,7 @@ def boundaries(planned: list[dict], actual: list[dict] | None, z: float | None, 
             x=[b["fraction"] for b in planned],
             y=[b["z_boundary"] for b in planned],
             mode="lines+markers",
-            name="boundary, planned looks (design)",
+            name=_("boundary, planned looks (design)"),
             line=dict(color=PLANNED, dash="dash"),
             marker=dict(size=7),
         )
@@ -341,8 +350,8 @@ def boundaries(planned: list[dict], actual: list[dict] | None, z: float | None, 
     values = [b["z_boundary"] for b in planned]
     if actual:
         for held, name, symbol, size in (
-            (True, "boundary at this look (alpha spent so far)", "line-ew", 26),
-            (False, "boundary at the looks to come", "circle-open", 12),
+            (True, _("boundary at this look (alpha spent so far)"), "line-ew", 26),
+            (False, _("boundary at the looks to come"), "circle-open", 12),
         ):
             pts = [b for b in actual if bool(b.get("held", True)) is held and np.isfinite(b["z_boundary"])]
             if not pts:
@@ -354,7 +363,7 @@ def boundaries(planned: list[dict], actual: list[dict] | None, z: float | None, 
                     x=[b["fraction"] for b in pts],
                     y=shown,
                     mode="markers+text" if held else "markers",
-                    text=[f"boundary {b['z_boundary']:.2f}" for b in pts] if held else None,
+                    text=[_("boundary {z}").format(z=number(b["z_boundary"], 2)) for b in pts] if held else None,
                     textposition="middle right",
                     marker=dict(size=size, color=DESIGN, symbol=symbol, line=dict(width=3, color=DESIGN)),
                     name=name,
@@ -367,10 +376,10 @@ def boundaries(planned: list[dict], actual: list[dict] | None, z: float | None, 
                 x=[t],
                 y=[z],
                 mode="markers+text",
-                text=[f"observed z = {z:.2f}"],
+                text=[_("observed z = {z}").format(z=number(z, 2))],
                 textposition="bottom center",
                 marker=dict(size=14, color=POOLED, symbol="diamond"),
-                name="observed z at this look",
+                name=_("observed z at this look"),
             )
         )
     fig.add_hline(y=0, line=dict(color="#bbb", width=1))
@@ -379,11 +388,11 @@ def boundaries(planned: list[dict], actual: list[dict] | None, z: float | None, 
     bottom = min(finite + [0.0]) - 0.7
     right = max([1.05] + ([t + 0.05] if t is not None else []))
     fig.update_xaxes(
-        title="information fraction (deaths / deaths expected at the final analysis)",
+        title=_("information fraction (deaths / deaths expected at the final analysis)"),
         range=[0, right],
         tickformat=".0%",
     )
-    fig.update_yaxes(title="z-statistic for non-inferiority", range=[bottom, top], zeroline=False)
+    fig.update_yaxes(title=_("z-statistic for non-inferiority"), range=[bottom, top], zeroline=False)
     return _layout(fig, None, 440)
 
 
@@ -400,7 +409,7 @@ def dot_chart(frame: pd.DataFrame, label_a: str, label_b: str) -> go.Figure:
         shared_yaxes=True,
         column_widths=[0.5, 0.5],
         horizontal_spacing=0.03,
-        subplot_titles=("proportion of subjects", "difference (95% CI)"),
+        subplot_titles=(_("proportion of subjects"), _("difference (95% CI)")),
     )
     y = frame["label"].tolist()
     fig.add_trace(
@@ -448,7 +457,12 @@ def dot_chart(frame: pd.DataFrame, label_a: str, label_b: str) -> go.Figure:
     fig.update_yaxes(categoryorder="array", categoryarray=escape.plotly_values(y))  # as _layout escapes y
     fig.update_xaxes(tickformat=".0%", row=1, col=1, rangemode="tozero")
     # the panel's title stays short (it is cut at the panel's width); the arms' order is below it
-    fig.update_xaxes(tickformat=".0%", row=1, col=2, title=dict(text=f"{label_a} minus {label_b}", font=dict(size=12)))
+    fig.update_xaxes(
+        tickformat=".0%",
+        row=1,
+        col=2,
+        title=dict(text=_("{a} minus {b}").format(a=label_a, b=label_b), font=dict(size=12)),
+    )
     fig = _layout(fig, None, 160 + 30 * len(frame))
     fig.update_layout(margin=dict(t=36))  # room for the two panels' titles
     return fig

@@ -67,7 +67,7 @@ def _sentence(text: str) -> str:
 
 def code(value, cfg: TrialConfig | None = None) -> str:
     """A CRF code value as a person reads it (trial.toml [labels.codes], else sentence case; in
-    Chinese [labels.codes_zh], else the code as recorded)."""
+    Chinese [labels.codes_zh], else the catalogue's, else the code as recorded)."""
     if is_missing(value):
         return MISSING
     text = str(value)
@@ -75,7 +75,9 @@ def code(value, cfg: TrialConfig | None = None) -> str:
     codes = fact_map(labels.codes, labels.codes_zh)
     if text in codes:
         return codes[text]
-    return _sentence(text) if language() == DEFAULT else text
+    if language() == DEFAULT:
+        return _sentence(text)
+    return _(text)  # a value our code writes (the blinding rule's "other (merged)") is in the catalogue
 
 
 def column(name: str, cfg: TrialConfig | None = None) -> str:

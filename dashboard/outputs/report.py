@@ -28,13 +28,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dashboard import i18n
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import N_, _, fact, long_date, number, percent
 from dashboard.outputs import escape, figures, labels
 from dashboard.store.data import fetch
 from dashboard.views import deviations, enrollment, outcomes, quality, safety
 
-CONFIDENTIAL = "CONFIDENTIAL - DSMB CLOSED SESSION"
+CONFIDENTIAL = N_("CONFIDENTIAL - DSMB CLOSED SESSION")
+"""The closed report's mark (its banners, and the band of every PDF page), translated where shown."""
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 MISSING = labels.MISSING
 AT_RISK_EVERY_MONTHS = 6  # the at-risk tables' step, as outcomes.at_risk_table is called by the views
@@ -68,10 +71,11 @@ def _pct(x) -> str:
 
 
 def _range(lower, upper, fmt=_pct) -> str:
-    """An interval as "a to b", or the dash when either end is missing (never "— to —")."""
+    """An interval as "a to b" ("a～b" in Chinese), or the dash when either end is missing (never
+    "— to —")."""
     if labels.is_missing(lower) or labels.is_missing(upper):
         return MISSING
-    return f"{fmt(lower)} to {fmt(upper)}"
+    return _("{lower} to {upper}").format(lower=fmt(lower), upper=fmt(upper))
 
 
 def _n_of(n, d) -> str:
@@ -79,6 +83,28 @@ def _n_of(n, d) -> str:
     if labels.is_missing(n):
         return MISSING
     return f"{int(n)} ({n / d:.1%})" if d else str(int(n))
+
+
+def _zh() -> bool:
+    return i18n.language() == "zh"
+
+
+def _sentences(*parts: str) -> str:
+    """Sentences one after another: a space between English ones, none between Chinese ones."""
+    return ("" if _zh() else " ").join(p for p in parts if p)
+
+
+def _ended(text: str) -> str:
+    """`text` with its full stop (。 in Chinese) unless it ends in one already."""
+    text = text.rstrip()
+    if text.endswith((".", "。", "!", "?", "！", "？")):
+        return text
+    return text + ("。" if _zh() else ".")
+
+
+def _list(items) -> str:
+    """Items of a list in a sentence: "a, b" ("a、b" in Chinese)."""
+    return ("、" if _zh() else ", ").join(items)
 
 
 class _Doc:
@@ -110,8 +136,9 @@ class _Doc:
         caption: str | None = None,
     ) -> None:
         """A table as people read it (labels.frame): the `codes` and `strata` columns labelled,
-        dates as dates, column names labelled, missing cells as the dash. escape=True (pandas'
-        default, said here on purpose): cells and column names are text."""
+        dates as dates, column names labelled (in the reader's language: a column trial.toml does
+        not name is looked up in the catalogue, labels.column), missing cells as the dash.
+        escape=True (pandas' default, said here on purpose): cells and column names are text."""
         shown = labels.frame(df, self.cfg, codes=codes, strata=strata)
         shown.columns.name = None
         html = shown.to_html(index=False, na_rep=MISSING, float_format=_num, border=0, escape=True, classes=cls or None)
@@ -135,16 +162,19 @@ class _Doc:
         self.figure(
             figures.kaplan_meier({k: km["curve"] for k, km in curves.items()}, dpm, design, colors=colors), "km"
         )
-        self.table(at_risk_frame(curves), cls="at-risk", caption="Numbers at risk, by months from randomization")
+        self.table(at_risk_frame(curves), cls="at-risk", caption=_("Numbers at risk, by months from randomization"))
 
     def html(self, title: str, confidential: bool = False) -> str:
         parts = list(self.parts)
         if self._contents_at is not None and self.contents:
             items = "".join(f"<li>{escape.html(t)}</li>" for t in self.contents)
-            parts.insert(self._contents_at, f'<div class="toc"><p class="toc-title">Contents</p><ol>{items}</ol></div>')
+            heading = escape.html(_("Contents"))
+            parts.insert(
+                self._contents_at, f'<div class="toc"><p class="toc-title">{heading}</p><ol>{items}</ol></div>'
+            )
         mark = '<meta name="pdf-confidential" content="yes">' if confidential else ""
         return (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{mark}'
+            f'<!DOCTYPE html><html lang="{i18n.html_lang()}"><head><meta charset="utf-8">{mark}'
             f"<title>{escape.html(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts)
             + "</body></html>"
@@ -167,13 +197,15 @@ def at_risk_frame(curves: dict[str, dict]) -> pd.DataFrame:
 
 
 def _landmarks(km: dict, name: str | None = None) -> list[dict]:
+    """A curve's landmark estimates as table rows; `name`: the curve's (an arm's) in a first column.
+    Column names in English, labelled (and translated) by _Doc.table."""
     return [
         {
-            **({"curve": name} if name is not None else {}),
-            "months": m,
-            "survival": _pct(v["survival"]),
-            "95% CI": _range(v["lower"], v["upper"]),
-            "at risk": v["at_risk"],
+            **({N_("arm"): name} if name is not None else {}),
+            N_("months"): m,
+            N_("survival"): _pct(v["survival"]),
+            N_("95% CI"): _range(v["lower"], v["upper"]),
+            N_("at risk"): v["at_risk"],
         }
         for m, v in km["landmarks"].items()
     ]
@@ -181,10 +213,10 @@ def _landmarks(km: dict, name: str | None = None) -> list[dict]:
 
 def _median(km: dict, cfg: TrialConfig) -> str:
     """The median in the words and by the rule of the pages (views.outcomes.median_text)."""
+    if km.get("median_days") is None:
+        return _("median not reached")
     value, note = outcomes.median_text(km, cfg)
-    if value == "not reached":
-        return "median not reached"
-    return f"median {value} ({note.rstrip('.')})"
+    return _("median {value} ({note})").format(value=value, note=note.rstrip(".。"))
 
 
 # categories that are their own words (stages: "III", "IVA"; ECOG grades), not codes to label
@@ -194,12 +226,13 @@ _VERBATIM_CATEGORIES = ("stage_computed", "ecog")
 def _baseline_rows(df: pd.DataFrame, b: dict, cfg: TrialConfig, groups: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Baseline characteristics in the order and words of enrollment.baseline (`b`), one column per
     group: n (%) per category, age as median (IQR)."""
-    rows = [{"characteristic": "Subjects", "category": "", **{g: str(len(f)) for g, f in groups.items()}}]
+    characteristic, category = N_("characteristic"), N_("category")
+    rows = [{characteristic: _("Subjects"), category: "", **{g: str(len(f)) for g, f in groups.items()}}]
     ages = {}
     for g, f in groups.items():
         age = f.age_at_consent.dropna()
         ages[g] = f"{age.median():.0f} ({age.quantile(0.25):.0f}-{age.quantile(0.75):.0f})" if len(age) else MISSING
-    rows.append({"characteristic": "Age at consent", "category": "median (IQR)", **ages})
+    rows.append({characteristic: _("Age at consent"), category: _("median (IQR)"), **ages})
     for col, item in b.items():
         if not (isinstance(item, dict) and "counts" in item):
             continue
@@ -212,41 +245,82 @@ def _baseline_rows(df: pd.DataFrame, b: dict, cfg: TrialConfig, groups: dict[str
                 series = series.fillna("missing").astype(str)
                 cells[g] = _n_of(int((series == value).sum()), len(series))
             if value == "missing":
-                category = "not recorded"
+                shown = _("not recorded")
             elif col in _VERBATIM_CATEGORIES:
-                category = value
+                shown = value
             else:
-                category = labels.code(value, cfg)
-            rows.append({"characteristic": item["label"], "category": category, **cells})
+                shown = labels.code(value, cfg)
+            name = item["label"]  # the view's words (a variable: a literal in _() would be extracted)
+            rows.append({characteristic: _(name), category: shown, **cells})
     out = pd.DataFrame(rows)
-    out.loc[out.characteristic.duplicated(), "characteristic"] = ""
+    out.loc[out[characteristic].duplicated(), characteristic] = ""
     return out
+
+
+# columns and values the views name in English with no trial.toml label (labels.column and
+# labels.code find them in the catalogue)
+_VIEW_COLUMNS = (
+    N_("activated"),
+    N_("screened"),
+    N_("expected"),
+    N_("received"),
+    N_("completion"),
+    N_("operated"),
+    N_("total"),
+    N_("other (merged)"),  # blinding.MERGED_ROW: strata merged by the cell rule (labels.code finds it)
+)
+
+# who checks a criterion (views/eligibility_by_criterion's checked_by): the data or the investigator
+_CHECKED_BY = {"data": N_("data"), "investigator": N_("investigator")}
+
+
+def _count_label(key: str, cfg: TrialConfig) -> str:
+    """A safety count's name (death_30d: "Death within 30 days of surgery"), as the closed page names it."""
+    if key.startswith("death_") and key.endswith("d") and key[6:-1].isdigit() and not labels.is_labelled(key, cfg):
+        return _("Death within {days} days of surgery").format(days=key[6:-1])
+    return labels.column(key, cfg)
+
+
+def _suppressed(result: dict) -> str:
+    """Why a view withheld its result (its `suppressed`), in the reader's language, without its stop."""
+    reason = result["suppressed"]
+    return _(reason).rstrip(".。")
 
 
 def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     e = enrollment.enrollment(con, viewer, cfg)
     acc = enrollment.accrual(con, viewer, cfg)
-    doc.h(2, "Accrual and sites")
+    doc.h(2, _("Accrual and sites"))
     proj = acc.get("projection")
     doc.p(
-        f"Randomized {e['randomized']} of {e['target']}; screened {e['screened']}, screen failures "
-        f"{e['screen_failures']}."
-        + (
-            f" Projected completion {labels.date(proj['completion_date'])} "
-            f"({int(proj['level'] * 100)}% prediction interval {labels.date(proj['lower'])} to "
-            f"{labels.date(proj['upper'])})."
+        _sentences(
+            _("Randomized {randomized} of {target}; screened {screened}, screen failures {failures}.").format(
+                randomized=number(e["randomized"]),
+                target=number(e["target"]),
+                screened=number(e["screened"]),
+                failures=number(e["screen_failures"]),
+            ),
+            _("Projected completion {date} ({level} prediction interval {lower} to {upper}).").format(
+                date=long_date(proj["completion_date"]),
+                level=percent(proj["level"], 0),
+                lower=long_date(proj["lower"]),
+                upper=long_date(proj["upper"]),
+            )
             if proj
-            else ""
+            else "",
         )
     )
     doc.figure(figures.accrual(acc["cumulative"], acc.get("planned"), acc["target"], proj))
     sites = enrollment.site_table(con, viewer, cfg)
     doc.table(
         sites[["siteid", "sitename", "activated", "screened", "randomized", "per_month", "days_since_last"]].rename(
-            columns={"per_month": "randomized per month", "days_since_last": "days since the last randomization"}
+            columns={
+                "per_month": N_("randomized per month"),
+                "days_since_last": N_("days since the last randomization"),
+            }
         )
     )
-    doc.h(2, "Randomization by stratum")
+    doc.h(2, _("Randomization by stratum"))
     a = enrollment.allocation(con, viewer, cfg)
     doc.table(
         pd.DataFrame(
@@ -261,86 +335,113 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         strata=("stratum",),
     )
     doc.p(
-        "Pooled over both arms: the report holds nothing by arm. The allocation by arm is on the Arm balance "
-        "page and in the closed report.",
-        "note",
+        _(
+            "Pooled over both arms: the report holds nothing by arm. The allocation by arm is on the Arm balance "
+            "page and in the closed report."
+        ),
+        cls="note",
     )
-    doc.h(2, "Baseline characteristics (randomized, pooled)")
+    doc.h(2, _("Baseline characteristics (randomized, pooled)"))
     b = enrollment.baseline(con, viewer, cfg)
     if b["n"]:
         df = fetch(con, "views/baseline_randomized", site=viewer.site_filter)
-        doc.table(_baseline_rows(df, b, cfg, {"all randomized": df}), cls="baseline")
+        doc.table(_baseline_rows(df, b, cfg, {_("all randomized"): df}), cls="baseline")
     else:
-        doc.p("No subject randomized yet.", "empty")
-    doc.h(2, "Protocol deviations")
+        doc.p(_("No subject randomized yet."), cls="empty")
+    doc.h(2, _("Protocol deviations"))
     dv = deviations.deviations(con, viewer, cfg)
+    criteria = deviations.by_criterion(con, viewer)[["code", "text", "checked_by", "violated", "site_disagrees"]]
+    texts = {c.code: fact(c, "text") for c in cfg.eligibility}  # the criterion in the reader's language
+    criteria = criteria.assign(
+        text=[texts.get(c, t) for c, t in zip(criteria["code"], criteria["text"], strict=True)],
+        checked_by=[_(_CHECKED_BY[v]) if v in _CHECKED_BY else v for v in criteria["checked_by"]],
+    )
     doc.table(
-        deviations.by_criterion(con, viewer)[["code", "text", "checked_by", "violated", "site_disagrees"]].rename(
+        criteria.rename(
             columns={
-                "code": "criterion",
-                "checked_by": "checked by",
-                "violated": "not met (from the data)",
-                "site_disagrees": "site's answer differs",
+                "code": N_("criterion"),
+                "text": N_("text"),
+                "checked_by": N_("checked by"),
+                "violated": N_("not met (from the data)"),
+                "site_disagrees": N_("site's answer differs"),
             }
         ),
-        codes=("checked by",),
     )
     doc.table(
         pd.DataFrame(
-            [{"window": labels.column(k, cfg), "subjects outside it": len(v)} for k, v in dv["windows"].items()]
+            [{N_("window"): labels.column(k, cfg), N_("subjects outside it"): len(v)} for k, v in dv["windows"].items()]
         )
     )
-    by_severity = ", ".join(f"{labels.code(k, cfg).lower()} {v}" for k, v in dv["reported"]["by_severity"].items())
-    doc.p(f"Site-reported deviations: {dv['reported']['total']}" + (f" ({by_severity})." if by_severity else "."))
-    doc.h(2, "Survival, pooled over both arms")
+    severity = dv["reported"]["by_severity"]
+    by_severity = _list(
+        _("{severity} {n}").format(severity=labels.code(k, cfg) if _zh() else labels.code(k, cfg).lower(), n=v)
+        for k, v in severity.items()
+    )
+    total = dv["reported"]["total"]
+    doc.p(
+        _("Site-reported deviations: {total} ({by_severity}).").format(total=total, by_severity=by_severity)
+        if by_severity
+        else _("Site-reported deviations: {total}.").format(total=total)
+    )
+    doc.h(2, _("Survival, pooled over both arms"))
     pooled = outcomes.pooled(con, viewer, cfg)
     if "suppressed" in pooled:
-        doc.p(f"Not shown: {pooled['suppressed']}.")
+        doc.p(_("Not shown: {reason}.").format(reason=_suppressed(pooled)))
     else:
         for endpoint in outcomes.ENDPOINTS:
             km = pooled[endpoint]["pooled"]
-            doc.h(3, outcomes.ENDPOINTS[endpoint][3])
-            doc.km({"pooled": km}, pooled["design"]["curve"] if endpoint == "os" else None)
+            doc.h(3, _(outcomes.ENDPOINTS[endpoint][3]))
+            doc.km({_("pooled"): km}, pooled["design"]["curve"] if endpoint == "os" else None)
             doc.table(pd.DataFrame(_landmarks(km)))
             doc.p(
-                f"{km['n']} subjects, {km['events']} events, {_median(km, cfg)}. {outcomes.CONF_TEXT}.",
-                "note",
+                _sentences(
+                    _("{n} subjects, {events} events, {median}.").format(
+                        n=number(km["n"]), events=number(km["events"]), median=_median(km, cfg)
+                    ),
+                    _ended(_(outcomes.CONF_TEXT)),
+                ),
+                cls="note",
             )
         doc.p(
-            f"Deaths {pooled['design']['observed_deaths']}; expected by now under the design "
-            f"{pooled['design']['expected_deaths_by_now']:.1f}; expected at the final analysis "
-            f"{pooled['design']['expected_deaths_final']}."
+            _(
+                "Deaths {observed}; expected by now under the design {expected}; expected at the final analysis "
+                "{final}."
+            ).format(
+                observed=number(pooled["design"]["observed_deaths"]),
+                expected=number(pooled["design"]["expected_deaths_by_now"], 1),
+                final=number(pooled["design"]["expected_deaths_final"]),
+            )
         )
-    doc.h(2, "Safety signals, pooled over both arms")
+    doc.h(2, _("Safety signals, pooled over both arms"))
     s = safety.pooled(con, viewer, cfg)
     if "suppressed" in s:
-        doc.p(f"Not shown: {s['suppressed']}.")
+        doc.p(_("Not shown: {reason}.").format(reason=_suppressed(s)))
     else:
         doc.figure(figures.signals(s["signals"]))
         doc.table(
             pd.DataFrame(
                 [
                     {
-                        "signal": x["label"],
-                        "events": x["events"],
-                        "subjects": x["n"],
-                        "observed": _pct(x["observed"]),
-                        "95% CI": _range(x["lower"], x["upper"]),
-                        "threshold": _pct(x["threshold"]) if x["threshold"] is not None else "any event",
-                        "flagged": (x.get("flag_reason") or "yes") if x["flagged"] else "",
+                        N_("signal"): x["label"],
+                        N_("events"): x["events"],
+                        N_("subjects"): x["n"],
+                        N_("observed"): _pct(x["observed"]),
+                        N_("95% CI"): _range(x["lower"], x["upper"]),
+                        N_("threshold"): _pct(x["threshold"]) if x["threshold"] is not None else _("any event"),
+                        N_("flagged"): (x.get("flag_reason") or _("yes")) if x["flagged"] else "",
                     }
                     for x in s["signals"]
                 ]
             )
         )
         soc = s["soc_by_grade"].head(15).copy()
-        soc.columns = [c if not str(c).isdigit() else f"grade {c}" for c in soc.columns]
-        doc.table(soc.rename(columns={"soc": "system organ class (worst grade per subject)"}))
-    doc.h(2, "Data quality")
+        soc.columns = [c if not str(c).isdigit() else _("grade {g}").format(g=c) for c in soc.columns]
+        doc.table(soc.rename(columns={"soc": N_("system organ class (worst grade per subject)")}))
+    doc.h(2, _("Data quality"))
     qol = quality.qol_completion(con, viewer, cfg).copy()
     if "completion" in qol:
         qol["completion"] = qol["completion"].map(_pct)
-    doc.table(qol.rename(columns={"visit": "quality of life, visit"}), codes=("quality of life, visit",))
+    doc.table(qol.rename(columns={"visit": N_("quality of life, visit")}), codes=("quality of life, visit",))
 
 
 # the closed safety table's rows: each count's denominator (a key of the same arm's counts)
@@ -352,21 +453,46 @@ _SAFETY_DENOMINATOR = {
 }
 _SAFETY_TOTALS = ("subjects", "operated", "with_pathology")
 # GLOSSEXT's NONE is "no glossectomy"; trial.toml [labels.codes] has no word for it, and NONE is also
-# an AEREL code ("not related"), so it cannot have one meaning there
-_SURGERY_CODES = {("glossext", "NONE"): "No glossectomy"}
+# an AEREL code ("not related"), so it cannot have one meaning there (translated where shown)
+_SURGERY_CODES = {("glossext", "NONE"): N_("No glossectomy")}
+
+# the look's conclusion (views.monitoring: MET, NOT_MET, NOT_ESTIMABLE, codes) as the report says it
+_CONCLUSION = {
+    "met at this look": N_("non-inferiority met at this look"),
+    "not met at this look": N_("non-inferiority not met at this look"),
+    "not estimable at this look": N_("non-inferiority not estimable at this look"),
+}
+
+
+def _look_head(look: dict) -> str:
+    """ "Conclusion at this look (look N, on the record; boundary z >= c)": one sentence per case."""
+    bound = look.get("current_boundary")
+    n = look["look_number"]
+    if look.get("on_record"):
+        if bound is None:
+            return _("Conclusion at this look (look {n}, on the record)").format(n=n)
+        return _("Conclusion at this look (look {n}, on the record; boundary z >= {bound})").format(
+            n=n, bound=number(bound, 2)
+        )
+    if bound is None:
+        return _("Conclusion at this look (look {n}, not yet recorded as a look)").format(n=n)
+    return _("Conclusion at this look (look {n}, not yet recorded as a look; boundary z >= {bound})").format(
+        n=n, bound=number(bound, 2)
+    )
 
 
 def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     from dashboard.views import closed
 
-    arm_label = {a.code: a.label for a in cfg.arms}
-    colors = {a.label: a.color for a in cfg.arms}
+    arm_label = labels.arm_labels(cfg)
+    colors = {fact(a, "label"): a.color for a in cfg.arms}
+    sets = {key: _(name) for key, name in closed.SETS.items()}
     d = cfg.design
-    doc.h(2, "CLOSED: allocation and baseline by arm")
+    doc.h(2, _("CLOSED: allocation and baseline by arm"))
     a = enrollment.allocation(con, viewer, cfg)
     doc.table(
         pd.DataFrame(
-            [{"stratum": "all randomized", **{arm_label[c]: n for c, n in a["by_arm"].items()}}]
+            [{"stratum": _("all randomized"), **{arm_label[c]: n for c, n in a["by_arm"].items()}}]
             + [
                 {"stratum": labels.stratum(k, cfg), **{arm_label[c]: n for c, n in v.items()}}
                 for k, v in a["by_stratum"].items()
@@ -379,30 +505,31 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
             closed.arms(con, viewer)[["subjid", "arm"]], on="subjid", how="left"
         )
         groups = {arm_label[arm.code]: df[df.arm == arm.code] for arm in cfg.arms}
-        doc.table(_baseline_rows(df, b, cfg, {**groups, "all randomized": df}), cls="baseline by-arm")
-    doc.h(2, "CLOSED: non-inferiority")
+        doc.table(_baseline_rows(df, b, cfg, {**groups, _("all randomized"): df}), cls="baseline by-arm")
+    doc.h(2, _("CLOSED: non-inferiority"))
     ni = closed.noninferiority(con, viewer, cfg)
+    difference = _("{months}-month OS difference").format(months=d.landmark_months)
     rows = []
-    for key, name in closed.SETS.items():
+    for key, name in sets.items():
         diff, hr = ni[key]["difference"], ni[key]["hazard_ratio"]
         rows.append(
             {
-                "set": name,
-                "subjects": ni[key]["n"],
-                f"{d.landmark_months}-month OS difference": _pct(diff.get("difference")),
-                "95% CI": _range(diff.get("lower"), diff.get("upper")),
-                "margin": f"-{d.noninferiority_margin:.0%}",
-                "hazard ratio": MISSING if hr.get("hazard_ratio") is None else f"{hr['hazard_ratio']:.2f}",
-                "HR 95% CI": _range(hr.get("lower"), hr.get("upper"), lambda x: f"{x:.2f}"),
-                "HR margin": f"{d.hazard_ratio_margin:g}",
-                "deaths": MISSING if hr.get("events") is None else hr["events"],
+                N_("set"): name,
+                N_("subjects"): ni[key]["n"],
+                difference: _pct(diff.get("difference")),
+                N_("95% CI"): _range(diff.get("lower"), diff.get("upper")),
+                N_("margin"): f"-{d.noninferiority_margin:.0%}",
+                N_("hazard ratio"): MISSING if hr.get("hazard_ratio") is None else f"{hr['hazard_ratio']:.2f}",
+                N_("HR 95% CI"): _range(hr.get("lower"), hr.get("upper"), lambda x: f"{x:.2f}"),
+                N_("HR margin"): f"{d.hazard_ratio_margin:g}",
+                N_("deaths"): MISSING if hr.get("events") is None else hr["events"],
             }
         )
     doc.table(pd.DataFrame(rows))
-    for key, name in closed.SETS.items():
+    for key, name in sets.items():
         message = closed.difference_message(ni[key], cfg)  # the page's words, with the arms' labels
         if message:
-            doc.p(f"{name}: {message}", "note")
+            doc.p(_("{set}: {message}").format(set=name, message=message), cls="note")
     exp = next(x for x in cfg.arms if x.experimental)
     ref = next(x for x in cfg.arms if not x.experimental)
     doc.figure(
@@ -414,18 +541,22 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
                     "lower": ni[k]["hazard_ratio"].get("lower"),
                     "upper": ni[k]["hazard_ratio"].get("upper"),
                 }
-                for k, name in closed.SETS.items()
+                for k, name in sets.items()
             ],
             d.hazard_ratio_margin,
-            f"Hazard ratio of death, {exp.label} against {ref.label} (stratified Cox, 95% CI)",
+            _("Hazard ratio of death, {experimental} against {reference} (stratified Cox, 95% CI)").format(
+                experimental=fact(exp, "label"), reference=fact(ref, "label")
+            ),
             log=True,
         ),
         "forest-hr",
     )
     doc.p(
-        f"Below 1 favours {exp.label}. Non-inferior by the hazard ratio when the upper bound is below the "
-        f"margin {d.hazard_ratio_margin:g}.",
-        "note",
+        _(
+            "Below 1 favours {experimental}. Non-inferior by the hazard ratio when the upper bound is below the "
+            "margin {margin}."
+        ).format(experimental=fact(exp, "label"), margin=number(d.hazard_ratio_margin)),
+        cls="note",
     )
     doc.figure(
         figures.forest(
@@ -436,88 +567,111 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
                     "lower": ni[k]["difference"].get("lower"),
                     "upper": ni[k]["difference"].get("upper"),
                 }
-                for k, name in closed.SETS.items()
+                for k, name in sets.items()
             ],
             -d.noninferiority_margin,
-            f"{d.landmark_months}-month OS difference",
+            difference,
             percent=True,
         ),
         "forest-difference",
     )
-    for key, name in closed.SETS.items():
+    for key, name in sets.items():
         if ni[key]["n"] == 0:
-            doc.p(f"{name}: no subjects in this set, so no difference, hazard ratio or log-rank test.", "empty")
+            doc.p(
+                _("{set}: no subjects in this set, so no difference, hazard ratio or log-rank test.").format(set=name),
+                cls="empty",
+            )
         elif not ni[key]["hazard_ratio"].get("events"):
-            doc.p(f"{name}: no deaths yet, so no hazard ratio or log-rank test of overall survival.", "empty")
-    doc.h(2, "CLOSED: log-rank test by arm")
+            doc.p(
+                _("{set}: no deaths yet, so no hazard ratio or log-rank test of overall survival.").format(set=name),
+                cls="empty",
+            )
+    doc.h(2, _("CLOSED: log-rank test by arm"))
     doc.table(pd.DataFrame(closed.logrank_rows(closed.logrank(con, viewer, cfg), cfg)))
-    strata_names = ", ".join(s.label for s in cfg.randomization.strata)
     doc.p(
-        f"Observed and expected events per arm; stratified by the randomization strata ({strata_names}), the "
-        "strata of the Cox model, as R's survdiff(Surv(t, e) ~ arm + strata(...)): each stratum's O - E and "
-        "hypergeometric variance summed over strata; chi-square on 1 degree of freedom. Unstratified beside it."
+        _(
+            "Observed and expected events per arm; stratified by the randomization strata ({strata}), the "
+            "strata of the Cox model, as R's survdiff(Surv(t, e) ~ arm + strata(...)): each stratum's O - E and "
+            "hypergeometric variance summed over strata; chi-square on 1 degree of freedom. Unstratified beside it."
+        ).format(strata=_list(fact(s, "label") for s in cfg.randomization.strata))
     )
-    doc.h(2, "CLOSED: survival by arm")
+    doc.h(2, _("CLOSED: survival by arm"))
     surv = closed.survival_by_arm(con, viewer, cfg)
     for endpoint in outcomes.ENDPOINTS:
-        for key, name in closed.SETS.items():
-            doc.h(3, f"{outcomes.ENDPOINTS[endpoint][3]}, {name}")
+        for key, name in sets.items():
+            doc.h(3, _("{endpoint}, {set}").format(endpoint=_(outcomes.ENDPOINTS[endpoint][3]), set=name))
             by_arm = surv[key][endpoint]
             message = closed.empty_message(by_arm, arm_label)
             if message:
-                doc.p(message, "empty")
+                doc.p(message, cls="empty")
             shown = {arm_label[a]: km for a, km in by_arm.items() if not km["empty"]}
             if not shown:
                 continue
             doc.km(shown, colors=colors)
-            doc.table(
-                pd.DataFrame([row for label, km in shown.items() for row in _landmarks(km, label)]).rename(
-                    columns={"curve": "arm"}
-                )
-            )
+            doc.table(pd.DataFrame([row for label, km in shown.items() for row in _landmarks(km, label)]))
             doc.p(
-                "; ".join(
-                    f"{label}: {km['n']} subjects, {km['events']} events, {_median(km, cfg)}"
-                    for label, km in shown.items()
-                )
-                + ".",
-                "note",
+                _ended(
+                    ("；" if _zh() else "; ").join(
+                        _("{arm}: {n} subjects, {events} events, {median}").format(
+                            arm=label, n=number(km["n"]), events=number(km["events"]), median=_median(km, cfg)
+                        )
+                        for label, km in shown.items()
+                    )
+                ),
+                cls="note",
             )
-    doc.h(2, "CLOSED: interim monitoring")
+    doc.h(2, _("CLOSED: interim monitoring"))
     it = closed.interim(con, viewer, cfg)
     doc.p(
-        f"Deaths {it['observed_deaths']} of {it['expected_deaths_final']} expected: information fraction "
-        f"{it['information_fraction']:.1%}. Z for non-inferiority "
-        f"{MISSING if it['z_statistic'] is None else format(it['z_statistic'], '.2f')}; conditional power "
-        f"{_pct(it.get('conditional_power_trend'))} under the current trend, "
-        f"{_pct(it.get('conditional_power_design'))} under the design assumption, "
-        f"{_pct(it.get('conditional_power_margin'))} under the margin (against the remaining design). "
-        f"Boundaries: {labels.code(it['spending'], cfg)} spending of one-sided alpha {it['alpha']:g}."
+        _sentences(
+            _("Deaths {observed} of {expected} expected: information fraction {fraction}.").format(
+                observed=number(it["observed_deaths"]),
+                expected=number(it["expected_deaths_final"]),
+                fraction=percent(it["information_fraction"], 1),
+            ),
+            _(
+                "Z for non-inferiority {z}; conditional power {trend} under the current trend, {design} under the "
+                "design assumption, {margin} under the margin (against the remaining design)."
+            ).format(
+                z=MISSING if it["z_statistic"] is None else number(it["z_statistic"], 2),
+                trend=_pct(it.get("conditional_power_trend")),
+                design=_pct(it.get("conditional_power_design")),
+                margin=_pct(it.get("conditional_power_margin")),
+            ),
+            _("Boundaries: {spending} spending of one-sided alpha {alpha}.").format(
+                spending=labels.code(it["spending"], cfg), alpha=number(it["alpha"])
+            ),
+        )
     )
     look = it.get("look") or {}
     if look.get("conclusion"):
-        bound = look.get("current_boundary")
-        primary = "the OS difference" if look["primary_criterion"] == "difference" else "the hazard ratio"
-        doc.p(
-            f"Conclusion at this look (look {look['look_number']}"
-            f"{', on the record' if look.get('on_record') else ', not yet recorded as a look'}"
-            f"{'' if bound is None else f'; boundary z >= {bound:.2f}'}): non-inferiority {look['conclusion']}. "
-            f"Primary criterion: {primary}; "
-            "judged with repeated confidence bounds at the look's boundary, not with the nominal 95% intervals."
+        code = look["conclusion"]
+        result = _(_CONCLUSION[code]) if code in _CONCLUSION else look.get("conclusion_text") or _(code)
+        primary = (
+            _(
+                "Primary criterion: the OS difference; judged with repeated confidence bounds at the look's boundary, "
+                "not with the nominal 95% intervals."
+            )
+            if look["primary_criterion"] == "difference"
+            else _(
+                "Primary criterion: the hazard ratio; judged with repeated confidence bounds at the look's boundary, "
+                "not with the nominal 95% intervals."
+            )
         )
+        doc.p(_sentences(_("{head}: {result}.").format(head=_look_head(look), result=result), primary))
         rows = []
-        for name, c in (("OS difference", look.get("difference")), ("hazard ratio", look.get("hazard_ratio"))):
+        for name, c in ((_("OS difference"), look.get("difference")), (_("hazard ratio"), look.get("hazard_ratio"))):
             if c:
                 nominal = c.get("nominal_lower", c.get("nominal_upper"))
                 repeated = c.get("repeated_lower", c.get("repeated_upper"))
                 rows.append(
                     {
-                        "criterion": name,
-                        "estimate": c["estimate"],
-                        "nominal bound": nominal,
-                        "repeated bound": repeated,
-                        "margin": c["margin"],
-                        "at this look": "met" if c["crossed"] else "not met",
+                        N_("criterion"): name,
+                        N_("estimate"): c["estimate"],
+                        N_("nominal bound"): nominal,
+                        N_("repeated bound"): repeated,
+                        N_("margin"): c["margin"],
+                        N_("at this look"): _("met") if c["crossed"] else _("not met"),
                     }
                 )
         if rows:
@@ -525,26 +679,33 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
     dc = it.get("design_check") or {}
     if dc.get("power_short") or dc.get("margins_disagree"):
         doc.p(
-            f"Design check: power {dc['power']:.1%} with the looks kept (stated {dc['stated_power']:.0%}), "
-            f"{dc['events_for_power']:.1f} deaths for it (configured {dc['events']:.0f}); the difference margin "
-            f"is HR {dc['hr_implied_by_difference_margin']:.2f} against the HR margin. "
-            "trial.toml [design] disagrees with itself."
+            _(
+                "Design check: power {power} with the looks kept (stated {stated}), {events} deaths for it "
+                "(configured {configured}); the difference margin is HR {hr} against the HR margin. "
+                "trial.toml [design] disagrees with itself."
+            ).format(
+                power=percent(dc["power"], 1),
+                stated=percent(dc["stated_power"], 0),
+                events=number(dc["events_for_power"], 1),
+                configured=number(dc["events"], 0),
+                hr=number(dc["hr_implied_by_difference_margin"], 2),
+            )
         )
     doc.figure(figures.boundaries(it["planned"], it.get("actual"), it["z_statistic"], it["information_fraction"]))
     doc.table(
         pd.DataFrame(
             [
                 {
-                    "information fraction": f"{p['fraction']:.0%}",
+                    N_("information fraction"): f"{p['fraction']:.0%}",
                     "z_boundary": f"{p['z_boundary']:.2f}",
-                    "cumulative alpha": f"{p['cumulative_alpha']:.4f}",
-                    "nominal p": f"{p['nominal_p']:.4f}",
+                    N_("cumulative alpha"): f"{p['cumulative_alpha']:.4f}",
+                    N_("nominal p"): f"{p['nominal_p']:.4f}",
                 }
                 for p in it["planned"]
             ]
         )
     )
-    doc.h(2, "CLOSED: safety by arm")
+    doc.h(2, _("CLOSED: safety by arm"))
     saf = closed.safety_by_arm(con, viewer, cfg)
     counts = {a: {k: v for k, v in c.items() if k != "by_soc"} for a, c in saf["by_arm"].items()}
     keys = list(next(iter(counts.values()), {}))
@@ -552,7 +713,7 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         pd.DataFrame(
             [
                 {
-                    "subjects with": labels.column(k, cfg),
+                    N_("subjects with"): _count_label(k, cfg),
                     **{
                         arm_label[a]: str(c[k])
                         if k in _SAFETY_TOTALS
@@ -565,9 +726,11 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         )
     )
     doc.p(
-        "Percentages of the arm's subjects; surgical complications and deaths after surgery of those operated, "
-        "positive margins of those with pathology.",
-        "note",
+        _(
+            "Percentages of the arm's subjects; surgical complications and deaths after surgery of those operated, "
+            "positive margins of those with pathology."
+        ),
+        cls="note",
     )
     sig = saf["signal_differences"]
     exp_code, ref_code = saf["labels"]["experimental"], saf["labels"]["reference"]
@@ -579,24 +742,33 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
                 soc[soc.grade == "any grade"].assign(label=lambda f: f.soc), arm_label[exp_code], arm_label[ref_code]
             )
         )
-    doc.h(2, "CLOSED: surgical quality")
+    doc.h(2, _("CLOSED: surgical quality"))
     q = closed.surgical_quality(con, viewer, cfg)
     for label, table in q["markers"].items():
         doc.h(3, label)
         field = str(table.index.name or "")
         shown = table.rename(columns=arm_label).reset_index(names="recorded")
-        shown["recorded"] = [_SURGERY_CODES.get((field, v), labels.code(v, cfg)) for v in shown["recorded"]]
-        doc.table(shown)
+        shown["recorded"] = [
+            _(_SURGERY_CODES[(field, v)])
+            if (field, v) in _SURGERY_CODES
+            else _(v)
+            if v == closed.NOT_RECORDED
+            else labels.code(v, cfg)
+            for v in shown["recorded"]
+        ]
+        doc.table(shown.rename(columns={"recorded": N_("recorded")}))
 
 
 def anchor_text(anchor: dict | None) -> str:
     """The audit anchor a closed report prints: `audit verify --anchor N:H` checks the log against it
     later, so a log cut back (or deleted with its head) to before this report is detected."""
     if not anchor:
-        return "Audit log at seq 0 (empty) when this report was made."
+        return _("Audit log at seq 0 (empty) when this report was made.")
     if "unavailable" in anchor:
-        return f"Audit log anchor unavailable when this report was made ({anchor['unavailable']})."
-    return f"Audit log at seq {anchor['seq']}, hash {anchor['hash']} when this report was made."
+        return _("Audit log anchor unavailable when this report was made ({why}).").format(why=anchor["unavailable"])
+    return _("Audit log at seq {seq}, hash {hash} when this report was made.").format(
+        seq=anchor["seq"], hash=anchor["hash"]
+    )
 
 
 def build_html(
@@ -606,8 +778,9 @@ def build_html(
     closed_report: bool | None = None,
     audit_anchor: dict | None = None,
 ) -> str:
-    """The report for a viewer: the closed one for a closed role (unless asked for the open one).
-    A closed report prints the audit log's anchor (`audit_anchor`, else the log's last entry now,
+    """The report for a viewer, in the current language (dashboard.i18n: `using("zh")` for
+    Chinese): the closed one for a closed role (unless asked for the open one). A closed report
+    prints the audit log's anchor (`audit_anchor`, else the log's last entry now,
     dashboard.access.audit.anchor): record the report's export on the log first, then build it."""
     cfg = cfg or load_trial()
     is_closed = viewer.closed if closed_report is None else closed_report
@@ -622,27 +795,37 @@ def build_html(
                 audit_anchor = {"unavailable": f"{type(exc).__name__}: {exc.strerror or exc}"}
     cut = enrollment.data_cut(con)
     doc = _Doc(cfg)
-    title = f"{cfg.trial.name} ({cfg.trial.registry_id}) {'closed' if is_closed else 'open'} monitoring report"
+    names = dict(name=cfg.trial.name, registry=cfg.trial.registry_id)
     if is_closed:
-        doc.parts.append(f'<div class="banner">{CONFIDENTIAL}</div>')
+        title = _("{name} ({registry}) closed monitoring report").format(**names)
+        doc.parts.append(f'<div class="banner">{escape.html(_(CONFIDENTIAL))}</div>')
+    else:
+        title = _("{name} ({registry}) open monitoring report").format(**names)
     doc.h(1, title)
     made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     doc.p(
-        f"Data cut-off {labels.date(cut['cutoff'])} · exported {labels.date(cut['exported'])} · source "
-        f"{labels.text(cut['source'])} · made by {viewer.user or viewer.role} ({viewer.role}) on {made}",
-        "meta",
+        _("Data cut-off {cutoff} · exported {exported} · source {source} · made by {user} ({role}) on {made}").format(
+            # the report's stamp, beside the time it was made: ISO dates, as the audit log and exports write them
+            cutoff=labels.date(cut["cutoff"]),
+            exported=labels.date(cut["exported"]),
+            source=labels.text(cut["source"]),
+            user=viewer.user or viewer.role,
+            role=viewer.role,
+            made=made,
+        ),
+        cls="meta",
     )
     if cut["is_demo"]:
-        doc.p("Synthetic demo trial: no real patient data.", "meta")
+        doc.p(_("Synthetic demo trial: no real patient data."), cls="meta")
     if is_closed:
-        doc.p(anchor_text(audit_anchor), "meta anchor")
+        doc.p(anchor_text(audit_anchor), cls="meta anchor")
     if not is_closed:
-        doc.p("Outcomes pooled over both arms (blinding rule of the monitoring plan).", "note")
+        doc.p(_("Outcomes pooled over both arms (blinding rule of the monitoring plan)."), cls="note")
     doc.contents_here()
     _open_sections(doc, con, viewer, cfg)
     if is_closed:
         _closed_sections(doc, con, viewer, cfg)
-        doc.parts.append(f'<div class="banner">{CONFIDENTIAL}</div>')
+        doc.parts.append(f'<div class="banner">{escape.html(_(CONFIDENTIAL))}</div>')
     return doc.html(title, confidential=is_closed)
 
 
@@ -685,18 +868,17 @@ def _band(left: str, middle: str, right: str, font: str, strong: bool = False) -
 
 
 def pdf_bands(title: str, confidential: bool) -> tuple[str, str]:
-    """The header and footer of every PDF page: the report's title, CONFIDENTIAL on every page of the
-    closed report, and "page N of M"."""
-    font = "'Noto Sans CJK SC', 'Noto Sans', sans-serif"
-    mark = escape.html(CONFIDENTIAL) if confidential else ""
+    """The header and footer of every PDF page, in the current language: the report's title,
+    CONFIDENTIAL on every page of the closed report (机密 - DSMB 闭门会议), and "page N of M"
+    (第 N 页，共 M 页)."""
+    font = "'Noto Sans CJK SC', 'Noto Sans', sans-serif"  # i18n: verbatim
+    mark = escape.html(_(CONFIDENTIAL)) if confidential else ""
     header = _band(escape.html(title), mark, "", font, strong=True)
-    footer = _band(
-        mark,
-        "",
-        'page <span class="pageNumber"></span> of <span class="totalPages"></span>',
-        font,
-        strong=False,
+    # Chromium fills the two spans in on every page; the words around them are the catalogue's
+    page = escape.html(_("page {page} of {pages}")).format(
+        page='<span class="pageNumber"></span>', pages='<span class="totalPages"></span>'
     )
+    footer = _band(mark, "", page, font, strong=False)
     return header, footer
 
 
@@ -765,12 +947,12 @@ class _DevTools:
         while b"\0" not in self._buffer:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError("Chromium did not answer in time")
-            ready, _, _ = select.select([self._from_child], [], [], min(left, 1.0))
+                raise TimeoutError(_("Chromium did not answer in time"))
+            ready, _w, _x = select.select([self._from_child], [], [], min(left, 1.0))
             if ready:
                 chunk = os.read(self._from_child, 1 << 16)
                 if not chunk:
-                    raise RuntimeError("Chromium closed the DevTools pipe")
+                    raise RuntimeError(_("Chromium closed the DevTools pipe"))
                 self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
@@ -785,7 +967,11 @@ class _DevTools:
             answer = self._read()
             if answer.get("id") == self._next:
                 if "error" in answer:
-                    raise RuntimeError(f"Chromium refused {method}: {answer['error'].get('message')}")
+                    raise RuntimeError(
+                        _("Chromium refused {method}: {message}").format(
+                            method=method, message=answer["error"].get("message")
+                        )
+                    )
                 return answer.get("result", {})
             self.events.append(answer)
 
@@ -830,23 +1016,26 @@ def html_to_pdf(
     """Print the HTML report to an A4 PDF with headless Chromium, once its charts have drawn, with a
     header and footer on every page: the title, CONFIDENTIAL on every page of the closed report,
     and "page N of M". The title and the mark are read from the report itself (its <title> and
-    its `pdf-confidential` meta) unless given."""
+    its `pdf-confidential` meta) unless given; the bands are in the report's language (its
+    `<html lang>`), whatever the language of the caller."""
     exe = chromium()
     if exe is None:
-        raise PdfFailed("no Chromium to print the PDF with (apt-get install chromium)")
+        raise PdfFailed(_("no Chromium to print the PDF with (apt-get install chromium)"))
     text = Path(html_path).read_text(encoding="utf-8")
     if title is None:
         found = re.search(r"<title>(.*?)</title>", text, re.S)
         title = html_module.unescape(found.group(1)) if found else ""
     if confidential is None:
         confidential = '<meta name="pdf-confidential" content="yes">' in text
-    header, footer = pdf_bands(title, confidential)
+    lang = re.search(r'<html lang="([^"]*)"', text)
+    with i18n.using(i18n.normalize(lang.group(1)) if lang else i18n.language()):
+        header, footer = pdf_bands(title, confidential)
     deadline = time.monotonic() + timeout
     with tempfile.TemporaryDirectory() as profile:
         try:
             browser = _DevTools(exe, profile, deadline)
         except OSError as exc:
-            raise PdfFailed(f"Chromium did not start ({exc})") from exc
+            raise PdfFailed(_("Chromium did not start ({error})").format(error=exc)) from exc
         try:
             target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
             session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -878,9 +1067,13 @@ def html_to_pdf(
             pdf_path.write_bytes(base64.b64decode(printed["data"]))
         except (OSError, TimeoutError, RuntimeError, KeyError, ValueError) as exc:
             log = browser.close()
-            raise PdfFailed(f"Chromium did not print the PDF ({type(exc).__name__}: {exc}) {log}".strip()) from exc
+            raise PdfFailed(
+                _("Chromium did not print the PDF ({error}) {log}")
+                .format(error=f"{type(exc).__name__}: {exc}", log=log)
+                .strip()
+            ) from exc
         else:
             browser.close()
     if not pdf_path.exists() or pdf_path.stat().st_size == 0:
-        raise PdfFailed("Chromium did not print the PDF")
+        raise PdfFailed(_("Chromium did not print the PDF"))
     return pdf_path

@@ -1,6 +1,10 @@
 """The summary a statistician can check: the figures the pages show for a role, as JSON.
 
 Built from the same functions the pages call, on the warehouse the role may open.
+
+Language-neutral (issue 15): its keys, codes and ISO dates are the same whatever the reader's
+language, so it is built in the source language (a view that words a value for people, such as a
+withheld result's reason, words it in English here); tests/test_i18n_outputs.py compares the two.
 """
 
 from __future__ import annotations
@@ -9,11 +13,17 @@ from pathlib import Path
 
 from dashboard.access.roles import Viewer
 from dashboard.config import load_trial
+from dashboard.i18n import DEFAULT, using
 from dashboard.store import warehouse
 from dashboard.views import deviations, enrollment, outcomes, safety
 
 
 def summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
+    with using(DEFAULT):
+        return _summary(warehouse_dir, viewer)
+
+
+def _summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
     cfg = load_trial()
     viewer = viewer.validated(cfg)
     con = warehouse.connect(warehouse_dir, closed=viewer.closed)

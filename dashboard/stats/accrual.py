@@ -97,7 +97,8 @@ def project_completion(
     Returns
     -------
     dict
-        ``model``: the model in words with its numbers, for the page to quote;
+        ``model``: the model in words with its numbers, for the page to quote, in the reader's
+        language (i18n.language(); dates ISO in English, 2028年6月30日 in Chinese);
         ``completion_date``: projected date (median), a ``datetime.date``;
         ``lower``, ``upper``: the prediction interval, ``datetime.date``;
         ``level``: as given;

@@ -42,6 +42,9 @@ CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 MISSING = labels.MISSING
 AT_RISK_EVERY_MONTHS = 6  # the at-risk tables' step, as outcomes.at_risk_table is called by the views
 
+# word-break: keep-all: a Chinese term in a cell (事件, 受试者, 任一事件) is not broken between its
+# characters when a wide column squeezes the others; a cell breaks at spaces and punctuation
+# (，、（), as its English does at spaces.
 CSS = """
 body { font-family: 'Noto Sans CJK SC', 'Noto Sans', 'PingFang SC', 'Microsoft YaHei', sans-serif;
        margin: 2em auto; max-width: 1100px; color: #222; }
@@ -49,6 +52,7 @@ h1 { font-size: 1.7em; margin-bottom: .2em; } h2 { border-bottom: 2px solid #1f5
 margin-top: 2em; page-break-before: auto; } h3 { margin-top: 1.4em; }
 table { border-collapse: collapse; margin: .6em 0; font-size: .85em; } th, td { border: 1px solid #ccc;
 padding: 3px 7px; text-align: right; } th { background: #eef4f8; } td:first-child, th:first-child { text-align: left; }
+th, td { word-break: keep-all; } td.interval { white-space: nowrap; }
 table.at-risk { margin-top: 0; } table.at-risk caption { caption-side: top; text-align: left; font-weight: bold;
 padding: .2em 0; }
 .banner { background: #c0392b; color: white; font-weight: bold; padding: .6em 1em; text-align: center;
@@ -107,6 +111,10 @@ def _list(items) -> str:
     return ("、" if _zh() else ", ").join(items)
 
 
+# a cell that is an interval ("7.4% to 15.2%", "7.4%～15.2%") is kept on one line (td.interval)
+_INTERVAL_CELL = re.compile(r"<td>(-?[\d.,]+%? (?:to) -?[\d.,]+%?|-?[\d.,]+%?～-?[\d.,]+%?)</td>")
+
+
 class _Doc:
     def __init__(self, cfg: TrialConfig):
         self.cfg = cfg
@@ -144,7 +152,7 @@ class _Doc:
         html = shown.to_html(index=False, na_rep=MISSING, float_format=_num, border=0, escape=True, classes=cls or None)
         if caption:
             html = html.replace(">", f"><caption>{escape.html(caption)}</caption>", 1)
-        self.parts.append(html)
+        self.parts.append(_INTERVAL_CELL.sub(r'<td class="interval">\1</td>', html))
 
     def figure(self, fig, kind: str = "") -> None:
         include = "inline" if not self._plotly_included else False

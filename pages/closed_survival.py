@@ -224,4 +224,4 @@ for col, (key, name) in zip(cols, sets.items(), strict=True):
         ).T
         st.caption(_("Number at risk by month"))
         ui.table(risk.rename(columns=lambda m: _("{m} mo").format(m=m)).reset_index(names=_("arm")))
-st.caption(_("{band}.").format(band=_(outcomes.CONF_TEXT)))
+st.caption(_("{band}.").format(band=outcomes.conf_text(cfg)))

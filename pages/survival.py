@@ -59,7 +59,7 @@ ui.chart(
         ),
     )
 )
-band = _("{band}.").format(band=_(outcomes.CONF_TEXT))
+band = _("{band}.").format(band=outcomes.conf_text(cfg))
 if km["excluded"]:
     band += " " + ngettext(
         "{n} subject left out: death or recurrence dated before randomization (see data quality).",

@@ -56,15 +56,15 @@ if "ahead_by" in track:
     c2.metric(
         _("Against the plan"),
         against,
-        delta=_("plan: {n} by {date}").format(
-            n=i18n.number(track["planned_by_now"], 0), date=i18n.long_date(track["cutoff"])
-        ),
+        # the date is in the help and the page's stamp: a delta with a prose date did not fit a
+        # quarter of the page (cut short with an ellipsis at 1440 px, in Chinese)
+        delta=_("plan at the cut-off: {n}").format(n=i18n.number(track["planned_by_now"], 0)),
         delta_color="off",
         delta_arrow="off",
         help=_(
             "The planned line: {target} over {months} months from the first site activation (assumed), "
-            "read at the data cut-off."
-        ).format(target=acc["target"], months=months),
+            "read at the data cut-off ({date})."
+        ).format(target=acc["target"], months=months, date=i18n.long_date(track["cutoff"])),
     )
     c3.metric(
         _("Last {days} days").format(days=track["days"]),
@@ -87,13 +87,15 @@ if proj:
         delta = ngettext("planned {date} ({days} day early)", "planned {date} ({days} days early)", -late)
     else:
         delta = _("planned {date}")
-    c4.metric(
+    c4.metric(  # the month in the value: a date in prose is too wide for a quarter of the page
         _("Projected completion"),
-        i18n.long_date(proj["completion_date"]),
+        i18n.month(proj["completion_date"]),
         delta=delta.format(date=planned, days=abs(late)),
         delta_color="off",
         delta_arrow="off",
-        help=_interval(proj),
+        help=_("Median projection {date}; {interval}.").format(
+            date=i18n.long_date(proj["completion_date"]), interval=_interval(proj)
+        ),
     )
 if "fastest" in track:
     fast, slow = track["fastest"], track["slowest"]

@@ -53,9 +53,9 @@ KEPT = [
     "`python -m dashboard users add|remove|list|passwd`",
 ]
 """Names kept in English in the Chinese text (docs/glossary.md), and commands a reader types."""
-NUMBER = re.compile(r"[-+−]?\d[\d,]*(?:\.\d+)?%?")
+NUMBER = re.compile(r"[-+−]?\d(?:[\d,]*\d)?(?:\.\d+)?%?")  # 1,234.5 and 12%, not the comma after 30
 ZH_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
-EN_DATE = re.compile(r"\d{1,2} [A-Z][a-z]+ \d{4}")
+EN_MONTH = re.compile(r"[A-Z][a-z]+ \d{4}")
 
 # the Chinese each page must show, written out (/tmp/lead/i18n.md's terms, docs/glossary.md)
 EXPECTED = {
@@ -142,14 +142,15 @@ def demo(tmp_path_factory):
     from dashboard.access import accounts, audit
 
     tmp = tmp_path_factory.mktemp("i18n-pages")
-    write_demo_package(tmp / "pkg")
-    build(tmp / "pkg", tmp / "wh")
     keys = ("NEO_MARGIN_AUDIT", "NEO_MARGIN_AUDIT_KEY", "NEO_MARGIN_USERS")
     old = {k: os.environ.get(k) for k in keys}
     os.environ["NEO_MARGIN_AUDIT"] = str(tmp / "log" / "audit.jsonl")
     os.environ["NEO_MARGIN_AUDIT_KEY"] = str(tmp_path_factory.mktemp("i18n-pages-key") / "audit.key")
     os.environ["NEO_MARGIN_USERS"] = str(tmp / "users.json")
     try:
+        # built on this log: the build's manifest anchors the log it was made beside
+        write_demo_package(tmp / "pkg")
+        build(tmp / "pkg", tmp / "wh")
         accounts.add_user("li.wei", "site", "Correct-Horse-Battery-9", site="01")
         accounts.add_user("chen.dm", "data_manager", "Correct-Horse-Battery-9")
         accounts.set_language("li.wei", "zh")
@@ -317,19 +318,19 @@ def test_the_numbers_are_the_english_pages(render, page):
     zh, en = render(page, "zh"), render(page, "en")
     assert len(zh.metric) == len(en.metric)
     for z, e in zip(zh.metric, en.metric, strict=True):
-        if EN_DATE.fullmatch(str(e.value)):
+        if EN_MONTH.fullmatch(str(e.value)):  # a month in prose: December 2028, 2028年12月
             with i18n.using("zh"):
-                assert z.value == i18n.long_date(_english_date(e.value)), (z.label, z.value, e.value)
+                assert z.value == i18n.month(_english_month(e.value)), (z.label, z.value, e.value)
         else:
             assert _numbers(str(z.value)) == _numbers(str(e.value)), (z.label, z.value, e.value)
     assert _table_numbers(zh) == _table_numbers(en)
     assert len(zh.get("plotly_chart")) == len(en.get("plotly_chart"))
 
 
-def _english_date(text: str):
+def _english_month(text: str):
     import datetime as dt
 
-    return dt.datetime.strptime(text, "%d %B %Y").date()
+    return dt.datetime.strptime(text, "%B %Y").date()
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -372,12 +373,16 @@ def test_the_accrual_page_in_chinese(render, demo):
     assert metrics["已随机"].value == f"{s['randomized']} / {CFG.trial.target_enrollment}"
     assert re.fullmatch(r"占目标的\d+%", metrics["已随机"].proto.delta)
     assert re.fullmatch(r"(落后|超前)\d+例|符合计划", metrics["与计划对比"].value)
-    assert re.fullmatch(r"计划：截至2028年6月30日应为\d+例", metrics["与计划对比"].proto.delta)
+    assert re.fullmatch(r"截止时计划：\d+例", metrics["与计划对比"].proto.delta)
+    assert "按数据截止日期（2028年6月30日）读取" in metrics["与计划对比"].proto.help
     completion = metrics["预计完成入组"]
-    with i18n.using("zh"):
-        assert completion.value == i18n.long_date(s["projection"]["completion_date"])  # prose, not ISO
+    with i18n.using("zh"):  # in prose, not ISO: the month in the value (it fits), the day in the help
+        assert completion.value == i18n.month(s["projection"]["completion_date"])
+        day = i18n.long_date(s["projection"]["completion_date"])
+    assert re.fullmatch(r"\d{4}年\d{1,2}月", completion.value)
     assert re.fullmatch(r"计划\d{4}年\d{1,2}月\d{1,2}日（(推迟|提前)\d+天）", completion.proto.delta)
-    assert re.fullmatch(r"90%预测区间：\d{4}年\d+月\d+日至\d{4}年\d+月\d+日", completion.proto.help)
+    interval = r"90%预测区间：\d{4}年\d+月\d+日至\d{4}年\d+月\d+日"
+    assert re.fullmatch(f"预计完成日期（中位数）{day}；{interval}。", completion.proto.help)
     assert re.search(r"最快中心 \*\*\d+\*\*：每月\d+\.\d例 · 最慢中心", " ".join(m.value for m in at.markdown))
     table = at.table[0].value
     assert list(table.columns) == ["中心", "已随机", "每月例数", "距上次随机（天）"]
@@ -489,7 +494,8 @@ def test_the_reports_page_in_chinese(render):
 
 def test_the_audit_log_page_in_chinese(render):
     at = render("admin_audit.py", "zh")
-    assert [s.value for s in at.success] and at.success[0].value.startswith("链完整：")
+    notices = [(k, e.value) for k in ("success", "warning", "error") for e in getattr(at, k)]
+    assert notices and notices[0][0] == "success" and notices[0][1].startswith("链完整："), notices
     table = at.dataframe[0]
     assert _labels(table) == ["条目", "时间（UTC）", "用户", "角色", "中心", "操作", "详情", "数据截止"]
     # the entries are records: their actions as written, in English, on the Chinese page

@@ -13,11 +13,12 @@ module while only such English is left, and fails on English from the page itsel
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from apptest import ROOT, clear_caches, open_page, serving
+from apptest import ROOT, chart_json, clear_caches, open_page, serving
 from dashboard import i18n
 from dashboard.access.roles import Viewer
 from dashboard.config import load_trial
@@ -376,10 +377,6 @@ def test_the_closed_survival_page_in_chinese(render):
     assert set(landmarks["组别"]) == arm_zh
     assert landmarks["事件"].str.fullmatch(r"\d+/\d+").all()
     # the curves are named by the arms' Chinese labels and drawn in the arms' colours
-    import json
-
-    from apptest import chart_json
-
     colours = {a.color.lower() for a in CFG.arms}
     km = [json.loads(chart_json(c)) for c in at.get("plotly_chart")][-2:]
     for fig in km:
@@ -395,6 +392,12 @@ def test_the_closed_safety_and_surgery_pages_in_chinese(render):
     ref = next(a for a in CFG.arms if not a.experimental)
     captions = " ".join(c.value for c in at.caption)
     assert f"右：{exp.label_zh or exp.label}减{ref.label_zh or ref.label}。" in captions
+    # the dot chart's arms under their Chinese names, in the arms' colours (labels.arm_colors)
+    dots = json.loads(chart_json(at.get("plotly_chart")[0]))
+    markers = {
+        t["name"]: t["marker"]["color"].lower() for t in dots["data"] if t.get("name") in {exp.label_zh, ref.label_zh}
+    }
+    assert markers == {exp.label_zh: exp.color.lower(), ref.label_zh: ref.color.lower()}
     surgery = render("closed_surgery.py", "zh")
     select = next(s for s in surgery.selectbox if s.label == "结局")
     assert all(re.search(r"[\u4e00-\u9fff]", o) for o in select.options)

@@ -331,7 +331,10 @@ def export_csv(frame: pd.DataFrame, listing: str, viewer: Viewer, key: str, file
     formula-escaped (escape.csv_bytes: a text cell starting with = + - @ tab or CR gets a leading
     apostrophe), written to the audit log (who, which listing, how many rows, the data cut, the
     file's SHA-256) and sent to this session's browser only (`deliver`)."""
-    if not st.button(_("Export {listing} (CSV)").format(listing=listing), key=f"csv-{key}", icon=":material/download:"):
+    # the listing's name is marked N_() by the page: shown in the reader's language, kept in English
+    # on the audit record (a record must not change with who read it)
+    label = _("Export {listing} (CSV)").format(listing=_(listing))
+    if not st.button(label, key=f"csv-{key}", icon=":material/download:"):
         return
     data = escape.csv_bytes(frame)
     cut = data_cut()

@@ -31,6 +31,7 @@ import pytest
 from scipy.stats import beta, norm
 
 from apptest import clear_caches, open_page, page_text, serving
+from dashboard import i18n
 from dashboard.access.roles import Viewer, pages_for
 from dashboard.config import load_trial
 from dashboard.ingest.build import build
@@ -493,7 +494,10 @@ def _page(viewer: Viewer, page: str, endpoint: str | None = None, lang: str | No
     assert not at.exception, [e.value for e in at.exception]
     if endpoint:
         at.session_state["endpoint"] = endpoint
-        at.run()
+        # AppTest matches the chosen option through the page's format_func in this thread: in the
+        # page's language, or a Chinese page would not find "dfs" and stay on OS
+        with i18n.using(lang):
+            at.run()
         assert not at.exception, [e.value for e in at.exception]
     return page_text(at), page_text(at, charts=False)
 

@@ -128,7 +128,10 @@ def fill(domain: str, translations: dict[str, str], lang: str = "zh") -> tuple[i
         if entry is None:
             unknown.append(english)
             continue
-        entry.string = text
+        if isinstance(entry.id, tuple):  # a plural message: Chinese has one form
+            entry.string = tuple(text) if isinstance(text, list) else (text,)
+        else:
+            entry.string = text
         entry.flags.discard("fuzzy")
         done += 1
     write(catalog, po_path(lang, domain))

@@ -15,3 +15,4 @@ where list_contains($exclude::varchar[], case when starts_with(reason, 'eligibil
                                               when starts_with(reason, 'major') then 'major_deviation'
                                               else 'not_operated' end)
 group by subjid
+order by subjid

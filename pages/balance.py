@@ -80,11 +80,16 @@ else:
 DIFFERENCE = _("Difference")
 
 
+def _group(g: str, strata: bool) -> str:
+    """A stratum's labels, or a site's ID; the cell rule's merged row in words (labels.code)."""
+    return labels_.stratum(g, cfg) if strata else labels_.code(g, cfg)
+
+
 def _frame(groups: dict, key: str, strata: bool = False) -> pd.DataFrame:
     """Counts by arm of the cells shown; cells the cell rule withholds (no counts) are left out of
     the chart and named in the caption."""
     rows = [
-        {key: labels_.stratum(g, cfg) if strata else g, **{labels[c]: n for c, n in counts.items()}}
+        {key: _group(g, strata), **{labels[c]: n for c, n in counts.items()}}
         for g, counts in groups.items()
         if None not in counts.values()
     ]
@@ -95,7 +100,7 @@ def _frame(groups: dict, key: str, strata: bool = False) -> pd.DataFrame:
 
 
 def _withheld(groups: dict, strata: bool = False) -> None:
-    hidden = [labels_.stratum(g, cfg) if strata else g for g, counts in groups.items() if None in counts.values()]
+    hidden = [_group(g, strata) for g, counts in groups.items() if None in counts.values()]
     if hidden:
         text = (
             _(

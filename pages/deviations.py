@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import ui
 from dashboard import i18n
+from dashboard.access import blinding
 from dashboard.config import load_trial
 from dashboard.i18n import N_, _
 from dashboard.outputs import figures
@@ -108,12 +109,14 @@ ui.table(
 
 st.subheader(_("By site, per randomized subject"))
 site_rates = ui.cached(deviations.by_site, viewer)
+# a site as people read it (the merged row in words, views/text.py); `siteid` stays the code
+LABEL = "site_label" if "site_label" in site_rates else "siteid"
 left, right = st.columns(2)
 with left:
     shown = site_rates[site_rates.suppressed.isna()]
     ui.chart(
         figures.grouped_bars(
-            shown.assign(siteid=shown.siteid.astype(str)),
+            shown.assign(siteid=shown[LABEL].astype(str)),
             "siteid",
             ["reported_per_subject", "window_rate"],
             [_("site-reported deviations per subject"), _("share of subjects with a window deviation")],
@@ -129,6 +132,7 @@ with right:
             p0,
             limits,
             title=_("Window deviations: funnel plot"),
+            label=LABEL,
         )
     )
 hidden = site_rates[site_rates.suppressed.notna()]
@@ -136,12 +140,12 @@ if len(hidden):
     st.caption(
         _("Suppressed under the blinding rule: {sites}").format(
             sites=_("; ").join(
-                _("{site}: {reason}").format(site=ui.md(r.siteid), reason=ui.md(r.suppressed))
+                _("{site}: {reason}").format(site=ui.md(getattr(r, LABEL)), reason=ui.md(r.suppressed))
                 for r in hidden.itertuples()
             )
         )
     )
-merged = site_rates[site_rates.siteid == "other sites (merged)"]
+merged = site_rates[site_rates.siteid == blinding.MERGED]
 if len(merged) and "merged_groups" in merged:
     st.caption(
         _("Merged: sites {sites} (each one arm or fewer than {n} subjects).").format(

@@ -468,7 +468,7 @@ def test_a_listing_exported_in_chinese_is_logged_in_english(demo):
     assert entry["user"] == "dm.zh" and entry["detail"]["listing"] == "deviation listing: reported"
     assert entry["detail"]["rows"] > 0 and entry["detail"]["file"].endswith(".csv")
     button = next(b for b in at.button if b.key == "csv-deviations-reported")
-    assert button.label.startswith("导出") and button.label.endswith("（CSV）")
+    assert button.label == "导出方案偏离清单：中心报告（CSV）"  # the name in Chinese on the button only
 
 
 def test_the_data_quality_page_in_chinese(render):
@@ -516,3 +516,28 @@ def test_the_users_page_in_chinese(render):
     site = CFG.roles["site"]
     assert rows.loc["li.wei", "role"] == (site.label_zh or site.label)
     assert at.caption[0].value.startswith("用户文件：")
+
+
+def _delivered(at) -> bytes:
+    """The bytes app.ui.deliver put into the page (the component iframe's srcdoc)."""
+    import base64
+
+    frames = at.get("iframe")
+    assert len(frames) == 1, frames
+    return base64.b64decode(re.search(r'const b64 = "([A-Za-z0-9+/=]*)"', frames[0].proto.srcdoc).group(1))
+
+
+def test_a_report_made_from_the_chinese_page_is_chinese_and_logged_in_english(demo):
+    """The open report asked for on the Chinese page is made in the session's language (its
+    <html lang>, its title), and its audit entry is the same record as from the English page."""
+    from dashboard.access import audit
+
+    clear_caches()
+    at = open_page(Viewer("steering", user="steering.zh"), "reports.py", timeout=240, lang="zh")
+    at.button(key="make-open").click().run(timeout=240)
+    assert not at.exception, [e.value for e in at.exception]
+    report = _delivered(at).decode("utf-8")
+    assert '<html lang="zh-Hans">' in report and re.search(r"<h1[^>]*>[^<]*[\u4e00-\u9fff]", report)
+    entry = [e for e in audit.read() if e["user"] == "steering.zh"][-1]
+    assert entry["action"] == "export: open report (html)"
+    assert entry["detail"] == {"delivery": "in-session download"}

@@ -195,7 +195,7 @@ def _parse(data: bytes) -> _Parsed:
     for number, raw in enumerate(lines, start=1):
         entry = _entry(raw)
         if entry is None:
-            out.problem = f"line {number}: not a JSON entry (edited or corrupted)"
+            out.problem = _("line {number}: not a JSON entry (edited or corrupted)").format(number=number)
             return out
         out.entries.append(entry)
     if tail:
@@ -446,11 +446,15 @@ def warehouse_anchors(warehouse: str | Path | None) -> tuple[list[tuple[str, dic
         try:
             m = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            problems.append(f"the manifest of build {build} ({manifest}) cannot be read, so neither can its anchor")
+            problems.append(
+                _("the manifest of build {build} ({manifest}) cannot be read, so neither can its anchor").format(
+                    build=build, manifest=manifest
+                )
+            )
             continue
         a = m.get("audit_anchor") if isinstance(m, dict) else None
         if a is not None:
-            found.append((f"build {build}", a))
+            found.append((_("build {build}").format(build=build), a))
     return found, problems
 
 
@@ -488,49 +492,65 @@ def check(
     checked = []
     for source, a in all_anchors:
         if not (isinstance(a, dict) and isinstance(a.get("seq"), int) and isinstance(a.get("hash"), str)):
-            problems.append(f"{source} records a malformed audit anchor {a!r}")
+            problems.append(
+                _("{source} records a malformed audit anchor {anchor}").format(source=source, anchor=repr(a))
+            )
         elif a["seq"] > 0:
             checked.append((source, a))
 
     def result(ok, message, **kw):
         if problems:
-            message = f"{message}; " + "; ".join(problems) if not ok else f"{message}, but " + "; ".join(problems)
+            joined = "; ".join(problems)
+            message = (_("{message}; {problems}") if not ok else _("{message}, but {problems}")).format(
+                message=message, problems=joined
+            )
             ok = False
         return Verification(ok, message, anchors=len(checked), **kw)
 
     head = _read_head(path)
     if not path.exists():
         if head is not None:
-            return result(False, f"the audit log {path} is missing but its head file exists: the log was deleted")
+            return result(
+                False,
+                _("the audit log {path} is missing but its head file exists: the log was deleted").format(path=path),
+            )
         if checked:
             source, a = max(checked, key=lambda sa: sa[1]["seq"])
             return result(
                 False,
-                f"the audit log {path} and its head file are missing, but {source} recorded the log at seq "
-                f"{a['seq']}: the log was deleted",
+                _(
+                    "the audit log {path} and its head file are missing, but {source} recorded the "
+                    "log at seq {seq}: the log was deleted"
+                ).format(path=path, source=source, seq=a["seq"]),
             )
-        return result(True, "no audit log yet")
+        return result(True, _("no audit log yet"))
     try:
         key = _load_key(key_file)
     except AuditError as exc:
-        return result(False, f"{exc}: the log's entries cannot be verified (restore the key)")
+        return result(False, _("{exc}: the log's entries cannot be verified (restore the key)").format(exc=exc))
     parsed = _parse(path.read_bytes())
     prev, expected = GENESIS, 1
     for number, entry in enumerate(parsed.entries, start=1):
         if entry.get("hash") != _digest(entry, key):
             return result(
                 False,
-                f"line {number}: entry seq {entry.get('seq')} does not carry this log's keyed hash: it was "
-                "changed, or written without the key",
+                _(
+                    "line {number}: entry seq {seq} does not carry this log's keyed hash: it was "
+                    "changed, or written without the key"
+                ).format(number=number, seq=entry.get("seq")),
             )
         if entry.get("seq") != expected:
             return result(
                 False,
-                f"line {number}: seq {entry.get('seq')} where {expected} was expected "
-                "(an entry was deleted or inserted)",
+                _("line {number}: seq {seq} where {expected} was expected (an entry was deleted or inserted)").format(
+                    number=number, seq=entry.get("seq"), expected=expected
+                ),
             )
         if entry.get("prev") != prev:
-            return result(False, f"line {number}: does not link to the entry before it (deleted or inserted)")
+            return result(
+                False,
+                _("line {number}: does not link to the entry before it (deleted or inserted)").format(number=number),
+            )
         prev, expected = entry["hash"], expected + 1
     if parsed.problem:
         return result(False, parsed.problem)
@@ -538,52 +558,78 @@ def check(
     lag = ""
     if last:
         if head is None:
-            return result(False, f"the head file {_head_path(path)} is missing: it was deleted")
+            return result(False, _("the head file {head} is missing: it was deleted").format(head=_head_path(path)))
         if head.get("malformed") or not isinstance(head.get("seq"), int) or head["seq"] < 1:
-            return result(False, f"the head file {_head_path(path)} is not a head record: edited")
+            return result(False, _("the head file {head} is not a head record: edited").format(head=_head_path(path)))
         if head.get("mac") != _head_mac(head["seq"], str(head.get("hash")), key):
             return result(
                 False,
-                f"the head file {_head_path(path)} does not carry its keyed hash: it was rewritten without the key",
+                _("the head file {head} does not carry its keyed hash: it was rewritten without the key").format(
+                    head=_head_path(path)
+                ),
             )
         if head["seq"] > last:
             return result(
                 False,
-                f"the log ends at seq {last} but the head records seq {head['seq']}: entries were removed from the end",
+                _(
+                    "the log ends at seq {last} but the head records seq {seq}: entries were removed from the end"
+                ).format(last=last, seq=head["seq"]),
             )
         if head["seq"] < last - 1:
             return result(
                 False,
-                f"the log has entries up to seq {last} but the head records seq {head['seq']}: "
-                "the head was rewound or entries were added",
+                _(
+                    "the log has entries up to seq {last} but the head records seq {seq}: the head "
+                    "was rewound or entries were added"
+                ).format(last=last, seq=head["seq"]),
             )
         if parsed.entries[head["seq"] - 1]["hash"] != head["hash"]:
-            return result(False, f"the head records seq {head['seq']} with a hash the log's entry does not have")
+            return result(
+                False, _("the head records seq {seq} with a hash the log's entry does not have").format(seq=head["seq"])
+            )
         if head["seq"] == last - 1:
-            lag = f"; the head records seq {last - 1} (an append was interrupted before the head was written)"
+            lag = _("; the head records seq {seq} (an append was interrupted before the head was written)").format(
+                seq=last - 1
+            )
     elif head is not None and not head.get("malformed") and head.get("seq"):
         return result(
-            False, f"the log is empty but the head records seq {head['seq']}: entries were removed from the end"
+            False,
+            _("the log is empty but the head records seq {seq}: entries were removed from the end").format(
+                seq=head["seq"]
+            ),
         )
     for source, a in checked:
         if a["seq"] > last:
             problems.append(
-                f"{source} recorded seq {a['seq']} and the log ends at seq {last}: entries were removed "
-                "from the end (truncated below the anchor)"
+                _(
+                    "{source} recorded seq {seq} and the log ends at seq {last}: entries were removed "
+                    "from the end (truncated below the anchor)"
+                ).format(source=source, seq=a["seq"], last=last)
             )
         elif parsed.entries[a["seq"] - 1]["hash"] != a["hash"]:
-            problems.append(f"entry seq {a['seq']} does not match {source}'s anchor: the log was rewritten or replaced")
-    anchored = f", {len(checked)} anchor(s) held" if checked else ""
+            problems.append(
+                _("entry seq {seq} does not match {source}'s anchor: the log was rewritten or replaced").format(
+                    seq=a["seq"], source=source
+                )
+            )
+    anchored = _(", {n} anchor(s) held").format(n=len(checked)) if checked else ""
     if parsed.torn:
         line, size = parsed.torn
         return result(
             True,
-            f"chain intact up to seq {last} ({last} entries){anchored}{lag}; line {line} is torn: an interrupted "
-            f"write of {size} bytes without a newline, set aside into {_torn_path(path).name} at the next append",
+            _(
+                "chain intact up to seq {last} ({last} entries){anchored}{lag}; line {line} is "
+                "torn: an interrupted write of {size} bytes without a newline, set aside into "
+                "{name} at the next append"
+            ).format(last=last, anchored=anchored, lag=lag, line=line, size=size, name=_torn_path(path).name),
             entries=last,
             torn=parsed.torn,
         )
-    return result(True, f"{last} entries, chain intact{anchored}{lag}", entries=last)
+    return result(
+        True,
+        _("{last} entries, chain intact{anchored}{lag}").format(last=last, anchored=anchored, lag=lag),
+        entries=last,
+    )
 
 
 def verify(

@@ -90,6 +90,7 @@ KEPT = [
     "Neo-Margin",
     "trial.toml [design]",
     "survdiff(Surv(t, e) ~ arm + strata(...))",
+    'survfit conf.type = "log-log"',
     "log-rank",
     "Log-rank",
     "RECIST 1.1",

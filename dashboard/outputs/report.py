@@ -406,7 +406,7 @@ def _open_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
                     _("{n} subjects, {events} events, {median}.").format(
                         n=number(km["n"]), events=number(km["events"]), median=_median(km, cfg)
                     ),
-                    _ended(_(outcomes.CONF_TEXT)),
+                    _ended(outcomes.conf_text(cfg)),  # the pages' caption, in the reader's language
                 ),
                 cls="note",
             )

@@ -86,14 +86,14 @@ def test_the_compiled_catalogue_is_what_gettext_reads():
 
 def test_a_changed_po_is_used_without_a_new_compile(tmp_path, monkeypatch):
     """A .po newer than its .mo (a checkout whose setup has not run since) is compiled on load."""
-    mo = catalogue.mo_path("zh", "app")
+    mo, po = catalogue.mo_path("zh", "app"), catalogue.po_path("zh", "app")
     catalogue.compile_all()
-    old = mo.stat().st_mtime
-    os.utime(mo, (old - 3600, old - 3600))
+    stale = po.stat().st_mtime - 60  # the .mo a minute older than its .po
+    os.utime(mo, (stale, stale))
     i18n.reload()
     with i18n.using("zh"):
         assert i18n._("Sign in") == "登录"
-    assert mo.stat().st_mtime > old - 3600
+    assert mo.stat().st_mtime > po.stat().st_mtime  # compiled again on load
 
 
 # -- the language of a person ---------------------------------------------------------------------
@@ -280,3 +280,74 @@ def test_a_closed_page_is_marked_confidential_in_chinese(demo_warehouse):
     at = open_page(Viewer("dsmb", user="dsmb.chair"), "closed_survival.py", lang="zh")
     assert not at.exception
     assert "机密 - DSMB 闭门会议" in page_text(at)
+
+
+# -- the arms in Chinese (the adversarial review of issue 15) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "随机分入A组，手术推迟一周",  # ARM A in Chinese
+        "常规手术后访视超窗",  # CONVENTIONAL SURGERY
+        "干预臂患者术后出血",  # INTERVENTION ARM
+        "去强化治疗后复查",  # DE-INTENSIF
+        "试验组合并症加重",  # 合并症 after an arm's name is everyday Chinese, not 组合
+        "实验组合并用药",
+        "标准组成员术后出血",  # 成员, not 组成
+        "患者随机分配至降阶梯手术",
+    ],
+)
+def test_chinese_ways_of_naming_an_arm_are_caught(text):
+    """A verbatim a site writes in Chinese that names the arm is withheld like its English."""
+    from dashboard.access import freetext
+    from dashboard.config import load_trial
+
+    assert freetext.matcher(load_trial()).which(text), text
+
+
+@pytest.mark.parametrize("text", ["研究组织伦理委员会批准", "术后第3天出院", "合并用药：无"])
+def test_chinese_text_that_names_no_arm_is_kept(text):
+    from dashboard.access import freetext
+    from dashboard.config import load_trial
+
+    assert not freetext.matcher(load_trial()).which(text)
+
+
+def test_an_arm_whose_chinese_name_no_term_catches_is_a_configuration_error():
+    """The configured terms must catch each arm's own name in both languages: else a cell that
+    names it would reach blinded roles. And a build message never quotes an arm's Chinese name."""
+    from dashboard.access import freetext
+    from dashboard.config import load_crf_spec, load_trial
+    from dashboard.ingest.problems import Quoting
+
+    cfg = load_trial()
+    assert not [c for c in freetext.conflicts(cfg, load_crf_spec(), set()) if "arm's name" in c]
+    renamed = cfg.model_copy(
+        update={"arms": [cfg.arms[0], cfg.arms[1].model_copy(update={"label_zh": "围手术期常规处理"})]}
+    )
+    found = [c for c in freetext.conflicts(renamed, load_crf_spec(), set()) if "arm's name" in c]
+    assert found == [
+        "free_text_terms: no term catches the arm's name '围手术期常规处理': a cell naming it would reach blinded roles"
+    ]
+    assert Quoting(renamed, load_crf_spec()).names_arm("围手术期常规处理")
+
+
+def test_a_hand_edited_language_in_the_users_file_is_not_a_crash(demo_warehouse):
+    """users.json is the service user's file, but an operator may edit it: "zh_CN" still means
+    Chinese, "fr" means the browser's (English here), and no page breaks."""
+    import json
+
+    path = accounts.users_path()
+    for name in ("hand.zh", "hand.fr"):
+        if accounts.language_of(name) is None:
+            accounts.add_user(name, "pi", "a long enough password")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["users"]["hand.zh"]["language"] = "zh_CN"
+    raw["users"]["hand.fr"]["language"] = "fr"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    for name, expected in (("hand.zh", "退出登录"), ("hand.fr", "Sign out")):
+        clear_caches()
+        at = open_page(Viewer("pi", user=name), "accrual.py")
+        assert not at.exception, name
+        assert any(b.label == expected for b in at.sidebar.button), name

@@ -90,7 +90,10 @@ _RTL_CHARS = re.compile(_RTL)
 _IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 _GLUED_LENGTH = 10
 _SHORTEST_LATIN = 3  # a configured Latin term has at least this many letters ('arm b' has 4)
-_NOT_AFTER_GROUP = "织合成"
+# 组织 (organisation: 研究组织) is not the arm; 组合/组成 are rare in a CRF, while 合并症 (试验组合并症)
+# and 成员 (标准组成员) after an arm's name are everyday clinical Chinese: they count
+_NOT_AFTER_GROUP = "织"
+_HAS_CJK = re.compile(r"[\u3400-\u9fff]")  # a term with a Chinese character is not a short Latin word
 
 
 @lru_cache(maxsize=1)
@@ -184,7 +187,7 @@ def _joined(normal: str) -> str:
 def _cjk_right(word: str) -> str:
     if not word.endswith("组"):
         return ""
-    return f"(?:$|[^ {_NOT_AFTER_GROUP}]| $| [^{_NOT_AFTER_GROUP}])"  # not followed by 织, 合, 成
+    return f"(?:$|[^ {_NOT_AFTER_GROUP}]| $| [^{_NOT_AFTER_GROUP}])"  # not followed by 织
 
 
 def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
@@ -384,19 +387,38 @@ def conflicts(cfg, spec, hidden: set[str]) -> list[str]:
         n = normalize(term)
         if term.strip() and not n:
             out.append(
-                f"free_text_terms: {term!r} is nothing once normalised (only punctuation or invisible characters)"
+                _(
+                    "free_text_terms: {term} is nothing once normalised (only punctuation or invisible characters)"
+                ).format(term=repr(term))
             )
-        elif _HAS_LATIN.search(n) and len(n.replace(" ", "")) < _SHORTEST_LATIN:
-            out.append(f"free_text_terms: {term!r} is too short: it would match that word in any text")
+        elif _HAS_LATIN.search(n) and not _HAS_CJK.search(n) and len(n.replace(" ", "")) < _SHORTEST_LATIN:
+            out.append(
+                _("free_text_terms: {term} is too short: it would match that word in any text").format(term=repr(term))
+            )
     if term := m.which(FREE_TEXT_MARK):
-        out.append(f"free_text_terms: {term!r} matches the mark {FREE_TEXT_MARK!r}")
+        out.append(
+            _("free_text_terms: {term} matches the mark {mark}").format(term=repr(term), mark=repr(FREE_TEXT_MARK))
+        )
+    for arm in cfg.arms:  # each arm's own name, in either language, must be caught
+        for name in (arm.label, arm.label_zh):
+            if name and not m.which(name):
+                out.append(
+                    _(
+                        "free_text_terms: no term catches the arm's name {name}: a cell naming it would "
+                        "reach blinded roles"
+                    ).format(name=repr(name))
+                )
     for form_name, form in spec.forms.items():
         for col in form.columns:
             if col.name.upper() in hidden:
                 continue
             for code in col.codes or []:
                 if term := m.which(code):
-                    out.append(f"free_text_terms: {term!r} matches the code {code!r} of {form_name}.{col.name}")
+                    out.append(
+                        _("free_text_terms: {term} matches the code {code} of {form}.{column}").format(
+                            term=repr(term), code=repr(code), form=form_name, column=col.name
+                        )
+                    )
     return out
 
 

@@ -270,6 +270,7 @@ class Quoting:
                 self._visibility.setdefault((form_name, name), "blinded")
         words = [*cfg.arm_codes, *cfg.blinding.protocol_surgery_values]
         words += [a.label for a in cfg.arms] + [a.key for a in cfg.arms]
+        words += [a.label_zh for a in cfg.arms if a.label_zh]  # the arms' names in Chinese too
         self._arm_words = [_fold(w) for w in words if w and w.strip()]
         self._matcher = _free_text_matcher(cfg)
 

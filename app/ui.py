@@ -82,7 +82,7 @@ def language(cfg: TrialConfig | None = None) -> str:
     if viewer is not None and viewer.user:
         from dashboard.access import accounts
 
-        own = accounts.language_of(viewer.user)
+        own = i18n.normalize(accounts.language_of(viewer.user))  # a hand-edited users file: checked again
         if own:
             return own
     if getattr(st.user, "is_logged_in", False):

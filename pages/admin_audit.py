@@ -17,11 +17,11 @@ roles = {key: fact(role, "label") for key, role in load_trial().roles.items()}
 st.title(_("Audit log"))
 check = audit.check()
 if not check.ok:
-    st.error(_("TAMPERED: {message}").format(message=check.message))
+    st.error(_("TAMPERED: {message}").format(message=ui.md(check.message)))  # it may quote a tampered line
 elif check.torn:
-    st.warning(_("Chain intact, with a torn last line: {message}").format(message=check.message))
+    st.warning(_("Chain intact, with a torn last line: {message}").format(message=ui.md(check.message)))
 else:
-    st.success(_("Chain intact: {message}").format(message=check.message))
+    st.success(_("Chain intact: {message}").format(message=ui.md(check.message)))
 entries = audit.read(lenient=True)  # what precedes a malformed line, shown beside the failure above
 if entries:
     df = pd.DataFrame(entries).reindex(columns=["seq", "time", "user", "role", "site", "action", "detail", "data_cut"])

@@ -245,7 +245,7 @@ def test_blinded_suppression_same_in_both_languages(small):
             if "suppressed" in en:
                 assert en["suppressed_code"] == zh["suppressed_code"] == en["suppressed"]
                 # the build withholds the allocation of sites 03 and 04 (one arm, too small)
-                assert (en["suppressed"], zh["suppressed"]) == ("withheld by the cell rule", "按最小单元格规则不予显示")
+                assert (en["suppressed"], zh["suppressed"]) == ("withheld by the cell rule", "按单元格规则不予显示")
                 # the summary keeps the rule's own words in every language
                 with i18n.using("zh"):
                     assert outcomes.summary_part(zh) == {"suppressed": "withheld by the cell rule"}
@@ -270,7 +270,7 @@ def test_every_reason_of_the_rule_in_chinese():
     with i18n.using("zh"):
         assert text.suppression("fewer than 5 subjects") == "受试者少于5例"
         assert text.suppression("all subjects in one arm") == "所有受试者均在同一组"
-        assert text.suppression("withheld by the cell rule") == "按最小单元格规则不予显示"
+        assert text.suppression("withheld by the cell rule") == "按单元格规则不予显示"
         assert text.suppression("fewer than 5 subjects (merged)") == "受试者少于5例（合并后）"
         assert text.suppression(None) is None
     with i18n.using("en"):

@@ -312,7 +312,7 @@ def test_odm_has_a_codelist_for_every_coded_column(odm, spec):
     )
     decode = mdv.find("odm:CodeList[@OID='CL.RAND.ARM']/odm:CodeListItem[@CodedValue='DE-ESCALATION']/odm:Decode", NS)
     langs = {t.get(XML_LANG): t.text for t in decode.findall("odm:TranslatedText", NS)}
-    assert langs == {"en": "DE-ESCALATION", "zh": "降级组"}
+    assert langs == {"en": "DE-ESCALATION", "zh": "降阶梯手术组"}
 
 
 def test_odm_mapping_loads(odm):

@@ -489,7 +489,8 @@ def _bench(args) -> int:
         wh = work / f"wh-pages-{args.subjects}"
         if not (wh / "current").exists():
             build(work / f"pkg-{args.subjects}-{args.sites}", wh)
-        results[0]["pages"] = bench_pages(wh)
+        results[0]["pages"] = bench_pages(wh, lang="en")
+        results[0]["pages_zh"] = bench_pages(wh, lang="zh")  # the same pages read in Chinese
     if args.browser:
         from dashboard.devtools.bench import (
             bench_browser,
@@ -559,9 +560,14 @@ def _bench(args) -> int:
                         _dev(f"    {e}")
             _dev(f"  server memory: {r['server_memory']}")
         if "pages" in r:
-            _dev(f"  {'page (AppTest, server side)':<32} {'cold s':>8} {'warm s':>8}")
+            zh = r.get("pages_zh", {})
+            _dev(f"  {'page (AppTest, server side)':<32} {'cold s':>8} {'warm s':>8} {'zh cold':>8} {'zh warm':>8}")
             for page, t in r["pages"].items():
-                _dev(f"  {page:<32} {t['cold_seconds']:8.3f} {t['warm_seconds']:8.3f}")
+                z = zh.get(page, {})
+                _dev(
+                    f"  {page:<32} {t['cold_seconds']:8.3f} {t['warm_seconds']:8.3f} "
+                    f"{z.get('cold_seconds', float('nan')):8.3f} {z.get('warm_seconds', float('nan')):8.3f}"
+                )
     return 0
 
 

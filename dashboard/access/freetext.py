@@ -220,7 +220,19 @@ def _sequences(term: str) -> list[tuple[bool, tuple[str, ...], str]]:
             spellings.append((False, compact, "" if _HAS_LATIN.search(last[-1]) else right))
         else:
             spellings.append((left, compact, right))
-    return [(lb, tuple(w), end) for lb, w, end in spellings]
+    return [(lb, _mixed_atoms(w), end) for lb, w, end in spellings]
+
+
+def _mixed_atoms(written: str) -> tuple[str, ...]:
+    """A spelling's characters as atoms, with an optional space where Latin meets Chinese ('a组'
+    is also 'a 组', which is how 'a-组' and 'A.组.' read once punctuation is a space)."""
+    atoms: list[str] = []
+    for i, ch in enumerate(written):
+        before = written[i - 1] if i else " "
+        if " " not in (before, ch) and bool(_HAS_CJK.match(before)) != bool(_HAS_CJK.match(ch)):
+            atoms.append(" ?")
+        atoms.append(ch)
+    return tuple(atoms)
 
 
 def _trie(sequences) -> str:
@@ -399,15 +411,6 @@ def conflicts(cfg, spec, hidden: set[str]) -> list[str]:
         out.append(
             _("free_text_terms: {term} matches the mark {mark}").format(term=repr(term), mark=repr(FREE_TEXT_MARK))
         )
-    for arm in cfg.arms:  # each arm's own name, in either language, must be caught
-        for name in (arm.label, arm.label_zh):
-            if name and not m.which(name):
-                out.append(
-                    _(
-                        "free_text_terms: no term catches the arm's name {name}: a cell naming it would "
-                        "reach blinded roles"
-                    ).format(name=repr(name))
-                )
     for form_name, form in spec.forms.items():
         for col in form.columns:
             if col.name.upper() in hidden:
@@ -419,6 +422,23 @@ def conflicts(cfg, spec, hidden: set[str]) -> list[str]:
                             term=repr(term), code=repr(code), form=form_name, column=col.name
                         )
                     )
+    return out
+
+
+def uncaught_arm_names(cfg) -> list[str]:
+    """Each arm's own name, in either language (`label`, `label_zh`), that no configured term
+    catches: a cell naming it would reach blinded roles. The build refuses such a configuration."""
+    m = matcher(cfg)
+    out = []
+    for arm in cfg.arms:
+        for name in (arm.label, arm.label_zh):
+            if name and not m.which(name):
+                out.append(
+                    _(
+                        "free_text_terms: no term catches the arm's name {name}: a cell naming it would "
+                        "reach blinded roles"
+                    ).format(name=repr(name))
+                )
     return out
 
 

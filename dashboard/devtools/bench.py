@@ -60,9 +60,10 @@ def bench_build(subjects: int, sites: int, workdir: Path, repeats: int = 3) -> d
     }
 
 
-def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict:
+def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5, lang: str | None = None) -> dict:
     """Server-side render time of every page (Streamlit AppTest), cold (caches cleared) and warm
-    (median of repeats), beside the floor: a page that only writes a line."""
+    (median of repeats), beside the floor: a page that only writes a line; in `lang` (zh, en) as
+    the language switch sets it."""
     import statistics
 
     import streamlit as st
@@ -85,6 +86,8 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5) -> dict
             return time.perf_counter() - t0
         at = AppTest.from_file(str(root / "app" / "main.py"), default_timeout=120)
         at.session_state["viewer"] = viewer
+        if lang:
+            at.session_state["_lang"] = lang
         at.run()
         at.switch_page(f"../pages/{page_file}")
         if cold:  # the first run rendered the default page: forget what it cached

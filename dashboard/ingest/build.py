@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard.access import audit, blinding
+from dashboard.access import audit, blinding, freetext
 from dashboard.config import TRIAL_CONFIG, ConfigError, CrfSpec, TrialConfig, load_crf_spec, load_trial
 from dashboard.i18n import N_, _
 from dashboard.ingest import clean, derive, findings, publish, staging
@@ -344,6 +344,8 @@ def _build(
     problems: list[Problem] = [p for p in carried or [] if p.severity == "warning"]
     hidden = hidden_columns(cfg)
     conflicts = blinding.free_text_conflicts(cfg, spec, hidden)
+    # and the arms' own names, in both languages, must be caught (dashboard/access/freetext.py)
+    conflicts += freetext.uncaught_arm_names(cfg)
     if conflicts:
         raise ConfigError("; ".join(conflicts))
     quoting = Quoting(cfg, spec)

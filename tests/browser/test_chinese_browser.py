@@ -61,7 +61,9 @@ CUT_SHORT = """() => [...document.querySelectorAll(
     '[data-testid="stMetricLabel"] *, [data-testid="stSidebarNavLink"] span, button p, [data-baseweb="tab"] p,'
     + ' [data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"]')]
   .filter(e => { const r = e.getBoundingClientRect();
-                 return e.offsetParent !== null && r.width > 0 && r.right > 0 && r.left < innerWidth; })
+                 // on screen, and not in a sidebar that is closing (its links shrink as it slides out)
+                 return e.offsetParent !== null && r.width > 0 && r.right > 0 && r.left < innerWidth
+                     && e.closest('[data-testid="stSidebar"][data-collapsed="true"]') === null; })
   .filter(e => e.scrollWidth > e.clientWidth + 1
           && getComputedStyle(e).textOverflow === 'ellipsis')
   .map(e => e.innerText.trim()).filter(t => t.length > 0)"""

@@ -93,3 +93,22 @@ def page_text(at: AppTest, charts: bool = True) -> str:
     if charts:
         parts += [chart_json(e) for e in at.get("plotly_chart")]
     return "\n".join(parts)
+
+
+def files_holding(segment: str, page: str, sources: dict[str, list[Path]]) -> list[str]:
+    """Which files hold an English segment left on a page (its longest word run, before a
+    placeholder's value): the page itself (pages/<page>), or the named groups of `sources` whose
+    files contain it. Tests of the Chinese pages name where a leftover came from with it."""
+    runs = re.findall(r"[A-Za-z][A-Za-z'\- ]*[A-Za-z]", segment)
+    probe = max(runs, key=len)[:60].strip().lower()
+    probe_words = probe.split()
+    found = []
+    if probe in (ROOT / "pages" / page).read_text(encoding="utf-8").lower():
+        found.append(f"pages/{page}")
+    for name, files in sources.items():
+        for f in files:
+            text = " ".join(f.read_text(encoding="utf-8").lower().split())
+            if probe in text or (len(probe_words) > 3 and " ".join(probe_words[:4]) in text):
+                found.append(name)
+                break
+    return found

@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from apptest import ROOT, chart_json, clear_caches, open_page, serving
+from apptest import ROOT, chart_json, clear_caches, files_holding, open_page, serving
 from dashboard import i18n
 from dashboard.access.roles import Viewer
 from dashboard.config import load_trial
@@ -202,20 +202,7 @@ def _segments(text: str) -> list[str]:
 def _source_of(segment: str, page: str) -> list[str]:
     """Which files hold a leftover English segment (its longest word run, before a placeholder's
     value): the page itself, or the modules whose catalogue owns it."""
-    runs = re.findall(r"[A-Za-z][A-Za-z'\- ]*[A-Za-z]", segment)
-    probe = max(runs, key=len)[:60].strip().lower()
-    probe_words = probe.split()
-    found = []
-    own = (ROOT / "pages" / page).read_text(encoding="utf-8").lower()
-    if probe in own:
-        found.append(f"pages/{page}")
-    for name, files in SOURCES.items():
-        for f in files:
-            text = " ".join(f.read_text(encoding="utf-8").lower().split())
-            if probe in text or (len(probe_words) > 3 and " ".join(probe_words[:4]) in text):
-                found.append(name)
-                break
-    return found
+    return files_holding(segment, page, SOURCES)
 
 
 # --- the page in Chinese: title, headings, labels ----------------------------------------------

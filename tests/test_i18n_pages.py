@@ -24,7 +24,7 @@ import re
 
 import pytest
 
-from apptest import ROOT, chart_json, clear_caches, open_page, serving
+from apptest import ROOT, chart_json, clear_caches, files_holding, open_page, serving
 from dashboard import i18n
 from dashboard.access.roles import Viewer
 from dashboard.config import load_trial
@@ -273,20 +273,7 @@ def _source_of(segment: str, page: str) -> list[str]:
     catalogue that has its Chinese, the code that showed it without looking it up."""
     if _own_catalogue().get(segment):
         return [SHOWN_UNTRANSLATED]
-    runs = re.findall(r"[A-Za-z][A-Za-z'\- ]*[A-Za-z]", segment)
-    probe = max(runs, key=len)[:60].strip().lower()
-    probe_words = probe.split()
-    found = []
-    own = (ROOT / "pages" / page).read_text(encoding="utf-8").lower()
-    if probe in own:
-        found.append(f"pages/{page}")
-    for name, files in SOURCES.items():
-        for f in files:
-            text = " ".join(f.read_text(encoding="utf-8").lower().split())
-            if probe in text or (len(probe_words) > 3 and " ".join(probe_words[:4]) in text):
-                found.append(name)
-                break
-    return found
+    return files_holding(segment, page, SOURCES)
 
 
 # --- every page: Chinese title, headings and labels; English in English ------------------------

@@ -176,6 +176,31 @@ class Access(_Strict):
     oidc_role_map: dict[str, str] = {}
 
 
+class Cuts(_Strict):
+    """Data cuts over time (issue 16): which published builds the warehouse keeps, who pins a cut
+    for which committee, and which committee's last pinned cut each role compares with."""
+
+    keep_recent: int = Field(default=14, ge=1)  # the newest cuts kept, beside every pinned cut and every look
+    committees: list[str] = ["dsmb", "steering"]  # a cut pinned for one of these is kept forever
+    pin_roles: dict[str, list[str]] = {"dsmb": ["dsmb"], "data_manager": ["dsmb", "steering"]}
+    committee_of_role: dict[str, str] = {}  # the committee whose last meeting a role's "since" starts at
+
+
+class Refresh(_Strict):
+    """The nightly refresh (`python -m dashboard refresh`, docs/deployment.md): where the export comes
+    from. Deployment settings, kept beside the access settings."""
+
+    source: Literal["none", "folder", "redcap"] = "none"
+    folder: str = ""  # the drop folder a site's export lands in (source = "folder")
+    done_folder: str = ""  # where a built package is moved (empty: left in place)
+    pattern: str = "*"  # which entries of the drop folder are packages
+    redcap_url: str = ""
+    token_file: str = ""
+    mapping: str = ""  # the EDC mapping file (docs/edc.md)
+    raw_dir: str = ""  # where the REDCap pull writes the export it fetched
+    warehouse: str = ""  # empty: NEO_MARGIN_WAREHOUSE or data/warehouse
+
+
 class Labels(_Strict):
     """What a person reads instead of a code (dashboard/outputs/labels.py)."""
 
@@ -197,6 +222,8 @@ class TrialConfig(_Strict):
     safety: Safety
     roles: dict[str, Role]
     access: Access
+    cuts: Cuts = Cuts()
+    refresh: Refresh = Refresh()
     labels: Labels = Labels()
 
     @model_validator(mode="after")
@@ -219,6 +246,14 @@ class TrialConfig(_Strict):
         unknown = set(self.access.oidc_role_map.values()) - set(self.roles)
         if unknown:
             raise ValueError(_("access.oidc_role_map names unknown roles: {roles}").format(roles=sorted(unknown)))
+        named = set(self.cuts.pin_roles) | set(self.cuts.committee_of_role)
+        if named - set(self.roles):
+            raise ValueError(_("cuts: unknown roles {roles}").format(roles=sorted(named - set(self.roles))))
+        committees = {c for cs in self.cuts.pin_roles.values() for c in cs} | set(self.cuts.committee_of_role.values())
+        if committees - set(self.cuts.committees):
+            raise ValueError(
+                _("cuts: unknown committees {names}").format(names=sorted(committees - set(self.cuts.committees)))
+            )
         if any(not 0 < f < 1 for f in self.design.interim_fractions):
             raise ValueError(_("design.interim_fractions must lie between 0 and 1"))
         return self

@@ -334,10 +334,12 @@ def _data_cut(manifest: dict) -> dict:
     return {"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")}
 
 
-def _dsmb_sign_in(args, command: str):
+def _dsmb_sign_in(args, command: str, may=None):
     """The signed-in DSMB viewer for a closed command, or None after a refusal (message on stderr,
     `cli_sign_in_refused` on the record). Credentials: --user NAME --password-stdin (automation),
-    or asked for at a terminal (user name, then the password without echo)."""
+    or asked for at a terminal (user name, then the password without echo). `may`: for a command
+    that is not closed but on the record (pinning a cut), (viewer -> None or the refusal's Msg)
+    instead of "the account opens the closed session"."""
     import getpass
 
     from dashboard.access import accounts, audit
@@ -361,7 +363,7 @@ def _dsmb_sign_in(args, command: str):
         )
     else:
         if not name:
-            print(_("DSMB user name: "), end="", file=sys.stderr, flush=True)
+            print(_("DSMB user name: ") if may is None else _("user name: "), end="", file=sys.stderr, flush=True)
             name = sys.stdin.readline().strip()
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
@@ -383,7 +385,9 @@ def _dsmb_sign_in(args, command: str):
         except accounts.SignInRefused as exc:
             reason = msg(str(exc))
         else:
-            if not viewer.closed:
+            if may is not None:
+                reason = may(viewer)
+            elif not viewer.closed:
                 reason = msg(
                     N_("the account {name} has the role {role}, which may not open the closed session"),
                     name=name,
@@ -410,7 +414,7 @@ def _dsmb_sign_in(args, command: str):
     return None
 
 
-def _record_closed(action: str, viewer, args, detail: dict | None = None) -> dict | None:
+def _record_closed(action: str, viewer, args, detail: dict | None = None, data_cut: dict | None = None) -> dict | None:
     """The audit entry of a closed command, written before anything closed is printed or kept;
     None (with the reason on stderr) when it cannot be written: then nothing is."""
     import getpass
@@ -424,7 +428,7 @@ def _record_closed(action: str, viewer, args, detail: dict | None = None) -> dic
             role=viewer.role,
             site=viewer.site,
             detail={"os_user": getpass.getuser(), "via": "command line", **(detail or {})},
-            data_cut=_data_cut(_manifest(args.warehouse)),
+            data_cut=data_cut or _data_cut(_manifest(args.warehouse)),
         )
     except audit.AuditError as exc:
         _say(
@@ -447,15 +451,129 @@ def _summary(args) -> int:
             return 2
     else:
         viewer = Viewer(args.role, args.site)
+    from dashboard.store import cuts
+
     try:
-        out = summary(args.warehouse, viewer)
-    except (AccessDenied, NoWarehouse) as exc:
+        cut = cuts.get(args.warehouse, args.cut) if args.cut else None
+        if cut is not None and not _cut_intact(cut):
+            return 1
+        out = summary(args.warehouse, viewer, build=cut.build_dir if cut else None)
+    except (AccessDenied, NoWarehouse, cuts.CutNotFound) as exc:
         _say(_("error: {error}").format(error=exc))
         return 2
-    if closed and not _record_closed("cli_summary_closed", viewer, args):
+    data_cut = {"build_id": cut.build_id, "cutoff": cut.cutoff} if cut else None
+    if closed and not _record_closed("cli_summary_closed", viewer, args, data_cut=data_cut):
         return 2
     json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
     sys.stdout.write("\n")
+    return 0
+
+
+def _cut_intact(cut) -> bool:
+    """A pinned cut reopened is the files its pins vouch for; False (and why, on stderr) if not."""
+    from dashboard.access import pins
+
+    problems = [x for p in cut.pins for x in pins.verify(cut.build_dir, p)]
+    for x in problems:
+        _say(_("error: {error}").format(error=x))
+    return not problems
+
+
+def _cuts(args) -> int:
+    """The warehouse's data cuts: list them, pin one under a name for a committee (on the record),
+    or verify that every pinned cut still holds the files it was pinned with."""
+    from dashboard.access import pins
+    from dashboard.config import load_trial
+    from dashboard.ingest.problems import msg
+    from dashboard.store import cuts, warehouse
+
+    cfg = load_trial()
+    try:
+        all_cuts = cuts.cuts(args.warehouse)
+        now = cuts.current(args.warehouse)
+    except warehouse.NoWarehouse as exc:
+        _say(_("error: {error}").format(error=exc))
+        return 2
+    if args.action == "list":
+        rows = [{**c.as_dict(), "current": c.build_id == now.build_id, "bytes": cuts.disk_use(c)} for c in all_cuts]
+        if args.json:
+            json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
+            return 0
+        for c, r in zip(all_cuts, rows, strict=True):
+            names = "; ".join(
+                _("{name} ({committee})").format(name=p["name"], committee=p["committee"]) for p in c.pins
+            )
+            print(
+                _("{build}  cut-off {cutoff}  exported {exported}  {size} MB{current}{look}{names}").format(
+                    build=c.build_id,
+                    cutoff=c.cutoff,
+                    exported=c.exported,
+                    size=round(r["bytes"] / 1e6, 1),
+                    current=_("  [current]") if r["current"] else "",
+                    look=_("  DSMB look {n}").format(n=c.look) if c.look else "",
+                    names=("  " + names) if names else "",
+                )
+            )
+        return 0
+    if args.action == "verify":
+        bad = 0
+        for c in all_cuts:
+            for p in c.pins:
+                problems = pins.verify(c.build_dir, p)
+                bad += len(problems)
+                for x in problems:
+                    _say(_("error: {error}").format(error=x))
+                if not problems:
+                    print(_("{name}: cut {build} is as it was pinned").format(name=p["name"], build=c.build_id))
+        return 1 if bad else 0
+    # pin
+    if not args.name or not args.committee:
+        _say(_("error: cuts pin needs --name NAME and --committee COMMITTEE"))
+        return 2
+    try:
+        cut = now if args.cut in (None, "current") else cuts.get(args.warehouse, args.cut)
+    except cuts.CutNotFound as exc:
+        _say(_("error: {error}").format(error=exc))
+        return 2
+
+    def may(viewer):
+        if pins.may_pin(viewer.role, args.committee, cfg):
+            return None
+        return msg(
+            N_("the account {name} has the role {role}, which may not pin a cut for the {committee} committee"),
+            name=viewer.user,
+            role=viewer.role,
+            committee=args.committee,
+        )
+
+    args.role = "pin"
+    viewer = _dsmb_sign_in(args, "cuts pin", may=may)
+    if viewer is None:
+        return 2
+    try:
+        entry = pins.pin(
+            name=args.name,
+            committee=args.committee,
+            build_id=cut.build_id,
+            cutoff=cut.cutoff,
+            build_dir=cut.build_dir,
+            user=viewer.user,
+            role=viewer.role,
+            cfg=cfg,
+        )
+    except pins.PinError as exc:
+        _say(_("refused: {reason}").format(reason=exc))
+        return 2
+    print(
+        _("pinned cut {build} (cut-off {cutoff}) as {name} for the {committee} committee (audit seq {seq})").format(
+            build=cut.build_id,
+            cutoff=cut.cutoff,
+            name=entry["detail"]["name"],
+            committee=args.committee,
+            seq=entry["seq"],
+        )
+    )
     return 0
 
 
@@ -920,8 +1038,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse", required=True)
     s.add_argument("--role", required=True)
     s.add_argument("--site", default=None, help=_("the site, for the site role"))
+    s.add_argument(
+        "--cut", default=None, help=_("a retained data cut (build id or pinned name) instead of the current one")
+    )
     _credentials(s)
     s.set_defaults(func=_summary)
+    c = add("cuts", help=_("the warehouse's data cuts: list, pin one under a name for a committee, verify the pins"))
+    c.add_argument("action", choices=["list", "pin", "verify"])
+    c.add_argument("cut", nargs="?", default=None, help=_("pin: the build id or name of the cut (default: current)"))
+    c.add_argument("--warehouse", required=True)
+    c.add_argument("--name", default=None, help=_("pin: the name of the cut, e.g. 'DSMB look 1'"))
+    c.add_argument("--committee", default=None, help=_("pin: the committee that meets on it (trial.toml [cuts])"))
+    c.add_argument("--json", action="store_true", help=_("list: as JSON"))
+    _credentials(c)
+    c.set_defaults(func=_cuts)
     r = add("report", help=_("write the open (pooled) or, for dsmb, the closed report"))
     r.add_argument("--warehouse", required=True)
     r.add_argument("--role", required=True)

@@ -37,7 +37,7 @@ from dashboard.config import TRIAL_CONFIG, ConfigError, CrfSpec, TrialConfig, lo
 from dashboard.i18n import N_, _
 from dashboard.ingest import clean, derive, findings, publish, staging
 from dashboard.ingest.guard import BlindingBreach, check_blinded, hidden_columns  # noqa: F401  (the build's API)
-from dashboard.ingest.package import open_package
+from dashboard.ingest.package import fingerprint, open_package
 from dashboard.ingest.problems import PackageRefused, Problem, Quoting, refusal
 from dashboard.ingest.validate import DEMO_SOURCE_PREFIX, cross_form_checks  # noqa: F401
 from dashboard.store import warehouse
@@ -354,6 +354,7 @@ def _build(
     os.chmod(work, DIR_MODE)
     con = duckdb.connect()
     with steps.step(N_("opening the package")):
+        source_fingerprint = fingerprint(package)
         pkg = open_package(package, work / "staging", encoding, spec=spec, quoting=quoting)
         problems += pkg.problems
     if any(p.severity == "error" for p in problems):
@@ -381,6 +382,7 @@ def _build(
         rows = findings.form_counts(con, loaded)
         findings.problems_table(con, problems)
         derive.allocation(con, cfg)
+    info = {**info, "fingerprint": source_fingerprint, "code_version": code_version()}
     entry = _history_entry(
         build_id, started, package, steps, status="published", problems=problems, info=info, rows=rows, findings=found
     )
@@ -422,8 +424,9 @@ def _build(
         _private_files(work)
         os.replace(work, final)
         warehouse.switch_current(wh, final)
+        # the retention policy (trial.toml [cuts]); what it removed is on the load history
+        entry["pruned"] = publish.prune(wh, keep=final, cfg=cfg)
         _append_history(wh, entry)
-        publish.prune(wh, keep=final)
     return BuildResult(
         build_id,
         final,
@@ -433,6 +436,35 @@ def _build(
         found,
         steps.times,
     )
+
+
+def code_version() -> str:
+    """The code that built a cut: the package's version and, in a git checkout, its commit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("neo-margin-monitor")
+    except PackageNotFoundError:
+        v = "unknown"
+    head = Path(__file__).resolve().parents[2] / ".git"
+    try:
+        ref = (head / "HEAD").read_text().strip()
+        if ref.startswith("ref: "):
+            ref_file = head / ref[5:]
+            ref = ref_file.read_text().strip() if ref_file.is_file() else _packed_ref(head, ref[5:])
+        return f"{v}+git.{ref[:12]}" if ref else v
+    except OSError:
+        return v
+
+
+def _packed_ref(git: Path, name: str) -> str:
+    try:
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + name):
+                return line.split()[0]
+    except OSError:
+        pass
+    return ""
 
 
 def _config_hash() -> str:

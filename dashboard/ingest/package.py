@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
 import shutil
@@ -59,6 +60,23 @@ class OpenedPackage:
     problems: list[Problem] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     quoting: object | None = None  # problems.Quoting: which values a message may quote
+
+
+def fingerprint(package: str | Path) -> str:
+    """The source fingerprint of a package as it was read: SHA-256 over its files' names and bytes
+    (a folder: every file below it, by relative name, in sorted order; a .zip or .xlsx: its bytes).
+    The same export gives the same fingerprint, so a refresh can tell that nothing new arrived."""
+    path = Path(package)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        name = f.relative_to(path).as_posix() if path.is_dir() else f.name
+        h.update(name.encode("utf-8") + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def open_package(

@@ -17,7 +17,6 @@ from dashboard.i18n import N_
 from dashboard.ingest.problems import MessageError
 from dashboard.store.sql import render
 
-KEEP_BUILDS = 3
 WRITERS = 2
 ALIASES = ("blinded_out", "closed_out", "closed_add")  # the files' names while they are attached
 
@@ -159,11 +158,19 @@ def write_warehouses(
         done.result()
 
 
-def prune(wh: Path, keep: Path) -> None:
-    """Keep the newest builds; an open reader of an older file keeps its file until it closes."""
+def prune(wh: Path, keep: Path, cfg=None) -> list[str]:
+    """Remove the builds the retention policy of trial.toml [cuts] does not keep (every pinned cut and
+    every look's cut forever, the newest `keep_recent` others: dashboard/store/cuts.py keep); an
+    open reader of a removed file keeps its file until it closes. Returns the removed build ids."""
+    from dashboard.store import cuts
+
     builds = sorted(
         (p for p in (wh / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name
     )
-    for old in builds[:-KEEP_BUILDS]:
-        if old != keep:
+    kept = cuts.keep(wh, keep, cfg)
+    removed = []
+    for old in builds:
+        if old.name not in kept and old != keep:
             shutil.rmtree(old, ignore_errors=True)
+            removed.append(old.name)
+    return removed

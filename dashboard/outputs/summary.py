@@ -18,15 +18,17 @@ from dashboard.store import warehouse
 from dashboard.views import deviations, enrollment, outcomes, safety
 
 
-def summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
+def summary(warehouse_dir: str | Path, viewer: Viewer, build: Path | None = None) -> dict:
+    """The role's summary of the current cut, or of `build` (a retained cut's folder, reopened
+    read-only as it was: dashboard/store/cuts.py)."""
     with using(DEFAULT):
-        return _summary(warehouse_dir, viewer)
+        return _summary(warehouse_dir, viewer, build)
 
 
-def _summary(warehouse_dir: str | Path, viewer: Viewer) -> dict:
+def _summary(warehouse_dir: str | Path, viewer: Viewer, build: Path | None = None) -> dict:
     cfg = load_trial()
     viewer = viewer.validated(cfg)
-    con = warehouse.connect(warehouse_dir, closed=viewer.closed)
+    con = warehouse.connect(warehouse_dir, closed=viewer.closed, build=build)
     try:
         out = {"role": viewer.role, "data_cut": enrollment.data_cut(con)}
         if viewer.site_filter:

@@ -56,14 +56,15 @@ def switch_current(warehouse: Path, build_dir: Path) -> None:
     os.replace(tmp, warehouse / "current")
 
 
-def connect(warehouse: str | Path, closed: bool = False) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the current build's blinded (default) or closed warehouse."""
-    path = current_build(warehouse) / (CLOSED if closed else BLINDED)
+def connect(warehouse: str | Path, closed: bool = False, build: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the blinded (default) or closed file of the current build, or of
+    `build` (a retained data cut's folder: dashboard/store/cuts.py)."""
+    path = (build or current_build(warehouse)) / (CLOSED if closed else BLINDED)
     return duckdb.connect(str(path), read_only=True)
 
 
-def manifest(warehouse: str | Path) -> dict:
-    return json.loads((current_build(warehouse) / MANIFEST).read_text(encoding="utf-8"))
+def manifest(warehouse: str | Path, build: Path | None = None) -> dict:
+    return json.loads(((build or current_build(warehouse)) / MANIFEST).read_text(encoding="utf-8"))
 
 
 def load_history(warehouse: str | Path) -> list[dict]:

@@ -72,6 +72,8 @@ with st.sidebar:
     if st.button(_("Sign out")):
         auth.sign_out(cfg, manifest)
     ui.language_switch()
+    if viewer.role in cfg.cuts.committee_of_role or viewer.role in cfg.cuts.pin_roles:
+        ui.cut_controls(viewer, cfg)  # the current cut, or a pinned one reopened as it was
     auth.set_cookie()  # right after a sign-in: the cookie that lets a reload resume this session
     auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click
     ui.phone_navigation()

@@ -20,7 +20,7 @@ from dashboard.access.roles import Viewer, may_open
 from dashboard.config import TrialConfig, load_trial
 from dashboard.i18n import _
 from dashboard.outputs import escape
-from dashboard.store import warehouse
+from dashboard.store import cuts, warehouse
 
 WAREHOUSE_ENV = "NEO_MARGIN_WAREHOUSE"
 
@@ -45,9 +45,82 @@ def _connection(path: str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(path, read_only=True)
 
 
+CUT_KEY = "_cut"
+"""The retained cut this session has reopened (its build id; absent: the current cut)."""
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        st_ = path.stat()
+        return (st_.st_mtime_ns, st_.st_size)
+    except OSError:
+        return (0, 0)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cut_list(wh: str, _stamps: tuple) -> list[cuts.Cut]:
+    """The warehouse's retained cuts with their pins, read again when a build or the audit log changes."""
+    return cuts.cuts(wh)
+
+
+def cut_list() -> list[cuts.Cut]:
+    from dashboard.access import audit
+
+    wh = warehouse_dir()
+    return _cut_list(wh, (_stamp(Path(wh) / "builds"), _stamp(Path(wh) / "current"), _stamp(audit.audit_path())))
+
+
+def reopenable(cut: cuts.Cut) -> bool:
+    """A cut a committee met on (pinned, or a DSMB look's) can be reopened as it was."""
+    return bool(cut.pins or cut.look)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _verified(build_dir: str, _pins: tuple, _stamps: tuple) -> list[str]:
+    """What differs from the files the cut's pins vouch for (hashed once per file change)."""
+    from dashboard.access import pins
+
+    return [x for p in _pins for x in pins.verify(Path(build_dir), dict(p))]
+
+
+def reopened() -> cuts.Cut | None:
+    """The pinned cut this session reads instead of the current one, or None. A cut whose files are
+    not the ones it was pinned with is refused (the page stops), never shown as that cut."""
+    chosen = st.session_state.get(CUT_KEY)
+    if not chosen:
+        return None
+    cut = next((c for c in cut_list() if c.build_id == chosen and reopenable(c)), None)
+    if cut is None or warehouse.current_build(warehouse_dir()).name == cut.build_id:
+        st.session_state.pop(CUT_KEY, None)
+        return None
+    problems = _verified(  # hashable keys: the pins' digests, the files' change stamps
+        str(cut.build_dir),
+        tuple((("name", p["name"]), ("digests", tuple(sorted(p["digests"].items())))) for p in cut.pins),
+        tuple(_stamp(cut.build_dir / f) for f in (warehouse.BLINDED, warehouse.CLOSED, warehouse.MANIFEST)),
+    )
+    if problems:
+        st.error(
+            md(_("The cut {name} cannot be reopened: {problems}").format(name=cut.label, problems="; ".join(problems)))
+        )
+        st.session_state.pop(CUT_KEY, None)
+        st.stop()
+    return cut
+
+
+def viewed_build() -> Path:
+    """The folder of the cut this session reads: the current build, or a pinned cut reopened."""
+    cut = reopened()
+    return cut.build_dir if cut else warehouse.current_build(warehouse_dir())
+
+
+def viewed_manifest() -> dict:
+    return warehouse.manifest(warehouse_dir(), build=viewed_build())
+
+
 def connection(viewer: Viewer) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """The connection a viewer may use: the blinded file, or the closed one in a closed session."""
-    build = warehouse.current_build(warehouse_dir())
+    """The connection a viewer may use: the blinded file, or the closed one in a closed session, of
+    the current cut or the pinned cut this session reopened (read-only: every connection is)."""
+    build = viewed_build()
     path = build / (warehouse.CLOSED if viewer.closed else warehouse.BLINDED)
     return _connection(str(path)), str(path)
 
@@ -146,7 +219,7 @@ def closed_page(key: str) -> Viewer:
     if not viewer.closed:
         st.error(_("This page is for the DSMB closed session only."))
         st.stop()
-    manifest = warehouse.manifest(warehouse_dir())
+    manifest = viewed_manifest()
     visit = (key, manifest.get("build_id"))
     if st.session_state.get("_closed_visit") != visit:
         from app.auth import on_record
@@ -181,7 +254,73 @@ def header(title: str, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
     )
     if cut["is_demo"]:
         st.caption(_(":orange[Synthetic demo trial: no real patient data.]"))
+    old = reopened()
+    if old is not None:
+        st.warning(
+            _(
+                "Reopened: **{name}** (cut-off {cutoff}), read-only and exactly as it was pinned. "
+                "Choose the current cut under Data cut in the sidebar to return."
+            ).format(name=md(old.label), cutoff=md(i18n.long_date(old.cutoff)))
+        )
     return cut
+
+
+def cut_controls(viewer: Viewer, cfg: TrialConfig | None = None) -> None:
+    """The sidebar's data cut: the current one or a pinned cut reopened as it was; and, for a role
+    that may pin (trial.toml [cuts] pin_roles), pinning the cut in view under a name, on the record."""
+    from dashboard.access import pins
+
+    cfg = cfg or load_trial()
+    all_cuts = cut_list()
+    now = warehouse.current_build(warehouse_dir()).name
+    old = [c for c in reversed(all_cuts) if reopenable(c) and c.build_id != now]
+    options = [""] + [c.build_id for c in old]
+    labels = {c.build_id: _("{name} · cut-off {cutoff}").format(name=c.label, cutoff=c.cutoff) for c in old}
+    chosen = st.session_state.get(CUT_KEY) or ""
+    st.selectbox(
+        _("Data cut"),
+        options,
+        index=options.index(chosen) if chosen in options else 0,
+        format_func=lambda b: labels.get(b, _("current cut")),
+        key="_cut_choice",
+        on_change=_cut_chosen,
+    )
+    committees = [c for c in cfg.cuts.committees if pins.may_pin(viewer.role, c, cfg)]
+    if not committees:
+        return
+    in_view = next((c for c in all_cuts if c.build_id == (chosen or now)), None)
+    if in_view is None:
+        return
+    with st.expander(_("Pin this cut")):
+        with st.form("pin-cut", clear_on_submit=True, border=False):
+            committee = st.selectbox(_("For the committee"), committees, format_func=_committee_label)
+            name = st.text_input(
+                _("Name"), placeholder=_("e.g. DSMB look 1, Steering 2027-Q2"), max_chars=pins.NAME_MAX
+            )
+            if st.form_submit_button(_("Pin on the record")):
+                try:
+                    pins.pin(
+                        name=name,
+                        committee=committee,
+                        build_id=in_view.build_id,
+                        cutoff=in_view.cutoff,
+                        build_dir=in_view.build_dir,
+                        user=viewer.user,
+                        role=viewer.role,
+                        cfg=cfg,
+                    )
+                except pins.PinError as exc:
+                    st.error(md(str(exc)))
+                else:
+                    st.success(_("Pinned as {name}.").format(name=md(" ".join(name.split()))))
+
+
+def _committee_label(committee: str) -> str:
+    return {"dsmb": _("DSMB"), "steering": _("Steering committee")}.get(committee, committee)
+
+
+def _cut_chosen() -> None:
+    st.session_state[CUT_KEY] = st.session_state.get("_cut_choice") or None
 
 
 def _data_cut(con, viewer):
@@ -270,8 +409,8 @@ def pooled(fn, viewer: Viewer) -> dict:
 
 
 def data_cut() -> dict:
-    """The build and cut-off every audit entry of a page names."""
-    manifest = warehouse.manifest(warehouse_dir())
+    """The build and cut-off every audit entry of a page names (a reopened cut's, when one is)."""
+    manifest = viewed_manifest()
     return {"build_id": manifest.get("build_id"), "cutoff": manifest.get("cutoff")}
 
 

@@ -119,7 +119,7 @@ if look.get("conclusion"):
                 verdict_col: _("met") if hh["crossed"] else _("not met"),
             }
         )
-    if not look.get("on_record") and look.get("boundaries"):
+    if not look.get("on_record") and look.get("boundaries") and ui.reopened() is None:
         # the DSMB says "this is look N": then later looks' boundaries come from what it spent
         final = bool(look.get("final"))
         label = (

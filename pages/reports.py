@@ -19,12 +19,11 @@ from app import ui
 from dashboard.config import load_trial
 from dashboard.i18n import N_, _
 from dashboard.outputs import report
-from dashboard.store import warehouse
 
 cfg = load_trial()
 viewer = ui.page("reports")
 ui.header(_("Reports"), viewer, cfg)
-manifest = warehouse.manifest(ui.warehouse_dir())
+manifest = ui.viewed_manifest()
 kinds = ["open"] + (["closed"] if viewer.closed else [])
 pdf_possible = report.chromium() is not None
 

@@ -1,0 +1,448 @@
+"""What changed between two data cuts ("since the last meeting"): new randomizations, new events,
+new and resolved deviations and data findings, sites newly outside the funnel limits, and values
+that changed in records both cuts hold.
+
+Both cuts' files (blinded.duckdb, or closed.duckdb in a closed session) are attached read-only to
+one in-memory connection as `cut_old` and `cut_new`; the set questions are queries/changes/*.sql.
+The figures a single cut computes under the blinding rule (population_check, the site funnel) are
+computed on each cut's own file, exactly as a page of that cut computes them.
+
+The blinding rule applies to the difference as to a single cut: a difference is shown only where
+both single cuts show the figure. A blinded role gets outcome events as trial-level pooled counts
+only (a site investigator: their site's, when the site may be shown in both cuts), never by arm
+or by site; a funnel cell suppressed or merged in either cut is withheld; changed values of
+outcome forms are counted by form and column, without values or subjects. What was withheld is
+said in `withheld` ({"part", "reason", ...}: codes, the page words them).
+
+No Streamlit here. Everything returned is JSON-serialisable: ISO dates, codes not words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from dashboard.access import blinding
+from dashboard.access.roles import Viewer
+from dashboard.config import TrialConfig, load_crf_spec, load_trial
+from dashboard.store import warehouse
+from dashboard.store.data import fetch
+from dashboard.store.sql import render
+
+OLD, NEW = "cut_old", "cut_new"
+EVENT_KINDS = ("death", "recurrence", "sae", "grade3plus")
+DEVIATION_COLUMNS = ["subjid", "siteid", "dvspid", "dvstdat", "dvcat", "dvterm", "dvsev"]
+
+# Forms whose export spec names no key: the natural key their records are matched on. A key that
+# repeats within one cut (two unscheduled visits of a subject) matches nothing and is left out.
+NATURAL_KEYS: dict[str, list[str]] = {
+    "RS": ["SUBJID", "RSDAT"],
+    "PR": ["SUBJID", "PRDAT"],
+    "ADJ": ["SUBJID", "ADJSTDAT"],
+    "FU": ["SUBJID", "VISIT"],
+    "RECUR": ["SUBJID", "RECDAT"],
+    "DS": ["SUBJID"],
+    "QS": ["SUBJID", "VISIT", "QSCAT", "QSTESTCD"],
+}
+# Forms not compared: the export's own record changes with every export.
+NOT_COMPARED = {"EXPORT"}
+
+
+@dataclass(frozen=True)
+class Col:
+    """A spec column (`name`) as a table holds it (`column`), with its partial date's flag."""
+
+    name: str
+    column: str
+    imputed: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One form's records in one table of a warehouse file, and the columns compared."""
+
+    form: str
+    table: str
+    keys: tuple[Col, ...]
+    columns: tuple[Col, ...]
+    values: bool = True  # False: counted by form and column only (outcome forms, blinded roles)
+    presence: str | None = None  # a column null where the subject has no record of the form
+    site: str = "siteid"
+
+
+def _c(pairs: str) -> tuple[Col, ...]:
+    """'SEX=sex BRTHDAT=birth_date/birth_date_imputed' -> Cols."""
+    out = []
+    for item in pairs.split():
+        name, rest = item.split("=")
+        column, _sep, imputed = rest.partition("/")
+        out.append(Col(name, column, imputed or None))
+    return tuple(out)
+
+
+# The blinded file: only what it holds, mapped back to the export's forms and columns. The
+# subject-level derived columns that copy a raw column are compared (a column computed from
+# several, or from the cut-off, is not: it changes when the cut-off moves). Not comparable in the
+# blinded file: IE (the eligibility table keeps exceptions only), EX and RS (aggregated per
+# subject), BLDAT, and the outcome forms it does not hold (FU, RECUR, PR, PATH, ADJ).
+BLINDED_COMPARISONS: tuple[Comparison, ...] = (
+    Comparison(
+        "SITES",
+        "crf_sites",
+        _c("SITEID=siteid"),
+        _c("SITENAME=sitename CITY=city COUNTRY=country ACTDAT=actdat TARGETN=targetn STATUS=status"),
+    ),
+    Comparison(
+        "SCREENING",
+        "crf_screening",
+        _c("SCRNID=scrnid"),
+        _c("SITEID=siteid SCRNDAT=scrndat AGE=age SEX=sex SCRNOUT=scrnout SFREAS=sfreas SUBJID=subjid"),
+    ),
+    Comparison(
+        "DM",
+        "subjects",
+        _c("SUBJID=subjid"),
+        _c("SITEID=siteid BRTHDAT=birth_date/birth_date_imputed SEX=sex RFICDAT=consent_date"),
+    ),
+    Comparison(
+        "DX",
+        "subjects",
+        _c("SUBJID=subjid"),
+        _c(
+            "DXDAT=diagnosis_date PRIMSITE=primary_site HISTOL=histology P16=p16 CT=clinical_t CN=clinical_n "
+            "CM=clinical_m STAGE=stage_recorded RECUR=recurrent_tumour PRIORTX=prior_treatment"
+        ),
+        presence="diagnosis_date",
+    ),
+    Comparison(
+        "BL",
+        "subjects",
+        _c("SUBJID=subjid"),
+        _c("ECOG=ecog CARDIAC6M=cardiac_history PREGNANT=pregnant OTHMAL5Y=other_malignancy SMOKING=smoking"),
+        presence="ecog",
+    ),
+    Comparison(
+        "RAND",
+        "subjects",
+        _c("SUBJID=subjid"),
+        _c("RANDDAT=randomization_date STRATRESP=stratum_response STRATSITE=stratum_site"),
+        presence="randomization_date",
+    ),
+    Comparison(
+        "DV", "crf_dv", _c("SUBJID=subjid DVSPID=dvspid"), _c("SITEID=siteid DVSTDAT=dvstdat DVCAT=dvcat DVSEV=dvsev")
+    ),
+    # outcome forms and free text: counts by form and column only
+    Comparison("DV", "crf_dv", _c("SUBJID=subjid DVSPID=dvspid"), _c("DVTERM=dvterm"), values=False),
+    Comparison(
+        "AE",
+        "adverse_events",
+        _c("SUBJID=subjid AESPID=aespid"),
+        _c(
+            "AETERM=aeterm AEDECOD=aedecod AESOC=aesoc AESTDAT=onset_date/onset_imputed AEENDAT=resolution_date "
+            "AETOXGR=grade AESER=serious AEREL=attributed_to AEIMMUNE=immune_related AECLAV=clavien_dindo "
+            "AEOUT=outcome"
+        ),
+        values=False,
+    ),
+    Comparison("DD", "crf_dd", _c("SUBJID=subjid"), _c("SITEID=siteid DTHDAT=dthdat DTHCAUS=dthcaus"), values=False),
+    Comparison("DS", "crf_ds", _c("SUBJID=subjid"), _c("SITEID=siteid DSDECOD=dsdecod DSSTDAT=dsstdat"), values=False),
+    Comparison(
+        "QS",
+        "crf_qs",
+        _c("SUBJID=subjid VISIT=visit QSCAT=qscat QSTESTCD=qstestcd"),
+        _c("SITEID=siteid QSDAT=qsdat"),
+        values=False,
+    ),
+)
+
+
+def closed_comparisons(spec=None) -> tuple[Comparison, ...]:
+    """The closed file: every form's own table (crf_<form>), every spec column, with values."""
+    spec = spec or load_crf_spec()
+    out = []
+    for name, form in spec.forms.items():
+        if name in NOT_COMPARED:
+            continue
+        key_names = form.key or NATURAL_KEYS.get(name)
+        if not key_names:
+            continue
+        partial = {c.name for c in form.columns if c.type.startswith("partial_date")}
+
+        def col(n: str, partial: set[str] = partial) -> Col:
+            return Col(n, n.lower(), f"{n.lower()}_imputed" if n in partial else None)
+
+        keys = tuple(col(k) for k in key_names)
+        columns = tuple(col(c.name) for c in form.columns if c.name not in key_names)
+        if columns:
+            out.append(Comparison(name, f"crf_{name.lower()}", keys, columns))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------- cuts
+def _cut(build_dir: Path, con: duckdb.DuckDBPyConnection) -> dict:
+    """A cut's build and cut-off: the manifest's, else the file's build_info."""
+    try:
+        m = json.loads((build_dir / warehouse.MANIFEST).read_text(encoding="utf-8"))
+        if m.get("build_id") and m.get("cutoff"):
+            return {"build_id": m["build_id"], "cutoff": str(m["cutoff"])[:10]}
+    except (OSError, ValueError):
+        pass
+    row = fetch(con, "views/data_cut").iloc[0]
+    return {"build_id": row.build_id, "cutoff": pd.Timestamp(row.cutoff_date).date().isoformat()}
+
+
+def _file(build_dir: Path, closed: bool) -> Path:
+    return Path(build_dir) / (warehouse.CLOSED if closed else warehouse.BLINDED)
+
+
+def _attach(old_path: Path, new_path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    for alias, path in ((OLD, old_path), (NEW, new_path)):
+        con.execute(f"attach {_literal(str(path))} as {alias} (read_only)")
+    return con
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, **params) -> pd.DataFrame:
+    from dashboard.store.sql import PARAMETER
+
+    wanted = set(PARAMETER.findall(sql))
+    cur = con.cursor()
+    try:
+        return cur.execute(sql, {k: params[k] for k in wanted}).df()
+    finally:
+        cur.close()
+
+
+def _text(v):
+    """A value as JSON holds it: None for missing, ISO for a date, plain Python numbers."""
+    if v is None:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def _records(df: pd.DataFrame, columns: list[str]) -> list[dict]:
+    return [{c: _text(v) for c, v in zip(columns, row, strict=True)} for row in df[columns].itertuples(index=False)]
+
+
+# ------------------------------------------------------------------------------- the difference
+def changes(old_dir: Path, new_dir: Path, viewer: Viewer, cfg: TrialConfig | None = None) -> dict:
+    """The difference between the cut in `old_dir` and the one in `new_dir` (build folders), as
+    `viewer` may see it. See the module's docstring for the blinding of a difference."""
+    cfg = cfg or load_trial()
+    viewer.require_trial_data()
+    viewer = viewer.validated(cfg)
+    policy = viewer.policy(cfg)
+    closed, listings, site = policy.closed, policy.subject_listings, viewer.site_filter
+    old_path, new_path = _file(Path(old_dir), closed), _file(Path(new_dir), closed)
+    withheld: list[dict] = []
+    with (
+        closing(duckdb.connect(str(old_path), read_only=True)) as c_old,
+        closing(duckdb.connect(str(new_path), read_only=True)) as c_new,
+        closing(_attach(old_path, new_path)) as con,
+    ):
+        out = {"from": _cut(Path(old_dir), c_old), "to": _cut(Path(new_dir), c_new)}
+        out["randomized"] = _randomized(con, site, listings)
+        out["events"] = _events(con, c_old, c_new, viewer, cfg, closed, withheld)
+        out["deviations"] = _deviations(con, site, listings)
+        out["findings"] = _findings(con, site, listings)
+        out["funnel"] = _funnel(c_old, c_new, viewer, cfg, withheld)
+        changed, counts = _changed(con, c_old, c_new, viewer, cfg, closed, listings, withheld)
+        out["changed"], out["changed_counts"] = changed, counts
+    out["withheld"] = withheld
+    return out
+
+
+def _randomized(con, site: str | None, listings: bool) -> dict:
+    df = fetch(con, "changes/randomized", site=site)
+    out = {
+        "total": len(df),
+        "by_site": {str(k): int(v) for k, v in df.groupby("siteid").size().items()},
+    }
+    if listings:
+        out["subjects"] = sorted(df.subjid.tolist())
+    return out
+
+
+def _population_ok(c_old, c_new, site: str | None, cfg: TrialConfig) -> tuple[bool, list[dict]]:
+    """May this population's pooled outcomes be shown in both cuts? (and why not, per cut)"""
+    reasons = []
+    for which, con in (("from", c_old), ("to", c_new)):
+        check = blinding.population_check(con, site, cfg)
+        if not check.ok:
+            reasons.append({"cut": which, "reason": check.reason})
+    return not reasons, reasons
+
+
+def _events(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, withheld: list) -> dict:
+    site = viewer.site_filter
+    df = fetch(con, "changes/new_events", site=site)
+    if closed:
+        arms = dict(fetch(con, "changes/arms").itertuples(index=False, name=None))
+        out = {}
+        for kind in EVENT_KINDS:
+            rows = df[df.kind == kind]
+            by_arm = Counter(arms.get(s) for s in rows.subjid)
+            out[kind] = {
+                "pooled": len(rows),
+                "by_arm": {a.code: int(by_arm.get(a.code, 0)) for a in cfg.arms},
+                "subjects": sorted(set(rows.subjid)),
+            }
+        return out
+    ok, reasons = _population_ok(c_old, c_new, site, cfg)
+    withheld.append({"part": "events", "reason": "by arm: closed session only"})
+    if not site:
+        withheld.append({"part": "events", "reason": "by site: trial-level pooled counts only"})
+    if not ok:
+        withheld += [{"part": "events", "site": site, **r} for r in reasons]
+        return {kind: {"pooled": None} for kind in EVENT_KINDS}
+    return {kind: {"pooled": int((df.kind == kind).sum())} for kind in EVENT_KINDS}
+
+
+def _deviations(con, site: str | None, listings: bool) -> dict:
+    new = _run(con, render("changes/deviations", here=NEW, there=OLD), site=site)
+    resolved = _run(con, render("changes/deviations", here=OLD, there=NEW), site=site)
+    if not listings:
+        return {"new": len(new), "resolved": len(resolved)}
+    return {"new": _records(new, DEVIATION_COLUMNS), "resolved": _records(resolved, DEVIATION_COLUMNS)}
+
+
+def _findings(con, site: str | None, listings: bool) -> dict:
+    out = {}
+    for part, here, there in (("new", NEW, OLD), ("resolved", OLD, NEW)):
+        df = _run(con, render("changes/findings", here=here, there=there), site=site)
+        rows = []
+        for r in df.itertuples(index=False):
+            row = {
+                "kind": _text(r.kind),
+                "subjid": _text(r.subjid),
+                "form": _text(r.form),
+                "column": _text(r.column_name),
+            }
+            if not listings:
+                row.pop("subjid")
+            rows += [row] * int(r.n)
+        out[part] = rows
+    return out
+
+
+def _funnel(c_old, c_new, viewer: Viewer, cfg: TrialConfig, withheld: list) -> dict:
+    """Sites whose flag left the funnel limits (above or below) between the cuts, per configured
+    signal, and sites back inside; a site suppressed or merged in either cut is withheld. A site
+    investigator's pages show no funnel (one site has no spread to place it in): none here."""
+    from dashboard.views import safety
+
+    out = {"newly_outside": [], "back_inside": []}
+    if viewer.site_filter:
+        withheld.append({"part": "funnel", "reason": "no funnel for one site"})
+        return out
+    cuts = [(con, safety.subjects(con, viewer)) for con in (c_old, c_new)]
+    hidden: dict[str, str] = {}  # site -> why it is withheld (the first reason met)
+    for signal in cfg.safety_signals:
+        flags, unsafe = [], set()
+        for con, subjects in cuts:
+            fun = safety.site_funnel(con, subjects, signal, cfg)
+            cut_flags = {}
+            for r in fun.itertuples():
+                sid = str(r.siteid)
+                if sid == blinding.MERGED:
+                    members = [] if pd.isna(getattr(r, "merged_groups", None)) else str(r.merged_groups).split(", ")
+                    for member in members:
+                        unsafe.add(member)
+                        hidden.setdefault(member, "merged with other sites")
+                elif isinstance(r.suppressed_code, str):
+                    unsafe.add(sid)
+                    hidden.setdefault(sid, r.suppressed_code)
+                else:
+                    cut_flags[sid] = getattr(r, "flag", "within")
+            flags.append(cut_flags)
+        old, new = flags
+        for sid in sorted((set(old) | set(new)) - unsafe):
+            was, now = old.get(sid) in ("above", "below"), new.get(sid) in ("above", "below")
+            if now and not was:
+                out["newly_outside"].append({"siteid": sid, "signal": signal.name})
+            elif was and not now:
+                out["back_inside"].append({"siteid": sid, "signal": signal.name})
+    withheld += [{"part": "funnel", "site": s, "reason": r} for s, r in sorted(hidden.items())]
+    return out
+
+
+def _changed(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, listings: bool, withheld: list):
+    site = viewer.site_filter
+    comparisons = closed_comparisons() if closed else BLINDED_COMPARISONS
+    tables = {
+        alias: {
+            r[0]
+            for r in con.execute(f"select table_name from duckdb_tables() where database_name = '{alias}'").fetchall()
+        }
+        for alias in (OLD, NEW)
+    }
+    values, counts = [], Counter()
+    for comp in comparisons:
+        if comp.table not in tables[OLD] or comp.table not in tables[NEW]:
+            continue
+        sql = render(
+            "changes/changed_values",
+            table=comp.table,
+            keys=list(comp.keys),
+            columns=list(comp.columns),
+            presence=comp.presence,
+            site=comp.site,
+            subjid=next((k.column for k in comp.keys if k.name == "SUBJID"), None)
+            or next((c.column for c in comp.columns if c.name == "SUBJID"), None),
+        )
+        df = _run(con, sql, site=site)
+        if comp.values and listings:
+            for r in df.itertuples(index=False):
+                key = ", ".join(f"{k.name}={_text(getattr(r, f'key_{i}'))}" for i, k in enumerate(comp.keys))
+                values.append(
+                    {
+                        "form": comp.form,
+                        "subjid": _text(r.subjid),
+                        "key": key,
+                        "column": r.column_name,
+                        "old": _text(r.old_value),
+                        "new": _text(r.new_value),
+                    }
+                )
+        else:
+            for column, n in df.groupby("column_name").size().items():
+                counts[(comp.form, column, comp.values)] += int(n)
+    outcome_counts = {k: n for k, n in counts.items() if not k[2]}
+    if outcome_counts:
+        ok, reasons = _population_ok(c_old, c_new, site, cfg)
+        if not ok:
+            withheld += [{"part": "changed", "site": site, **r} for r in reasons]
+            outcome_counts = {}
+    if not closed:
+        withheld.append({"part": "changed", "reason": "outcome forms: counts by form and column only"})
+    order = {f: i for i, f in enumerate(load_crf_spec().forms)}
+    values.sort(key=lambda v: (order.get(v["form"], 99), v["subjid"] or "", v["key"], v["column"]))
+    listed = [
+        {"form": f, "column": c, "n": n}
+        for (f, c, _v), n in sorted(
+            {**{k: n for k, n in counts.items() if k[2]}, **outcome_counts}.items(),
+            key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]),
+        )
+    ]
+    return values, listed

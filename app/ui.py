@@ -58,8 +58,9 @@ def _stamp(path: Path) -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cut_list(wh: str, _stamps: tuple) -> list[cuts.Cut]:
-    """The warehouse's retained cuts with their pins, read again when a build or the audit log changes."""
+def _cut_list(wh: str, stamps: tuple) -> list[cuts.Cut]:
+    """The warehouse's retained cuts with their pins, read again when a build or the audit log changes
+    (`stamps`: their change times and sizes, part of the cache key)."""
     return cuts.cuts(wh)
 
 
@@ -76,11 +77,13 @@ def reopenable(cut: cuts.Cut) -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _verified(build_dir: str, _pins: tuple, _stamps: tuple) -> list[str]:
-    """What differs from the files the cut's pins vouch for (hashed once per file change)."""
+def _verified(build_dir: str, pinned: tuple, stamps: tuple) -> list[str]:
+    """What differs from the files the cut's pins vouch for (hashed once per file change: `stamps`)."""
     from dashboard.access import pins
 
-    return [x for p in _pins for x in pins.verify(Path(build_dir), dict(p))]
+    return [
+        x for name, digests in pinned for x in pins.verify(Path(build_dir), {"name": name, "digests": dict(digests)})
+    ]
 
 
 def reopened() -> cuts.Cut | None:
@@ -95,15 +98,14 @@ def reopened() -> cuts.Cut | None:
         return None
     problems = _verified(  # hashable keys: the pins' digests, the files' change stamps
         str(cut.build_dir),
-        tuple((("name", p["name"]), ("digests", tuple(sorted(p["digests"].items())))) for p in cut.pins),
+        tuple((p["name"], tuple(sorted(p["digests"].items()))) for p in cut.pins),
         tuple(_stamp(cut.build_dir / f) for f in (warehouse.BLINDED, warehouse.CLOSED, warehouse.MANIFEST)),
     )
     if problems:
         st.error(
             md(_("The cut {name} cannot be reopened: {problems}").format(name=cut.label, problems="; ".join(problems)))
         )
-        st.session_state.pop(CUT_KEY, None)
-        st.stop()
+        st.stop()  # on every page until the current cut (or another) is chosen in the sidebar
     return cut
 
 

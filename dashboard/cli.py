@@ -469,6 +469,54 @@ def _summary(args) -> int:
     return 0
 
 
+def _changes(args) -> int:
+    """What is new between two retained cuts for a role (default: from the last cut pinned for the
+    role's committee to the current one), as JSON; the closed role's is a closed command."""
+    from dashboard.access.roles import AccessDenied, Viewer
+    from dashboard.config import load_trial
+    from dashboard.store import cuts, warehouse
+    from dashboard.views.changes import changes
+
+    cfg = load_trial()
+    closed = _closed_role(args.role)
+    if closed:
+        viewer = _dsmb_sign_in(args, "changes")
+        if viewer is None:
+            return 2
+    else:
+        viewer = Viewer(args.role, args.site)
+    try:
+        viewer = viewer.validated(cfg)
+        to = cuts.get(args.warehouse, args.to) if args.to else cuts.current(args.warehouse)
+        since = (
+            cuts.get(args.warehouse, args.since) if args.since else cuts.baseline(args.warehouse, viewer.role, cfg, to)
+        )
+        if since is None:
+            _say(
+                _("error: {warehouse} holds one data cut only: nothing to compare it with").format(
+                    warehouse=args.warehouse
+                )
+            )
+            return 2
+        if not (_cut_intact(since) and _cut_intact(to)):
+            return 1
+        out = changes(since.build_dir, to.build_dir, viewer, cfg)
+    except (AccessDenied, warehouse.NoWarehouse, cuts.CutNotFound) as exc:
+        _say(_("error: {error}").format(error=exc))
+        return 2
+    if closed and not _record_closed(
+        "cli_changes_closed",
+        viewer,
+        args,
+        detail={"since": {"build_id": since.build_id, "cutoff": since.cutoff}},
+        data_cut={"build_id": to.build_id, "cutoff": to.cutoff},
+    ):
+        return 2
+    json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
 def _cut_intact(cut) -> bool:
     """A pinned cut reopened is the files its pins vouch for; False (and why, on stderr) if not."""
     from dashboard.access import pins
@@ -1043,6 +1091,19 @@ def parser() -> argparse.ArgumentParser:
     )
     _credentials(s)
     s.set_defaults(func=_summary)
+    ch = add("changes", help=_("what is new between two data cuts for a role, as JSON"))
+    ch.add_argument("--warehouse", required=True)
+    ch.add_argument("--role", required=True)
+    ch.add_argument("--site", default=None, help=_("the site, for the site role"))
+    ch.add_argument(
+        "--from",
+        dest="since",
+        default=None,
+        help=_("the earlier cut (build id or pinned name; default: the last cut pinned for the role's committee)"),
+    )
+    ch.add_argument("--to", default=None, help=_("the later cut (default: the current one)"))
+    _credentials(ch)
+    ch.set_defaults(func=_changes)
     c = add("cuts", help=_("the warehouse's data cuts: list, pin one under a name for a committee, verify the pins"))
     c.add_argument("action", choices=["list", "pin", "verify"])
     c.add_argument("cut", nargs="?", default=None, help=_("pin: the build id or name of the cut (default: current)"))

@@ -650,6 +650,32 @@ def _bench(args) -> int:
                 )
             )
         return 0
+    if args.cuts:
+        from dashboard.devtools.bench import bench_cuts
+
+        r = bench_cuts(args.subjects, args.sites, work, n_cuts=args.cuts)
+        if args.json:
+            json.dump(r, sys.stdout, indent=1)
+            sys.stdout.write("\n")
+            return 0
+        n = r["cuts"]
+        _dev(
+            f"data cuts: {r['subjects']} subjects, {r['sites']} sites, {n} monthly cuts "
+            f"({r['generate_seconds']} s to generate)"
+        )
+        _dev(f"  builds 1..{n - 1}: " + " ".join(f"{x:.1f}" for x in r["earlier_builds_seconds"]) + " s")
+        _dev(f"  build of cut {n}: {r['nth_build_seconds']:.2f} s")
+        for step, secs in r["nth_build_steps"].items():
+            _dev(f"    {step:<60} {secs:6.2f} s")
+        c = r["changes_seconds"]
+        _dev(
+            f"  since the pinned cut ({r['since']}): steering {c['steering']:.2f} s, dsmb {c['dsmb']:.2f} s "
+            f"({c['steering_new_randomized']} new randomizations)"
+        )
+        for page, t in r["pages"].items():
+            _dev(f"  page {page:<12} cold {t['cold_seconds']:6.3f} s  warm {t['warm_seconds']:6.3f} s")
+        _dev(f"  disk per cut {r['disk_mb_per_cut_mean']} MB (mean of {n}), {r['disk_mb_total']} MB in all")
+        return 0
     results = [bench_build(args.subjects, args.sites, work, repeats=args.repeats)]
     if not args.no_pages:
         wh = work / f"wh-pages-{args.subjects}"
@@ -1173,6 +1199,12 @@ def parser() -> argparse.ArgumentParser:
         "--browser",
         action="store_true",
         help=_("also time pages in Chromium and run concurrent sessions against a real server"),
+    )
+    m.add_argument(
+        "--cuts",
+        type=int,
+        default=0,
+        help=_("build this many monthly cuts of one trial and time the last, the difference and its pages"),
     )
     m.add_argument("--sessions", type=int, default=20)
     m.add_argument("--seconds", type=float, default=60.0)

@@ -60,7 +60,9 @@ def bench_build(subjects: int, sites: int, workdir: Path, repeats: int = 3) -> d
     }
 
 
-def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5, lang: str | None = None) -> dict:
+def bench_pages(
+    warehouse_dir: Path, role: str = "pi", repeats: int = 5, lang: str | None = None, only: tuple[str, ...] = ()
+) -> dict:
     """Server-side render time of every page (Streamlit AppTest), cold (caches cleared) and warm
     (median of repeats), beside the floor: a page that only writes a line; in `lang` (zh, en) as
     the language switch sets it."""
@@ -107,10 +109,90 @@ def bench_pages(warehouse_dir: Path, role: str = "pi", repeats: int = 5, lang: s
         }
     }
     for page in pages_for(viewer):
+        if only and page.key not in only:
+            continue
         cold = run(page.file, cold=True)
         warm = statistics.median(run(page.file) for _ in range(repeats))
         out[page.key] = {"cold_seconds": round(cold, 3), "warm_seconds": round(warm, 3)}
     return out
+
+
+# ---------------------------------------------------------------- data cuts over time
+def bench_cuts(subjects: int, sites: int, workdir: Path, n_cuts: int = 12) -> dict:
+    """The same trial cut `n_cuts` times, a month apart (the demo generator's cuts): the first
+    n_cuts - 1 built into one warehouse, one of them pinned for the steering committee; then the
+    n-th build timed, the difference since the pinned cut (steering, DSMB) and the "since the last
+    meeting" and trends pages rendered, and the disk each cut takes. Its own audit log, in workdir."""
+    import datetime as dt
+
+    from dashboard.access import pins
+    from dashboard.access.roles import Viewer
+    from dashboard.devtools.demo.cuts import write_demo_cuts
+    from dashboard.store import cuts
+    from dashboard.views.changes import changes
+
+    os.environ["NEO_MARGIN_AUDIT"] = str(workdir / f"audit-cuts-{subjects}" / "audit.jsonl")
+    os.environ["NEO_MARGIN_AUDIT_KEY"] = str(workdir / f"keys-cuts-{subjects}" / "audit.key")
+    last = dt.date(2028, 6, 30)
+    dates = [_months_before(last, n_cuts - 1 - k) for k in range(n_cuts)]
+    packages = workdir / f"cuts-{subjects}-{sites}-{n_cuts}"
+    t0 = time.perf_counter()
+    if not (packages / dates[-1].isoformat() / "EXPORT.csv").exists():
+        shutil.rmtree(packages, ignore_errors=True)
+        write_demo_cuts(packages, dates, subjects=subjects, sites=sites)
+    generated = time.perf_counter() - t0
+    wh = workdir / f"wh-cuts-{subjects}"
+    shutil.rmtree(wh, ignore_errors=True)
+    earlier = []
+    for k, d in enumerate(dates[:-1]):
+        r = build(packages / d.isoformat(), wh)
+        earlier.append(r.seconds)
+        if k == len(dates) // 2:
+            pins.pin(
+                name="Steering bench",
+                committee="steering",
+                build_id=r.build_id,
+                cutoff=d.isoformat(),
+                build_dir=r.build_dir,
+                user="bench",
+                role="data_manager",
+            )
+    twelfth = build(packages / dates[-1].isoformat(), wh)
+    since = cuts.baseline(wh, "steering")
+    timings = {}
+    for role in ("steering", "dsmb"):
+        t0 = time.perf_counter()
+        diff = changes(since.build_dir, twelfth.build_dir, Viewer(role))
+        timings[role] = round(time.perf_counter() - t0, 3)
+        timings[f"{role}_new_randomized"] = diff["randomized"]["total"]
+    pages = bench_pages(wh, role="steering", repeats=3, only=("changes", "trends"))
+    sizes = [cuts.disk_use(c) for c in cuts.cuts(wh)]
+    return {
+        "subjects": subjects,
+        "sites": sites,
+        "cuts": n_cuts,
+        "generate_seconds": round(generated, 2),
+        "earlier_builds_seconds": [round(x, 2) for x in earlier],
+        "nth_build_seconds": round(twelfth.seconds, 3),
+        "nth_build_steps": twelfth.steps,
+        "since": since.cutoff,
+        "changes_seconds": timings,
+        "pages": pages,
+        "disk_bytes_per_cut": sizes,
+        "disk_mb_per_cut_mean": round(sum(sizes) / len(sizes) / 1e6, 1),
+        "disk_mb_total": round(sum(sizes) / 1e6, 1),
+    }
+
+
+def _months_before(day, months: int):
+    """The last day of the month `months` before `day`'s month."""
+    import calendar
+    import datetime as dt
+
+    y, m = day.year, day.month - months
+    while m < 1:
+        y, m = y - 1, m + 12
+    return dt.date(y, m, calendar.monthrange(y, m)[1])
 
 
 # ---------------------------------------------------------------- browser and concurrency

@@ -314,7 +314,7 @@ def _events(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, w
     if not site:
         withheld.append({"part": "events", "reason": "by site: trial-level pooled counts only"})
     if not ok:
-        withheld += [{"part": "events", "site": site, **r} for r in reasons]
+        withheld += [{"part": "events", **({"site": site} if site else {}), **r} for r in reasons]
         return {kind: {"pooled": None} for kind in EVENT_KINDS}
     return {kind: {"pooled": int((df.kind == kind).sum())} for kind in EVENT_KINDS}
 
@@ -429,13 +429,14 @@ def _changed(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, 
             for column, n in df.groupby("column_name").size().items():
                 counts[(comp.form, column, comp.values)] += int(n)
     outcome_counts = {k: n for k, n in counts.items() if not k[2]}
-    if outcome_counts:
-        ok, reasons = _population_ok(c_old, c_new, site, cfg)
-        if not ok:
-            withheld += [{"part": "changed", "site": site, **r} for r in reasons]
-            outcome_counts = {}
     if not closed:
+        # checked whether or not anything changed: a notice only when there is something to hide
+        # would itself say that something changed
+        ok, reasons = _population_ok(c_old, c_new, site, cfg)
         withheld.append({"part": "changed", "reason": "outcome forms: counts by form and column only"})
+        if not ok:
+            withheld += [{"part": "changed", **({"site": site} if site else {}), **r} for r in reasons]
+            outcome_counts = {}
     order = {f: i for i, f in enumerate(load_crf_spec().forms)}
     values.sort(key=lambda v: (order.get(v["form"], 99), v["subjid"] or "", v["key"], v["column"]))
     listed = [

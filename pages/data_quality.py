@@ -8,6 +8,7 @@ import streamlit as st
 from app import ui
 from dashboard.config import load_trial
 from dashboard.i18n import N_, _
+from dashboard.outputs import escape
 from dashboard.outputs import labels as words
 from dashboard.views import quality
 
@@ -59,6 +60,39 @@ ui.table(
         )
     },
 )
+
+last = quality.last_refresh(ui.warehouse_dir())
+if last is not None:  # only where the nightly refresh runs (docs/deployment.md)
+    st.subheader(_("The last refresh"))
+    said = _("{time}: {status}").format(time=last["time"] or words.MISSING, status=last["status_text"])
+    if last["package"]:
+        said += " · " + _("package {package}").format(package=escape.markdown(last["package"]))
+    if last["status"] == "ok":
+        st.success(said)
+    elif last["status"] == "unchanged":
+        st.info(said)
+    else:
+        st.error(said)
+    if last["status"] != "ok" and last["reasons"]:
+        st.markdown("\n".join(f"- {escape.markdown(r)}" for r in last["reasons"]))
+    if last["serving_build_id"]:
+        st.caption(
+            _("The cut serving: build {build}, data cut-off {cutoff}.").format(
+                build=escape.markdown(last["serving_build_id"]),
+                cutoff=escape.markdown(last["serving_cutoff"] or words.MISSING),
+            )
+            + (
+                " " + _("The last refresh that published a cut: {time}.").format(time=last["last_ok_time"])
+                if last["status"] != "ok" and last["last_ok_time"]
+                else ""
+            )
+        )
+    if last["stale"]:
+        st.warning(
+            _("No refresh has run for more than {hours} hours: is the timer running? (docs/deployment.md)").format(
+                hours=quality.STALE_HOURS
+            )
+        )
 
 st.subheader(_("The last build"))
 rep = quality.build_report(ui.connection(viewer)[0], viewer, ui.warehouse_dir())

@@ -3,6 +3,7 @@ and what the last build found and warned about."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -10,6 +11,7 @@ import pandas as pd
 
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_trial
+from dashboard.i18n import N_, _
 from dashboard.store import warehouse
 from dashboard.store.data import fetch
 from dashboard.views.text import localized
@@ -114,3 +116,92 @@ def build_report(con: duckdb.DuckDBPyConnection, viewer: Viewer, warehouse_dir: 
         "forms": fetch(con, "views/form_counts"),
         "history": history,
     }
+
+
+STALE_HOURS = 36
+"""A nightly refresh older than this has stopped running (the timer, the service user, the host):
+the data-quality page says so, as a failure nobody would otherwise see."""
+
+WITHHELD_REASON = N_("[withheld from blinded views: may name the arm]")
+"""What the page shows for a withheld reason: blinding.FREE_TEXT_MARK's words, in the reader's language."""
+
+REFRESH_STATUS = {
+    "ok": N_("a new cut was published"),
+    "unchanged": N_("nothing new"),
+    "refused": N_("the export package was refused"),
+    "failed": N_("failed"),
+}
+
+
+def last_refresh(warehouse_dir: str | Path, now: dt.datetime | None = None) -> dict | None:
+    """The last nightly refresh (WAREHOUSE/refresh.json, dashboard/ingest/refresh.py) as the
+    data-quality page shows it to every role, or None when no refresh has run in this warehouse.
+
+    {"time", "status" (ok | unchanged | refused | failed | unreadable), "status_text", "package"
+    (its name only), "build_id" (the cut it published), "reasons" (in the reader's language),
+    "withheld" (how many reasons were withheld), "serving_build_id", "serving_cutoff" (the cut
+    serving now), "last_ok_time", "last_ok_build_id", "age_hours", "stale"}.
+
+    A reason or a package name that may name the arm is withheld (freetext's matcher, as the load
+    history's copy for every role): both languages of a reason together, so that the Chinese (whose
+    wording the matcher may not know) never says what the withheld English would."""
+    from dashboard.access import freetext
+    from dashboard.i18n import language
+    from dashboard.ingest import refresh
+
+    path = Path(warehouse_dir) / refresh.RECORD
+    if not path.exists():
+        return None
+    record = refresh.record_of(warehouse_dir) or {}
+    names_arm = freetext.matcher(load_trial())
+    zh = language() == "zh"
+    reasons, withheld = [], 0
+    for r in record.get("reasons") or []:
+        r = r if isinstance(r, dict) else {"message": str(r)}
+        en, cn = str(r.get("message") or ""), r.get("message_zh")
+        if names_arm(en) or (cn and names_arm(str(cn))):
+            reasons.append(_(WITHHELD_REASON))
+            withheld += 1
+        else:
+            reasons.append(str(cn) if zh and cn else en)
+    package = Path(str(record["package"])).name if record.get("package") else None
+    if package and names_arm(package):
+        package = _(WITHHELD_REASON)
+    status = str(record.get("status") or "unreadable")
+    try:
+        serving = warehouse.manifest(warehouse_dir)
+    except (warehouse.NoWarehouse, OSError, ValueError):
+        serving = {}
+    when = _utc(record.get("time"))
+    now = now or dt.datetime.now(dt.UTC)
+    age = round((now - when).total_seconds() / 3600, 1) if when else None
+    last_ok = record.get("last_ok") or {}
+    return {
+        "time": _shown_time(record.get("time")),
+        "status": status,
+        "status_text": _(REFRESH_STATUS[status]) if status in REFRESH_STATUS else _("the record cannot be read"),
+        "package": package,
+        "build_id": record.get("build_id"),
+        "reasons": reasons,
+        "withheld": withheld,
+        # the cut serving now (the warehouse's `current`), not the one the record saw
+        "serving_build_id": serving.get("build_id"),
+        "serving_cutoff": serving.get("cutoff"),
+        "last_ok_time": _shown_time(last_ok.get("time")),
+        "last_ok_build_id": last_ok.get("build_id"),
+        "age_hours": age,
+        "stale": age is None or age > STALE_HOURS,
+    }
+
+
+def _utc(value) -> dt.datetime | None:
+    try:
+        t = dt.datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def _shown_time(value) -> str | None:
+    t = _utc(value)
+    return t.strftime("%Y-%m-%d %H:%M UTC") if t else None

@@ -129,7 +129,7 @@ REFRESH_STATUS = {
     "ok": N_("a new cut was published"),
     "unchanged": N_("nothing new"),
     "refused": N_("the export package was refused"),
-    "failed": N_("failed"),
+    "failed": N_("the refresh failed"),
 }
 
 

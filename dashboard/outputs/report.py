@@ -767,6 +767,157 @@ def _closed_sections(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig) -> None:
         doc.table(shown.rename(columns={"recorded": N_("recorded")}))
 
 
+# ---------------------------------------------------------------- since the last meeting (issue 16)
+SINCE_VALUES_SHOWN = 50
+"""The closed report lists this many changed values; every report counts all of them by form and
+column (the open report lists no subject: listings are the app's, exported on the record)."""
+
+
+def _cut_of(con) -> tuple[Path, Path] | None:
+    """(warehouse folder, build folder) of the file the report reads, when it is a cut of a
+    warehouse (WAREHOUSE/builds/<build_id>/*.duckdb); None otherwise."""
+    from dashboard.store.data import scalar
+
+    path = scalar(con, "changes/database_path")
+    if not path:
+        return None
+    build_dir = Path(path).resolve().parent
+    if build_dir.parent.name != "builds":
+        return None
+    return build_dir.parent.parent, build_dir
+
+
+def _since_section(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig, is_closed: bool) -> None:
+    """What is new since the role's committee last met: from the last cut pinned for it
+    (dashboard.store.cuts.baseline) to the cut the report reads, as dashboard.views.changes gives
+    it to the role: blinded (pooled, no arm) in the open report, by arm in the closed one."""
+    from dashboard.store import cuts
+    from dashboard.views import changes as diff
+
+    where = _cut_of(con)
+    if where is None:
+        return
+    wh, build_dir = where
+    doc.h(2, _("Since the last meeting"))
+    if viewer.closed and not is_closed:
+        doc.p(_("The difference since the last meeting is in the closed report."), cls="note")
+        return
+    try:
+        to = next(c for c in cuts.cuts(wh) if c.build_dir.resolve() == build_dir)
+    except StopIteration:
+        doc.p(_("This data cut is not among the warehouse's retained cuts: nothing to compare it with."), cls="empty")
+        return
+    since = cuts.baseline(wh, viewer.role, cfg, to=to)
+    if since is None:
+        doc.p(_("This is the first data cut: nothing to compare it with."), cls="empty")
+        return
+    d = diff.changes(since.build_dir, to.build_dir, viewer, cfg)
+    if since.pins:
+        doc.p(
+            _("From {since} (data cut-off {old}) to data cut-off {new}.").format(
+                since=since.pins[0]["name"], old=long_date(d["from"]["cutoff"]), new=long_date(d["to"]["cutoff"])
+            )
+        )
+    else:
+        doc.p(
+            _("From data cut-off {old} (build {build}) to data cut-off {new}.").format(
+                old=long_date(d["from"]["cutoff"]), build=since.build_id, new=long_date(d["to"]["cutoff"])
+            )
+        )
+    rand = d["randomized"]
+    doc.h(3, _("New randomizations"))
+    doc.p(_("Randomized between the two cuts: {n}.").format(n=number(rand["total"])))
+    if rand["by_site"]:
+        doc.table(
+            pd.DataFrame({"siteid": list(rand["by_site"]), N_("new randomizations"): list(rand["by_site"].values())})
+        )
+    doc.h(3, _("New events"))
+    ev = d["events"]
+    if is_closed:
+        arm_label = labels.arm_labels(cfg)
+        rows = [
+            {
+                N_("event"): _(w),
+                **{arm_label[a]: ev[k]["by_arm"].get(a, 0) for a in arm_label},
+                N_("total"): ev[k]["pooled"],
+            }
+            for k, w in diff.EVENT_WORDS.items()
+        ]
+    else:
+        rows = [
+            {N_("event"): _(w), N_("both arms pooled"): MISSING if ev[k]["pooled"] is None else ev[k]["pooled"]}
+            for k, w in diff.EVENT_WORDS.items()
+        ]
+    doc.table(pd.DataFrame(rows))
+    dev, fin = d["deviations"], d["findings"]
+
+    def count(x) -> int:
+        return x if isinstance(x, int) else len(x)
+
+    doc.h(3, _("Deviations and data findings"))
+    doc.p(
+        _sentences(
+            _("Protocol deviations: {new} new, {resolved} resolved.").format(
+                new=number(count(dev["new"])), resolved=number(count(dev["resolved"]))
+            ),
+            _("Data findings: {new} new, {resolved} resolved.").format(
+                new=number(len(fin["new"])), resolved=number(len(fin["resolved"]))
+            ),
+        )
+    )
+    if is_closed and not isinstance(dev["new"], int) and dev["new"]:  # subject rows: the closed report only
+        doc.table(pd.DataFrame(dev["new"]), codes=("dvcat", "dvsev"), caption=_("New deviations"))
+    doc.h(3, _("Sites newly outside the funnel limits"))
+    signals = {s.name: s for s in cfg.safety_signals}
+    outside = d["funnel"]["newly_outside"]
+    if outside:
+        doc.table(
+            pd.DataFrame(
+                [
+                    {
+                        "siteid": r["siteid"],
+                        N_("signal"): fact(signals[r["signal"]], "label") if r["signal"] in signals else r["signal"],
+                    }
+                    for r in outside
+                ]
+            )
+        )
+    elif viewer.site_filter:
+        doc.p(_("A single site's view has no funnel plot."), cls="empty")
+    else:
+        doc.p(_("No site is newly outside the funnel limits."), cls="empty")
+    doc.h(3, _("Changed values in records both cuts hold"))
+    changed, counted = d["changed"], d["changed_counts"]
+    totals: dict[tuple[str, str], int] = {}
+    for c in changed:
+        totals[(c["form"], c["column"])] = totals.get((c["form"], c["column"]), 0) + 1
+    for c in counted:
+        totals[(c["form"], c["column"])] = totals.get((c["form"], c["column"]), 0) + c["n"]
+    if not totals:
+        doc.p(_("No value changed."), cls="empty")
+    else:
+        doc.table(
+            pd.DataFrame([{N_("form"): f, N_("column"): c, N_("records"): n} for (f, c), n in sorted(totals.items())])
+        )
+    if changed and is_closed:  # subject rows: the closed report only (the open one counts them)
+        shown = pd.DataFrame(changed[:SINCE_VALUES_SHOWN])[["form", "subjid", "key", "column", "old", "new"]]
+        doc.table(
+            shown.rename(columns={"key": N_("record"), "old": N_("before"), "new": N_("after")}),
+            caption=_("The first {n} of {total} changed values").format(n=len(shown), total=len(changed))
+            if len(changed) > SINCE_VALUES_SHOWN
+            else None,
+        )
+    if counted:
+        doc.p(_("Outcome forms: changed values counted by form and column, without values or subjects."), cls="note")
+    if d["withheld"]:
+        doc.p(
+            _("Withheld under the blinding rule: {reasons}.").format(
+                reasons=_list(diff.withheld_text(w) for w in d["withheld"])
+            ),
+            cls="note",
+        )
+
+
 def anchor_text(anchor: dict | None) -> str:
     """The audit anchor a closed report prints: `audit verify --anchor N:H` checks the log against it
     later, so a log cut back (or deleted with its head) to before this report is detected."""
@@ -830,6 +981,7 @@ def build_html(
     if not is_closed:
         doc.p(_("Outcomes pooled over both arms (blinding rule of the monitoring plan)."), cls="note")
     doc.contents_here()
+    _since_section(doc, con, viewer, cfg, is_closed)
     _open_sections(doc, con, viewer, cfg)
     if is_closed:
         _closed_sections(doc, con, viewer, cfg)

@@ -31,6 +31,7 @@ import pandas as pd
 from dashboard.access import blinding
 from dashboard.access.roles import Viewer
 from dashboard.config import TrialConfig, load_crf_spec, load_trial
+from dashboard.i18n import N_, _
 from dashboard.store import warehouse
 from dashboard.store.data import fetch
 from dashboard.store.sql import render
@@ -447,3 +448,43 @@ def _changed(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, 
         )
     ]
     return values, listed
+
+
+# ---------------------------------------------------------------------------- words for people
+# The codes of a difference as a page or a report says them, translated where shown.
+EVENT_WORDS = {
+    "death": N_("Deaths"),
+    "recurrence": N_("First recurrences"),
+    "sae": N_("Newly serious adverse events"),
+    "grade3plus": N_("Adverse events newly grade 3 or worse"),
+}
+_REASON_WORDS = {
+    "by arm: closed session only": N_("events by arm are for the DSMB closed session only"),
+    "by site: trial-level pooled counts only": N_("events are counted for the whole trial, not by site"),
+    "outcome forms: counts by form and column only": N_(
+        "changed values of outcome forms are counted by form and column, without values or subjects"
+    ),
+    "no funnel for one site": N_("a single site's view has no funnel plot"),
+    "merged with other sites": N_("merged with other sites"),
+}
+_PART_WORDS = {"events": N_("New events"), "funnel": N_("Funnel"), "changed": N_("Changed values")}
+_CUT_WORDS = {"from": N_("in the earlier cut"), "to": N_("in the later cut")}
+
+
+def withheld_text(entry: dict) -> str:
+    """One entry of `withheld` as a sentence in the reader's language (plain text: the caller
+    escapes it for Markdown or HTML, since it names a site)."""
+    from dashboard.views.text import suppression
+
+    reason = entry.get("reason")
+    words = _(_REASON_WORDS[reason]) if reason in _REASON_WORDS else suppression(reason)
+    part = _(_PART_WORDS[entry["part"]]) if entry.get("part") in _PART_WORDS else str(entry.get("part"))
+    if entry.get("site") and entry.get("cut") in _CUT_WORDS:
+        return _("{part}: site {site}: {reason} ({cut})").format(
+            part=part, site=entry["site"], reason=words, cut=_(_CUT_WORDS[entry["cut"]])
+        )
+    if entry.get("site"):
+        return _("{part}: site {site}: {reason}").format(part=part, site=entry["site"], reason=words)
+    if entry.get("cut") in _CUT_WORDS:
+        return _("{part}: {reason} ({cut})").format(part=part, reason=words, cut=_(_CUT_WORDS[entry["cut"]]))
+    return _("{part}: {reason}").format(part=part, reason=words)

@@ -18,8 +18,9 @@ from dashboard.config import ConfigError
 from dashboard.i18n import N_, _
 
 DESCRIPTION = N_(
-    "Command line: `neo-margin` or `python -m dashboard`: demo-data, build, convert, edc-design, pull, summary, "
-    "report, users, audit, looks, bench. The closed commands (summary and report for the dsmb role) sign a DSMB "
+    "Command line: `neo-margin` or `python -m dashboard`: demo-data, build, convert, edc-design, pull, refresh, "
+    "summary, changes, cuts, report, users, audit, looks, bench. The closed commands (summary, changes and report "
+    "for the dsmb role) sign a DSMB "
     "account in first (asked at the terminal, or --user NAME --password-stdin) and put the command on the audit "
     "record before anything closed is printed or written; a refusal is recorded too and exits with 2."
 )
@@ -515,6 +516,14 @@ def _changes(args) -> int:
     json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
     sys.stdout.write("\n")
     return 0
+
+
+def _refresh(args) -> int:
+    """The nightly refresh: the configured pull or drop folder, then the build (docs/deployment.md)."""
+    from dashboard.config import load_trial
+    from dashboard.ingest.refresh import refresh
+
+    return refresh(load_trial(), args.warehouse, progress=lambda m: print(m, file=sys.stderr, flush=True)).exit_code
 
 
 def _cut_intact(cut) -> bool:
@@ -1130,6 +1139,19 @@ def parser() -> argparse.ArgumentParser:
     ch.add_argument("--to", default=None, help=_("the later cut (default: the current one)"))
     _credentials(ch)
     ch.set_defaults(func=_changes)
+    rf = add(
+        "refresh",
+        help=_(
+            "fetch the configured export (trial.toml [refresh]: a drop folder or the REDCap pull) and build it "
+            "if it is new; exit 0 published or nothing new, 1 failed, 2 refused, 75 busy (docs/deployment.md)"
+        ),
+    )
+    rf.add_argument(
+        "--warehouse",
+        default=None,
+        help=_("the warehouse folder (default: [refresh] warehouse, else NEO_MARGIN_WAREHOUSE, else data/warehouse)"),
+    )
+    rf.set_defaults(func=_refresh)
     c = add("cuts", help=_("the warehouse's data cuts: list, pin one under a name for a committee, verify the pins"))
     c.add_argument("action", choices=["list", "pin", "verify"])
     c.add_argument("cut", nargs="?", default=None, help=_("pin: the build id or name of the cut (default: current)"))

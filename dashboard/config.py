@@ -199,6 +199,8 @@ class Refresh(_Strict):
     mapping: str = ""  # the EDC mapping file (docs/edc.md)
     raw_dir: str = ""  # where the REDCap pull writes the export it fetched
     warehouse: str = ""  # empty: NEO_MARGIN_WAREHOUSE or data/warehouse
+    settle_seconds: float = Field(default=120, ge=0)  # a package changed this recently may still be copying
+    keep: int = Field(default=3, ge=1)  # REDCap pulls and converted packages kept
 
 
 class Labels(_Strict):

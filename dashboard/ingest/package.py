@@ -63,7 +63,7 @@ class OpenedPackage:
 
 
 def fingerprint(package: str | Path) -> str:
-    """The source fingerprint of a package as it was read: SHA-256 over its files' names and bytes
+    """The source fingerprint of a package as it was read: SHA-256 over its files' names, lengths and bytes
     (a folder: every file below it, by relative name, in sorted order; a .zip or .xlsx: its bytes).
     The same export gives the same fingerprint, so a refresh can tell that nothing new arrived."""
     path = Path(package)
@@ -71,7 +71,7 @@ def fingerprint(package: str | Path) -> str:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for f in files:
         name = f.relative_to(path).as_posix() if path.is_dir() else f.name
-        h.update(name.encode("utf-8") + b"\0")
+        h.update(name.encode("utf-8") + b"\0" + str(f.stat().st_size).encode() + b"\0")  # name, length, bytes
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)

@@ -901,6 +901,7 @@ def _since_section(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig, is_closed: 
         )
     if changed and is_closed:  # subject rows: the closed report only (the open one counts them)
         shown = pd.DataFrame(changed[:SINCE_VALUES_SHOWN])[["form", "subjid", "key", "column", "old", "new"]]
+        shown["key"] = shown.key.map(diff.key_text)
         doc.table(
             shown.rename(columns={"key": N_("record"), "old": N_("before"), "new": N_("after")}),
             caption=_("The first {n} of {total} changed values").format(n=len(shown), total=len(changed))

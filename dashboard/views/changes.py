@@ -40,16 +40,18 @@ OLD, NEW = "cut_old", "cut_new"
 EVENT_KINDS = ("death", "recurrence", "sae", "grade3plus")
 DEVIATION_COLUMNS = ["subjid", "siteid", "dvspid", "dvstdat", "dvcat", "dvterm", "dvsev"]
 
-# Forms whose export spec names no key: the natural key their records are matched on. A key that
-# repeats within one cut (two unscheduled visits of a subject) matches nothing and is left out.
+# Forms whose export spec names no key: the natural key their records are matched on (the same
+# as the demo generator's, dashboard/devtools/demo/cuts.py). A record whose natural key changes is
+# another record (a corrected visit date: one record gone, one new), not a changed value; a key
+# that repeats within one cut matches nothing and is left out.
 NATURAL_KEYS: dict[str, list[str]] = {
     "RS": ["SUBJID", "RSDAT"],
-    "PR": ["SUBJID", "PRDAT"],
-    "ADJ": ["SUBJID", "ADJSTDAT"],
-    "FU": ["SUBJID", "VISIT"],
-    "RECUR": ["SUBJID", "RECDAT"],
-    "DS": ["SUBJID"],
-    "QS": ["SUBJID", "VISIT", "QSCAT", "QSTESTCD"],
+    "PR": ["SUBJID", "PRDAT", "PRTRT"],
+    "ADJ": ["SUBJID", "ADJTYPE", "ADJSTDAT"],
+    "FU": ["SUBJID", "VISIT", "VISDAT"],
+    "RECUR": ["SUBJID", "RECDAT", "RECTYPE"],
+    "DS": ["SUBJID", "DSDECOD"],
+    "QS": ["SUBJID", "VISIT", "QSTESTCD"],
 }
 # Forms not compared: the export's own record changes with every export.
 NOT_COMPARED = {"EXPORT"}
@@ -62,6 +64,7 @@ class Col:
     name: str
     column: str
     imputed: str | None = None
+    number: bool = False  # a spec `number`: a whole value as written (60, not 60.0)
 
 
 @dataclass(frozen=True)
@@ -152,12 +155,12 @@ BLINDED_COMPARISONS: tuple[Comparison, ...] = (
         values=False,
     ),
     Comparison("DD", "crf_dd", _c("SUBJID=subjid"), _c("SITEID=siteid DTHDAT=dthdat DTHCAUS=dthcaus"), values=False),
-    Comparison("DS", "crf_ds", _c("SUBJID=subjid"), _c("SITEID=siteid DSDECOD=dsdecod DSSTDAT=dsstdat"), values=False),
+    Comparison("DS", "crf_ds", _c("SUBJID=subjid DSDECOD=dsdecod"), _c("SITEID=siteid DSSTDAT=dsstdat"), values=False),
     Comparison(
         "QS",
         "crf_qs",
-        _c("SUBJID=subjid VISIT=visit QSCAT=qscat QSTESTCD=qstestcd"),
-        _c("SITEID=siteid QSDAT=qsdat"),
+        _c("SUBJID=subjid VISIT=visit QSTESTCD=qstestcd"),
+        _c("SITEID=siteid QSDAT=qsdat QSCAT=qscat"),
         values=False,
     ),
 )
@@ -174,9 +177,10 @@ def closed_comparisons(spec=None) -> tuple[Comparison, ...]:
         if not key_names:
             continue
         partial = {c.name for c in form.columns if c.type.startswith("partial_date")}
+        numbers = {c.name for c in form.columns if c.type == "number"}
 
-        def col(n: str, partial: set[str] = partial) -> Col:
-            return Col(n, n.lower(), f"{n.lower()}_imputed" if n in partial else None)
+        def col(n: str, partial: set[str] = partial, numbers: set[str] = numbers) -> Col:
+            return Col(n, n.lower(), f"{n.lower()}_imputed" if n in partial else None, n in numbers)
 
         keys = tuple(col(k) for k in key_names)
         columns = tuple(col(c.name) for c in form.columns if c.name not in key_names)
@@ -222,6 +226,11 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, **params) -> pd.DataFrame:
         return cur.execute(sql, {k: params[k] for k in wanted}).df()
     finally:
         cur.close()
+
+
+def key_text(key: dict) -> str:
+    """A changed record's key as a person reads it: "SUBJID=01-002, AESPID=1"."""
+    return ", ".join(f"{k}={v}" for k, v in key.items())
 
 
 def _text(v):
@@ -378,12 +387,12 @@ def _funnel(c_old, c_new, viewer: Viewer, cfg: TrialConfig, withheld: list) -> d
                     cut_flags[sid] = getattr(r, "flag", "within")
             flags.append(cut_flags)
         old, new = flags
-        for sid in sorted((set(old) | set(new)) - unsafe):
-            was, now = old.get(sid) in ("above", "below"), new.get(sid) in ("above", "below")
-            if now and not was:
-                out["newly_outside"].append({"siteid": sid, "signal": signal.name})
-            elif was and not now:
-                out["back_inside"].append({"siteid": sid, "signal": signal.name})
+        for sid in sorted((set(old) & set(new)) - unsafe):  # shown in both cuts
+            row = {"siteid": sid, "signal": signal.name, "old": old[sid], "new": new[sid]}
+            if old[sid] == "within" and new[sid] != "within":
+                out["newly_outside"].append(row)
+            elif old[sid] != "within" and new[sid] == "within":
+                out["back_inside"].append(row)
     withheld += [{"part": "funnel", "site": s, "reason": r} for s, r in sorted(hidden.items())]
     return out
 
@@ -415,7 +424,7 @@ def _changed(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, 
         df = _run(con, sql, site=site)
         if comp.values and listings:
             for r in df.itertuples(index=False):
-                key = ", ".join(f"{k.name}={_text(getattr(r, f'key_{i}'))}" for i, k in enumerate(comp.keys))
+                key = {k.name: _text(getattr(r, f"key_{i}")) for i, k in enumerate(comp.keys)}
                 values.append(
                     {
                         "form": comp.form,
@@ -439,7 +448,7 @@ def _changed(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, 
             withheld += [{"part": "changed", **({"site": site} if site else {}), **r} for r in reasons]
             outcome_counts = {}
     order = {f: i for i, f in enumerate(load_crf_spec().forms)}
-    values.sort(key=lambda v: (order.get(v["form"], 99), v["subjid"] or "", v["key"], v["column"]))
+    values.sort(key=lambda v: (order.get(v["form"], 99), v["subjid"] or "", key_text(v["key"]), v["column"]))
     listed = [
         {"form": f, "column": c, "n": n}
         for (f, c, _v), n in sorted(

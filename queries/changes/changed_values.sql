@@ -1,7 +1,8 @@
 -- Values that changed between the two cuts in records present in both: one table of one form,
 -- its records matched on the form's key (or the natural key dashboard/views/changes.py names for
 -- an unkeyed form); a key that repeats within a cut matches nothing and is left out. One row per
--- record and column, old and new as text (a partial date as it was written: 1960-05, 1960).
+-- record and column, old and new as text, as the export wrote them (a partial date 1960-05 or
+-- 1960, a whole number 60).
 -- `presence`: a column that is null where the form has no record (a derived table's columns of
 -- one form: subjects.diagnosis_date for DX). Identifiers come from the code, never the data.
 {% macro text(alias, c) -%}
@@ -10,6 +11,10 @@ case {{ alias }}.{{ c.imputed | ident }}
     when 'day' then strftime({{ alias }}.{{ c.column | ident }}, '%Y-%m')
     when 'month and day' then strftime({{ alias }}.{{ c.column | ident }}, '%Y')
     else cast({{ alias }}.{{ c.column | ident }} as varchar) end
+{%- elif c.number -%}
+case when {{ alias }}.{{ c.column | ident }} = trunc({{ alias }}.{{ c.column | ident }})
+     then cast(cast({{ alias }}.{{ c.column | ident }} as bigint) as varchar)
+     else cast({{ alias }}.{{ c.column | ident }} as varchar) end
 {%- else -%}
 cast({{ alias }}.{{ c.column | ident }} as varchar)
 {%- endif -%}

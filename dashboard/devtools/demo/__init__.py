@@ -120,6 +120,29 @@ def write_demo_package(
         cutoff = cutoff.date()
     elif isinstance(cutoff, str):
         cutoff = dt.date.fromisoformat(cutoff)
+    g, tables, exported = simulate(subjects=subjects, sites=sites, cutoff=cutoff, seed=seed)
+    rows_written = write_tables(out, tables, g.spec, encoding=encoding)
+    planted = {k: v for k, v in g.planted.items()}
+    return {
+        "randomized": len(g.subjects),
+        "screened": rows_written["SCREENING"],
+        "screen_failures": g.n_fail,
+        "screening_pending": g.n_pend,
+        "sites": sites,
+        "pending_sites": [g.siteids[k] for k in sorted(g.pending)],
+        "cutoff": cutoff.isoformat(),
+        "exported": exported,
+        "seed": seed,
+        "rows": rows_written,
+        "planted": planted,
+    }
+
+
+def simulate(*, subjects: int, sites: int, cutoff: dt.date, seed: int) -> tuple[Demo, dict[str, list], str]:
+    """The demo trial simulated to `cutoff`: the generator (its subjects and their timelines), the
+    rows of every form (tuples in the demo's column order, vocabulary._LAYOUT) and the export
+    time. `write_demo_package` writes these rows; dashboard/devtools/demo/cuts.py cuts them at
+    earlier dates."""
     if subjects < 1 or sites < 1:
         raise ValueError("subjects and sites must be at least 1")
     trial, spec = load_trial(), load_crf_spec()
@@ -155,7 +178,12 @@ def write_demo_package(
             spec.version,
         )
     ]
+    return g, tables, exported
 
+
+def write_tables(out: str | Path, tables: dict[str, list], spec: CrfSpec, *, encoding: str = "utf-8") -> dict[str, int]:
+    """Write one CSV per form of the spec into the folder `out` from `tables` (form -> row tuples
+    in the demo's column order, vocabulary._LAYOUT); returns the rows written per form."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows_written = {}
@@ -175,18 +203,4 @@ def write_demo_package(
             w.writerow(header)
             w.writerows(rows)
         rows_written[form_name] = len(rows)
-
-    planted = {k: v for k, v in g.planted.items()}
-    return {
-        "randomized": len(g.subjects),
-        "screened": rows_written["SCREENING"],
-        "screen_failures": g.n_fail,
-        "screening_pending": g.n_pend,
-        "sites": sites,
-        "pending_sites": [g.siteids[k] for k in sorted(g.pending)],
-        "cutoff": cutoff.isoformat(),
-        "exported": exported,
-        "seed": seed,
-        "rows": rows_written,
-        "planted": planted,
-    }
+    return rows_written

@@ -25,7 +25,8 @@ Between each pair of consecutive cuts these changes are planted (each listed in 
 - `value_nonoutcome`: BL.SMOKING of an existing subject recorded wrongly, corrected in the new cut;
 - `value_outcome`: an adverse event's grade recorded as 2, corrected to 3 (a new grade 3+ record);
 - `deviation_new`: a deviation dated before the old cut-off, reported late (entered after the old
-  export), under the subject's next DVSPID;
+  export), under the subject's next DVSPID; `deviation_new_naming_arm` another whose term names
+  the arm (ARM_TERM: withheld from blinded views, a finding);
 - `deviation_resolved`: a deviation of the old cut withdrawn by the site (absent from the new);
 - `finding_resolved`: a birth date recorded as year and month (a partial date the build imputes),
   completed in the new cut;
@@ -69,6 +70,8 @@ NATURAL_KEYS = {
 }
 EVENT_KINDS = ("death", "recurrence", "sae", "grade3plus")
 FUNNEL_PUSH_SIGNAL = "clavien_3a_plus_30d"
+# a late deviation term in which the site names the arm (the standard one: 标准手术 is a configured term)
+ARM_TERM = "随机分入标准手术组后，术后访视超出访视窗"
 MIN_GAP_DAYS = 7  # consecutive cut-offs at least this far apart: each export lies before the next cut-off's
 DATE_TYPES = ("date", "partial_date", "partial_date_y")
 # the later dates of a row, emptied while they lie after a cut's cut-off
@@ -201,6 +204,9 @@ def expectations(pair: dict) -> list[dict]:
             want("findings.resolved", {"kind": K_IMPUTED, "subjid": p["subjid"], "form": "DM", "column": "BRTHDAT"})
         elif kind == "deviation_new":
             want("deviations.new", {"subjid": p["subjid"], "dvspid": p["dvspid"]})
+        elif kind == "deviation_new_naming_arm":
+            want("deviations.new", {"subjid": p["subjid"], "dvspid": p["dvspid"]})
+            want("findings.new", {"kind": K_FREE_TEXT, "subjid": p["subjid"], "form": "DV", "column": "DVTERM"})
         elif kind == "deviation_resolved":
             want("deviations.resolved", {"subjid": p["subjid"], "dvspid": p["dvspid"]})
         elif kind == "funnel_outside":
@@ -374,6 +380,7 @@ class _Sequence:
             self.plant_grade(j, old)
             self.plant_birth_date(j)
             self.plant_new_deviation(j)
+            self.plant_new_deviation(j, names_arm=True)
             self.plant_resolved_deviation(j, old)
 
     def note(self, j: int, kind: str, **facts) -> None:
@@ -497,7 +504,9 @@ class _Sequence:
             new=r["BRTHDAT"],
         )
 
-    def plant_new_deviation(self, j: int) -> None:
+    def plant_new_deviation(self, j: int, names_arm: bool = False) -> None:
+        """A deviation dated before the old cut-off, entered after its export; `names_arm`: its
+        term names the arm (withheld from blinded views, a finding)."""
         c_old = self.cutoffs[j - 1]
         rand = {r["SUBJID"]: _o(r["RANDDAT"]) for r in self.base["RAND"]}
         ends = self.ends()
@@ -507,6 +516,8 @@ class _Sequence:
             return
         self.used.add(subjid)
         cat, sev, term, _anchor, _w = self.pick([d for d in _DV_RANDOM if d[3] == "post"])
+        if names_arm:
+            cat, sev, term = "VISIT WINDOW", "MINOR", ARM_TERM
         day = rand[subjid] + 1 + int(self.rng.integers(0, min(60, c_old - rand[subjid])))
         spid = 1 + max([int(r["DVSPID"]) for r in self.base["DV"] if r["SUBJID"] == subjid], default=0)
         row = {
@@ -520,7 +531,14 @@ class _Sequence:
             "ENTDTC": self.late_stamp(j, day),
         }
         self.base["DV"].append(row)
-        self.note(j, "deviation_new", subjid=subjid, siteid=row["SITEID"], dvspid=row["DVSPID"], dvstdat=row["DVSTDAT"])
+        self.note(
+            j,
+            "deviation_new_naming_arm" if names_arm else "deviation_new",
+            subjid=subjid,
+            siteid=row["SITEID"],
+            dvspid=row["DVSPID"],
+            dvstdat=row["DVSTDAT"],
+        )
 
     def plant_resolved_deviation(self, j: int, old: _State) -> None:
         fresh = set(self.fresh(j - 1))

@@ -42,6 +42,17 @@ def _demo_data(args) -> int:
     from dashboard.devtools.demo import write_demo_package
 
     t0 = time.perf_counter()
+    if args.cuts:
+        from dashboard.devtools.demo.cuts import write_demo_cuts
+
+        dates = sorted(dt.date.fromisoformat(d.strip()) for d in args.cuts.split(",") if d.strip())
+        write_demo_cuts(args.out, dates, subjects=args.subjects, sites=args.sites, seed=args.seed)
+        _dev(
+            f"wrote {len(dates)} cuts of one demo trial into {args.out}/<cut-off>/ "
+            f"({', '.join(d.isoformat() for d in dates)}; {time.perf_counter() - t0:.1f} s)",
+            file=sys.stderr,
+        )
+        return 0
     planted = write_demo_package(
         args.out, subjects=args.subjects, sites=args.sites, cutoff=args.cutoff, seed=args.seed, encoding=args.encoding
     )
@@ -1079,6 +1090,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--encoding", default="utf-8", help=_("utf-8 (default), utf-8-sig or gb18030"))
     d.add_argument("--redcap", default=None, help=_("also write the demo trial as a REDCap export into this folder"))
     d.add_argument("--odm", default=None, help=_("also write the demo trial as a CDISC ODM export into this folder"))
+    d.add_argument(
+        "--cuts",
+        default=None,
+        metavar="DATE,DATE,...",
+        help=_("write one trial cut at each of these dates into OUT/<date>/, with planted changes between cuts"),
+    )
     d.set_defaults(func=_demo_data)
 
     b = add("build", help=_("validate an export package and publish it as the warehouse"))

@@ -58,7 +58,7 @@ BLINDED = [
     Viewer("site", "03"),
     Viewer("site", "04"),
 ]
-OUTCOME_PAGES = ["deviations", "survival", "safety", "data_quality"]
+OUTCOME_PAGES = ["deviations", "survival", "safety", "data_quality", "changes", "trends"]
 Z = norm.ppf(0.975)
 
 

@@ -77,6 +77,9 @@ PAGES: list[PageSpec] = [
     PageSpec("survival", N_("Survival (pooled)"), "survival.py", ":material/monitoring:"),
     PageSpec("safety", N_("Safety signals (pooled)"), "safety.py", ":material/health_and_safety:"),
     PageSpec("data_quality", N_("Data quality"), "data_quality.py", ":material/fact_check:"),
+    # across data cuts (issue 16): a blinded role's difference comes from blinded files only
+    PageSpec("changes", N_("Since the last meeting"), "changes.py", ":material/difference:"),
+    PageSpec("trends", N_("Trends across cuts"), "trends.py", ":material/timeline:"),
     PageSpec("closed_survival", N_("Survival by arm"), "closed_survival.py", ":material/lock:", closed=True),
     PageSpec("closed_interim", N_("Interim monitoring"), "closed_interim.py", ":material/lock:", closed=True),
     PageSpec("closed_safety", N_("Safety by arm"), "closed_safety.py", ":material/lock:", closed=True),

@@ -55,6 +55,8 @@ DOMAINS = {
         "pages/closed_safety.py",
         "pages/closed_surgery.py",
         "pages/closed_survival.py",
+        "pages/changes.py",
+        "pages/trends.py",
     ],
     "access": ["dashboard/access"],
     "views": ["dashboard/views", "dashboard/stats", "dashboard/store"],

@@ -277,15 +277,20 @@ def cut_controls(viewer: Viewer, cfg: TrialConfig | None = None) -> None:
     now = warehouse.current_build(warehouse_dir()).name
     old = [c for c in reversed(all_cuts) if reopenable(c) and c.build_id != now]
     options = [""] + [c.build_id for c in old]
-    labels = {c.build_id: _("{name} · cut-off {cutoff}").format(name=c.label, cutoff=c.cutoff) for c in old}
+    # the words made in this run (a format_func may be called outside it, in another language)
+    labels = {"": _("current cut")} | {
+        c.build_id: _("{name} · cut-off {cutoff}").format(name=c.label, cutoff=c.cutoff) for c in old
+    }
     chosen = st.session_state.get(CUT_KEY) or ""
     st.selectbox(
         _("Data cut"),
         options,
         index=options.index(chosen) if chosen in options else 0,
-        format_func=lambda b: labels.get(b, _("current cut")),
-        key="_cut_choice",
+        format_func=labels.get,
+        # a key per language: the options' words change with it (the choice itself is CUT_KEY's)
+        key=f"_cut_choice_{i18n.language()}",
         on_change=_cut_chosen,
+        args=(f"_cut_choice_{i18n.language()}",),
     )
     committees = [c for c in cfg.cuts.committees if pins.may_pin(viewer.role, c, cfg)]
     if not committees:
@@ -295,7 +300,8 @@ def cut_controls(viewer: Viewer, cfg: TrialConfig | None = None) -> None:
         return
     with st.expander(_("Pin this cut")):
         with st.form("pin-cut", clear_on_submit=True, border=False):
-            committee = st.selectbox(_("For the committee"), committees, format_func=_committee_label)
+            words = {c: _committee_label(c) for c in committees}
+            committee = st.selectbox(_("For the committee"), committees, format_func=words.get)
             name = st.text_input(
                 _("Name"), placeholder=_("e.g. DSMB look 1, Steering 2027-Q2"), max_chars=pins.NAME_MAX
             )
@@ -321,8 +327,8 @@ def _committee_label(committee: str) -> str:
     return {"dsmb": _("DSMB"), "steering": _("Steering committee")}.get(committee, committee)
 
 
-def _cut_chosen() -> None:
-    st.session_state[CUT_KEY] = st.session_state.get("_cut_choice") or None
+def _cut_chosen(key: str) -> None:
+    st.session_state[CUT_KEY] = st.session_state.get(key) or None
 
 
 def _data_cut(con, viewer):

@@ -72,8 +72,9 @@ def cut_list() -> list[cuts.Cut]:
 
 
 def reopenable(cut: cuts.Cut) -> bool:
-    """A cut a committee met on (pinned, or a DSMB look's) can be reopened as it was."""
-    return bool(cut.pins or cut.look)
+    """A pinned cut can be reopened as it was: its pin holds the digests its files are checked
+    against. (A look's cut is kept forever but reopened only once pinned: a look records no digests.)"""
+    return bool(cut.pins)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

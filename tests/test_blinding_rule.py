@@ -117,26 +117,39 @@ def test_safe_sites_keep_their_figures():
     assert list(out["suppressed"]) == [None, None]
 
 
-def test_two_small_sites_of_one_arm_merge_into_a_suppressed_row():
-    # 03 and 04 each 3 subjects, all de-escalation: merged 6, still all one arm
-    out = _suppress({"01": (5, 5), "03": (3, 0), "04": (3, 0)})
+def test_two_small_sites_of_one_arm_merge_with_the_smallest_safe_site():
+    # 03 and 04 each 3 subjects, all de-escalation: merged 6, still all one arm. Left suppressed
+    # beside 01, the merged row would be the page's total minus 01 (adversarial review, issue 16):
+    # complementary suppression merges the smallest site that keeps the rule into it.
+    out = _suppress({"01": (5, 5), "02": (4, 4), "03": (3, 0), "04": (3, 0)})
     assert list(out["siteid"]) == ["01", MERGED]
     safe = _row(out, "01")
     assert (safe["rate"], safe["events"], safe["n"], safe["suppressed"]) == (0.4, 4, 10, None)
     merged = _row(out, MERGED)
-    assert merged["suppressed"] == "all subjects in one arm (merged)"
-    assert merged["merged_groups"] == "03, 04"
-    for c in ("rate", "events", "n"):
-        assert pd.isna(merged[c]), c
+    assert merged["suppressed"] is None and merged["merged_groups"] == "03, 04, 02"
+    # summed counts of the three (events 4/10 + ... as _suppress makes them), the rate not carried
+    assert merged["n"] == out["n"].sum() - 10 and pd.isna(merged["rate"])
 
 
-def test_two_small_sites_too_small_together_say_so():
-    # 03 (3 de-escalation) and 05 (1 standard): merged 4 < 5
+def test_a_lone_suppressed_site_is_not_the_total_minus_the_others():
+    # one one-arm site: suppressed alone, total - shown would give it; it is merged with 02
+    out = _suppress({"01": (5, 5), "02": (3, 2), "03": (3, 0)})
+    assert list(out["siteid"]) == ["01", MERGED]
+    assert _row(out, MERGED)["merged_groups"] == "03, 02" and _row(out, MERGED)["suppressed"] is None
+    # without merging, the smallest safe site is blanked beside it (complementary suppression)
+    blanked = _suppress({"01": (5, 5), "02": (3, 2), "03": (3, 0)}, merge=False)
+    assert list(blanked["suppressed"]) == [None, "withheld with a suppressed group", "fewer than 5 subjects"]
+    assert pd.isna(_row(blanked, "02")["rate"]) and _row(blanked, "01")["rate"] == 0.4
+
+
+def test_two_small_sites_too_small_together_take_in_a_safe_site():
+    # 03 (3 de-escalation) and 05 (1 standard): merged 4 < 5, which would be the total minus 01;
+    # 01 joins them (complementary suppression), and the merge of all keeps the rule
     out = _suppress({"01": (5, 5), "03": (3, 0), "05": (0, 1)})
+    assert list(out["siteid"]) == [MERGED]
     merged = _row(out, MERGED)
-    assert merged["suppressed"] == "fewer than 5 subjects (merged)"
-    for c in ("rate", "events", "n"):
-        assert pd.isna(merged[c]), c
+    assert merged["merged_groups"] == "03, 05, 01" and merged["suppressed"] is None
+    assert (merged["events"], merged["n"]) == (5, 15)
 
 
 def test_two_small_sites_of_opposite_arms_are_shown_merged():
@@ -153,31 +166,35 @@ def test_two_small_sites_of_opposite_arms_are_shown_merged():
     assert _row(out, "01")["suppressed"] is None
 
 
-def test_exactly_one_unsafe_site_keeps_its_own_row_with_its_reason():
-    # one bad site is never merged (a merged row of one site would be that site)
+def test_exactly_one_unsafe_site_is_merged_with_the_smallest_safe_one():
+    # one bad site alone would be the total minus the others: it is merged with 02 (5 subjects,
+    # the smallest that keeps the rule), and the merged row of both keeps the rule
     out = _suppress({"01": (5, 5), "02": (3, 2), "04": (6, 0)})
-    assert list(out["siteid"]) == ["01", "02", "04"]
-    assert MERGED not in set(out["siteid"])
-    bad = _row(out, "04")
-    assert bad["suppressed"] == "all subjects in one arm"
-    for c in ("rate", "events", "n"):
-        assert pd.isna(bad[c]), c
-    assert [_row(out, s)["suppressed"] for s in ("01", "02")] == [None, None]
-    assert (_row(out, "02")["rate"], _row(out, "02")["n"]) == (0.375, 8)
+    assert list(out["siteid"]) == ["01", MERGED]
+    merged = _row(out, MERGED)
+    assert merged["merged_groups"] == "04, 02" and merged["suppressed"] is None
+    assert (merged["events"], merged["n"]) == (5, 11)
+    assert (_row(out, "01")["rate"], _row(out, "01")["n"]) == (0.4, 10)
 
 
 def test_without_merging_each_unsafe_site_keeps_its_row():
+    # 03 and 04 together are still one arm: the only safe site, 01, is blanked beside them
     out = _suppress({"01": (5, 5), "03": (3, 0), "04": (6, 0)}, merge=False)
     assert list(out["siteid"]) == ["01", "03", "04"]
-    assert list(out["suppressed"]) == [None, "fewer than 5 subjects", "all subjects in one arm"]
-    assert out.loc[1:, ["rate", "events", "n"]].isna().all().all()
+    assert list(out["suppressed"]) == [
+        "withheld with a suppressed group",
+        "fewer than 5 subjects",
+        "all subjects in one arm",
+    ]
+    assert out[["rate", "events", "n"]].isna().all().all()
 
 
 def test_without_sum_columns_unsafe_sites_are_blanked_not_merged():
-    out = _suppress({"01": (5, 5), "03": (3, 0), "04": (6, 0)}, sum_columns=None)
-    assert list(out["siteid"]) == ["01", "03", "04"]
-    assert list(out["suppressed"]) == [None, "fewer than 5 subjects", "all subjects in one arm"]
-    assert out["rate"].isna().tolist() == [False, True, True]
+    out = _suppress({"01": (5, 5), "02": (3, 2), "03": (3, 0), "04": (0, 6)}, sum_columns=None)
+    assert list(out["siteid"]) == ["01", "02", "03", "04"]
+    # 03 and 04 together keep the rule ([3, 6]): nothing more is blanked
+    assert list(out["suppressed"]) == [None, None, "fewer than 5 subjects", "all subjects in one arm"]
+    assert out["rate"].isna().tolist() == [False, False, True, True]
 
 
 def test_a_site_missing_from_the_allocation_counts_is_suppressed():
@@ -186,13 +203,14 @@ def test_a_site_missing_from_the_allocation_counts_is_suppressed():
         out = suppress_by_group(_outcomes(["01", "02"]), "siteid", "site", ["rate"], con, CFG)
     finally:
         con.close()
-    assert list(out["suppressed"]) == [None, "fewer than 5 subjects"]
-    assert pd.isna(out.loc[1, "rate"]) and out.loc[0, "rate"] == 0.4
+    # 02 alone would be the total minus 01, so 01 is withheld beside it
+    assert list(out["suppressed"]) == ["withheld with a suppressed group", "fewer than 5 subjects"]
+    assert out["rate"].isna().all()
 
 
 def test_a_site_missing_from_the_counts_adds_no_subjects_to_a_merge():
     # 02 has outcomes but no allocation row: it counts as [0, 0]. Merged with 04 (6, all
-    # de-escalation) the merged row is still all one arm, [6, 0], and stays suppressed.
+    # de-escalation) the merge is still all one arm, [6, 0], so the safe 01 joins it: [11, 5].
     con = _con({"01": (5, 5), "04": (6, 0)})
     try:
         out = suppress_by_group(
@@ -201,9 +219,8 @@ def test_a_site_missing_from_the_counts_adds_no_subjects_to_a_merge():
     finally:
         con.close()
     merged = _row(out, MERGED)
-    assert merged["merged_groups"] == "02, 04"
-    assert merged["suppressed"] == "all subjects in one arm (merged)"
-    assert pd.isna(merged["events"]) and pd.isna(merged["n"])
+    assert merged["merged_groups"] == "02, 04, 01"
+    assert merged["suppressed"] is None and merged["n"] == 8 + 3 + 10
 
 
 def test_population_check_of_the_trial_and_of_a_site():

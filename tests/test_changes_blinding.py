@@ -362,10 +362,13 @@ def test_funnel_difference_is_what_both_single_cuts_show(cuts, viewer):
     row = next(r for r in funnel["newly_outside"] if (r["siteid"], r["signal"]) == ("04", "death_90d"))
     assert (row["old"], row["new"]) == (before["death_90d"]["04"], after["death_90d"]["04"]) == ("within", "above")
     # site 05 is outside in the second cut alone, merged in the first: withheld from the difference
-    assert after["clavien_3a_plus_30d"].get("05") == "above"
+    # site 05 is outside in the second cut, merged in the first: withheld from the difference (in the
+    # blinded file complementary suppression merges it in the second cut too)
+    assert after["clavien_3a_plus_30d"].get("05") in ("above", None)
     assert before["clavien_3a_plus_30d"].get("05") is None
     assert not any(r["siteid"] == "05" for r in funnel["newly_outside"])
-    assert {w["site"] for w in result["withheld"] if w["part"] == "funnel" and "site" in w} >= {"03", "05", "06"}
+    withheld = {w["site"] for w in result["withheld"] if w["part"] == "funnel" and "site" in w}
+    assert withheld >= {"03", "05", "06"} and withheld >= hidden - {MERGED}
 
 
 # ------------------------------------------------------------------ findings, and the files read

@@ -83,6 +83,7 @@ def population_check(con: duckdb.DuckDBPyConnection, site: str | None, cfg: Tria
 # dashboard/ingest/blinded.py), only this reason: a group among them is never shown.
 WITHHELD = "withheld by the cell rule"
 MERGED_ROW = "other (merged)"
+COMPLEMENT = "withheld with a suppressed group"  # complementary suppression (suppress_by_group)
 
 
 def _withheld(row) -> bool:
@@ -122,6 +123,24 @@ def suppress_by_group(
             bad.append((i, group, counts, check.reason))
     if not bad:
         return out
+    # Complementary suppression: the pages show the total beside the groups (a trial's events and
+    # denominator), so a lone suppressed group, or suppressed groups that together still break the
+    # rule, would be the total minus the groups shown. The smallest group that keeps the rule joins
+    # them: a group with both arms and enough subjects makes any union with it keep the rule too.
+    known = [b[2] for b in bad]
+    union_ok = all(c is not None for c in known) and check_counts(
+        [sum(c[j] for c in known) for j in range(len(arms))], cfg.blinding.min_cell_size
+    ).ok
+    if not union_ok:
+        taken = {b[0] for b in bad}
+        good = [
+            (i, group, [int(alloc.at[group, c]) for c in arms])
+            for i, group in out[key].items()
+            if i not in taken and group in alloc.index and group != MERGED
+        ]
+        if good:
+            i, group, counts = min(good, key=lambda g: (sum(g[2]), str(g[1])))
+            bad.append((i, group, counts, COMPLEMENT))
     blank = value_columns + list(sum_columns or [])
     if merge and len(bad) > 1 and sum_columns:
         members = [b[0] for b in bad]

@@ -115,6 +115,11 @@ def pin(
         )
     if not name or len(name) > NAME_MAX:
         raise PinError(_("a cut's name needs 1 to {n} characters").format(n=NAME_MAX))
+    from dashboard.access import freetext
+
+    if freetext.matcher(cfg)(name):
+        # every role reads a cut's name (the sidebar, the trends, the open report): it must not name an arm
+        raise PinError(_("a cut's name must not name an arm or the protocol surgery; choose another name"))
     before = pinned(path)
     for p in before:
         if p["name"].casefold() == name.casefold():

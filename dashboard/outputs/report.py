@@ -811,6 +811,17 @@ def _since_section(doc: _Doc, con, viewer: Viewer, cfg: TrialConfig, is_closed: 
     if since is None:
         doc.p(_("This is the first data cut: nothing to compare it with."), cls="empty")
         return
+    from dashboard.access import pins
+
+    changed = [x for c in (since, to) for p in c.pins for x in pins.verify(c.build_dir, p)]
+    if changed:  # a pinned cut whose files changed is never compared as that cut
+        doc.p(
+            _("Not compared: a pinned cut's files changed since it was pinned ({problems}).").format(
+                problems="; ".join(changed)
+            ),
+            cls="empty",
+        )
+        return
     d = diff.changes(since.build_dir, to.build_dir, viewer, cfg)
     if since.pins:
         doc.p(

@@ -95,14 +95,18 @@ def _record(build_dir: Path, pins: list[dict], looks: dict[str, int]) -> Cut | N
 
 
 def _on_record() -> tuple[list[dict], dict[str, int]]:
-    from dashboard.access import looks, pins
+    from dashboard.access import blinding, freetext, looks, pins
 
     held = {}
     for look in looks.held():
         bid = (look.get("data_cut") or {}).get("build_id")
         if bid:
             held.setdefault(bid, look["look"])
-    return pins.pinned(), held
+    # a name that may name an arm is refused when pinned; one on the record anyway (written before
+    # that check, or by hand) is shown as the free-text mark: every role reads a cut's name
+    names = freetext.matcher(load_trial())
+    screened = [{**p, "name": blinding.FREE_TEXT_MARK} if names(p["name"]) else p for p in pins.pinned()]
+    return screened, held
 
 
 def cuts(warehouse_dir: str | Path) -> list[Cut]:

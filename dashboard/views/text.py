@@ -36,6 +36,8 @@ def suppression(reason: str | None) -> str | None:
         return _("all subjects in one arm")
     if text == "withheld by the cell rule":
         return _("withheld by the cell rule")
+    if text == "withheld with a suppressed group":  # complementary suppression
+        return _("withheld with a suppressed group, so that the total does not reveal it")
     return _(text)
 
 

@@ -8,14 +8,19 @@ single cut show: new randomizations and subjects, outcome events as trial-level 
 site investigator: the site's, when the site passes the cell rule in both cuts), deviations and
 findings with the deviation term withheld where it may name the arm, sites newly outside or back
 inside a funnel where both cuts show the site, changed values of the forms the blinded file holds
-with their values, of outcome forms as counts by form and column. No blinded difference holds an
-arm code or an arm's name in any language."""
+with their values, of outcome forms as counts by form and column (of the columns it holds: PR,
+PATH and FU with their blinded columns, not RECUR or ADJ, dashboard/blinded_tables.toml says why).
+No blinded difference holds an arm code or an arm's name in any language."""
 
 from __future__ import annotations
 
+import copy
+import csv
 import datetime as dt
 import json
+import re
 from collections import Counter
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -28,7 +33,7 @@ from dashboard.devtools.demo import cuts as demo_cuts
 from dashboard.devtools.demo.cuts import expectations, matches, write_demo_cuts
 from dashboard.ingest.build import build
 from dashboard.views import safety
-from dashboard.views.changes import changes
+from dashboard.views.changes import CLOSED_ONLY, changes
 
 DATES = [dt.date(2027, 6, 30), dt.date(2027, 12, 31), dt.date(2028, 6, 30)]
 SITE = "01"
@@ -56,9 +61,19 @@ BLINDED_VALUES = {
     "RAND": {"RANDDAT", "STRATRESP", "STRATSITE"},
     "DV": {"SITEID", "DVSTDAT", "DVCAT", "DVSEV"},
 }
-BLINDED_COUNTED = {"AE": None, "DD": None, "DS": None, "QS": None, "DV": {"DVTERM"}}
-# the contract of issue 16 counts these outcome forms too
-CONTRACT_COUNTED = {**BLINDED_COUNTED, "RECUR": None, "FU": None, "PATH": None, "PR": None, "ADJ": None}
+BLINDED_COUNTED = {
+    "AE": None,
+    "DD": None,
+    "DS": None,
+    "QS": None,
+    "DV": {"DVTERM"},
+    # the outcome forms the blinded file holds with their blinded columns only (the key's excepted)
+    "PR": {"SITEID"},
+    "PATH": {"SITEID", "PATHDAT"},
+    "FU": {"SITEID", "SSSTAT"},
+}
+# the forms the blinded file does not hold: their changes are the closed session's only
+CLOSED_ONLY_FORMS = {"IE", "EX", "RS", "ADJ", "RECUR"}
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +87,18 @@ def seq(tmp_path_factory):
     diffs = {
         role: [changes(dirs[k - 1], dirs[k], viewer) for k in range(1, len(dirs))] for role, viewer in ROLES.items()
     }
-    # the sites whose allocation the blinded file withholds (the cell rule with its complementary
-    # suppression, dashboard/ingest/blinded.py): a blinded page shows no figure of them
+    return truth, dirs, diffs, withheld_sites(dirs)
+
+
+def withheld_sites(dirs: list) -> list[set]:
+    """Per cut, the sites whose allocation the blinded file withholds (the cell rule with its
+    complementary suppression, dashboard/ingest/blinded.py): a blinded page shows no figure of them."""
     withheld = []
     for d in dirs:
         with duckdb.connect(str(d / "blinded.duckdb"), read_only=True) as con:
             rows = con.execute("select group_value from allocation where grouping = 'site' and suppressed is not null")
             withheld.append({r[0] for r in rows.fetchall()})
-    return truth, dirs, diffs, withheld
+    return withheld
 
 
 def text(v):
@@ -184,7 +203,6 @@ def expected(truth: dict, k: int, role: str, withheld: list[set]) -> dict:
         "funnel": funnel,
         "changed": [c for c in changed if allowed(c, BLINDED_VALUES)],
         "changed_counts": counts([c for c in changed if allowed(c, BLINDED_COUNTED)]) if shown else [],
-        "changed_counts_contract": counts([c for c in changed if allowed(c, CONTRACT_COUNTED)]) if shown else [],
     }
 
 
@@ -273,17 +291,20 @@ def test_a_small_sites_investigator_sees_no_outcome_of_the_site(seq):
         assert {w.get("part") for w in got["withheld"] if w.get("site") == SMALL_SITE} >= {"events"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="changes() counts no change of RECUR, FU, PATH, PR or ADJ for blinded roles (the blinded file does not "
-    "hold those forms); the contract of issue 16 counts them by form and column",
-)
 @pytest.mark.parametrize("role", ["pi", "site"])
-def test_the_blinded_difference_counts_every_outcome_form(seq, role):
-    truth, _dirs, diffs, withheld = seq
+def test_the_blinded_difference_says_which_forms_it_does_not_compare(seq, role):
+    """The end dates of adjuvant therapy change between the cuts (courses end): the closed
+    session lists them; a blinded role's difference, whose file holds no ADJ, counts none of
+    them and says that ADJ (with RECUR, IE, EX, RS) is compared in the closed session only."""
+    truth, _dirs, diffs, _withheld = seq
     for k, got in enumerate(diffs[role]):
-        want = expected(truth, k, role, withheld)
-        assert sorted(got["changed_counts"], key=lambda d: (d["form"], d["column"])) == want["changed_counts_contract"]
+        adj = [c for c in truth["pairs"][k]["changed"] if c["form"] == "ADJ"]
+        assert adj and {c["column"] for c in adj} == {"ADJENDAT"}
+        assert matches(diffs["dsmb"][k], "changed", {"form": "ADJ", "column": "ADJENDAT"}) == len(adj)
+        assert not {c["form"] for c in got["changed_counts"]} & CLOSED_ONLY_FORMS
+        notice = [w for w in got["withheld"] if w.get("reason") == CLOSED_ONLY]
+        assert len(notice) == 1 and set(notice[0]["forms"]) == CLOSED_ONLY_FORMS, notice
+    assert not [w for d in diffs["dsmb"] for w in d["withheld"] if w.get("reason") == CLOSED_ONLY]
 
 
 @pytest.mark.parametrize("role", BLINDED)
@@ -322,3 +343,159 @@ def test_the_natural_keys_are_the_engines(seq):
     from dashboard.views import changes as engine
 
     assert engine.NATURAL_KEYS == demo_cuts.NATURAL_KEYS
+
+
+# ------------------------------------------------------------------ changes of PR, PATH and FU
+def _rewrite(path: Path, change) -> None:
+    """Rewrite one CSV of a package, row by row (`change(row) -> row`), keeping its columns."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = reader.fieldnames, [dict(r) for r in reader]
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=header)
+        w.writeheader()
+        w.writerows(change(r) for r in rows)
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def outcome_edits(tmp_path_factory):
+    """The last two cuts of the demo trial with corrections planted in records of both cuts, at
+    site 01: a pathology date (PATH.PATHDAT, blinded), a margin (PATH.MARGIN, pooled-only), a
+    reconstruction (PR.FLAP, closed) and a vital status entered DEAD by mistake in the earlier cut
+    (FU.SSSTAT, blinded). Returns the generator's truth with the planted changes added, the two
+    builds and every role's difference."""
+    tmp = tmp_path_factory.mktemp("outcome-edits")
+    truth = write_demo_cuts(tmp / "cuts", DATES[1:])
+    pair = truth["pairs"][0]
+    old_dir, new_dir = (Path(c["folder"]) for c in truth["cuts"])
+    # the subjects a change of the generator's already touches (SUBJID is <site>-<number>)
+    touched = set(re.findall(r"\b\d{2}-\d{3}\b", json.dumps([pair["planted"], pair["changed"]])))
+    cutoff = pair["from"]["cutoff"]
+
+    def fresh(rows: list[dict], avoid: set) -> list[dict]:
+        return [r for r in rows if r["SUBJID"].startswith(SITE + "-") and r["SUBJID"] not in touched | avoid]
+
+    planted, used = [], set()
+    path_old = {r["SUBJID"]: r for r in _read(old_dir / "PATH.csv")}
+    path_new = {r["SUBJID"]: r for r in _read(new_dir / "PATH.csv")}
+    both = [path_new[s] for s in path_old if s in path_new and path_old[s] == path_new[s]]
+    a, b = fresh(both, used)[:2]
+    used |= {a["SUBJID"], b["SUBJID"]}
+    day = (dt.date.fromisoformat(a["PATHDAT"]) + dt.timedelta(days=1)).isoformat()
+    margin = "CLOSE" if b["MARGIN"] != "CLOSE" else "NEGATIVE"
+    planted += [
+        {
+            "form": "PATH",
+            "subjid": a["SUBJID"],
+            "key": {"SUBJID": a["SUBJID"]},
+            "column": "PATHDAT",
+            "old": a["PATHDAT"],
+            "new": day,
+        },
+        {
+            "form": "PATH",
+            "subjid": b["SUBJID"],
+            "key": {"SUBJID": b["SUBJID"]},
+            "column": "MARGIN",
+            "old": b["MARGIN"],
+            "new": margin,
+        },
+    ]
+    _rewrite(
+        new_dir / "PATH.csv",
+        lambda r: (
+            {**r, "PATHDAT": day}
+            if r["SUBJID"] == a["SUBJID"]
+            else {**r, "MARGIN": margin}
+            if r["SUBJID"] == b["SUBJID"]
+            else r
+        ),
+    )
+    pr_new = _read(new_dir / "PR.csv")
+    pr = next(r for r in fresh(_read(old_dir / "PR.csv"), used) if r in pr_new and r["FLAP"] in ("Y", "N"))
+    used.add(pr["SUBJID"])
+    flap = "N" if pr["FLAP"] == "Y" else "Y"
+    planted.append(
+        {
+            "form": "PR",
+            "subjid": pr["SUBJID"],
+            "key": {k: pr[k] for k in ("SUBJID", "PRDAT", "PRTRT")},
+            "column": "FLAP",
+            "old": pr["FLAP"],
+            "new": flap,
+        }
+    )
+    _rewrite(new_dir / "PR.csv", lambda r: {**r, "FLAP": flap} if r == pr else r)
+    fu_new = _read(new_dir / "FU.csv")
+    fu = next(
+        r
+        for r in fresh(_read(old_dir / "FU.csv"), used)
+        if r in fu_new and r["SSSTAT"] == "ALIVE" and r["VISIT"] != "UNSCHEDULED" and r["VISDAT"] <= cutoff
+    )
+    planted.append(
+        {
+            "form": "FU",
+            "subjid": fu["SUBJID"],
+            "key": {k: fu[k] for k in ("SUBJID", "VISIT", "VISDAT")},
+            "column": "SSSTAT",
+            "old": "DEAD",
+            "new": "ALIVE",
+        }
+    )
+    _rewrite(old_dir / "FU.csv", lambda r: {**r, "SSSTAT": "DEAD"} if r == fu else r)
+    dirs = [build(c["folder"], tmp / "wh").build_dir for c in truth["cuts"]]
+    truth = copy.deepcopy(truth)
+    truth["pairs"][0]["changed"] += planted
+    diffs = {role: [changes(dirs[0], dirs[1], viewer)] for role, viewer in ROLES.items()}
+    return truth, planted, diffs, withheld_sites(dirs)
+
+
+def test_corrections_of_pr_path_and_fu_are_listed_to_the_closed_session(outcome_edits):
+    """Each planted correction once with its values, and nothing else changed, for the DSMB."""
+    truth, planted, diffs, _withheld = outcome_edits
+    got = diffs["dsmb"][0]
+    assert changed_rows(got["changed"]) == changed_rows(truth["pairs"][0]["changed"])
+    for p in planted:
+        assert matches(got, "changed", p) == 1, p
+
+
+@pytest.mark.parametrize("role", BLINDED)
+def test_corrections_of_pr_path_and_fu_are_counted_for_blinded_roles(outcome_edits, role):
+    """A blinded role: the corrections of the blinded columns (PATHDAT, SSSTAT) counted by form and
+    column, at the role's site and where the site may be shown; the margin (pooled-only) and the
+    reconstruction (closed) not at all, nor any value or subject of the outcome forms."""
+    truth, planted, diffs, withheld = outcome_edits
+    got = diffs[role][0]
+    want = expected(truth, 0, role, withheld)
+    assert sorted(got["changed_counts"], key=lambda d: (d["form"], d["column"])) == want["changed_counts"]
+    assert changed_rows(got["changed"]) == changed_rows(want["changed"])
+    assert not {c["form"] for c in got["changed"]} & {"PR", "PATH", "FU"}
+    counted = {(c["form"], c["column"]) for c in got["changed_counts"]}
+    assert not counted & {("PATH", "MARGIN"), ("PR", "FLAP")}
+    if role in ("pi", "steering", "data_manager", "site"):  # the trial, and site 01, pass the cell rule
+        assert counted >= {("PATH", "PATHDAT"), ("FU", "SSSTAT")}, role
+
+
+def test_a_cut_built_before_the_allow_list_held_a_form_says_it_is_not_compared(seq, tmp_path):
+    """A cut whose blinded file lacks crf_pr, crf_path and crf_fu (built before the allow-list held
+    them): the difference counts none of their changes and its notice names them with the
+    forms only the closed session compares."""
+    import shutil
+
+    _truth, dirs, _diffs, _withheld = seq
+    old = tmp_path / dirs[0].name
+    shutil.copytree(dirs[0], old)
+    with duckdb.connect(str(old / "blinded.duckdb")) as con:
+        for table in ("crf_pr", "crf_path", "crf_fu"):
+            con.execute(f"drop table {table}")
+    got = changes(old, dirs[1], ROLES["pi"])
+    assert not {c["form"] for c in got["changed_counts"]} & {"PR", "PATH", "FU"}
+    notice = [w for w in got["withheld"] if w.get("reason") == CLOSED_ONLY]
+    assert len(notice) == 1 and notice[0]["forms"] == ["IE", "EX", "RS", "PR", "PATH", "ADJ", "FU", "RECUR"]
+    # the rest of the difference is the one of the cut as built
+    assert got["changed"] == changes(dirs[0], dirs[1], ROLES["pi"])["changed"]

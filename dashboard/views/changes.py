@@ -94,7 +94,10 @@ def _c(pairs: str) -> tuple[Col, ...]:
 # subject-level derived columns that copy a raw column are compared (a column computed from
 # several, or from the cut-off, is not: it changes when the cut-off moves). Not comparable in the
 # blinded file: IE (the eligibility table keeps exceptions only), EX and RS (aggregated per
-# subject), BLDAT, and the outcome forms it does not hold (FU, RECUR, PR, PATH, ADJ).
+# subject), BLDAT, and the outcome forms it does not hold (RECUR, ADJ: dashboard/blinded_tables.toml
+# says why). PR, PATH and FU are held with their blinded columns only: their records are matched on
+# the natural key less its closed columns (PR: SUBJID and PRDAT, without PRTRT), so that two
+# operations of one subject on one day with different procedures match nothing and are left out.
 BLINDED_COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "SITES",
@@ -154,6 +157,11 @@ BLINDED_COMPARISONS: tuple[Comparison, ...] = (
         ),
         values=False,
     ),
+    Comparison("PR", "crf_pr", _c("SUBJID=subjid PRDAT=prdat"), _c("SITEID=siteid"), values=False),
+    Comparison("PATH", "crf_path", _c("SUBJID=subjid"), _c("SITEID=siteid PATHDAT=pathdat"), values=False),
+    Comparison(
+        "FU", "crf_fu", _c("SUBJID=subjid VISIT=visit VISDAT=visdat"), _c("SITEID=siteid SSSTAT=ssstat"), values=False
+    ),
     Comparison("DD", "crf_dd", _c("SUBJID=subjid"), _c("SITEID=siteid DTHDAT=dthdat DTHCAUS=dthcaus"), values=False),
     Comparison("DS", "crf_ds", _c("SUBJID=subjid DSDECOD=dsdecod"), _c("SITEID=siteid DSSTDAT=dsstdat"), values=False),
     Comparison(
@@ -164,6 +172,17 @@ BLINDED_COMPARISONS: tuple[Comparison, ...] = (
         values=False,
     ),
 )
+
+
+# A blinded difference's notice: the forms (and the columns) only the closed session compares.
+CLOSED_ONLY = "closed session only"
+
+
+def closed_only_forms(spec=None) -> list[str]:
+    """The forms whose changed values the closed session compares and a blinded role's difference
+    does not (the blinded file does not hold them), in the spec's order."""
+    blinded_forms = {c.form for c in BLINDED_COMPARISONS}
+    return list(dict.fromkeys(c.form for c in closed_comparisons(spec) if c.form not in blinded_forms))
 
 
 def closed_comparisons(spec=None) -> tuple[Comparison, ...]:
@@ -408,8 +427,10 @@ def _changed(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, 
         for alias in (OLD, NEW)
     }
     values, counts = [], Counter()
+    absent = set()  # forms a cut's file does not hold (a cut built before the allow-list held them)
     for comp in comparisons:
         if comp.table not in tables[OLD] or comp.table not in tables[NEW]:
+            absent.add(comp.form)
             continue
         sql = render(
             "changes/changed_values",
@@ -444,6 +465,9 @@ def _changed(con, c_old, c_new, viewer: Viewer, cfg: TrialConfig, closed: bool, 
         # would itself say that something changed
         ok, reasons = _population_ok(c_old, c_new, site, cfg)
         withheld.append({"part": "changed", "reason": "outcome forms: counts by form and column only"})
+        spec_order = list(load_crf_spec().forms)
+        forms = sorted(set(closed_only_forms()) | absent, key=spec_order.index)
+        withheld.append({"part": "changed", "reason": CLOSED_ONLY, "forms": forms})
         if not ok:
             withheld += [{"part": "changed", **({"site": site} if site else {}), **r} for r in reasons]
             outcome_counts = {}
@@ -486,8 +510,13 @@ def withheld_text(entry: dict) -> str:
     from dashboard.views.text import suppression
 
     reason = entry.get("reason")
-    words = _(_REASON_WORDS[reason]) if reason in _REASON_WORDS else suppression(reason)
     part = _(_PART_WORDS[entry["part"]]) if entry.get("part") in _PART_WORDS else str(entry.get("part"))
+    if reason == CLOSED_ONLY:
+        return _(
+            "{part}: changed values of {forms}, and of the columns the blinded file does not hold, "
+            "are compared in the closed session only"
+        ).format(part=part, forms=", ".join(entry.get("forms") or []))
+    words = _(_REASON_WORDS[reason]) if reason in _REASON_WORDS else suppression(reason)
     if entry.get("site") and entry.get("cut") in _CUT_WORDS:
         return _("{part}: site {site}: {reason} ({cut})").format(
             part=part, site=entry["site"], reason=words, cut=_(_CUT_WORDS[entry["cut"]])

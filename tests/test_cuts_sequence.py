@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboard.access.blinding import FREE_TEXT_MARK
+from dashboard.access.blinding import FREE_TEXT_MARK, MERGED
 from dashboard.access.freetext import matcher
 from dashboard.access.roles import Viewer
 from dashboard.config import load_trial
@@ -90,15 +90,29 @@ def seq(tmp_path_factory):
     return truth, dirs, diffs, withheld_sites(dirs)
 
 
-def withheld_sites(dirs: list) -> list[set]:
-    """Per cut, the sites whose allocation the blinded file withholds (the cell rule with its
-    complementary suppression, dashboard/ingest/blinded.py): a blinded page shows no figure of them."""
-    withheld = []
+def withheld_sites(dirs: list) -> list[dict]:
+    """Per cut: `allocation`, the sites whose allocation the blinded file withholds (the cell rule
+    with its complementary suppression, dashboard/ingest/blinded.py), of which a blinded page shows
+    no figure; `funnel`, per safety signal, the sites the cut's blinded funnel shows on its own
+    (neither suppressed nor merged: the rule with its complementary suppression of the total,
+    dashboard/access/blinding.py), the only ones whose flag a difference may show."""
+    cfg = load_trial()
+    out = []
     for d in dirs:
         with duckdb.connect(str(d / "blinded.duckdb"), read_only=True) as con:
             rows = con.execute("select group_value from allocation where grouping = 'site' and suppressed is not null")
-            withheld.append({r[0] for r in rows.fetchall()})
-    return withheld
+            allocation = {r[0] for r in rows.fetchall()}
+            subjects = safety.subjects(con, Viewer("pi"))
+            funnel = {}
+            for signal in cfg.safety_signals:
+                fun = safety.site_funnel(con, subjects, signal, cfg)
+                funnel[signal.name] = {
+                    str(r.siteid)
+                    for r in fun.itertuples()
+                    if str(r.siteid) != MERGED and not isinstance(r.suppressed_code, str)
+                }
+        out.append({"allocation": allocation, "funnel": funnel})
+    return out
 
 
 def text(v):
@@ -177,7 +191,7 @@ def expected(truth: dict, k: int, role: str, withheld: list[set]) -> dict:
     # a site's pooled events only when the site may be shown in both cuts
     cuts = truth["cuts"][k : k + 2]
     shown = site is None or all(cell_ok(c["allocation"].get(site, {"x": 0})) for c in cuts)
-    shown = shown and not (site and any(site in w for w in withheld[k : k + 2]))
+    shown = shown and not (site and any(site in w["allocation"] for w in withheld[k : k + 2]))
     events = {}
     for kind, e in pair["events"].items():
         items = e["records"] if "records" in e else e["subjects"]
@@ -206,13 +220,10 @@ def expected(truth: dict, k: int, role: str, withheld: list[set]) -> dict:
     }
 
 
-def funnel_shown(item: dict, withheld: list[set]) -> bool:
-    """May a blinded page show this site's funnel flag in both cuts? Not when the blinded file
-    withholds the site's allocation in either, but for a pooled-only signal (positive margins),
-    whose per-site counts the build made under the cell rule with the full allocation
-    (dashboard/ingest/blinded.py pooled_by_site), as its single-cut funnel reads them."""
-    source = next(s.source for s in load_trial().safety_signals if s.name == item["signal"])
-    return source in safety.POOLED_SOURCES or not any(item["siteid"] in w for w in withheld)
+def funnel_shown(item: dict, withheld: list[dict]) -> bool:
+    """May a blinded page show this site's funnel flag in both cuts? Only when each cut's own
+    blinded funnel shows the site (not suppressed, not merged with others)."""
+    return all(item["siteid"] in w["funnel"][item["signal"]] for w in withheld)
 
 
 # ------------------------------------------------------------------ the tests

@@ -33,7 +33,7 @@ from dashboard.ingest.build import build
 from dashboard.store import warehouse
 from dashboard.store.data import fetch
 from dashboard.views import safety
-from dashboard.views.changes import EVENT_KINDS, changes
+from dashboard.views.changes import EVENT_KINDS, STEP_RULE, changes
 from factory import Package, d
 
 CFG = load_trial()
@@ -288,7 +288,9 @@ def test_site_sees_only_its_site(cuts):
     truth = _events_truth(old_pkg, new_pkg)
     result = changes(old, new, Viewer("site", "01"), CFG)
     assert set(result["randomized"]["by_site"]) == {"01"}
-    assert result["randomized"]["subjects"] == ["01-013"]
+    # one new subject: counted, not listed (with the allocation counts of both cuts it would say its arm)
+    assert result["randomized"]["by_site"] == {"01": 1} and result["randomized"]["subjects"] == []
+    assert {"part": "randomized", "reason": STEP_RULE} in result["withheld"]
     for part in ("new", "resolved"):
         assert all(r["siteid"] == "01" for r in result["deviations"][part])
         assert all(site_of.get(r["subjid"]) == "01" for r in result["findings"][part])

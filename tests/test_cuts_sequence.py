@@ -183,13 +183,27 @@ def expected(truth: dict, k: int, role: str, withheld: list[set]) -> dict:
         }
     names_arm = matcher(load_trial())
     new_subjects = in_site([{"subjid": s} for s in pair["randomized"]["subjects"]], site)
+    cuts = truth["cuts"][k : k + 2]
+    # a site's new randomizations by name only where both cuts' blinded files show its allocation
+    # (else one "other sites" count); its new subjects listed only where the change of its
+    # allocation (the truth's, by arm) itself keeps the cell rule
+    hidden = withheld[k]["allocation"] | withheld[k + 1]["allocation"]
+    new_by_site = {s: n for s, n in pair["randomized"]["by_site"].items() if site is None or s == site}
+    by_site = {s: n for s, n in new_by_site.items() if s not in hidden}
+    if sum(n for s, n in new_by_site.items() if s in hidden):
+        by_site[MERGED] = sum(n for s, n in new_by_site.items() if s in hidden)
+    arms = [a.code for a in load_trial().arms]
+
+    def step_ok(s: str) -> bool:
+        old, new = cuts[0]["allocation"].get(s, {}), cuts[1]["allocation"].get(s, {})
+        return cell_ok({a: new.get(a, 0) - old.get(a, 0) for a in arms})
+
     randomized = {
         "total": len(new_subjects),
-        "by_site": {s: n for s, n in pair["randomized"]["by_site"].items() if site is None or s == site},
-        "subjects": [s["subjid"] for s in new_subjects],
+        "by_site": by_site,
+        "subjects": [x["subjid"] for x in new_subjects if site_of(x) not in hidden and step_ok(site_of(x))],
     }
     # a site's pooled events only when the site may be shown in both cuts
-    cuts = truth["cuts"][k : k + 2]
     shown = site is None or all(cell_ok(c["allocation"].get(site, {"x": 0})) for c in cuts)
     shown = shown and not (site and any(site in w["allocation"] for w in withheld[k : k + 2]))
     events = {}

@@ -291,7 +291,7 @@ def changes(old_dir: Path, new_dir: Path, viewer: Viewer, cfg: TrialConfig | Non
         closing(_attach(old_path, new_path)) as con,
     ):
         out = {"from": _cut(Path(old_dir), c_old), "to": _cut(Path(new_dir), c_new)}
-        out["randomized"] = _randomized(con, site, listings)
+        out["randomized"] = _randomized(con, site, listings, None if closed else (c_old, c_new, cfg), withheld)
         out["events"] = _events(con, c_old, c_new, viewer, cfg, closed, withheld)
         out["deviations"] = _deviations(con, site, listings)
         out["findings"] = _findings(con, site, listings)
@@ -302,14 +302,58 @@ def changes(old_dir: Path, new_dir: Path, viewer: Viewer, cfg: TrialConfig | Non
     return out
 
 
-def _randomized(con, site: str | None, listings: bool) -> dict:
-    df = fetch(con, "changes/randomized", site=site)
-    out = {
-        "total": len(df),
-        "by_site": {str(k): int(v) for k, v in df.groupby("siteid").size().items()},
+def _site_allocation(c) -> dict[str, list[int] | None]:
+    """Each site's allocation by arm as the cut's file shows it; None where the cell rule withholds it."""
+    from dashboard.access import blinding
+
+    alloc = blinding.allocation_table(c, "site")
+    arms = [col for col in alloc.columns if col.startswith("n_") and col != "n_total"]
+    return {
+        str(r["group_value"]): (None if blinding._withheld(r) else [int(r[a]) for a in arms])
+        for _, r in alloc.iterrows()
     }
+
+
+def _randomized(con, site: str | None, listings: bool, blinded=None, withheld: list | None = None) -> dict:
+    """New randomizations by site. For a blinded role (`blinded`: both cuts' connections and the
+    config) a site's count is given only where both cuts show its allocation (else the withheld
+    cell would follow from the shown one and the count: the adversarial review of issue 16), and
+    its new subjects are listed only where the change of its allocation itself keeps the cell rule
+    (else the list would say which subjects joined which arm); the rest is one "other sites" count."""
+    from dashboard.access import blinding
+
+    df = fetch(con, "changes/randomized", site=site)
+    by_site = {str(k): int(v) for k, v in df.groupby("siteid").size().items()}
+    unlisted: set[str] = set()
+    if blinded is not None:
+        c_old, c_new, cfg = blinded
+        old, new = _site_allocation(c_old), _site_allocation(c_new)
+        other = 0
+        # every site a cut withholds is named, new subjects or not: an absent site must not read as
+        # "nobody new there" where its allocation is withheld
+        hidden = {
+            x
+            for x in set(old) | set(new)
+            if x != blinding.MERGED_ROW and (old.get(x, 0) is None or new.get(x, 0) is None)
+        }
+        for s in sorted(hidden if site is None else hidden & {site}):
+            withheld.append({"part": "randomized", "reason": blinding.WITHHELD, "site": s})
+        for s in sorted(by_site):
+            before, after = old.get(s, [0] * len(cfg.arms)), new.get(s)
+            if s in hidden or before is None or after is None:
+                other += by_site.pop(s)
+                unlisted.add(s)
+                continue
+            step = [a - b for a, b in zip(after, before, strict=True)]
+            if not blinding.check_counts(step, cfg.blinding.min_cell_size).ok:
+                unlisted.add(s)
+        if other:
+            by_site[blinding.MERGED] = other
+        if listings and unlisted:
+            withheld.append({"part": "randomized", "reason": STEP_RULE})
+    out = {"total": len(df), "by_site": by_site}
     if listings:
-        out["subjects"] = sorted(df.subjid.tolist())
+        out["subjects"] = sorted(df[~df.siteid.astype(str).isin(unlisted)].subjid.tolist())
     return out
 
 
@@ -491,7 +535,12 @@ EVENT_WORDS = {
     "sae": N_("Newly serious adverse events"),
     "grade3plus": N_("Adverse events newly grade 3 or worse"),
 }
+STEP_RULE = "subjects of a site whose allocation changed by less than the cell rule are not listed"
 _REASON_WORDS = {
+    STEP_RULE: N_(
+        "the new subjects of a site whose allocation changed by fewer than the minimum cell, or in one "
+        "arm only, are counted, not listed (with the allocation counts they would tell each one's arm)"
+    ),
     "by arm: closed session only": N_("events by arm are for the DSMB closed session only"),
     "by site: trial-level pooled counts only": N_("events are counted for the whole trial, not by site"),
     "outcome forms: counts by form and column only": N_(
@@ -500,7 +549,12 @@ _REASON_WORDS = {
     "no funnel for one site": N_("a single site's view has no funnel plot"),
     "merged with other sites": N_("merged with other sites"),
 }
-_PART_WORDS = {"events": N_("New events"), "funnel": N_("Funnel"), "changed": N_("Changed values")}
+_PART_WORDS = {
+    "randomized": N_("New randomizations"),
+    "events": N_("New events"),
+    "funnel": N_("Funnel"),
+    "changed": N_("Changed values"),
+}
 _CUT_WORDS = {"from": N_("in the earlier cut"), "to": N_("in the later cut")}
 
 

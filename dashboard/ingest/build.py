@@ -123,7 +123,8 @@ def build(
     spec = load_crf_spec()
     wh = Path(warehouse_dir)
     started = dt.datetime.now(dt.UTC)
-    build_id = started.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    # microseconds: two builds in one second still sort in the order they began (cuts are ordered by id)
+    build_id = started.strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(3)
     steps = _Steps(progress, 9)
     _private_dir(wh)
 

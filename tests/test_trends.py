@@ -199,16 +199,19 @@ def test_each_cut_of_the_site_trends_is_that_cuts_own_funnel(cut_dirs, viewer):
                 rows = mine[mine.signal == s.name]
                 # the same sites (the merged row too), in the same order, with the same figures
                 assert list(rows.siteid) == list(single.siteid), (label, s.name)
-                # but for a merged row whose sites change between the cuts: withheld from the trend
-                changed = (rows.suppressed_code == trends.MERGE_CHANGED).to_numpy()
-                assert all(single.siteid[changed] == blinding.MERGED) and single.suppressed[changed].isna().all()
-                codes = rows.suppressed_code.where(~changed, None)
+                # but for what the trend's own rules withhold (a blinded role only): shown by the cut
+                extra = rows.suppressed_code.isin(trends.TREND_RULES).to_numpy()
+                assert not (viewer.closed and extra.any())
+                assert single.suppressed[extra].isna().all() and single.n[extra].notna().all()
+                codes = rows.suppressed_code.where(~extra, None)
                 assert list(codes.fillna("")) == list(single.suppressed_code.fillna(""))
-                shown = single.suppressed.isna() & ~changed
+                shown = single.suppressed.isna() & ~extra
                 assert list(rows.events[shown.values].astype(int)) == list(single.events[shown].astype(int))
                 assert list(rows.n[shown.values].astype(int)) == list(single.n[shown].astype(int))
                 assert list(rows.flag[shown.values]) == list(single.flag[shown])
                 assert rows.rate[shown.values].tolist() == pytest.approx(single.rate[shown].tolist())
+                if folder == cut_dirs[-1][1]:  # the latest cut is its own safety page but for the merge rule
+                    assert not (rows.suppressed_code == trends.STEP_BELOW).any()
                 # a withheld cell has no figure and no flag, whatever the other cuts show
                 hidden = rows[rows.suppressed_code.notna()]
                 assert hidden.events.isna().all() and hidden.n.isna().all() and hidden.rate.isna().all()
@@ -217,32 +220,53 @@ def test_each_cut_of_the_site_trends_is_that_cuts_own_funnel(cut_dirs, viewer):
             con.close()
 
 
-def test_a_merged_row_is_shown_only_where_it_hides_the_same_sites_at_every_cut(cut_dirs):
-    """At the first cut the merged row holds 03, 04 and 05; at the later two 03 and 04, and 05 is
-    shown alone: side by side, one merged row less the other would be nearly a site's figure that
-    no cut shows. Over all three cuts the merged row is withheld; over the last two it is shown,
-    with that cut's own figures."""
-    every = trends.site_trends(cut_dirs, Viewer("pi"), CFG)
-    merged = every[every.siteid == blinding.MERGED]
-    changed = merged[merged.suppressed_code == trends.MERGE_CHANGED]
-    assert len(changed) and changed.events.isna().all() and changed.flag.isna().all()
-    # only the signals whose hidden sites changed (the recurrence signal has no merged row at the first cut)
-    assert set(changed.signal) == {s.name for s in CFG.safety_signals} - {"local_recurrence_12m"}
-    assert every[(every.siteid == blinding.MERGED) & (every.signal == "local_recurrence_12m")].suppressed.isna().all()
-    later = trends.site_trends(cut_dirs[1:], Viewer("pi"), CFG)
-    merged = later[later.siteid == blinding.MERGED]
-    assert len(merged) and merged.suppressed.isna().all() and set(merged.merged_groups) == {"03, 04"}
-    for label, folder in cut_dirs[1:]:
-        con = _con(folder, Viewer("pi"))
+def _merged_members(cut_dirs, viewer: Viewer) -> dict[str, dict[str, set[str]]]:
+    """Per signal, per cut label: the sites a single cut's safety page merges into a merged row
+    with figures (views/safety.py signal_by_site on each cut's own file)."""
+    out: dict[str, dict[str, set[str]]] = {s.name: {} for s in CFG.safety_signals}
+    for label, folder in cut_dirs:
+        con = _con(folder, viewer)
         try:
             for s in CFG.safety_signals:
-                single = safety.signal_by_site(con, Viewer("pi"), s.name, CFG)
-                single = single[single.siteid == blinding.MERGED]
-                rows = merged[(merged.cut == label) & (merged.signal == s.name)]
-                assert rows.events.tolist() == single.events.tolist(), (label, s.name)
-                assert rows.n.tolist() == single.n.tolist(), (label, s.name)
+                single = safety.signal_by_site(con, viewer, s.name, CFG)
+                merged = single[(single.siteid == blinding.MERGED) & single.suppressed.isna()]
+                out[s.name][label] = {m for g in merged.merged_groups for m in str(g).split(", ")}
         finally:
             con.close()
+    return out
+
+
+def test_a_site_merged_at_one_cut_is_not_shown_alone_at_another(cut_dirs):
+    """The merge rule: a merged row less a site shown alone at another cut would be the sites the
+    merge hides. So a site merged (into a merged row with figures) at any cut of the trend is
+    withheld wherever it stands alone, while the merged rows keep the figures their cut's page
+    shows. Here complementary suppression merges a two-arm site with the small sites at the first
+    cut, which it then withholds at the later two: with the first cut out of the trend it is back."""
+    pi = Viewer("pi")
+    every = trends.site_trends(cut_dirs, pi, CFG)
+    members = _merged_members(cut_dirs, pi)
+    withheld_alone = []
+    for s in CFG.safety_signals:
+        merged_somewhere = set().union(*members[s.name].values())
+        alone = every[(every.signal == s.name) & (every.siteid != blinding.MERGED)]
+        for r in alone.itertuples():
+            if r.siteid in merged_somewhere:
+                # withheld: by the merge rule, or by its own cut
+                assert isinstance(r.suppressed_code, str), (s.name, r.cut, r.siteid)
+                assert pd.isna(r.events) and pd.isna(r.n) and pd.isna(r.flag), (s.name, r.cut, r.siteid)
+                if r.suppressed_code == trends.MERGED_ELSEWHERE:
+                    withheld_alone.append((s.name, r.cut, r.siteid))
+            else:
+                assert r.suppressed_code != trends.MERGED_ELSEWHERE, (s.name, r.cut, r.siteid)
+        # the merged rows keep their cut's figures (the step rule aside)
+        rows = every[(every.signal == s.name) & (every.siteid == blinding.MERGED)]
+        assert not (rows.suppressed_code == trends.MERGED_ELSEWHERE).any()
+    # the two-arm site 02 is merged at the first cut (the complement of the small sites): alone later
+    assert ("death_90d", cut_dirs[1][0], "02") in withheld_alone
+    assert "02" in members["death_90d"][cut_dirs[0][0]] and "02" not in members["death_90d"][cut_dirs[1][0]]
+    later = trends.site_trends(cut_dirs[1:], pi, CFG)
+    row = later[(later.signal == "death_90d") & (later.siteid == "02")]
+    assert len(row) == 2 and row.suppressed_code.isna().all() and row.n.notna().all()
 
 
 def test_the_trends_hold_a_site_above_the_funnel_and_a_site_that_is_suppressed_then_shown(cut_dirs):
@@ -251,11 +275,13 @@ def test_the_trends_hold_a_site_above_the_funnel_and_a_site_that_is_suppressed_t
     deaths = last[last.signal == "death_90d"].set_index("siteid")
     assert deaths.at["01", "flag"] == "above"  # the plan's site 01: far above the others
     assert deaths.at["01", "flagged"] is True and deaths.at["01", "flag_rule"] == "threshold and any event"
-    # site 05: 2 subjects at the first cut (merged with the small sites), 8 of both arms at the last
+    # site 05: too small at the first cut (merged with the small sites), shown by the later cuts,
+    # alone or as the complement of the small sites: never alone beside a cut that merges it
     first = got[(got.cut == cut_dirs[0][0]) & (got.signal == "clavien_3a_plus_30d")]
     assert "05" not in set(first.siteid)
     assert "05" in (first.merged_groups.dropna().iloc[0] if first.merged_groups.notna().any() else "")
-    assert "05" in set(last.siteid) and last[last.siteid == "05"].suppressed.isna().all()
+    alone = got[(got.siteid == "05")]
+    assert alone.n.isna().all() and set(alone.suppressed_code) <= {trends.MERGED_ELSEWHERE}
 
 
 def test_suppressed_site_cells_stay_suppressed_in_every_cut(cut_dirs):
@@ -288,9 +314,12 @@ def test_a_site_investigator_sees_its_own_site_as_its_safety_page_shows_it(cut_d
                 assert set(rows.suppressed_code) == {single["suppressed_code"]}, (site, label)
                 assert rows.events.isna().all()
                 continue
-            assert rows.suppressed.isna().all()
             for sig in single["signals"]:
                 r = rows.loc[sig["name"]]
+                if r.suppressed_code == trends.STEP_BELOW:  # the step to the next point shown: not the last cut
+                    assert label != cut_dirs[-1][0] and pd.isna(r.events) and pd.isna(r.n), (site, label)
+                    continue
+                assert pd.isna(r.suppressed), (site, label, sig["name"])
                 assert (int(r.events), int(r.n), bool(r.flagged)) == (sig["events"], sig["n"], sig["flagged"])
                 assert r.flag_rule == sig["flag_rule"]
     # the one-arm site of three subjects: withheld at every cut
@@ -342,16 +371,23 @@ def test_the_cuts_of_the_store_name_the_rows(wh, cut_dirs):
 
 
 def test_trial_trends_of_a_site_investigator(cut_dirs):
-    for site in ("01", "03"):
+    """A site's own trial row: randomized at every cut (allocation, which every role reads), the
+    events where the cut shows them and the step to the next cut shown keeps the cell rule: site 01
+    goes from 9 + 8 subjects at the first cut to 10 + 10 at the second (three new subjects), so the
+    first cut's events would be the step's; the last two cuts are 10 + 10 both."""
+    for site in ("01", "02", "03"):
         got = trends.trial_trends(cut_dirs, Viewer("site", site=site), CFG)
         assert got.information_fraction.isna().all()  # the trial's, not one site's
-        for cutoff, row in zip(CUTOFFS, got.itertuples(), strict=True):
+        for k, (cutoff, row) in enumerate(zip(CUTOFFS, got.itertuples(), strict=True)):
             truth = _truth(cutoff, site=site)
             assert row.randomized == truth["randomized"]
             if site == "03":  # one arm, three subjects: its deaths are an arm's
                 assert pd.isna(row.deaths) and pd.isna(row.dfs_events) and row.suppressed_code
+            elif k == 0:  # the step to the second cut: 1 + 2 subjects at 01, 2 + 2 at 02
+                assert pd.isna(row.deaths) and row.suppressed_code == trends.STEP_BELOW, site
             else:
                 assert (row.deaths, row.dfs_events) == (truth["deaths"], truth["dfs_events"])
+                assert pd.isna(row.suppressed_code)
 
 
 def test_no_arm_reaches_a_blinded_role(cut_dirs):
@@ -389,8 +425,9 @@ def test_site_table_and_figure_show_what_the_rows_say(cut_dirs):
     row = table[(table.iloc[:, 0] == "01") & (table.iloc[:, 1] == CFG.safety_signals[1].label)]
     last = df[(df.cut == cut_dirs[-1][0]) & (df.siteid == "01") & (df.signal == "death_90d")].iloc[0]
     assert row.iloc[0, -1].startswith(f"{last.events}/{last.n} (") and "above the funnel limits" in row.iloc[0, -1]
-    # the merged row, whose sites change between the cuts
-    assert any(trends.MERGE_CHANGED in str(v) for v in table.iloc[:, 2:].to_numpy().ravel())
+    # what the trend's own rules withhold, in words
+    cells = " ".join(str(v) for v in table.iloc[:, 2:].to_numpy().ravel())
+    assert trends.STEP_BELOW in cells and trends.MERGED_ELSEWHERE in cells
 
     order = trends.site_order(df)
     assert order[-1] == blinding.MERGED and order[:2] == ["01", "02"]
@@ -401,6 +438,22 @@ def test_site_table_and_figure_show_what_the_rows_say(cut_dirs):
     assert len(lines) == len(order) * len(CFG.safety_signals)
     marked = sum(len(t.x) for t in fig.data if t.mode == "markers")
     assert marked == int(df.flag.isin(trends.OUTSIDE).sum()) > 0
+
+
+def test_the_panels_are_the_flagged_sites_then_the_most_events(cut_dirs):
+    df = trends.site_trends(cut_dirs, Viewer("pi"), CFG)
+    shown = df[df.suppressed_code.isna()]
+    outside = sorted(set(shown.siteid[shown.flag.isin(trends.OUTSIDE)]))
+    assert outside == ["01"]  # the plan's site far above the others
+    panels, flagged = trends.panel_sites(df, limit=1)
+    assert panels == flagged == ["01"]
+    # then by events at each site's latest point shown, summed over the signals
+    latest = shown.sort_values("build_id").groupby(["siteid", "signal"]).events.last().groupby(level=0).sum()
+    rest = sorted((s for s in latest.index if s != "01"), key=lambda s: (-int(latest[s]), s))
+    panels, flagged = trends.panel_sites(df, limit=2)
+    assert flagged == ["01"] and set(panels) == {"01", rest[0]}
+    every, _flagged = trends.panel_sites(df, limit=trends.PANELS)
+    assert every == trends.site_order(df)  # a site with no point shown too, with a panel of gaps
 
 
 def test_trial_figure_has_the_information_fraction_and_the_looks(cut_dirs):
@@ -454,6 +507,34 @@ def test_the_page_renders_for_each_role(wh, cut_dirs, viewer):
         assert all(a.label in text for a in CFG.arms)
     if viewer.site == "03":
         assert "withheld" in text
+    if viewer.closed:  # the closed files of every cut were read: all of them on the record
+        from dashboard.access import audit
+
+        entry = [e for e in audit.read(lenient=True) if e.get("action") == "closed view: trends"][-1]
+        assert entry["detail"]["cuts"] == [folder.name for _label, folder in cut_dirs]
+        assert entry["data_cut"]["build_id"] == cut_dirs[-1][1].name
+
+
+def test_the_page_draws_at_most_the_panel_limit_and_says_which(wh, cut_dirs, monkeypatch):
+    """With the limit at 2 the page draws two panels (the flagged site, then the most events), says
+    which, and the table still holds every site."""
+    monkeypatch.setattr(trends, "PANELS", 2)
+    at = _page(wh, Viewer("pi"))
+    text = page_text(at)
+    import json
+
+    [_trial_chart, sites_chart] = at.get("plotly_chart")
+    spec = json.loads(sites_chart.proto.spec)
+    df = trends.site_trends(cut_dirs, Viewer("pi"), CFG)
+    panels, flagged = trends.panel_sites(df, limit=2)
+    assert flagged == ["01"] and len(panels) == 2
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert titles[:2] == [df[df.siteid == s].site_label.iloc[0] for s in panels]
+    assert len({t["xaxis"] for t in spec["data"]}) == 2  # two panels drawn
+    total = len(trends.site_order(df))
+    assert total > 2 and f"Panels for 2 of the {total} sites" in text and "any cut (01)" in text
+    table = at.dataframe[-1].value  # every site's row, the merged sites as one
+    assert len(set(table.iloc[:, 0])) == total
 
 
 def test_the_page_in_chinese(wh, cut_dirs):
@@ -464,3 +545,177 @@ def test_the_page_in_chinese(wh, cut_dirs):
     text = page_text(at)
     for word in _arm_words():
         assert word not in text
+
+
+# ------------------------------------------------------------------ the step rule
+# A second trial, three cuts: site 01 has 5 + 5 subjects at A, one more de-escalation subject by B
+# (positive margin, dead 40 days after surgery: the adversary's case), and two more of each arm by
+# C; site 02 has 5 + 5 at A and 3 + 3 more by B, nobody new by C. Every window of the operated
+# signals (30 and 90 days) is complete at each cut-off for every subject operated by it.
+STEP_CUTS = [dt.date(2026, 6, 30), dt.date(2026, 12, 31), dt.date(2027, 6, 30)]
+
+
+def _step_subjects() -> list[dict]:
+    out = []
+
+    def add(subjid, site, arm, rand, positive=False, death_days=None):
+        surgery = rand + dt.timedelta(days=10)
+        death = surgery + dt.timedelta(days=death_days) if death_days else None
+        out.append(dict(subjid=subjid, site=site, arm=arm, rand=rand, surgery=surgery, positive=positive, death=death))
+
+    for site, first in (("01", dt.date(2026, 1, 5)), ("02", dt.date(2026, 1, 7))):
+        for i in range(10):
+            add(f"{site}-{i + 1:03d}", site, DE if i % 2 == 0 else STD, first + dt.timedelta(days=8 * i), i in (0, 3))
+    add("01-011", "01", DE, dt.date(2026, 8, 1), positive=True, death_days=40)
+    for j in range(6):
+        add(
+            f"02-{11 + j:03d}", "02", DE if j % 2 == 0 else STD, dt.date(2026, 7, 15) + dt.timedelta(days=7 * j), j == 1
+        )
+    for j, (arm, day) in enumerate(((DE, "2027-01-20"), (STD, "2027-01-25"), (DE, "2027-02-05"), (STD, "2027-02-10"))):
+        add(f"01-{12 + j:03d}", "01", arm, dt.date.fromisoformat(day), positive=j == 0)
+    return out
+
+
+STEP_SUBJECTS = _step_subjects()
+
+
+def _step_package(cutoff: dt.date) -> Package:
+    pkg = Package(cutoff=cutoff)
+    for s in STEP_SUBJECTS:
+        if s["rand"] > cutoff:
+            continue
+        pkg.add_subject(
+            s["subjid"], s["site"], arm=s["arm"], randdat=s["rand"].isoformat(), surgery=s["surgery"].isoformat()
+        )
+        sid = dict(SUBJID=s["subjid"], SITEID=s["site"])
+        pathdat = s["surgery"] + dt.timedelta(days=14)
+        pkg.add("PATH", **sid, PATHDAT=pathdat.isoformat(), MARGIN="POSITIVE" if s["positive"] else "NEGATIVE")
+        if s["death"] and s["death"] <= cutoff:
+            pkg.add("DD", **sid, DTHDAT=s["death"].isoformat(), DTHCAUS="DISEASE")
+            pkg.add("DS", **sid, DSDECOD="DEATH", DSSTDAT=s["death"].isoformat())
+    return pkg
+
+
+@pytest.fixture(scope="module")
+def step_cuts(tmp_path_factory) -> list[tuple[str, Path]]:
+    tmp = tmp_path_factory.mktemp("trend-steps")
+    for k, cutoff in enumerate(STEP_CUTS):
+        if k:
+            time.sleep(1.05)
+        build(_step_package(cutoff).write(tmp / f"pkg-{cutoff}"), tmp / "wh")
+    return [(c.cutoff, c.build_dir) for c in cuts.cuts(tmp / "wh")]
+
+
+def _arm_balance(folder: Path) -> dict:
+    """Each site's allocation as the arm-balance page shows it (views/enrollment.py)."""
+    from dashboard.views import enrollment
+
+    con = _con(folder, Viewer("pi"))
+    try:
+        return enrollment.allocation(con, Viewer("pi"), CFG)["by_site"]
+    finally:
+        con.close()
+
+
+def _single(folder: Path, signal: str, site: str) -> tuple[int, int]:
+    con = _con(folder, Viewer("pi"))
+    try:
+        row = safety.signal_by_site(con, Viewer("pi"), signal, CFG).set_index("siteid").loc[site]
+    finally:
+        con.close()
+    return int(row.events), int(row.n)
+
+
+def _points(df: pd.DataFrame, site: str, signal: str) -> dict[str, tuple[int, int] | str]:
+    rows = df[(df.siteid == site) & (df.signal == signal)]
+    return {
+        r.cutoff: (r.suppressed_code if isinstance(r.suppressed_code, str) else (int(r.events), int(r.n)))
+        for r in rows.itertuples()
+    }
+
+
+def test_the_step_cuts_are_what_the_plan_says(step_cuts):
+    balance = [_arm_balance(folder) for _c, folder in step_cuts]
+    assert [b["01"] for b in balance] == [{DE: 5, STD: 5}, {DE: 6, STD: 5}, {DE: 8, STD: 7}]
+    assert [b["02"] for b in balance] == [{DE: 5, STD: 5}, {DE: 8, STD: 8}, {DE: 8, STD: 8}]
+    # each single cut shows both sites' positive margins: 01 2/10, 3/11 (the new subject's), 4/15
+    assert [_single(f, "positive_margin", "01") for _c, f in step_cuts] == [(2, 10), (3, 11), (4, 15)]
+
+
+def test_a_step_of_one_subject_of_one_arm_withholds_the_earlier_point(step_cuts):
+    """Site 01 gains one de-escalation subject between A and B: A's point beside B's would give that
+    subject's margin and death, of a known arm. The cut in view (B) is its own safety page: A is
+    withheld; site 02, which gained 3 + 3, keeps both points."""
+    a, b = step_cuts[0], step_cuts[1]
+    got = trends.site_trends([a, b], Viewer("pi"), CFG)
+    for signal in ("positive_margin", "death_90d", "clavien_3a_plus_30d"):
+        pts = _points(got, "01", signal)
+        assert pts[a[0]] == trends.STEP_BELOW, signal
+        assert pts[b[0]] == _single(b[1], signal, "01"), signal
+        pts = _points(got, "02", signal)
+        assert pts == {a[0]: _single(a[1], signal, "02"), b[0]: _single(b[1], signal, "02")}, signal
+    assert _points(got, "01", "death_90d")[b[0]] == (1, 11)
+    hidden = got[got.suppressed_code == trends.STEP_BELOW]
+    assert (
+        hidden.events.isna().all() and hidden.n.isna().all() and hidden.rate.isna().all() and hidden.flag.isna().all()
+    )
+    assert set(hidden.suppressed) == {trends.STEP_BELOW}  # the words, in English here
+    with i18n.using("zh"):
+        zh = trends.site_trends([a, b], Viewer("pi"), CFG)
+        words = i18n._(trends.STEP_BELOW)
+    assert set(zh[zh.suppressed_code == trends.STEP_BELOW].suppressed) == {words}
+
+
+def test_a_withheld_point_is_skipped_and_the_step_judged_from_the_next_shown(step_cuts):
+    """Over A, B and C: site 01 gains 2 + 2 from B to C (four subjects: below the cell), so B is
+    withheld; A is then judged against C, 3 + 2 subjects later (five, both arms): shown. Site 02
+    gains nobody from B to C and 3 + 3 from A to B: every point shown."""
+    got = trends.site_trends(step_cuts, Viewer("pi"), CFG)
+    (a, fa), (b, _fb), (c, fc) = step_cuts
+    pts = _points(got, "01", "positive_margin")
+    assert pts == {a: _single(fa, "positive_margin", "01"), b: trends.STEP_BELOW, c: (4, 15)}
+    assert all(isinstance(v, tuple) for v in _points(got, "02", "positive_margin").values())
+
+
+def test_no_two_neighbouring_points_shown_differ_by_a_step_below_the_cell_rule(step_cuts, cut_dirs):
+    """The property, on both trials, for every blinded role's site rows: between two points of a
+    site shown (oldest first), the site's allocation (the arm-balance page) gains nobody, or both
+    arms and at least the minimum cell; the signal's denominator moves by nobody or at least the
+    minimum cell."""
+    min_cell = CFG.blinding.min_cell_size
+    checked = 0
+    for dirs in (step_cuts, cut_dirs):
+        balance = {folder.name: _arm_balance(folder) for _c, folder in dirs}
+        got = trends.site_trends(dirs, Viewer("pi"), CFG)
+        shown = got[got.suppressed_code.isna() & (got.siteid != blinding.MERGED)].sort_values("build_id")
+        for (site, _signal), rows in shown.groupby(["siteid", "signal"]):
+            points = list(rows.itertuples())
+            for p, q in zip(points, points[1:], strict=False):
+                gains = [balance[q.build_id][site][arm] - balance[p.build_id][site][arm] for arm in (DE, STD)]
+                assert not any(gains) or blinding.check_counts(gains, min_cell).ok, (site, p.cut, q.cut, gains)
+                moved = abs(int(q.n) - int(p.n))
+                assert moved == 0 or moved >= min_cell, (site, p.cut, q.cut, moved)
+                checked += 1
+    assert checked >= 10
+
+
+def test_a_site_investigators_events_obey_the_step_rule(step_cuts):
+    a, b = step_cuts[0], step_cuts[1]
+    one = trends.trial_trends([a, b], Viewer("site", site="01"), CFG)
+    assert list(one.randomized) == [10, 11]  # allocation: every role reads it
+    assert pd.isna(one.deaths.iloc[0]) and one.suppressed_code.iloc[0] == trends.STEP_BELOW
+    assert (one.deaths.iloc[1], one.dfs_events.iloc[1]) == (1, 1)
+    two = trends.trial_trends([a, b], Viewer("site", site="02"), CFG)
+    assert list(two.randomized) == [10, 16] and two.deaths.notna().all() and two.suppressed_code.isna().all()
+    rows = trends.site_trends([a, b], Viewer("site", site="01"), CFG)
+    assert set(rows[rows.cutoff == a[0]].suppressed_code) == {trends.STEP_BELOW}
+    assert rows[rows.cutoff == b[0]].suppressed_code.isna().all()
+    # the whole trial's rows are pooled over every site: kept
+    pi = trends.trial_trends([a, b], Viewer("pi"), CFG)
+    assert pi.deaths.notna().all() and list(pi.randomized) == [20, 27]
+
+
+def test_the_closed_session_sees_every_cut_as_it_is(step_cuts):
+    got = trends.site_trends(step_cuts, DSMB, CFG)
+    assert not got.suppressed_code.isin(trends.TREND_RULES).any()
+    assert [_points(got, "01", "positive_margin")[c] for c, _f in step_cuts] == [(2, 10), (3, 11), (4, 15)]

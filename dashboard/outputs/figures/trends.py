@@ -101,13 +101,15 @@ def sites(
     cols: int = 3,
     title: str | None = None,
 ) -> go.Figure:
-    """Small multiples of views/trends.py's site rows: a panel per site (`order`: site IDs, the
-    merged row last), a line per signal (rate in %, against each cut's cut-off; a cut whose figure
-    is withheld or absent leaves a gap), and the flagged cuts marked: `mark` "funnel" marks a
+    """Small multiples of views/trends.py's site rows: a panel per site of `order` (site IDs, the
+    merged row last; the page passes views/trends.py panel_sites, a couple of dozen at most), a
+    line per signal (rate in %, against each cut's cut-off; a cut whose figure is withheld or
+    absent leaves a gap), and the flagged cuts marked: `mark` "funnel" marks a
     point outside the cut's funnel limits, "rule" a point flagged by the signal's own rule (a site
     investigator's page, which has no funnel)."""
     signals = signals or list(dict.fromkeys(df.signal))
-    order = [s for s in order if s in set(df.siteid)] or [None]
+    present = set(df.siteid)
+    order = [s for s in order if s in present] or [None]
     cols = max(1, min(cols, len(order)))
     rows = math.ceil(len(order) / cols)
     labels = dict(zip(df.siteid.fillna(""), df.site_label.fillna(""), strict=False))
@@ -121,17 +123,20 @@ def sites(
         horizontal_spacing=0.04,
     )
     cut_order = list(dict.fromkeys(df.build_id))
+    by_cut = df.drop_duplicates("build_id").set_index("build_id")
+    cutoffs = list(by_cut.cutoff.reindex(cut_order))
+    cuts = list(by_cut.cut.reindex(cut_order))
     signal_labels = dict(zip(df.signal, df.signal_label, strict=False))
     colors = {s: CATEGORIES[i % len(CATEGORIES)] for i, s in enumerate(signals)}
     marked_name = _("outside the funnel limits") if mark == "funnel" else _("flagged by the signal's rule")
     shown_mark = False
+    traces, rows_at, cols_at = [], [], []  # added at once: one add_trace per trace is slow with many panels
+    panels = df[df.siteid.isin(order)]
     for k, site in enumerate(order):
         r, c = k // cols + 1, k % cols + 1
-        here = df[df.siteid == site] if site is not None else df[df.siteid.isna()]
+        here = panels[panels.siteid == site] if site is not None else df[df.siteid.isna()]
         for s in signals:
             part = here[here.signal == s].set_index("build_id").reindex(cut_order)
-            cutoffs = df.drop_duplicates("build_id").set_index("build_id").cutoff.reindex(cut_order)
-            cuts = df.drop_duplicates("build_id").set_index("build_id").cut.reindex(cut_order)
             y = [_y(v) for v in part.rate]
             hover = [
                 _("{cut}: {events}/{n}").format(cut=cut, events=int(e), n=int(n))
@@ -139,12 +144,11 @@ def sites(
                 else _("{cut}: not shown").format(cut=cut)
                 for cut, e, n in zip(cuts, part.events, part.n, strict=True)
             ]
-            name = signal_labels.get(s, s)
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
-                    x=list(cutoffs),
+                    x=cutoffs,
                     y=y,
-                    name=name,
+                    name=signal_labels.get(s, s),
                     legendgroup=s,
                     showlegend=k == 0,
                     mode="lines+markers",
@@ -152,16 +156,16 @@ def sites(
                     marker=dict(size=6),
                     text=hover,
                     hovertemplate="%{text}<br>%{y:.1f}%",
-                ),
-                row=r,
-                col=c,
+                )
             )
+            rows_at.append(r)
+            cols_at.append(c)
             if mark == "funnel":
                 hit = part.flag.isin(OUTSIDE)
             else:
                 hit = part.flagged.map(lambda v: v is True)
             if hit.any():
-                fig.add_trace(
+                traces.append(
                     go.Scatter(
                         x=[x for x, h in zip(cutoffs, hit, strict=True) if h],
                         y=[v for v, h in zip(y, hit, strict=True) if h],
@@ -171,11 +175,13 @@ def sites(
                         mode="markers",
                         marker=dict(color=FLAG, size=13, symbol="circle-open", line=dict(width=3)),
                         hoverinfo="skip",
-                    ),
-                    row=r,
-                    col=c,
+                    )
                 )
+                rows_at.append(r)
+                cols_at.append(c)
                 shown_mark = True
+    if traces:
+        fig.add_traces(traces, rows=rows_at, cols=cols_at)
     fig.update_yaxes(ticksuffix="%", rangemode="tozero")
     fig.update_xaxes(type="date")
     return _layout(fig, title, height=PANEL_HEIGHT * rows + 120)

@@ -78,4 +78,4 @@ with st.sidebar:
     auth.idle_watch(cfg, manifest)  # clears the screen when the session idles out, without a click
     ui.phone_navigation()
     ui.document_language()  # on a phone, the sidebar closes once a page is chosen
-st.navigation(pages).run()
+st.navigation(pages, expanded=True).run()  # every page listed: the DSMB has 15, past the "view more" fold

@@ -100,7 +100,8 @@ everything = _view(*key, tuple(signals))
 scope = _("Site {site}").format(site=ui.md(viewer.site)) if viewer.site_filter else _("The trial")
 st.subheader(_("{scope}: accrual and events across cuts").format(scope=scope))
 ui.chart(everything["trial_figure"], key="trends-trial")
-ui.table(everything["trial_table"])
+# one row per cut: wrapped to the page (the DSMB's has a column per arm), the cut's name escaped
+ui.static_table(everything["trial_table"].map(lambda v: ui.md(v) if isinstance(v, str) else v))
 if viewer.site_filter:
     st.caption(
         _(

@@ -315,12 +315,6 @@ def test_no_new_subjects_arm_and_no_new_death_by_arm_follow_from_two_cuts(world)
     assert blinded_by_arm != closed, f"new deaths by arm computed by a blinded role: {blinded_by_arm}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adversary: a site's trend row steps by one subject (01 positive margin 2/10 -> 3/11) while the "
-    "blinded subjects table says who newly has pathology: that subject's pooled-only margin (01-011 "
-    "POSITIVE) and, with its arm from the allocation step, an arm-level margin",
-)
 def test_a_trend_step_does_not_give_one_subjects_pooled_only_margin(world):
     _wh, (a, b) = world
     df = trends.site_trends([("A", a), ("B", b)], PI, CFG)
@@ -344,12 +338,6 @@ def test_a_trend_step_does_not_give_one_subjects_pooled_only_margin(world):
     assert not inferred or any(truth.get(s) != m for s, m in inferred.items()), f"margins computed: {inferred}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adversary: the trend withholds the changing merged row but shows 04 alone at the pinned cut "
-    "(positive margin 1/6), while the current safety page shows the merged row {03, 04} (3/8): the one-arm "
-    "site 03's positive margins (2/2, every subject de-escalation) follow; no single cut shows them",
-)
 def test_a_trend_and_the_current_safety_page_do_not_give_a_one_arm_sites_margins(world):
     _wh, (a, b) = world
     df = trends.site_trends([("A", a), ("B", b)], PI, CFG)
@@ -395,12 +383,6 @@ def demo(world, tmp_path_factory):
     return tmp / "wh", dirs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adversary: in the demo trial cut at three dates, site 03's allocation steps by 4 de-escalation "
-    "and 0 standard between the pinned cut and the current one: the arms of its 4 new subjects follow, and "
-    "its trend row of positive margins steps by 3 subjects (smaller than the minimum cell)",
-)
 def test_demo_cuts_give_no_new_subjects_arm_and_no_step_below_the_minimum_cell(demo):
     _wh, dirs = demo
     determined: dict[str, str] = {}
@@ -496,11 +478,6 @@ def test_the_report_does_not_compare_with_a_tampered_pinned_cut(pair):
     assert "Randomized between the two cuts" not in since, "a difference computed from a tampered pinned cut"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="adversary: the closed trends page reads the by-arm counts of every retained cut's closed file "
-    "but its audit entry names only the cut in view",
-)
 def test_the_closed_trends_view_is_on_the_record_with_every_cut_it_reads(pair):
     wh, (a, b) = pair
     clear_caches()

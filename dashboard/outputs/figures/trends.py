@@ -85,7 +85,7 @@ def trial(df: pd.DataFrame, cfg=None, title: str | None = None) -> go.Figure:
             )
         top = max([1.05] + [float(v) for v in df.information_fraction.dropna()])
         fig.update_yaxes(range=[0, top], tickformat=".0%", row=3, col=1)
-    fig.update_xaxes(type="date")
+    _date_axis(fig, df)
     return _layout(fig, title, height=250 * len(titles) + 60)
 
 
@@ -183,5 +183,15 @@ def sites(
     if traces:
         fig.add_traces(traces, rows=rows_at, cols=cols_at)
     fig.update_yaxes(ticksuffix="%", rangemode="tozero")
-    fig.update_xaxes(type="date")
+    _date_axis(fig, df)
     return _layout(fig, title, height=PANEL_HEIGHT * rows + 120)
+
+
+def _date_axis(fig: go.Figure, df) -> None:
+    """Cut-off dates as dates (ISO, the same in both languages): never a time of day, also when the
+    cuts span a day or less (one cut), where plotly would tick hours; then a month either side."""
+    fig.update_xaxes(type="date", tickformat="%Y-%m-%d", hoverformat="%Y-%m-%d")
+    days = pd.to_datetime(df["cutoff"]) if "cutoff" in df and len(df) else None
+    if days is not None and days.nunique() == 1:
+        day = days.iloc[0]
+        fig.update_xaxes(range=[day - pd.Timedelta(days=31), day + pd.Timedelta(days=31)], dtick="M1")

@@ -128,9 +128,10 @@ def suppress_by_group(
     # rule, would be the total minus the groups shown. The smallest group that keeps the rule joins
     # them: a group with both arms and enough subjects makes any union with it keep the rule too.
     known = [b[2] for b in bad]
-    union_ok = all(c is not None for c in known) and check_counts(
-        [sum(c[j] for c in known) for j in range(len(arms))], cfg.blinding.min_cell_size
-    ).ok
+    union_ok = (
+        all(c is not None for c in known)
+        and check_counts([sum(c[j] for c in known) for j in range(len(arms))], cfg.blinding.min_cell_size).ok
+    )
     if not union_ok:
         taken = {b[0] for b in bad}
         good = [

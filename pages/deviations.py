@@ -148,9 +148,10 @@ if len(hidden):
 merged = site_rates[site_rates.siteid == blinding.MERGED]
 if len(merged) and "merged_groups" in merged:
     st.caption(
-        _("Merged: sites {sites} (each one arm or fewer than {n} subjects).").format(
-            sites=ui.md(merged.merged_groups.iloc[0]), n=cfg.blinding.min_cell_size
-        )
+        _(
+            "Merged: sites {sites} (one arm or fewer than {n} subjects, with the smallest other site where "
+            "the total would reveal them)."
+        ).format(sites=ui.md(merged.merged_groups.iloc[0]), n=cfg.blinding.min_cell_size)
     )
 
 st.subheader(_("Site-reported deviations"))

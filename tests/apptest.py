@@ -36,13 +36,18 @@ def clear_caches() -> None:
     st.cache_resource.clear()
 
 
-def open_page(viewer: Viewer, page_file: str, timeout: float = 90, lang: str | None = None) -> AppTest:
+def open_page(
+    viewer: Viewer, page_file: str, timeout: float = 90, lang: str | None = None, cut: str | None = None
+) -> AppTest:
     """Sign `viewer` in (session state), then open pages/<page_file> through the navigation, in
-    `lang` (zh, en) as the language switch would set it; None: the app's own choice (English here)."""
+    `lang` (zh, en) as the language switch would set it; None: the app's own choice (English here);
+    with `cut` (a build id) reopened as the sidebar's Data cut would (app/ui.py CUT_KEY)."""
     at = AppTest.from_file(MAIN, default_timeout=timeout)
     at.session_state["viewer"] = viewer
     if lang:
         at.session_state["_lang"] = lang
+    if cut:
+        at.session_state["_cut"] = cut
     at.run()
     at.switch_page(f"../pages/{page_file}")
     at.run()

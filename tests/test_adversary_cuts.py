@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from apptest import MAIN, clear_caches, open_page, page_text, serving
+from apptest import clear_caches, open_page, page_text, serving
 from dashboard.access import audit, blinding, looks, pins
 from dashboard.access.freetext import matcher
 from dashboard.access.roles import Viewer
@@ -455,7 +455,7 @@ def test_a_look_cut_whose_files_changed_is_not_reopened(pair):
     shutil.copyfile(b / "blinded.duckdb", a / "blinded.duckdb")  # someone with a shell swaps the look's file
     clear_caches()
     with serving(wh):
-        at = _open_at(PI, "accrual.py", cut=a.name)
+        at = open_page(PI, "accrual.py", cut=a.name)
     text = page_text(at)
     assert "Reopened" not in text and not at.exception
     assert "30 June 2027" in text and "31 January 2027" not in text  # the current cut B, not the look's A
@@ -492,24 +492,11 @@ def test_the_closed_trends_view_is_on_the_record_with_every_cut_it_reads(pair):
 
 
 # ---------------------------------------------------------------------------------- defences that hold
-def _open_at(viewer: Viewer, page: str, cut: str | None = None):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(MAIN, default_timeout=90)
-    at.session_state["viewer"] = viewer
-    if cut:
-        at.session_state["_cut"] = cut
-    at.run()
-    at.switch_page(f"../pages/{page}")
-    at.run()
-    return at
-
-
 def test_a_cut_that_is_not_pinned_is_not_reopened(pair):
     wh, (a, b) = pair
     clear_caches()
     with serving(wh):
-        at = _open_at(PI, "accrual.py", cut=a.name)
+        at = open_page(PI, "accrual.py", cut=a.name)
     assert not at.exception
     text = page_text(at)
     assert "Reopened" not in text and "30 June 2027" in text and "31 January 2027" not in text

@@ -39,26 +39,11 @@ def two_cuts(tmp_path, monkeypatch):
         yield wh, built
 
 
-def _open(viewer, page, cut=None):
-    from streamlit.testing.v1 import AppTest
-
-    from apptest import MAIN
-
-    at = AppTest.from_file(MAIN, default_timeout=90)
-    at.session_state["viewer"] = viewer
-    if cut:
-        at.session_state["_cut"] = cut
-    at.run()
-    at.switch_page(f"../pages/{page}")
-    at.run()
-    return at
-
-
 def test_a_pinned_cut_reopened_is_read_as_it_was(two_cuts):
     wh, built = two_cuts
     now = page_text(open_page(Viewer("steering", user="s"), "accrual.py"))
     assert "30 June 2028" in now and "Reopened" not in now
-    at = _open(Viewer("steering", user="s"), "accrual.py", cut=built[0].build_id)
+    at = open_page(Viewer("steering", user="s"), "accrual.py", cut=built[0].build_id)
     assert not at.exception
     old = page_text(at)
     assert "Reopened" in old and "Steering 2027-Q2" in old and "30 June 2027" in old
@@ -72,7 +57,7 @@ def test_a_cut_changed_since_its_pin_is_refused(two_cuts):
     wh, built = two_cuts
     closed = built[0].build_dir / warehouse.CLOSED
     closed.write_bytes(closed.read_bytes() + b"\0")
-    at = _open(Viewer("pi", user="p"), "accrual.py", cut=built[0].build_id)
+    at = open_page(Viewer("pi", user="p"), "accrual.py", cut=built[0].build_id)
     text = page_text(at)
     assert "cannot be reopened" in text and "closed.duckdb" in text
     assert "30 June 2027" not in text

@@ -42,6 +42,7 @@ VIEWERS = {"open": Viewer("steering", user="steering.t"), "closed": Viewer("dsmb
 
 # the report's sections, in order, as a Chinese reader reads them (docs/glossary.md's terms)
 OPEN_SECTIONS_ZH = [
+    "上次会议以来",  # issue 16: what is new since the committee's last pinned cut comes first
     "入组与研究中心",
     "按分层的随机化",
     "基线特征（已随机，两组合并）",
@@ -60,6 +61,7 @@ CLOSED_SECTIONS_ZH = OPEN_SECTIONS_ZH + [
     "闭门：手术质量",
 ]
 OPEN_SECTIONS_EN = [
+    "Since the last meeting",
     "Accrual and sites",
     "Randomization by stratum",
     "Baseline characteristics (randomized, pooled)",

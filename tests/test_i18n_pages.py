@@ -461,7 +461,7 @@ def test_a_listing_exported_in_chinese_is_logged_in_english(demo):
 def test_the_data_quality_page_in_chinese(render):
     at = render("data_quality.py", "zh")
     assert "各中心各访视的缺失访视数" in [c.value for c in at.caption]
-    assert [e.label for e in at.expander] == ["逾期随访（受试者清单）"]
+    assert [e.label for e in at.main.expander] == ["逾期随访（受试者清单）"]  # the sidebar's: pinning a cut
     qol = next(d for d in at.dataframe if "完成率" in _labels(d))
     assert json.loads(qol.proto.columns)[str(qol.value.columns[-1])]["type_config"]["type"] == "progress"
 

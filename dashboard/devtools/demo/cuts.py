@@ -733,7 +733,16 @@ class _State:
         cfg = self.trial
         total_n, total_x = sum(n.values()), sum(x.values())
         sites = sorted(set(self.site.values()))
-        shown = [s for s in sites if _cell_ok(self.allocation[s], cfg) and n[s] > 0]
+        safe = [s for s in sites if _cell_ok(self.allocation[s], cfg)]
+        unsafe = [s for s in sites if s not in safe]
+        together = Counter()
+        for s in unsafe:
+            together.update(self.allocation[s])
+        if unsafe and safe and not _cell_ok(together, cfg):
+            # complementary suppression: the smallest safe site joins the unsafe ones, else the
+            # total minus the shown sites would be them (docs/blinding.md)
+            safe.remove(min(safe, key=lambda s: (sum(self.allocation[s].values()), s)))
+        shown = [s for s in safe if n[s] > 0]
         p0 = total_x / total_n if total_n else math.nan
         if not (shown and total_n and 0 < p0 < 1):
             return {s: "within" for s in shown}

@@ -73,7 +73,8 @@ def _check(cut: cuts.Cut) -> None:
 
 
 def _name(cut: cuts.Cut) -> str:
-    return _("{name} · cut-off {cutoff}").format(name=cut.label, cutoff=cut.cutoff)
+    # an unpinned cut's label is its cut-off already ("cut-off 2028-06-30 (build)"): not twice
+    return _("{name} · cut-off {cutoff}").format(name=cut.label, cutoff=cut.cutoff) if cut.pins else cut.label
 
 
 all_cuts = ui.cut_list()
